@@ -1,0 +1,94 @@
+"""sRGB (D65) <-> CIELAB in jax.numpy, and the scaling to the models' range.
+
+Every function is elementwise over a trailing channel axis, so it works on any
+batch shape, under `jax.jit`, and is differentiable everywhere (the branch
+points of the sRGB gamma and the LAB cube root are guarded so that gradients
+stay finite). Constants follow scikit-image's `rgb2lab` / `lab2rgb`
+(illuminant D65, 2 degree observer) so the two agree to float precision.
+
+Model range:
+  * L in [0, 100] maps to [-1, 1] as `L / 50 - 1`.
+  * a, b map to `ab / AB_SCALE` with `AB_SCALE = 110`. The sRGB gamut spans
+    a in [-86.2, 98.2] and b in [-107.9, 94.5], so 110 keeps every displayable
+    colour strictly inside (-1, 1): the generator's tanh never has to saturate
+    to reach a real colour, and nothing in-gamut is clipped.
+"""
+
+from typing import Tuple
+
+import jax
+import jax.numpy as jnp
+
+AB_SCALE = 110.0
+
+# sRGB primaries -> CIE XYZ (D65), as in scikit-image.
+_XYZ_FROM_RGB = jnp.array([
+    [0.412453, 0.357580, 0.180423],
+    [0.212671, 0.715160, 0.072169],
+    [0.019334, 0.119193, 0.950227],
+])
+_RGB_FROM_XYZ = jnp.linalg.inv(_XYZ_FROM_RGB)
+_WHITE_D65 = jnp.array([0.95047, 1.0, 1.08883])
+
+# CIE LAB companding thresholds (scikit-image's values).
+_EPS = 0.008856
+_KAPPA = 7.787
+_INV_EPS = 0.2068966  # cube root of _EPS: the same threshold on the other side.
+
+
+def _srgb_to_linear(c: jax.Array) -> jax.Array:
+  high = ((jnp.maximum(c, 0.04045) + 0.055) / 1.055) ** 2.4
+  return jnp.where(c > 0.04045, high, c / 12.92)
+
+
+def _linear_to_srgb(c: jax.Array) -> jax.Array:
+  high = 1.055 * jnp.maximum(c, 0.0031308) ** (1 / 2.4) - 0.055
+  return jnp.where(c > 0.0031308, high, c * 12.92)
+
+
+def rgb_to_lab(rgb: jax.Array) -> jax.Array:
+  """Converts sRGB in [0, 1] (..., 3) to CIELAB (..., 3) with L in [0, 100]."""
+  rgb = jnp.asarray(rgb, jnp.float32)
+  xyz = _srgb_to_linear(rgb) @ _XYZ_FROM_RGB.T / _WHITE_D65
+  f = jnp.where(xyz > _EPS, jnp.cbrt(jnp.maximum(xyz, _EPS)),
+                _KAPPA * xyz + 16.0 / 116.0)
+  fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
+  return jnp.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)],
+                   axis=-1)
+
+
+def lab_to_rgb(lab: jax.Array, clip: bool = True) -> jax.Array:
+  """Converts CIELAB (..., 3) to sRGB (..., 3), clipped to [0, 1] by default.
+
+  Out-of-gamut LAB values (which a generator can produce) are clipped the way
+  `skimage.color.lab2rgb` clips them: z is floored at 0 before the inverse
+  companding and the final RGB is clipped to [0, 1].
+  """
+  lab = jnp.asarray(lab, jnp.float32)
+  fy = (lab[..., 0] + 16.0) / 116.0
+  fx = lab[..., 1] / 500.0 + fy
+  fz = jnp.maximum(fy - lab[..., 2] / 200.0, 0.0)
+  f = jnp.stack([fx, fy, fz], axis=-1)
+  xyz = jnp.where(f > _INV_EPS, f**3, (f - 16.0 / 116.0) / _KAPPA) * _WHITE_D65
+  rgb = _linear_to_srgb(xyz @ _RGB_FROM_XYZ.T)
+  return jnp.clip(rgb, 0.0, 1.0) if clip else rgb
+
+
+def lab_to_model(lab: jax.Array) -> Tuple[jax.Array, jax.Array]:
+  """Splits LAB (..., 3) into the model's inputs L (..., 1) and targets ab (..., 2)."""
+  return lab[..., :1] / 50.0 - 1.0, lab[..., 1:] / AB_SCALE
+
+
+def model_to_lab(l: jax.Array, ab: jax.Array) -> jax.Array:
+  """Inverse of `lab_to_model`: L (..., 1) and ab (..., 2) in [-1, 1] to LAB."""
+  return jnp.concatenate([(l + 1.0) * 50.0, ab * AB_SCALE], axis=-1)
+
+
+def rgb_uint8_to_model(rgb: jax.Array) -> Tuple[jax.Array, jax.Array]:
+  """uint8 sRGB images (..., 3) to the model's (L, ab), both in [-1, 1]."""
+  return lab_to_model(rgb_to_lab(jnp.asarray(rgb, jnp.float32) / 255.0))
+
+
+def model_to_rgb(l: jax.Array, ab: jax.Array) -> jax.Array:
+  """The model's (L, ab) back to sRGB in [0, 1]."""
+  return lab_to_rgb(model_to_lab(l, ab))

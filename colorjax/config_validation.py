@@ -1,0 +1,73 @@
+"""Checks a config before anything is compiled; each failure is one line."""
+
+import os
+
+import ml_collections
+
+from colorjax import layers
+from colorjax import models
+from colorjax.errors import ConfigError
+
+MODELS = ('gan', 'cnn')
+COMPUTE_DTYPES = ('float32', 'bfloat16')
+
+
+def _require(ok: bool, message: str) -> None:
+  if not ok:
+    raise ConfigError(message)
+
+
+def downsampling_factor(config: ml_collections.ConfigDict) -> int:
+  """What image_size must be divisible by for the configured model."""
+  features = (config.generator.features if config.model == 'gan'
+              else config.cnn.features)
+  return 2 ** (len(features) - 1)
+
+
+def validate_config(config: ml_collections.ConfigDict,
+                    num_devices: int) -> None:
+  """Raises ConfigError naming the first bad value and what to change."""
+  _require(config.model in MODELS,
+           f'config.model={config.model!r} is unknown; use one of {MODELS}.')
+  factor = downsampling_factor(config)
+  _require(isinstance(config.image_size, int) and config.image_size > 0 and
+           config.image_size % factor == 0,
+           f'config.image_size={config.image_size} must be a positive multiple '
+           f'of {factor} (the generator halves it {factor.bit_length() - 1} '
+           f'times); try {max(factor, config.image_size // factor * factor)}.')
+  _require(config.batch_size > 0 and config.batch_size % num_devices == 0,
+           f'config.batch_size={config.batch_size} must be a positive multiple '
+           f'of the number of devices ({num_devices}); try '
+           f'{max(1, config.batch_size // num_devices) * num_devices}.')
+  if config.model == 'gan':
+    _require(config.discriminator.norm in models.NORMS,
+             f'config.discriminator.norm={config.discriminator.norm!r} is '
+             f'unknown; use one of {models.NORMS}.')
+  _require(config.conv_impl in layers.CONV_IMPLS,
+           f'config.conv_impl={config.conv_impl!r} is unknown; use one of '
+           f'{layers.CONV_IMPLS}.')
+  _require(config.compute_dtype in COMPUTE_DTYPES,
+           f'config.compute_dtype={config.compute_dtype!r} is unknown; use one '
+           f'of {COMPUTE_DTYPES}.')
+  _require(config.num_epochs > 0,
+           f'config.num_epochs={config.num_epochs} must be positive.')
+  for key in ('g_lr', 'd_lr', 'lr_decay_steps'):
+    _require(config[key] > 0, f'config.{key}={config[key]} must be positive.')
+  _require(0 < config.lr_decay_rate <= 1,
+           f'config.lr_decay_rate={config.lr_decay_rate} must be in (0, 1].')
+  _require(0 <= config.l1_weight <= 1,
+           f'config.l1_weight={config.l1_weight} must be in [0, 1].')
+  _require(0 < config.real_label <= 1,
+           f'config.real_label={config.real_label} must be in (0, 1].')
+  _require(0 <= config.validation_fraction < 1,
+           f'config.validation_fraction={config.validation_fraction} must be '
+           'in [0, 1).')
+  _require(config.log_every_steps > 0,
+           f'config.log_every_steps={config.log_every_steps} must be positive.')
+  _require(config.keep_checkpoints >= 1,
+           f'config.keep_checkpoints={config.keep_checkpoints} must be >= 1.')
+  dataset = config.dataset
+  _require(isinstance(dataset, str) and
+           (dataset == 'samples' or os.path.isdir(os.path.expanduser(dataset))),
+           f'config.dataset={dataset!r} is unknown: use "samples" or the path '
+           'of an existing folder of images.')

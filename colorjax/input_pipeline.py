@@ -1,0 +1,236 @@
+"""Input pipeline: image sources -> uint8 RGB batches, deterministic per epoch.
+
+Sources (the config key ``dataset``):
+  * ``'samples'``: crops of the colour photographs that ship with
+    scikit-image; training crops come from the top 80% of each picture and
+    validation crops from the bottom 20%, so no pixel is in both.
+  * a path to a folder: every image under it, recursively. With ``train/`` and
+    ``validation/`` subfolders those are the splits; otherwise a stable hash of
+    each file's relative path puts about `validation_fraction` of them aside.
+
+Images are decoded once, resized so their shorter side is ``image_size`` and
+kept in memory. Each training epoch takes a random crop of every image along
+its longer side and a random horizontal flip, in an order that is a pure
+function of (seed, epoch), so a resumed run replays the same batches.
+Validation uses centre crops. Batches are ``{'rgb': uint8 (B, S, S, 3)}``; the
+conversion to (L, ab) happens on the device (`colorjax.color`).
+"""
+
+import collections
+import dataclasses
+import os
+import zlib
+from typing import Any, Dict, Iterable, Iterator, List, Sequence, Tuple
+
+from absl import logging
+import cv2
+import jax
+import numpy as np
+
+from colorjax.errors import DataError
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+SAMPLE_IMAGES = ('astronaut', 'chelsea', 'coffee', 'rocket',
+                 'immunohistochemistry', 'hubble_deep_field',
+                 'stereo_motorcycle')
+# Fixed so that every run sees the same sample crops whatever its seed.
+_SAMPLES_SEED = 1234
+# A picture whose channels never differ by more than this is greyscale.
+_GREY_TOLERANCE = 3
+
+
+@dataclasses.dataclass
+class InMemoryDataset:
+  """Decoded images of one split, each with shorter side == image_size."""
+  images: List[np.ndarray]
+  image_size: int
+  name: str
+
+  def __len__(self) -> int:
+    return len(self.images)
+
+  def num_batches(self, batch_size: int) -> int:
+    """Full batches per training epoch (the remainder is dropped)."""
+    return len(self.images) // batch_size
+
+  def train_batches(self, batch_size: int, seed: int,
+                    epoch: int) -> Iterator[Dict[str, np.ndarray]]:
+    """Shuffled, randomly cropped and flipped batches for one epoch."""
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(len(self.images))
+    s = self.image_size
+    for b in range(self.num_batches(batch_size)):
+      out = np.empty((batch_size, s, s, 3), np.uint8)
+      for j, idx in enumerate(order[b * batch_size:(b + 1) * batch_size]):
+        img = self.images[idx]
+        y = rng.integers(0, img.shape[0] - s + 1)
+        x = rng.integers(0, img.shape[1] - s + 1)
+        crop = img[y:y + s, x:x + s]
+        out[j] = crop[:, ::-1] if rng.random() < 0.5 else crop
+      yield {'rgb': out}
+
+  def eval_array(self) -> np.ndarray:
+    """All images centre-cropped: uint8 (N, S, S, 3)."""
+    s = self.image_size
+    out = np.empty((len(self.images), s, s, 3), np.uint8)
+    for i, img in enumerate(self.images):
+      y, x = (img.shape[0] - s) // 2, (img.shape[1] - s) // 2
+      out[i] = img[y:y + s, x:x + s]
+    return out
+
+
+def resize_shorter_side(img: np.ndarray, size: int) -> np.ndarray:
+  """Resizes so the shorter side is `size` (area filter when shrinking)."""
+  h, w = img.shape[:2]
+  scale = size / min(h, w)
+  new_h, new_w = max(size, round(h * scale)), max(size, round(w * scale))
+  if (new_h, new_w) == (h, w):
+    return img
+  interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+  return cv2.resize(img, (new_w, new_h), interpolation=interp)
+
+
+def is_greyscale(rgb: np.ndarray) -> bool:
+  """True if the R, G and B channels are (nearly) equal everywhere."""
+  x = rgb.astype(np.int16)
+  return bool(np.abs(x[..., 0] - x[..., 1]).max() <= _GREY_TOLERANCE and
+              np.abs(x[..., 1] - x[..., 2]).max() <= _GREY_TOLERANCE)
+
+
+def _sample_images() -> List[np.ndarray]:
+  from skimage import data  # pylint: disable=g-import-not-at-top
+  images = []
+  for name in SAMPLE_IMAGES:
+    img = getattr(data, name)()
+    images.append(img[0] if isinstance(img, tuple) else img)
+  return images
+
+
+def _random_crops(img: np.ndarray, n: int, out_size: int,
+                  rng: np.random.Generator) -> List[np.ndarray]:
+  """`n` square crops of random size and place, resized to `out_size`."""
+  h, w = img.shape[:2]
+  side_max = min(h, w)
+  side_min = min(side_max, max(out_size, side_max // 4))
+  crops = []
+  for _ in range(n):
+    side = int(rng.integers(side_min, side_max + 1))
+    y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
+    crop = img[y:y + side, x:x + side]
+    crops.append(cv2.resize(crop, (out_size, out_size),
+                            interpolation=cv2.INTER_AREA))
+  return crops
+
+
+def load_samples(image_size: int, num_train: int,
+                 num_validation: int) -> Tuple[InMemoryDataset, InMemoryDataset]:
+  """The embedded sample data: random crops of scikit-image's colour photos."""
+  rng = np.random.default_rng(_SAMPLES_SEED)
+  images = _sample_images()
+  # Training crops are 1/8 larger so that random cropping still augments.
+  train_size = image_size + max(1, image_size // 8)
+  train, val = [], []
+  for i, img in enumerate(images):
+    cut = int(img.shape[0] * 0.8)
+    n_train = num_train // len(images) + (i < num_train % len(images))
+    n_val = num_validation // len(images) + (i < num_validation % len(images))
+    train += _random_crops(img[:cut], n_train, train_size, rng)
+    val += _random_crops(img[cut:], n_val, image_size, rng)
+  return (InMemoryDataset(train, image_size, 'samples/train'),
+          InMemoryDataset(val, image_size, 'samples/validation'))
+
+
+def list_images(folder: str) -> List[str]:
+  """Every image file under `folder`, recursively, sorted."""
+  paths = []
+  for root, dirs, files in os.walk(folder):
+    dirs.sort()
+    paths += [os.path.join(root, f) for f in sorted(files)
+              if f.lower().endswith(IMAGE_EXTENSIONS)]
+  return paths
+
+
+def _in_validation(rel_path: str, fraction: float) -> bool:
+  return zlib.crc32(rel_path.encode()) % 10_000 < fraction * 10_000
+
+
+def split_folder(folder: str,
+                 validation_fraction: float) -> Tuple[List[str], List[str]]:
+  """(train, validation) file lists of a folder, deterministically."""
+  train_dir = os.path.join(folder, 'train')
+  val_dir = os.path.join(folder, 'validation')
+  if os.path.isdir(train_dir) and os.path.isdir(val_dir):
+    return list_images(train_dir), list_images(val_dir)
+  paths = list_images(folder)
+  val = [p for p in paths
+         if _in_validation(os.path.relpath(p, folder), validation_fraction)]
+  if not val and len(paths) > 1:  # Tiny folders still get a validation image.
+    val = paths[-1:]
+  val_set = set(val)
+  return [p for p in paths if p not in val_set], val
+
+
+def decode_images(paths: Sequence[str], image_size: int, name: str,
+                  skip_greyscale: bool) -> InMemoryDataset:
+  """Decodes files into an in-memory split; unusable files are skipped and counted."""
+  images = []
+  skipped = collections.defaultdict(list)
+  for path in paths:
+    # IMREAD_COLOR applies the EXIF orientation and expands grey/palette.
+    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+    if bgr is None:
+      skipped['unreadable or not an image'].append(path)
+      continue
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    if skip_greyscale and is_greyscale(rgb):
+      skipped['greyscale (nothing to learn)'].append(path)
+      continue
+    images.append(resize_shorter_side(rgb, image_size))
+  for reason, bad in skipped.items():
+    logging.warning('%s: skipped %d file(s) as %s, e.g. %s', name, len(bad),
+                    reason, ', '.join(bad[:3]))
+  return InMemoryDataset(images, image_size, name)
+
+
+def load_folder(folder: str, image_size: int, validation_fraction: float
+                ) -> Tuple[InMemoryDataset, InMemoryDataset]:
+  """Train and validation splits of a folder of images."""
+  if not os.path.isdir(folder):
+    raise DataError(f'dataset folder {folder!r} does not exist; set '
+                    '--config.dataset to a folder of images or to "samples".')
+  train_paths, val_paths = split_folder(folder, validation_fraction)
+  train = decode_images(train_paths, image_size, f'{folder} (train)', True)
+  val = decode_images(val_paths, image_size, f'{folder} (validation)', False)
+  if not len(train):
+    raise DataError(f'no usable colour image found in {folder!r} (looked for '
+                    f'{", ".join(IMAGE_EXTENSIONS)}); point --config.dataset '
+                    'at a folder of colour images.')
+  if not len(val):
+    raise DataError(f'no validation image in {folder!r}; add a validation/ '
+                    'subfolder or raise --config.validation_fraction.')
+  return train, val
+
+
+def create_datasets(config) -> Tuple[InMemoryDataset, InMemoryDataset]:
+  """The (train, validation) splits named by ``config.dataset``."""
+  if config.dataset == 'samples':
+    return load_samples(config.image_size, config.samples.num_train,
+                        config.samples.num_validation)
+  return load_folder(os.path.expanduser(config.dataset), config.image_size,
+                     config.validation_fraction)
+
+
+def prefetch_to_device(batches: Iterable[Dict[str, np.ndarray]], sharding: Any,
+                       size: int = 2) -> Iterator[Dict[str, jax.Array]]:
+  """Keeps `size` batches in flight to the devices ahead of the consumer.
+
+  `jax.device_put` is asynchronous, so the copy of the next batch overlaps
+  the running step.
+  """
+  queue = collections.deque()
+  for batch in batches:
+    queue.append(jax.device_put(batch, sharding))
+    if len(queue) >= size:
+      yield queue.popleft()
+  while queue:
+    yield queue.popleft()

@@ -1,0 +1,185 @@
+"""Convolution layers with PyTorch semantics and a choice of exact implementations.
+
+Two forms compute the same function with the same parameters:
+
+* ``'xla'``: one ``lax.conv_general_dilated`` per layer (what ``nn.Conv`` and
+  ``nn.ConvTranspose`` do). Best where the backend has a fast general
+  convolution (cuDNN on GPU, the TPU compiler).
+* ``'fast'``: every convolution as slices + one matrix multiply (im2col), with
+  stride-2 convolutions rewritten as space-to-depth followed by a stride-1
+  convolution, and the 4x4 stride-2 transposed convolution as four exact 2x2
+  phase convolutions (one matmul) interleaved by depth-to-space. Neither the
+  forward pass nor any gradient then contains a strided, dilated or
+  smaller-than-kernel convolution, which XLA:CPU lowers to a very slow path.
+
+``'auto'`` picks ``'fast'`` on CPU and ``'xla'`` elsewhere (see
+``benchmarks/conv_layers.py`` for the measurements behind that choice).
+Parameters are named and shaped like flax's (``kernel`` HWIO, ``bias``), so a
+checkpoint does not care which form computed it.
+"""
+
+from typing import Any, Optional
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+CONV_IMPLS = ('auto', 'xla', 'fast')
+_DIMS = ('NHWC', 'HWIO', 'NHWC')
+
+
+def resolve_conv_impl(impl: str, platform: Optional[str] = None) -> str:
+  """Maps 'auto' to the fastest exact form for `platform` (default backend)."""
+  if impl not in CONV_IMPLS:
+    raise ValueError(f'conv_impl={impl!r} is not one of {CONV_IMPLS}.')
+  if impl != 'auto':
+    return impl
+  platform = platform or jax.default_backend()
+  return 'fast' if platform == 'cpu' else 'xla'
+
+
+def _im2col_valid(x: jax.Array, w: jax.Array) -> jax.Array:
+  """Stride-1 VALID convolution as kh*kw slices and one matmul."""
+  kh, kw, cin, cout = w.shape
+  ho, wo = x.shape[1] - kh + 1, x.shape[2] - kw + 1
+  if kh == kw == 1:
+    patches = x
+  else:
+    patches = jnp.concatenate(
+        [x[:, i:i + ho, j:j + wo, :] for i in range(kh) for j in range(kw)],
+        axis=-1)
+  return jnp.dot(patches, w.reshape(kh * kw * cin, cout))
+
+
+def _space_to_depth(x: jax.Array) -> jax.Array:
+  """(B, 2h, 2w, C) -> (B, h, w, 4C), channel order (row phase, col phase, C)."""
+  b, h, w, c = x.shape
+  x = x.reshape(b, h // 2, 2, w // 2, 2, c).transpose(0, 1, 3, 2, 4, 5)
+  return x.reshape(b, h // 2, w // 2, 4 * c)
+
+
+def conv2d(x: jax.Array, w: jax.Array, *, stride: int = 1, padding: int = 0,
+           impl: str = 'xla') -> jax.Array:
+  """PyTorch ``Conv2d(k, stride, padding)`` on NHWC input with an HWIO kernel.
+
+  Args:
+    x: (B, H, W, Cin) input.
+    w: (kh, kw, Cin, Cout) kernel.
+    stride: 1 or 2 (2 needs an even kernel size for the 'fast' form).
+    padding: zero padding on every side.
+    impl: 'xla' or 'fast' (resolved, not 'auto').
+
+  Returns:
+    (B, Ho, Wo, Cout) with Ho = (H + 2 * padding - kh) // stride + 1.
+  """
+  if impl == 'xla':
+    return lax.conv_general_dilated(x, w, (stride, stride),
+                                    [(padding, padding)] * 2,
+                                    dimension_numbers=_DIMS)
+  kh, kw, cin, cout = w.shape
+  if stride == 1:
+    if padding:
+      x = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    return _im2col_valid(x, w)
+  if stride != 2 or kh % 2 or kw % 2:
+    raise ValueError(f'fast conv2d supports stride 1, or stride 2 with an even '
+                     f'kernel; got stride {stride}, kernel {kh}x{kw}.')
+  ho = (x.shape[1] + 2 * padding - kh) // 2 + 1
+  wo = (x.shape[2] + 2 * padding - kw) // 2 + 1
+  # Pad to even sizes so space-to-depth is exact; extra rows only feed
+  # outputs that are sliced off below.
+  ph, pw = (x.shape[1] + 2 * padding) % 2, (x.shape[2] + 2 * padding) % 2
+  x = jnp.pad(x, ((0, 0), (padding, padding + ph), (padding, padding + pw),
+                  (0, 0)))
+  z = _space_to_depth(x)
+  # w[2t + p] -> w2[t, (p, c)]: the same taps, regrouped by input phase.
+  w2 = w.reshape(kh // 2, 2, kw // 2, 2, cin, cout).transpose(0, 2, 1, 3, 4, 5)
+  w2 = w2.reshape(kh // 2, kw // 2, 4 * cin, cout)
+  return _im2col_valid(z, w2)[:, :ho, :wo, :]
+
+
+def conv_transpose_4x4_s2(x: jax.Array, w: jax.Array, *,
+                          impl: str = 'xla') -> jax.Array:
+  """PyTorch ``ConvTranspose2d(k=4, stride=2, padding=1)``: (B,H,W,C) -> (B,2H,2W,O).
+
+  The kernel is laid out as flax's ``nn.ConvTranspose`` (HWIO, not flipped):
+  this equals ``nn.ConvTranspose(O, (4, 4), strides=(2, 2), padding='SAME')``.
+  A PyTorch weight ``wt`` (C, O, 4, 4) maps to ``wt[:, :, ::-1, ::-1]
+  .transpose(2, 3, 0, 1)``.
+  """
+  if w.shape[:2] != (4, 4):
+    raise ValueError(f'expected a 4x4 kernel, got {w.shape[:2]}.')
+  if impl == 'xla':
+    return lax.conv_general_dilated(x, w, (1, 1), [(2, 2), (2, 2)],
+                                    lhs_dilation=(2, 2),
+                                    dimension_numbers=_DIMS)
+  b, h, wd, cin = x.shape
+  cout = w.shape[-1]
+  # Output row 2m + r only sees taps k = r, r + 2 at input rows m - 1 + r and
+  # m + r: a 2x2 convolution over the once-padded input per output phase r.
+  # All four phases are one matmul with the kernels stacked along outputs.
+  wp = w.reshape(2, 2, 2, 2, cin, cout).transpose(0, 2, 4, 1, 3, 5)
+  wp = wp.reshape(2, 2, cin, 4 * cout)  # [t_h, t_w, c, (r_h, r_w, o)]
+  xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+  y = _im2col_valid(xp, wp).reshape(b, h + 1, wd + 1, 2, 2, cout)
+  rows = []
+  for rh in range(2):
+    cols = [y[:, rh:rh + h, rw:rw + wd, rh, rw, :] for rw in range(2)]
+    rows.append(jnp.stack(cols, axis=3))  # (B, H, W, 2, O)
+  out = jnp.stack(rows, axis=2)  # (B, H, 2, W, 2, O)
+  return out.reshape(b, 2 * h, 2 * wd, cout)
+
+
+class Conv(nn.Module):
+  """Square convolution with PyTorch semantics (``Conv2d(k, stride, padding)``).
+
+  Attributes:
+    features: output channels.
+    kernel_size: square kernel size.
+    strides: 1 or 2.
+    padding: zero padding on every side.
+    use_bias: whether to add a bias.
+    impl: 'auto', 'xla' or 'fast' (see module docstring).
+    dtype: computation dtype (None: that of the input); parameters stay
+      `param_dtype`.
+  """
+  features: int
+  kernel_size: int = 4
+  strides: int = 1
+  padding: int = 0
+  use_bias: bool = True
+  impl: str = 'auto'
+  dtype: Any = None
+  param_dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    k = self.kernel_size
+    kernel = self.param('kernel', nn.initializers.lecun_normal(),
+                        (k, k, x.shape[-1], self.features), self.param_dtype)
+    bias = (self.param('bias', nn.initializers.zeros, (self.features,),
+                       self.param_dtype) if self.use_bias else None)
+    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+    y = conv2d(x, kernel, stride=self.strides, padding=self.padding,
+               impl=resolve_conv_impl(self.impl))
+    return y + bias if bias is not None else y
+
+
+class ConvTranspose(nn.Module):
+  """4x4 stride-2 transposed convolution (``ConvTranspose2d(k=4, s=2, p=1)``)."""
+  features: int
+  use_bias: bool = True
+  impl: str = 'auto'
+  dtype: Any = None
+  param_dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    kernel = self.param('kernel', nn.initializers.lecun_normal(),
+                        (4, 4, x.shape[-1], self.features), self.param_dtype)
+    bias = (self.param('bias', nn.initializers.zeros, (self.features,),
+                       self.param_dtype) if self.use_bias else None)
+    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+    y = conv_transpose_4x4_s2(x, kernel, impl=resolve_conv_impl(self.impl))
+    return y + bias if bias is not None else y

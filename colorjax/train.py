@@ -1,0 +1,345 @@
+"""Training: the train state, the jitted GAN / CNN step, and the epoch loop.
+
+Data parallelism is `jax.jit` over a one-axis device `Mesh` ('data'): the
+batch is sharded along its first axis, the state is replicated, and XLA
+inserts the collectives. BatchNorm statistics are therefore over the global
+batch, exactly as on one device (`jax.pmap` is maintenance-only since JAX 0.8
+and is itself implemented as jit over shard_map).
+"""
+
+import functools
+import os
+import time
+from typing import Any, Dict, Optional, Tuple
+
+from absl import logging
+import flax
+import jax
+import jax.numpy as jnp
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+import ml_collections
+import numpy as np
+import optax
+
+from colorjax import checkpoint
+from colorjax import color
+from colorjax import input_pipeline
+from colorjax import losses
+from colorjax import models
+from colorjax import writers
+from colorjax.config_validation import validate_config
+from colorjax.errors import CheckpointError, DataError
+
+Batch = Dict[str, jax.Array]
+Metrics = Dict[str, jax.Array]
+
+
+@flax.struct.dataclass
+class TrainState:
+  """Everything a run needs to continue: one pytree, saved whole each epoch.
+
+  The discriminator fields are empty dicts for the CNN baseline. `rng` is a
+  raw uint32 key, split once per step.
+  """
+  step: jax.Array
+  epoch: jax.Array  # Finished epochs.
+  rng: jax.Array
+  g_params: Any
+  g_batch_stats: Any
+  g_opt_state: Any
+  d_params: Any
+  d_batch_stats: Any
+  d_opt_state: Any
+
+
+def create_models(config: ml_collections.ConfigDict
+                  ) -> Tuple[Any, Optional[models.Discriminator]]:
+  """(generator, discriminator); the discriminator is None for the CNN."""
+  common = dict(conv_impl=config.conv_impl,
+                dtype=jnp.dtype(config.compute_dtype))
+  if config.model == 'cnn':
+    return models.CNNColorizer(features=tuple(config.cnn.features),
+                               **common), None
+  generator = models.UNetGenerator(
+      features=tuple(config.generator.features),
+      num_dropout=config.generator.num_dropout,
+      dropout_rate=config.generator.dropout_rate, **common)
+  discriminator = models.Discriminator(
+      norm=config.discriminator.norm,
+      features=tuple(config.discriminator.features), **common)
+  return generator, discriminator
+
+
+def create_learning_rate_fn(config: ml_collections.ConfigDict,
+                            base_lr: float) -> optax.Schedule:
+  """base_lr * decay_rate ** (step / decay_steps), not staircase, >= min_lr."""
+  return optax.exponential_decay(base_lr, config.lr_decay_steps,
+                                 config.lr_decay_rate, staircase=False,
+                                 end_value=config.min_lr)
+
+
+def create_optimizer(config: ml_collections.ConfigDict,
+                     lr_fn: optax.Schedule) -> optax.GradientTransformation:
+  return optax.adam(lr_fn, b1=config.adam_b1, b2=config.adam_b2)
+
+
+def _variables(params: Any, batch_stats: Any) -> Dict[str, Any]:
+  return {'params': params, 'batch_stats': batch_stats}
+
+
+def create_train_state(config: ml_collections.ConfigDict, generator: Any,
+                       discriminator: Optional[models.Discriminator],
+                       g_tx: optax.GradientTransformation,
+                       d_tx: Optional[optax.GradientTransformation]
+                       ) -> TrainState:
+  """Initialises both networks and optimizers from `config.seed`."""
+  rng, g_rng, d_rng = jax.random.split(jax.random.PRNGKey(config.seed), 3)
+  s = config.image_size
+  g_vars = generator.init(g_rng, jnp.zeros((1, s, s, 1)), train=False)
+  d_params, d_stats, d_opt = {}, {}, {}
+  if discriminator is not None:
+    d_vars = discriminator.init(d_rng, jnp.zeros((1, s, s, 3)), train=False)
+    d_params, d_stats = d_vars['params'], d_vars.get('batch_stats', {})
+    d_opt = d_tx.init(d_params)
+  return TrainState(
+      step=jnp.zeros((), jnp.int32), epoch=jnp.zeros((), jnp.int32), rng=rng,
+      g_params=g_vars['params'], g_batch_stats=g_vars.get('batch_stats', {}),
+      g_opt_state=g_tx.init(g_vars['params']),
+      d_params=d_params, d_batch_stats=d_stats, d_opt_state=d_opt)
+
+
+def train_step(state: TrainState, batch: Batch, *, generator: Any,
+               discriminator: Optional[models.Discriminator],
+               g_tx: optax.GradientTransformation,
+               d_tx: Optional[optax.GradientTransformation],
+               g_lr_fn: optax.Schedule, d_lr_fn: Optional[optax.Schedule],
+               l1_weight: float, real_label: float
+               ) -> Tuple[TrainState, Metrics]:
+  """One generator update, then one discriminator update (GAN), or L1 (CNN).
+
+  The discriminator judges the fake ab of the generator's forward pass (held
+  fixed for its own update). Its batch statistics (BN running averages or
+  spectral-norm vectors) are threaded through all three of its calls, as a
+  PyTorch discriminator in train mode would update them.
+  """
+  l, ab = color.rgb_uint8_to_model(batch['rgb'])
+  rng, dropout_rng = jax.random.split(state.rng)
+
+  def g_loss_fn(g_params):
+    fake_ab, g_mut = generator.apply(
+        _variables(g_params, state.g_batch_stats), l, train=True,
+        rngs={'dropout': dropout_rng}, mutable=['batch_stats'])
+    if discriminator is None:
+      l1 = losses.l1_loss(fake_ab, ab)
+      return l1, (g_mut['batch_stats'], fake_ab, {}, {'g_l1': l1})
+    fake_logits, d_mut = discriminator.apply(
+        _variables(state.d_params, state.d_batch_stats),
+        jnp.concatenate([l, fake_ab], axis=-1), train=True,
+        mutable=['batch_stats'])
+    loss, parts = losses.generator_loss(fake_logits, fake_ab, ab, l1_weight)
+    return loss, (g_mut['batch_stats'], fake_ab,
+                  d_mut.get('batch_stats', {}), parts)
+
+  (g_loss, (g_stats, fake_ab, d_stats, g_parts)), g_grads = (
+      jax.value_and_grad(g_loss_fn, has_aux=True)(state.g_params))
+  updates, g_opt_state = g_tx.update(g_grads, state.g_opt_state,
+                                     state.g_params)
+  state = state.replace(step=state.step + 1, rng=rng,
+                        g_params=optax.apply_updates(state.g_params, updates),
+                        g_batch_stats=g_stats, g_opt_state=g_opt_state)
+  metrics = {'g_loss': g_loss, 'g_lr': g_lr_fn(state.step - 1), **g_parts}
+  if discriminator is None:
+    return state, metrics
+
+  fake = jnp.concatenate([l, jax.lax.stop_gradient(fake_ab)], axis=-1)
+  real = jnp.concatenate([l, ab], axis=-1)
+
+  def d_loss_fn(d_params):
+    real_logits, mut = discriminator.apply(
+        _variables(d_params, d_stats), real, train=True,
+        mutable=['batch_stats'])
+    fake_logits, mut = discriminator.apply(
+        _variables(d_params, mut.get('batch_stats', {})), fake, train=True,
+        mutable=['batch_stats'])
+    loss = losses.discriminator_loss(real_logits, fake_logits, real_label)
+    return loss, (mut.get('batch_stats', {}), real_logits, fake_logits)
+
+  (d_loss, (d_stats, real_logits, fake_logits)), d_grads = (
+      jax.value_and_grad(d_loss_fn, has_aux=True)(state.d_params))
+  updates, d_opt_state = d_tx.update(d_grads, state.d_opt_state,
+                                     state.d_params)
+  state = state.replace(d_params=optax.apply_updates(state.d_params, updates),
+                        d_batch_stats=d_stats, d_opt_state=d_opt_state)
+  metrics.update(d_loss=d_loss, d_lr=d_lr_fn(state.step - 1),
+                 **losses.discriminator_accuracy(real_logits, fake_logits))
+  return state, metrics
+
+
+def eval_step(state: TrainState, batch: Batch, *,
+              generator: Any) -> Metrics:
+  """Sums of per-image validation metrics (inference mode) over a batch.
+
+  `batch['mask']` is 1 for real images and 0 for padding.
+  """
+  l, ab = color.rgb_uint8_to_model(batch['rgb'])
+  pred = generator.apply(_variables(state.g_params, state.g_batch_stats), l,
+                         train=False)
+  mask = batch['mask'].astype(jnp.float32)
+  l1 = jnp.mean(jnp.abs(pred - ab), axis=(1, 2, 3))
+  return {'l1': jnp.sum(l1 * mask), 'count': jnp.sum(mask)}
+
+
+class Trainer:
+  """The compiled step functions of one config on one mesh."""
+
+  def __init__(self, config: ml_collections.ConfigDict, mesh: Mesh):
+    self.config = config
+    self.mesh = mesh
+    self.replicated = NamedSharding(mesh, P())
+    self.data_sharding = NamedSharding(mesh, P('data'))
+    self.generator, self.discriminator = create_models(config)
+    self.g_lr_fn = create_learning_rate_fn(config, config.g_lr)
+    self.g_tx = create_optimizer(config, self.g_lr_fn)
+    self.d_lr_fn = self.d_tx = None
+    if self.discriminator is not None:
+      self.d_lr_fn = create_learning_rate_fn(config, config.d_lr)
+      self.d_tx = create_optimizer(config, self.d_lr_fn)
+    self.init = jax.jit(
+        functools.partial(create_train_state, config, self.generator,
+                          self.discriminator, self.g_tx, self.d_tx),
+        out_shardings=self.replicated)
+    self.train_step = jax.jit(
+        functools.partial(
+            train_step, generator=self.generator,
+            discriminator=self.discriminator, g_tx=self.g_tx, d_tx=self.d_tx,
+            g_lr_fn=self.g_lr_fn, d_lr_fn=self.d_lr_fn,
+            l1_weight=config.l1_weight, real_label=config.real_label),
+        in_shardings=(self.replicated, self.data_sharding),
+        out_shardings=(self.replicated, self.replicated),
+        donate_argnums=(0,))
+    self.eval_step = jax.jit(
+        functools.partial(eval_step, generator=self.generator),
+        in_shardings=(self.replicated, self.data_sharding),
+        out_shardings=self.replicated)
+
+  def evaluate(self, state: TrainState,
+               images: np.ndarray) -> Dict[str, float]:
+    """Mean validation metrics over uint8 images (N, S, S, 3)."""
+    bs = self.config.batch_size
+    totals: Dict[str, Any] = {}
+    for start in range(0, len(images), bs):
+      chunk = images[start:start + bs]
+      n = len(chunk)
+      batch = {'rgb': np.concatenate(
+                   [chunk, np.zeros((bs - n,) + chunk.shape[1:], np.uint8)]),
+               'mask': (np.arange(bs) < n).astype(np.float32)}
+      sums = self.eval_step(state, jax.device_put(batch, self.data_sharding))
+      totals = sums if not totals else jax.tree.map(jnp.add, totals, sums)
+    totals = jax.device_get(totals)
+    count = totals.pop('count')
+    return {f'val_{k}': float(v / count) for k, v in totals.items()}
+
+
+def _prepare_workdir(workdir: str) -> None:
+  try:
+    os.makedirs(workdir, exist_ok=True)
+  except OSError as e:
+    raise CheckpointError(f'cannot create workdir {workdir!r} ({e.strerror}); '
+                          'pass a writable --workdir.') from e
+  if not os.access(workdir, os.W_OK):
+    raise CheckpointError(f'workdir {workdir!r} is not writable; pass a '
+                          'writable --workdir.')
+
+
+def _mean_metrics(buffer: list) -> Dict[str, float]:
+  fetched = jax.device_get(buffer)
+  return {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict,
+                       workdir: str) -> TrainState:
+  """Trains (resuming from `workdir` if it holds a checkpoint) and evaluates.
+
+  Args:
+    config: a config from `configs/`.
+    workdir: where checkpoints, `metrics.jsonl`, TensorBoard events and
+      `config.json` go.
+
+  Returns:
+    The final train state.
+  """
+  devices = jax.devices()
+  validate_config(config, len(devices))
+  _prepare_workdir(workdir)
+  train_ds, val_ds = input_pipeline.create_datasets(config)
+  steps_per_epoch = train_ds.num_batches(config.batch_size)
+  if steps_per_epoch == 0:
+    raise DataError(f'{train_ds.name} has {len(train_ds)} usable images, fewer '
+                    f'than one batch; lower --config.batch_size (now '
+                    f'{config.batch_size}).')
+  logging.info('Training on %d images (%d steps/epoch), validating on %d, '
+               'on %d %s device(s).', len(train_ds), steps_per_epoch,
+               len(val_ds), len(devices), jax.default_backend())
+
+  trainer = Trainer(config, Mesh(np.asarray(devices), ('data',)))
+  state = trainer.init()
+  manager = checkpoint.create_manager(workdir, config.keep_checkpoints,
+                                      config.checkpoint_epochs)
+  if manager.latest_step() is not None:
+    state = checkpoint.restore(manager, state)
+  start_epoch = int(state.epoch)
+  with open(os.path.join(workdir, 'config.json'), 'w') as f:
+    f.write(config.to_json_best_effort(indent=2))
+
+  writer = writers.MetricWriter(workdir)
+  val_images = val_ds.eval_array()
+  total_steps = config.num_epochs * steps_per_epoch
+  buffer = []
+  step = int(state.step)
+  compiled = False
+  last_time, last_step = time.perf_counter(), step
+  for epoch in range(start_epoch, config.num_epochs):
+    batches = input_pipeline.prefetch_to_device(
+        train_ds.train_batches(config.batch_size, config.seed, epoch),
+        trainer.data_sharding)
+    for i, batch in enumerate(batches):
+      state, metrics = trainer.train_step(state, batch)
+      buffer.append(metrics)  # Stays on the device until the next log line.
+      step += 1
+      if not compiled:
+        # Keep compilation out of the images/s of the first log line.
+        jax.block_until_ready(metrics)
+        compiled = True
+        logging.info('First step (with compilation) took %.1f s.',
+                     time.perf_counter() - last_time)
+        last_time, last_step = time.perf_counter(), step
+      if step % config.log_every_steps and i + 1 < steps_per_epoch:
+        continue
+      means = _mean_metrics(buffer)
+      buffer.clear()
+      now = time.perf_counter()
+      rate = (step - last_step) * config.batch_size / (now - last_time)
+      last_time, last_step = now, step
+      means['images_per_sec'] = rate
+      writer.write('train', epoch + 1, step, means)
+      eta = (total_steps - step) * config.batch_size / rate
+      logging.info(
+          'epoch %d step %d | G %.4f (L1 %.4f adv %.4f) D %.4f acc real %.2f '
+          'fake %.2f | lr G %.2e D %.2e | %.1f img/s | ETA %s',
+          epoch + 1, step, means['g_loss'], means['g_l1'],
+          means.get('g_adv', float('nan')), means.get('d_loss', float('nan')),
+          means.get('d_acc_real', float('nan')),
+          means.get('d_acc_fake', float('nan')), means['g_lr'],
+          means.get('d_lr', float('nan')), rate,
+          time.strftime('%H:%M:%S', time.gmtime(eta)))
+    state = state.replace(
+        epoch=jax.device_put(np.int32(epoch + 1), trainer.replicated))
+    val = trainer.evaluate(state, val_images)
+    writer.write('eval', epoch + 1, int(state.step), val)
+    logging.info('epoch %d validation: %s', epoch + 1,
+                 ' '.join(f'{k} {v:.4f}' for k, v in val.items()))
+    checkpoint.save(manager, epoch + 1, state)
+    last_time = time.perf_counter()  # Evaluation is not training time.
+  manager.wait_until_finished()
+  writer.close()
+  return state

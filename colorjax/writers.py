@@ -1,0 +1,36 @@
+"""Metric writers: `metrics.jsonl` (one JSON object a line) and TensorBoard."""
+
+import json
+import os
+from typing import Any, Dict, Mapping
+
+import numpy as np
+
+
+class MetricWriter:
+  """Appends scalars to `workdir/metrics.jsonl` and TensorBoard event files.
+
+  Each record carries `epoch`, `step` and a `kind` ('train' or 'eval').
+  """
+
+  def __init__(self, workdir: str):
+    # Imported here: TensorBoard pulls in TensorFlow, which only the writer
+    # (and the TFDS data path) needs.
+    from flax.metrics import tensorboard  # pylint: disable=g-import-not-at-top
+    os.makedirs(workdir, exist_ok=True)
+    self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a')
+    self._tb = tensorboard.SummaryWriter(workdir)
+
+  def write(self, kind: str, epoch: int, step: int,
+            scalars: Mapping[str, Any]) -> None:
+    record: Dict[str, Any] = {'kind': kind, 'epoch': epoch, 'step': step}
+    record.update({k: float(np.asarray(v)) for k, v in scalars.items()})
+    self._jsonl.write(json.dumps(record) + '\n')
+    self._jsonl.flush()
+    for k, v in scalars.items():
+      self._tb.scalar(f'{kind}/{k}', float(np.asarray(v)), step)
+    self._tb.flush()
+
+  def close(self) -> None:
+    self._jsonl.close()
+    self._tb.close()

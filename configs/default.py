@@ -1,0 +1,68 @@
+"""Every knob of colorjax, with the term project's GAN (BN discriminator) values.
+
+Variants call `get_config()` and override a few fields; anything can be
+overridden on the command line, e.g. ``--config.num_epochs=10``. An argument
+after the file name picks a size: ``--config=configs/gan_bn.py:demo``.
+"""
+
+import ml_collections
+
+
+def get_config(arg: str = '') -> ml_collections.ConfigDict:
+  """The default config; `arg` may be '' or 'demo'."""
+  c = ml_collections.ConfigDict()
+  c.model = 'gan'  # 'gan' (U-Net G + discriminator) or 'cnn' (L1 only).
+  c.seed = 0
+
+  # Data.
+  c.dataset = 'samples'  # 'samples', a folder of images, or (soon) a TFDS name.
+  c.image_size = 32
+  c.validation_fraction = 0.1  # Folders without train/ + validation/.
+  c.samples = ml_collections.ConfigDict(dict(num_train=1024,
+                                             num_validation=128))
+
+  # Models.
+  c.generator = ml_collections.ConfigDict(dict(
+      features=(64, 128, 256, 512, 512), num_dropout=2, dropout_rate=0.5))
+  c.discriminator = ml_collections.ConfigDict(dict(
+      norm='batch', features=(64, 128, 256, 512)))
+  c.cnn = ml_collections.ConfigDict(dict(features=(64, 128, 256, 512)))
+  c.conv_impl = 'auto'  # 'auto', 'xla' or 'fast': see colorjax/layers.py.
+  c.compute_dtype = 'float32'  # 'bfloat16' on GPU/TPU.
+
+  # Optimisation: lr = base * decay_rate ** (step / decay_steps), >= min_lr.
+  c.batch_size = 32  # Global batch, over all devices.
+  c.num_epochs = 666
+  c.g_lr = 3e-4
+  c.d_lr = 6e-5
+  c.lr_decay_rate = 0.1
+  c.lr_decay_steps = 60_000
+  c.min_lr = 1e-6
+  c.adam_b1 = 0.5
+  c.adam_b2 = 0.999
+  c.l1_weight = 0.99
+  c.real_label = 0.9  # One-sided label smoothing.
+
+  # Logging and checkpoints.
+  c.log_every_steps = 50
+  c.keep_checkpoints = 2  # Latest N, besides the milestones.
+  c.checkpoint_epochs = (200, 466, 666)
+  c.compilation_cache_dir = '~/.cache/colorjax/xla'  # '' turns it off.
+
+  return apply_variant(c, arg)
+
+
+def apply_variant(c: ml_collections.ConfigDict,
+                  arg: str) -> ml_collections.ConfigDict:
+  """Applies the size named after the config file's colon ('' or 'demo')."""
+  if arg not in ('', 'demo'):
+    raise ValueError(f'unknown config variant {arg!r}; use "" or "demo".')
+  if arg == 'demo':
+    # The same model on the embedded samples, ~2 minutes on 2 CPU cores.
+    c.dataset = 'samples'
+    c.samples.num_train = 1024
+    c.samples.num_validation = 128
+    c.num_epochs = 6
+    c.log_every_steps = 8
+    c.checkpoint_epochs = ()
+  return c
