@@ -40,6 +40,12 @@ def validate_config(config: ml_collections.ConfigDict,
            f'of the number of devices ({num_devices}); try '
            f'{max(1, config.batch_size // num_devices) * num_devices}.')
   if config.model == 'gan':
+    d_factor = 2 ** (len(config.discriminator.features) - 1)
+    _require(config.image_size // d_factor >= 4,
+             f'config.image_size={config.image_size} is too small for a '
+             f'discriminator with {len(config.discriminator.features) - 1} '
+             f'strided convs (its 4x4 head needs image_size >= {4 * d_factor}); '
+             'raise image_size or shorten config.discriminator.features.')
     _require(config.discriminator.norm in models.NORMS,
              f'config.discriminator.norm={config.discriminator.norm!r} is '
              f'unknown; use one of {models.NORMS}.')

@@ -318,11 +318,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       means = _mean_metrics(buffer)
       buffer.clear()
       now = time.perf_counter()
-      rate = (step - last_step) * config.batch_size / (now - last_time)
+      if step > last_step:  # Else only the compiling step ran since the last.
+        means['images_per_sec'] = ((step - last_step) * config.batch_size /
+                                   (now - last_time))
       last_time, last_step = now, step
-      means['images_per_sec'] = rate
       writer.write('train', epoch + 1, step, means)
-      eta = (total_steps - step) * config.batch_size / rate
+      rate = means.get('images_per_sec', float('nan'))
+      eta = (time.strftime('%H:%M:%S', time.gmtime(
+          (total_steps - step) * config.batch_size / rate))
+             if rate > 0 else '?')
       logging.info(
           'epoch %d step %d | G %.4f (L1 %.4f adv %.4f) D %.4f acc real %.2f '
           'fake %.2f | lr G %.2e D %.2e | %.1f img/s | ETA %s',
@@ -330,8 +334,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
           means.get('g_adv', float('nan')), means.get('d_loss', float('nan')),
           means.get('d_acc_real', float('nan')),
           means.get('d_acc_fake', float('nan')), means['g_lr'],
-          means.get('d_lr', float('nan')), rate,
-          time.strftime('%H:%M:%S', time.gmtime(eta)))
+          means.get('d_lr', float('nan')), rate, eta)
     state = state.replace(
         epoch=jax.device_put(np.int32(epoch + 1), trainer.replicated))
     val = trainer.evaluate(state, val_images)

@@ -1,0 +1,67 @@
+"""colorjax.color against scikit-image, round trips and gradients."""
+
+import itertools
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from skimage import color as skcolor
+
+from colorjax import color
+
+
+def _random_rgb(n=2000, seed=0):
+  rgb = np.random.default_rng(seed).random((n, 3)).astype(np.float32)
+  corners = np.array(list(itertools.product((0.0, 1.0), repeat=3)), np.float32)
+  return np.concatenate([rgb, corners])
+
+
+def test_rgb_to_lab_matches_skimage():
+  rgb = _random_rgb()
+  np.testing.assert_allclose(color.rgb_to_lab(rgb), skcolor.rgb2lab(rgb),
+                             atol=1e-3)
+
+
+def test_lab_to_rgb_matches_skimage_in_and_out_of_gamut():
+  rng = np.random.default_rng(1)
+  lab = np.concatenate([
+      skcolor.rgb2lab(_random_rgb()),  # In gamut.
+      rng.uniform([0, -128, -128], [100, 128, 128], (2000, 3)),  # Mostly not.
+  ])
+  with warnings.catch_warnings():
+    warnings.simplefilter('ignore')  # skimage warns about negative z.
+    expected = skcolor.lab2rgb(lab)
+  np.testing.assert_allclose(color.lab_to_rgb(lab), expected, atol=1e-3)
+
+
+def test_round_trip():
+  rgb = _random_rgb(1992).reshape(-1, 4, 2, 3)  # Any batch shape.
+  out = color.lab_to_rgb(color.rgb_to_lab(rgb))
+  np.testing.assert_allclose(out, rgb, atol=1e-4)
+
+
+def test_jit_and_gradients_are_finite():
+  rgb = jnp.asarray(_random_rgb(200))
+  lab = jax.jit(color.rgb_to_lab)(rgb)
+  g1 = jax.grad(lambda x: color.rgb_to_lab(x).sum())(rgb)
+  g2 = jax.grad(lambda x: color.lab_to_rgb(x, clip=False).sum())(lab)
+  assert np.isfinite(g1).all() and np.isfinite(g2).all()
+  assert np.abs(g1).max() > 0
+
+
+def test_model_range_covers_the_srgb_gamut_tightly():
+  grid = np.stack(np.meshgrid(*[np.linspace(0, 1, 33)] * 3), -1).reshape(-1, 3)
+  l, ab = color.lab_to_model(color.rgb_to_lab(grid))
+  assert -1 - 1e-6 <= l.min() and l.max() <= 1 + 1e-6
+  # Every sRGB colour is strictly inside (-1, 1), and the scale is not loose.
+  assert 0.95 < np.abs(ab).max() < 1.0
+
+
+def test_model_conversions_invert():
+  lab = skcolor.rgb2lab(_random_rgb())
+  l, ab = color.lab_to_model(lab)
+  np.testing.assert_allclose(color.model_to_lab(l, ab), lab, atol=1e-4)
+  rgb8 = (_random_rgb() * 255).round().astype(np.uint8)
+  l, ab = color.rgb_uint8_to_model(rgb8)
+  np.testing.assert_allclose(color.model_to_rgb(l, ab) * 255, rgb8, atol=0.05)

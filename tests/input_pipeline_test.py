@@ -1,0 +1,77 @@
+"""Data sources, splits, determinism and bad files."""
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from colorjax import input_pipeline
+from colorjax.errors import DataError
+
+
+def _write(path, img):
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  assert cv2.imwrite(str(path), img)
+
+
+def _colour(seed, h=40, w=60):
+  return np.random.default_rng(seed).integers(0, 256, (h, w, 3), np.uint8)
+
+
+def test_epochs_are_a_pure_function_of_seed_and_epoch():
+  train, _ = input_pipeline.load_samples(16, 40, 8)
+  epoch = lambda seed, e: [b['rgb'] for b in train.train_batches(8, seed, e)]
+  a, b, c, d = epoch(0, 3), epoch(0, 3), epoch(0, 4), epoch(1, 3)
+  assert len(a) == 5 and a[0].shape == (8, 16, 16, 3) and a[0].dtype == np.uint8
+  np.testing.assert_array_equal(np.stack(a), np.stack(b))
+  assert not np.array_equal(np.stack(a), np.stack(c))
+  assert not np.array_equal(np.stack(a), np.stack(d))
+
+
+def test_samples_are_fixed_and_split_by_region():
+  t1, v1 = input_pipeline.load_samples(16, 21, 7)
+  t2, _ = input_pipeline.load_samples(16, 21, 7)
+  assert (len(t1), len(v1)) == (21, 7)
+  np.testing.assert_array_equal(t1.images[5], t2.images[5])
+  assert v1.eval_array().shape == (7, 16, 16, 3)
+
+
+def test_folder_with_split_subfolders_and_bad_files(tmp_path):
+  for i in range(3):
+    _write(tmp_path / 'train' / f'sub{i % 2}' / f'{i}.png', _colour(i))
+  _write(tmp_path / 'validation' / 'v.jpg', _colour(9))
+  grey = np.repeat(_colour(5)[..., :1], 3, axis=-1)
+  _write(tmp_path / 'train' / 'grey.png', grey)
+  (tmp_path / 'train' / 'broken.jpg').write_bytes(b'not a jpeg')
+  (tmp_path / 'train' / 'empty.png').write_bytes(b'')
+  (tmp_path / 'train' / 'notes.txt').write_text('ignored')
+  train, val = input_pipeline.load_folder(str(tmp_path), 32, 0.1)
+  assert (len(train), len(val)) == (3, 1)
+  assert all(min(img.shape[:2]) == 32 for img in train.images)
+  assert train.images[0].shape == (32, 48, 3)  # Aspect ratio kept.
+
+
+def test_folder_without_subfolders_splits_deterministically(tmp_path):
+  for i in range(30):
+    _write(tmp_path / f'{i:02d}.png', _colour(i, 20, 20))
+  a = input_pipeline.split_folder(str(tmp_path), 0.2)
+  b = input_pipeline.split_folder(str(tmp_path), 0.2)
+  assert a == b and len(a[1]) > 0 and not set(a[0]) & set(a[1])
+  assert len(a[0]) + len(a[1]) == 30
+
+
+def test_empty_or_missing_folder_is_a_clear_error(tmp_path):
+  with pytest.raises(DataError, match='no usable colour image'):
+    input_pipeline.load_folder(str(tmp_path), 32, 0.1)
+  with pytest.raises(DataError, match='does not exist'):
+    input_pipeline.load_folder(str(tmp_path / 'nope'), 32, 0.1)
+
+
+def test_shared_paintings_load():
+  folder = os.path.join(os.path.dirname(__file__), '..', '..', 'shared',
+                        'data', 'paintings')
+  if not os.path.isdir(folder):
+    pytest.skip('../shared/data/paintings is not beside this checkout')
+  train, val = input_pipeline.load_folder(folder, 32, 0.1)
+  assert len(train) + len(val) == 200 and len(val) >= 10

@@ -1,0 +1,99 @@
+"""The 'fast' convolution forms equal the 'xla' forms, values and gradients."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from colorjax import layers
+
+
+def _assert_same_function(f, x, w):
+  """Outputs and gradients w.r.t. input and kernel agree to 1e-5 (relative)."""
+  rng = np.random.default_rng(0)
+  y_xla = f(x, w, 'xla')
+  cotangent = jnp.asarray(rng.standard_normal(y_xla.shape), jnp.float32)
+  grads = {}
+  for impl in ('xla', 'fast'):
+    grads[impl] = jax.grad(lambda a, b: jnp.vdot(f(a, b, impl), cotangent),
+                           argnums=(0, 1))(x, w)
+  for a, b in [(y_xla, f(x, w, 'fast')), *zip(grads['xla'], grads['fast'])]:
+    scale = max(1.0, float(jnp.abs(a).max()))
+    assert a.shape == b.shape
+    np.testing.assert_allclose(b / scale, a / scale, atol=1e-5)
+
+
+def _inputs(shape, kernel_shape, seed=0):
+  rng = np.random.default_rng(seed)
+  x = jnp.asarray(rng.standard_normal(shape), jnp.float32)
+  w = jnp.asarray(rng.standard_normal(kernel_shape) / np.sqrt(
+      np.prod(kernel_shape[:3])), jnp.float32)
+  return x, w
+
+
+# (H, W, Cin, Cout): the reference's strided convs, then odd sizes.
+@pytest.mark.parametrize('h,w,cin,cout', [
+    (32, 32, 64, 128), (16, 16, 128, 256), (8, 8, 256, 512), (4, 4, 512, 512),
+    (7, 9, 3, 5), (5, 4, 2, 3)])
+def test_stride2_conv(h, w, cin, cout):
+  x, k = _inputs((2, h, w, cin), (4, 4, cin, cout))
+  _assert_same_function(
+      lambda a, b, i: layers.conv2d(a, b, stride=2, padding=1, impl=i), x, k)
+
+
+@pytest.mark.parametrize('h,w,cin,cout,k,pad', [
+    (35, 35, 1, 64, 4, 0),  # G's first conv after the +3 resize.
+    (35, 35, 3, 64, 4, 0),  # D's first conv.
+    (4, 4, 512, 1, 4, 0),  # D's head at 32x32: a 1x1 output.
+    (32, 32, 128, 2, 1, 0),  # G's 1x1 head.
+    (6, 7, 3, 4, 3, 1)])
+def test_stride1_conv(h, w, cin, cout, k, pad):
+  x, kern = _inputs((2, h, w, cin), (k, k, cin, cout))
+  _assert_same_function(
+      lambda a, b, i: layers.conv2d(a, b, stride=1, padding=pad, impl=i),
+      x, kern)
+
+
+# The reference decoder's transposed convs, then odd sizes.
+@pytest.mark.parametrize('h,w,cin,cout', [
+    (2, 2, 512, 512), (4, 4, 1024, 256), (8, 8, 512, 128), (16, 16, 256, 64),
+    (3, 5, 4, 3), (1, 1, 2, 2)])
+def test_transposed_conv(h, w, cin, cout):
+  x, k = _inputs((2, h, w, cin), (4, 4, cin, cout))
+  _assert_same_function(
+      lambda a, b, i: layers.conv_transpose_4x4_s2(a, b, impl=i), x, k)
+
+
+def test_transposed_conv_equals_flax_and_pytorch_semantics():
+  import flax.linen as nn  # pylint: disable=g-import-not-at-top
+  x, _ = _inputs((2, 5, 6, 3), (4, 4, 3, 4))
+  ref = nn.ConvTranspose(4, (4, 4), strides=(2, 2), padding='SAME')
+  variables = ref.init(jax.random.key(0), x)
+  ours = layers.ConvTranspose(4, impl='fast')
+  y = ours.apply(variables, x)
+  assert y.shape == (2, 10, 12, 4)  # PyTorch: (H - 1) * 2 - 2 + 4 = 2H.
+  np.testing.assert_allclose(y, ref.apply(variables, x), atol=1e-5)
+  # PyTorch's definition: out[2i - 1 + k] += x[i] * wt[k], with the kernel
+  # flipped relative to flax's layout. Check one 1-D slice by hand.
+  kernel = np.asarray(variables['params']['kernel'])
+  x1 = np.zeros((1, 1, 3, 3), np.float32)
+  x1[0, 0, 1, 0] = 1.0  # A single impulse at column 1, channel 0.
+  y1 = layers.conv_transpose_4x4_s2(jnp.asarray(x1), jnp.asarray(kernel),
+                                    impl='fast')
+  wt = kernel[::-1, ::-1]  # PyTorch layout, spatially.
+  expected = np.zeros((2, 6, 4), np.float32)
+  for k in range(4):
+    col = 2 * 1 - 1 + k
+    for r in range(4):
+      row = 2 * 0 - 1 + r
+      if 0 <= row < 2:
+        expected[row, col] += wt[r, k, 0]
+  np.testing.assert_allclose(y1[0], expected, atol=1e-6)
+
+
+def test_auto_resolves_per_platform():
+  assert layers.resolve_conv_impl('auto', 'cpu') == 'fast'
+  assert layers.resolve_conv_impl('auto', 'gpu') == 'xla'
+  assert layers.resolve_conv_impl('xla', 'cpu') == 'xla'
+  with pytest.raises(ValueError, match='conv_impl'):
+    layers.resolve_conv_impl('cudnn')
