@@ -25,6 +25,7 @@ from colorjax import checkpoint
 from colorjax import color
 from colorjax import input_pipeline
 from colorjax import losses
+from colorjax import metrics as metrics_lib
 from colorjax import models
 from colorjax import writers
 from colorjax.config_validation import validate_config
@@ -177,16 +178,34 @@ def train_step(state: TrainState, batch: Batch, *, generator: Any,
 
 def eval_step(state: TrainState, batch: Batch, *,
               generator: Any) -> Metrics:
-  """Sums of per-image validation metrics (inference mode) over a batch.
+  """Sums over a batch of per-image validation metrics (inference mode).
 
+  Colour metrics score what a user sees: the prediction is converted to sRGB
+  (clipped to the gamut) and back, and compared with the original image.
   `batch['mask']` is 1 for real images and 0 for padding.
   """
   l, ab = color.rgb_uint8_to_model(batch['rgb'])
   pred = generator.apply(_variables(state.g_params, state.g_batch_stats), l,
                          train=False)
+  true_rgb = batch['rgb'].astype(jnp.float32) / 255.0
+  pred_rgb = color.model_to_rgb(l, pred)
+  true_lab, pred_lab = color.rgb_to_lab(true_rgb), color.rgb_to_lab(pred_rgb)
+  per_image = {
+      'l1': jnp.mean(jnp.abs(pred - ab), axis=(1, 2, 3)),
+      'delta_e': jnp.mean(metrics_lib.delta_e_ciede2000(pred_lab, true_lab),
+                          axis=(1, 2)),
+      'lab_acc_term_project': metrics_lib.lab_accuracy_term_project(
+          pred_lab, true_lab),
+      'lab_acc_nazeri': metrics_lib.lab_accuracy_nazeri(pred_lab, true_lab),
+      'ab_auc': metrics_lib.ab_accuracy_auc(pred_lab, true_lab),
+      'psnr': metrics_lib.psnr(pred_rgb, true_rgb),
+      'colourfulness': metrics_lib.colourfulness(pred_rgb),
+      'colourfulness_true': metrics_lib.colourfulness(true_rgb),
+  }
   mask = batch['mask'].astype(jnp.float32)
-  l1 = jnp.mean(jnp.abs(pred - ab), axis=(1, 2, 3))
-  return {'l1': jnp.sum(l1 * mask), 'count': jnp.sum(mask)}
+  sums = {k: jnp.sum(v * mask) for k, v in per_image.items()}
+  sums['count'] = jnp.sum(mask)
+  return sums
 
 
 class Trainer:
@@ -237,7 +256,11 @@ class Trainer:
       totals = sums if not totals else jax.tree.map(jnp.add, totals, sums)
     totals = jax.device_get(totals)
     count = totals.pop('count')
-    return {f'val_{k}': float(v / count) for k, v in totals.items()}
+    means = {f'val_{k}': float(v / count) for k, v in totals.items()}
+    # Near 1: as colourful as the originals; near 0: grey.
+    means['val_colourfulness_ratio'] = (
+        means['val_colourfulness'] / max(means['val_colourfulness_true'], 1e-6))
+    return means
 
 
 def _prepare_workdir(workdir: str) -> None:

@@ -1,0 +1,143 @@
+"""Metrics against published data, scikit-image, OpenCV and hand-made cases."""
+
+import cv2
+import numpy as np
+import pytest
+from skimage import color as skcolor
+from skimage import metrics as skmetrics
+
+from colorjax import color
+from colorjax import metrics
+
+# Sharma, Wu & Dalal (2005), Table 1: L1, a1, b1, L2, a2, b2, dE00.
+SHARMA_2005 = np.array([
+    (50.0000, 2.6772, -79.7751, 50.0000, 0.0000, -82.7485, 2.0425),
+    (50.0000, 3.1571, -77.2803, 50.0000, 0.0000, -82.7485, 2.8615),
+    (50.0000, 2.8361, -74.0200, 50.0000, 0.0000, -82.7485, 3.4412),
+    (50.0000, -1.3802, -84.2814, 50.0000, 0.0000, -82.7485, 1.0000),
+    (50.0000, -1.1848, -84.8006, 50.0000, 0.0000, -82.7485, 1.0000),
+    (50.0000, -0.9009, -85.5211, 50.0000, 0.0000, -82.7485, 1.0000),
+    (50.0000, 0.0000, 0.0000, 50.0000, -1.0000, 2.0000, 2.3669),
+    (50.0000, -1.0000, 2.0000, 50.0000, 0.0000, 0.0000, 2.3669),
+    (50.0000, 2.4900, -0.0010, 50.0000, -2.4900, 0.0009, 7.1792),
+    (50.0000, 2.4900, -0.0010, 50.0000, -2.4900, 0.0010, 7.1792),
+    (50.0000, 2.4900, -0.0010, 50.0000, -2.4900, 0.0011, 7.2195),
+    (50.0000, 2.4900, -0.0010, 50.0000, -2.4900, 0.0012, 7.2195),
+    (50.0000, -0.0010, 2.4900, 50.0000, 0.0009, -2.4900, 4.8045),
+    (50.0000, -0.0010, 2.4900, 50.0000, 0.0010, -2.4900, 4.8045),
+    (50.0000, -0.0010, 2.4900, 50.0000, 0.0011, -2.4900, 4.7461),
+    (50.0000, 2.5000, 0.0000, 50.0000, 0.0000, -2.5000, 4.3065),
+    (50.0000, 2.5000, 0.0000, 73.0000, 25.0000, -18.0000, 27.1492),
+    (50.0000, 2.5000, 0.0000, 61.0000, -5.0000, 29.0000, 22.8977),
+    (50.0000, 2.5000, 0.0000, 56.0000, -27.0000, -3.0000, 31.9030),
+    (50.0000, 2.5000, 0.0000, 58.0000, 24.0000, 15.0000, 19.4535),
+    (50.0000, 2.5000, 0.0000, 50.0000, 3.1736, 0.5854, 1.0000),
+    (50.0000, 2.5000, 0.0000, 50.0000, 3.2972, 0.0000, 1.0000),
+    (50.0000, 2.5000, 0.0000, 50.0000, 1.8634, 0.5757, 1.0000),
+    (50.0000, 2.5000, 0.0000, 50.0000, 3.2592, 0.3350, 1.0000),
+    (60.2574, -34.0099, 36.2677, 60.4626, -34.1751, 39.4387, 1.2644),
+    (63.0109, -31.0961, -5.8663, 62.8187, -29.7946, -4.0864, 1.2630),
+    (61.2901, 3.7196, -5.3901, 61.4292, 2.2480, -4.9620, 1.8731),
+    (35.0831, -44.1164, 3.7933, 35.0232, -40.0716, 1.5901, 1.8645),
+    (22.7233, 20.0904, -46.6940, 23.0331, 14.9730, -42.5619, 2.0373),
+    (36.4612, 47.8580, 18.3852, 36.2715, 50.5065, 21.2231, 1.4146),
+    (90.8027, -2.0831, 1.4410, 91.1528, -1.6435, 0.0447, 1.4441),
+    (90.9257, -0.5406, -0.9208, 88.6381, -0.8985, -0.7239, 1.5381),
+    (6.7747, -0.2908, -2.4247, 5.8714, -0.0985, -2.2286, 0.6377),
+    (2.0776, 0.0795, -1.1350, 0.9033, -0.0636, -0.5514, 0.9082),
+])
+
+
+def test_ciede2000_matches_the_published_table():
+  lab1, lab2, expected = SHARMA_2005[:, :3], SHARMA_2005[:, 3:6], SHARMA_2005[:, 6]
+  got = np.asarray(metrics.delta_e_ciede2000(lab1, lab2))
+  np.testing.assert_allclose(got, expected, atol=1e-4)
+  # Symmetric, as the formula is.
+  np.testing.assert_allclose(metrics.delta_e_ciede2000(lab2, lab1), expected,
+                             atol=1e-4)
+
+
+def test_ciede2000_matches_skimage_on_random_pairs_with_hue_wrap():
+  rng = np.random.default_rng(0)
+  lab1 = rng.uniform([0, -100, -100], [100, 100, 100], (5000, 3))
+  lab2 = rng.uniform([0, -100, -100], [100, 100, 100], (5000, 3))
+  # Pairs either side of the a axis (hue ~0 / ~360) and achromatic pairs.
+  lab2[:1000] = lab1[:1000] * [1, 1, -1] + rng.normal(0, 2, (1000, 3))
+  lab1[1000:1100, 1:] = 0
+  np.testing.assert_allclose(metrics.delta_e_ciede2000(lab1, lab2),
+                             skcolor.deltaE_ciede2000(lab1, lab2), atol=1e-3)
+  np.testing.assert_allclose(metrics.delta_e_cie76(lab1, lab2),
+                             skcolor.deltaE_cie76(lab1, lab2), atol=1e-3)
+
+
+def _images(seed, shape=(3, 24, 20, 3)):
+  rng = np.random.default_rng(seed)
+  return rng.integers(0, 256, shape, np.uint8)
+
+
+def test_term_project_accuracy_agrees_with_opencv_lab():
+  true8, pred8 = _images(0), _images(0)
+  noise = np.random.default_rng(1).integers(-20, 21, pred8.shape)
+  pred8 = np.clip(pred8.astype(int) + noise, 0, 255).astype(np.uint8)
+  lab = lambda x: color.rgb_to_lab(x.astype(np.float32) / 255)
+  got = np.asarray(metrics.lab_accuracy_term_project(lab(pred8), lab(true8)))
+  cv = lambda x: np.stack([cv2.cvtColor(i, cv2.COLOR_RGB2LAB) for i in x])
+  diff = np.abs(cv(pred8).astype(int) - cv(true8).astype(int))
+  expected = np.mean(np.all(diff < 12.75, axis=-1), axis=(1, 2))
+  assert 0.1 < expected.mean() < 0.9  # The case discriminates.
+  # OpenCV rounds its own way inside the conversion: allow a few pixels.
+  np.testing.assert_allclose(got, expected, atol=0.02)
+
+
+def test_nazeri_accuracy_by_hand():
+  true = np.zeros((1, 1, 4, 3))
+  pred = np.array([[[[2.0, 4.4, -4.4], [2.6, 0, 0], [0, 4.6, 0],
+                     [0.4, 0.4, 0.4]]]])
+  # Rounded: (2, 4, -4) ok; (3, ...) fails L; (0, 5, 0) fails a; (0, 0, 0) ok.
+  assert metrics.lab_accuracy_nazeri(pred, true)[0] == pytest.approx(0.5)
+
+
+def test_auc_by_hand():
+  true = np.zeros((1, 1, 2, 3))
+  pred = np.array([[[[0, 0, 0], [0, 30, 40]]]], np.float32)  # ab errors 0, 50.
+  # Pixel 0 counts at all 151 thresholds, pixel 1 at t = 50..150 (101).
+  expected = (151 + 101) / (2 * 151)
+  assert metrics.ab_accuracy_auc(pred, true)[0] == pytest.approx(expected)
+
+
+def test_psnr_and_ssim_match_skimage():
+  true = _images(2, (2, 32, 40, 3)).astype(np.float32) / 255
+  pred = np.clip(true + np.random.default_rng(3).normal(0, 0.05, true.shape),
+                 0, 1).astype(np.float32)
+  for i in range(2):
+    assert float(metrics.psnr(pred, true)[i]) == pytest.approx(
+        skmetrics.peak_signal_noise_ratio(true[i], pred[i], data_range=1),
+        abs=1e-3)
+    expected = skmetrics.structural_similarity(
+        true[i], pred[i], channel_axis=-1, gaussian_weights=True, sigma=1.5,
+        use_sample_covariance=False, data_range=1.0)
+    assert float(metrics.ssim(pred, true)[i]) == pytest.approx(expected,
+                                                               abs=1e-4)
+
+
+def test_mean_abs_delta_l():
+  true = np.zeros((1, 2, 2, 3))
+  pred = true.copy()
+  pred[..., 0] = [[1, -3], [0, 0]]
+  pred[..., 1] = 50  # Colour does not count.
+  assert metrics.mean_abs_delta_l(pred, true)[0] == pytest.approx(1.0)
+
+
+def test_colourfulness_by_hand():
+  grey = np.full((1, 8, 8, 3), 0.5)
+  assert metrics.colourfulness(grey)[0] == pytest.approx(0.0, abs=1e-4)
+  red = np.zeros((1, 8, 8, 3))
+  red[..., 0] = 1.0
+  # rg = 255, yb = 127.5 everywhere: no spread, mean term only.
+  assert metrics.colourfulness(red)[0] == pytest.approx(
+      0.3 * np.hypot(255, 127.5), rel=1e-5)
+  half = red.copy()
+  half[:, :4] = 0  # Half black, half red: spread appears.
+  rg_std, yb_std = 127.5, 63.75
+  expected = np.hypot(rg_std, yb_std) + 0.3 * np.hypot(127.5, 63.75)
+  assert metrics.colourfulness(half)[0] == pytest.approx(expected, rel=1e-5)
