@@ -131,6 +131,16 @@ def conv_transpose_4x4_s2(x: jax.Array, w: jax.Array, *,
   return out.reshape(b, 2 * h, 2 * wd, cout)
 
 
+def _params(module: nn.Module, x: jax.Array, window: tuple):
+  """A layer's HWIO kernel and optional bias, promoted with x to its dtype."""
+  kernel = module.param('kernel', nn.initializers.lecun_normal(),
+                        (*window, x.shape[-1], module.features),
+                        module.param_dtype)
+  bias = (module.param('bias', nn.initializers.zeros, (module.features,),
+                       module.param_dtype) if module.use_bias else None)
+  return nn.dtypes.promote_dtype(x, kernel, bias, dtype=module.dtype)
+
+
 class Conv(nn.Module):
   """Square convolution with PyTorch semantics (``Conv2d(k, stride, padding)``).
 
@@ -156,11 +166,7 @@ class Conv(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     k = self.kernel_size
-    kernel = self.param('kernel', nn.initializers.lecun_normal(),
-                        (k, k, x.shape[-1], self.features), self.param_dtype)
-    bias = (self.param('bias', nn.initializers.zeros, (self.features,),
-                       self.param_dtype) if self.use_bias else None)
-    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+    x, kernel, bias = _params(self, x, (k, k))
     y = conv2d(x, kernel, stride=self.strides, padding=self.padding,
                impl=resolve_conv_impl(self.impl))
     return y + bias if bias is not None else y
@@ -176,10 +182,6 @@ class ConvTranspose(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    kernel = self.param('kernel', nn.initializers.lecun_normal(),
-                        (4, 4, x.shape[-1], self.features), self.param_dtype)
-    bias = (self.param('bias', nn.initializers.zeros, (self.features,),
-                       self.param_dtype) if self.use_bias else None)
-    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+    x, kernel, bias = _params(self, x, (4, 4))
     y = conv_transpose_4x4_s2(x, kernel, impl=resolve_conv_impl(self.impl))
     return y + bias if bias is not None else y
