@@ -39,3 +39,39 @@ def test_unwritable_workdir_is_reported(tmp_path):
   assert result.returncode == 1
   assert 'cannot create workdir' in result.stderr
   assert 'Traceback' not in result.stderr
+
+
+TINY_CNN = ['--config=configs/cnn.py', '--config.image_size=16',
+            '--config.batch_size=8', '--config.cnn.features=(8,16,16)',
+            '--config.samples.num_train=32', '--config.samples.num_validation=8',
+            '--config.log_every_steps=1', '--config.compilation_cache_dir=']
+
+
+def test_sigkill_mid_run_loses_at_most_the_current_epoch(tmp_path):
+  env = dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu')
+  proc = subprocess.Popen(
+      [sys.executable, 'launch.py', f'--workdir={tmp_path}', *TINY_CNN,
+       '--config.num_epochs=1000'], cwd=ROOT, env=env,
+      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  ckpt_dir = tmp_path / 'checkpoints'
+  try:
+    for _ in range(1200):  # Up to 120 s for compilation and two epochs.
+      done = [d for d in os.listdir(ckpt_dir) if d.isdigit()] if (
+          ckpt_dir.exists()) else []
+      if len(done) >= 2:
+        break
+      assert proc.poll() is None, 'training exited early'
+      subprocess.run(['sleep', '0.1'], check=True)
+    else:
+      pytest.fail('no checkpoint within 120 s')
+  finally:
+    proc.kill()  # SIGKILL: no chance to clean up.
+    proc.wait()
+  kept = max(int(d) for d in os.listdir(ckpt_dir) if d.isdigit())
+  result = _launch(f'--workdir={tmp_path}', *TINY_CNN,
+                   f'--config.num_epochs={kept + 1}')
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert f'Restored epoch {kept} from' in result.stderr  # Resumed, not restarted.
+  records = [l for l in open(tmp_path / 'metrics.jsonl')]
+  assert f'"epoch": {kept + 1}' in records[-1]
+  assert str(kept + 1) in os.listdir(ckpt_dir)
