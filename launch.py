@@ -4,7 +4,6 @@ Any config value can be overridden, e.g. ``--config.num_epochs=10``. Running
 again with the same --workdir resumes from its latest checkpoint.
 """
 
-import os
 import sys
 
 from absl import app
@@ -13,18 +12,11 @@ from absl import logging
 import jax
 from ml_collections import config_flags
 
+from colorjax import runtime
 from colorjax import train
 from colorjax.errors import ColorjaxError
 
 FLAGS = flags.FLAGS
-
-
-class _QuietLibraries(logging.logging.Filter):
-  """Drops INFO chatter of orbax (dozens of lines per checkpoint)."""
-
-  def filter(self, record):
-    return (record.levelno >= logging.logging.WARNING or
-            '/orbax/' not in record.pathname)
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints and logs.')
 config_flags.DEFINE_config_file('config', None, 'Training configuration.',
                                 lock_config=True)
@@ -34,16 +26,7 @@ flags.mark_flags_as_required(['config', 'workdir'])
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
-  logging.get_absl_handler().addFilter(_QuietLibraries())
-  # tf.data (used for TFDS sources) must not take GPU memory from JAX.
-  try:
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    tf.config.set_visible_devices([], 'GPU')
-  except ImportError:
-    pass
-  if FLAGS.config.compilation_cache_dir:
-    jax.config.update('jax_compilation_cache_dir',
-                      os.path.expanduser(FLAGS.config.compilation_cache_dir))
+  runtime.setup(FLAGS.config.compilation_cache_dir)
   logging.info('JAX devices: %s', jax.devices())
   try:
     train.train_and_evaluate(FLAGS.config, FLAGS.workdir)

@@ -92,3 +92,31 @@ def rgb_uint8_to_model(rgb: jax.Array) -> Tuple[jax.Array, jax.Array]:
 def model_to_rgb(l: jax.Array, ab: jax.Array) -> jax.Array:
   """The model's (L, ab) back to sRGB in [0, 1]."""
   return lab_to_rgb(model_to_lab(l, ab))
+
+
+def lab_to_rgb_keep_lightness(lab: jax.Array, iterations: int = 12
+                              ) -> jax.Array:
+  """LAB to sRGB in [0, 1], desaturating out-of-gamut colours instead of clipping.
+
+  Clipping an out-of-gamut colour changes its lightness. Here each pixel's
+  (a, b) is scaled by the largest s in [0, 1] (found by bisection) that keeps
+  it displayable; the grey with the same L always is, so L is kept up to the
+  bisection's resolution (2 ** -iterations of the chroma).
+  """
+  lab = jnp.asarray(lab, jnp.float32)
+  l, ab = lab[..., :1], lab[..., 1:]
+
+  def in_gamut(s):
+    rgb = lab_to_rgb(jnp.concatenate([l, ab * s], -1), clip=False)
+    return jnp.all((rgb >= -1e-4) & (rgb <= 1 + 1e-4), axis=-1, keepdims=True)
+
+  def step(_, bounds):
+    lo, hi = bounds
+    mid = (lo + hi) / 2
+    ok = in_gamut(mid)
+    return jnp.where(ok, mid, lo), jnp.where(ok, hi, mid)
+
+  ones = jnp.ones_like(l)
+  lo, _ = jax.lax.fori_loop(0, iterations, step, (jnp.zeros_like(l), ones))
+  scale = jnp.where(in_gamut(ones), ones, lo)
+  return lab_to_rgb(jnp.concatenate([l, ab * scale], -1))

@@ -220,6 +220,16 @@ def create_datasets(config) -> Tuple[InMemoryDataset, InMemoryDataset]:
                      config.validation_fraction)
 
 
+def padded_batches(images: np.ndarray, batch_size: int
+                   ) -> Iterator[Dict[str, np.ndarray]]:
+  """Fixed-size batches of all `images`; the last is zero-padded and masked."""
+  for start in range(0, len(images), batch_size):
+    chunk = images[start:start + batch_size]
+    pad = np.zeros((batch_size - len(chunk),) + images.shape[1:], images.dtype)
+    yield {'rgb': np.concatenate([chunk, pad]),
+           'mask': (np.arange(batch_size) < len(chunk)).astype(np.float32)}
+
+
 def prefetch_to_device(batches: Iterable[Dict[str, np.ndarray]], sharding: Any,
                        size: int = 2) -> Iterator[Dict[str, jax.Array]]:
   """Keeps `size` batches in flight to the devices ahead of the consumer.

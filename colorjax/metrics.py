@@ -6,8 +6,13 @@ image (shape = the leading batch dims), so callers can average, mask or keep
 them per image.
 """
 
+from typing import Dict, Sequence
+
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from colorjax import color
 
 _IMAGE_AXES = (-3, -2)
 
@@ -169,3 +174,58 @@ def colourfulness(rgb: jax.Array) -> jax.Array:
   std = jnp.sqrt(jnp.var(rg, axis=axes) + jnp.var(yb, axis=axes))
   mean = jnp.sqrt(jnp.mean(rg, axis=axes)**2 + jnp.mean(yb, axis=axes)**2)
   return std + 0.3 * mean
+
+
+def score_ab(l: jax.Array, pred_ab: jax.Array,
+             true_rgb_uint8: jax.Array) -> Dict[str, jax.Array]:
+  """Per-image metrics of predicted ab (model range) against the originals.
+
+  Scores what a viewer sees: L + predicted ab is converted to sRGB (clipped
+  to the gamut) and back to CIELAB before comparison with the original image.
+
+  Args:
+    l: (B, H, W, 1) input lightness in the model range.
+    pred_ab: (B, H, W, 2) predicted ab in the model range.
+    true_rgb_uint8: (B, H, W, 3) the original colour images.
+
+  Returns:
+    A dict of (B,) arrays.
+  """
+  true_rgb = true_rgb_uint8.astype(jnp.float32) / 255.0
+  pred_rgb = color.model_to_rgb(l, pred_ab)
+  true_lab, pred_lab = color.rgb_to_lab(true_rgb), color.rgb_to_lab(pred_rgb)
+  _, true_ab = color.lab_to_model(true_lab)
+  return {
+      'l1': jnp.mean(jnp.abs(pred_ab - true_ab), axis=(1, 2, 3)),
+      'delta_e': jnp.mean(delta_e_ciede2000(pred_lab, true_lab), axis=(1, 2)),
+      'lab_acc_term_project': lab_accuracy_term_project(pred_lab, true_lab),
+      'lab_acc_nazeri': lab_accuracy_nazeri(pred_lab, true_lab),
+      'ab_auc': ab_accuracy_auc(pred_lab, true_lab),
+      'psnr': psnr(pred_rgb, true_rgb),
+      'ssim': ssim(pred_rgb, true_rgb),
+      'mean_abs_dl': mean_abs_delta_l(pred_lab, true_lab),
+      'colourfulness': colourfulness(pred_rgb),
+      'colourfulness_true': colourfulness(true_rgb),
+  }
+
+
+def masked_sums(per_image: Dict[str, jax.Array],
+                mask: jax.Array) -> Dict[str, jax.Array]:
+  """Sums of per-image values where mask is 1, plus their 'count'."""
+  mask = mask.astype(jnp.float32)
+  sums = {k: jnp.sum(v * mask) for k, v in per_image.items()}
+  sums['count'] = jnp.sum(mask)
+  return sums
+
+
+def summarize(batch_sums: Sequence[Dict[str, jax.Array]],
+              prefix: str = '') -> Dict[str, float]:
+  """Means from the `masked_sums` of several batches, plus the colourfulness
+  ratio (near 1: as colourful as the originals; near 0: grey)."""
+  fetched = jax.device_get(list(batch_sums))
+  totals = {k: float(np.sum([s[k] for s in fetched])) for k in fetched[0]}
+  count = totals.pop('count')
+  means = {k: v / count for k, v in totals.items()}
+  means['colourfulness_ratio'] = (means['colourfulness'] /
+                                  max(means['colourfulness_true'], 1e-6))
+  return {prefix + k: v for k, v in means.items()}

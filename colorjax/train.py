@@ -8,6 +8,7 @@ and is itself implemented as jit over shard_map).
 """
 
 import functools
+import json
 import os
 import time
 from typing import Any, Dict, Optional, Tuple
@@ -26,11 +27,14 @@ from colorjax import color
 from colorjax import input_pipeline
 from colorjax import losses
 from colorjax import metrics as metrics_lib
+from colorjax import plots
 from colorjax import models
 from colorjax import writers
 from colorjax.config_validation import validate_config
 from colorjax.errors import CheckpointError, DataError
 
+NUM_SAMPLE_IMAGES = 8
+DATA_STATS = 'data_stats.json'  # The training set's mean ab (a baseline).
 Batch = Dict[str, jax.Array]
 Metrics = Dict[str, jax.Array]
 
@@ -180,32 +184,22 @@ def eval_step(state: TrainState, batch: Batch, *,
               generator: Any) -> Metrics:
   """Sums over a batch of per-image validation metrics (inference mode).
 
-  Colour metrics score what a user sees: the prediction is converted to sRGB
-  (clipped to the gamut) and back, and compared with the original image.
   `batch['mask']` is 1 for real images and 0 for padding.
   """
-  l, ab = color.rgb_uint8_to_model(batch['rgb'])
+  l, _ = color.rgb_uint8_to_model(batch['rgb'])
   pred = generator.apply(_variables(state.g_params, state.g_batch_stats), l,
                          train=False)
-  true_rgb = batch['rgb'].astype(jnp.float32) / 255.0
-  pred_rgb = color.model_to_rgb(l, pred)
-  true_lab, pred_lab = color.rgb_to_lab(true_rgb), color.rgb_to_lab(pred_rgb)
-  per_image = {
-      'l1': jnp.mean(jnp.abs(pred - ab), axis=(1, 2, 3)),
-      'delta_e': jnp.mean(metrics_lib.delta_e_ciede2000(pred_lab, true_lab),
-                          axis=(1, 2)),
-      'lab_acc_term_project': metrics_lib.lab_accuracy_term_project(
-          pred_lab, true_lab),
-      'lab_acc_nazeri': metrics_lib.lab_accuracy_nazeri(pred_lab, true_lab),
-      'ab_auc': metrics_lib.ab_accuracy_auc(pred_lab, true_lab),
-      'psnr': metrics_lib.psnr(pred_rgb, true_rgb),
-      'colourfulness': metrics_lib.colourfulness(pred_rgb),
-      'colourfulness_true': metrics_lib.colourfulness(true_rgb),
-  }
-  mask = batch['mask'].astype(jnp.float32)
-  sums = {k: jnp.sum(v * mask) for k, v in per_image.items()}
-  sums['count'] = jnp.sum(mask)
-  return sums
+  return metrics_lib.masked_sums(
+      metrics_lib.score_ab(l, pred, batch['rgb']), batch['mask'])
+
+
+def predict_rgb(state: TrainState, rgb: jax.Array, *,
+                generator: Any) -> jax.Array:
+  """Colourises the lightness of uint8 images: sRGB in [0, 1] (inference)."""
+  l, _ = color.rgb_uint8_to_model(rgb)
+  pred = generator.apply(_variables(state.g_params, state.g_batch_stats), l,
+                         train=False)
+  return color.model_to_rgb(l, pred)
 
 
 class Trainer:
@@ -240,27 +234,70 @@ class Trainer:
         functools.partial(eval_step, generator=self.generator),
         in_shardings=(self.replicated, self.data_sharding),
         out_shardings=self.replicated)
+    self.predict_rgb = jax.jit(
+        functools.partial(predict_rgb, generator=self.generator),
+        in_shardings=(self.replicated, self.data_sharding),
+        out_shardings=self.replicated)
 
   def evaluate(self, state: TrainState,
                images: np.ndarray) -> Dict[str, float]:
     """Mean validation metrics over uint8 images (N, S, S, 3)."""
-    bs = self.config.batch_size
-    totals: Dict[str, Any] = {}
-    for start in range(0, len(images), bs):
-      chunk = images[start:start + bs]
-      n = len(chunk)
-      batch = {'rgb': np.concatenate(
-                   [chunk, np.zeros((bs - n,) + chunk.shape[1:], np.uint8)]),
-               'mask': (np.arange(bs) < n).astype(np.float32)}
-      sums = self.eval_step(state, jax.device_put(batch, self.data_sharding))
-      totals = sums if not totals else jax.tree.map(jnp.add, totals, sums)
-    totals = jax.device_get(totals)
-    count = totals.pop('count')
-    means = {f'val_{k}': float(v / count) for k, v in totals.items()}
-    # Near 1: as colourful as the originals; near 0: grey.
-    means['val_colourfulness_ratio'] = (
-        means['val_colourfulness'] / max(means['val_colourfulness_true'], 1e-6))
-    return means
+    sums = [self.eval_step(state, jax.device_put(b, self.data_sharding))
+            for b in input_pipeline.padded_batches(images,
+                                                   self.config.batch_size)]
+    return metrics_lib.summarize(sums, prefix='val_')
+
+  def sample_grid(self, state: TrainState, images: np.ndarray, path: str,
+                  title: str) -> None:
+    """Writes greyscale | colourised | original for uint8 `images` to `path`."""
+    batch = next(input_pipeline.padded_batches(images, self.config.batch_size))
+    n = len(images)
+    pred = np.asarray(self.predict_rgb(
+        state, jax.device_put(batch['rgb'], self.data_sharding)))[:n]
+    original = images.astype(np.float32) / 255.0
+    l, _ = color.rgb_uint8_to_model(images)
+    grey = np.asarray(color.model_to_rgb(l, np.zeros(l.shape[:-1] + (2,))))
+    plots.save_sample_grid(path, grey, pred, original, title)
+
+
+def mean_ab(images: np.ndarray, chunk: int = 1024) -> np.ndarray:
+  """The mean ab (model range) of uint8 images: the 'constant prior'."""
+  to_ab = jax.jit(lambda x: jnp.mean(color.rgb_uint8_to_model(x)[1],
+                                     axis=(0, 1, 2)) * x.shape[0])
+  total = sum(np.asarray(to_ab(images[i:i + chunk]))
+              for i in range(0, len(images), chunk))
+  return (total / len(images)).astype(np.float32)
+
+
+def load_run(workdir: str, epoch: Optional[int] = None,
+             mesh: Optional[Mesh] = None
+             ) -> Tuple[ml_collections.ConfigDict, Trainer, TrainState]:
+  """The config, a Trainer and the restored state of a finished run.
+
+  Args:
+    workdir: a directory `train_and_evaluate` wrote.
+    epoch: which checkpoint (default: the latest).
+    mesh: devices to use (default: all).
+
+  Raises:
+    CheckpointError: the workdir, its config or the checkpoint is missing.
+  """
+  if not os.path.isdir(workdir):
+    raise CheckpointError(f'workdir {workdir!r} does not exist; pass the '
+                          '--workdir a training run wrote.')
+  config_path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(config_path):
+    raise CheckpointError(f'{workdir!r} is not a colorjax workdir (no '
+                          'config.json); pass the --workdir of a training run.')
+  with open(config_path) as f:
+    config = ml_collections.ConfigDict(json.load(f))
+  manager = checkpoint.create_manager(workdir, read_only=True)
+  mesh = mesh or Mesh(np.asarray(jax.devices()), ('data',))
+  if config.batch_size % mesh.size:  # Inference only: any batch will do.
+    config.batch_size = mesh.size * max(1, config.batch_size // mesh.size)
+  trainer = Trainer(config, mesh)
+  state = checkpoint.restore(manager, jax.eval_shape(trainer.init), epoch)
+  return config, trainer, state
 
 
 def _prepare_workdir(workdir: str) -> None:
@@ -316,6 +353,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
   writer = writers.MetricWriter(workdir)
   val_images = val_ds.eval_array()
+  # A fixed set of validation images, drawn in every epoch's sample grid.
+  n_samples = min(NUM_SAMPLE_IMAGES, config.batch_size, len(val_images))
+  sample_images = val_images[
+      np.linspace(0, len(val_images) - 1, n_samples).astype(int)]
+  prior = mean_ab(train_ds.eval_array())
+  with open(os.path.join(workdir, DATA_STATS), 'w') as f:
+    json.dump({'mean_ab': prior.tolist()}, f)
   total_steps = config.num_epochs * steps_per_epoch
   buffer = []
   step = int(state.step)
@@ -365,6 +409,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     logging.info('epoch %d validation: %s', epoch + 1,
                  ' '.join(f'{k} {v:.4f}' for k, v in val.items()))
     checkpoint.save(manager, epoch + 1, state)
+    trainer.sample_grid(
+        state, sample_images,
+        os.path.join(workdir, 'samples', f'epoch_{epoch + 1:04d}.png'),
+        f'epoch {epoch + 1}: val Delta-E {val["val_delta_e"]:.2f}')
+    plots.plot_runs({os.path.basename(os.path.normpath(workdir)):
+                     plots.read_records(workdir)},
+                    os.path.join(workdir, 'plots'))
     last_time = time.perf_counter()  # Evaluation is not training time.
   manager.wait_until_finished()
   writer.close()

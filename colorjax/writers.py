@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 from typing import Any, Dict, Mapping
 
 import numpy as np
@@ -10,7 +11,8 @@ import numpy as np
 class MetricWriter:
   """Appends scalars to `workdir/metrics.jsonl` and TensorBoard event files.
 
-  Each record carries `epoch`, `step` and a `kind` ('train' or 'eval').
+  Each record carries `kind` ('train' or 'eval'), `epoch`, `step` and `time`
+  (Unix seconds).
   """
 
   def __init__(self, workdir: str):
@@ -23,7 +25,8 @@ class MetricWriter:
 
   def write(self, kind: str, epoch: int, step: int,
             scalars: Mapping[str, Any]) -> None:
-    record: Dict[str, Any] = {'kind': kind, 'epoch': epoch, 'step': step}
+    record: Dict[str, Any] = {'kind': kind, 'epoch': epoch, 'step': step,
+                              'time': round(time.time(), 3)}
     record.update({k: float(np.asarray(v)) for k, v in scalars.items()})
     self._jsonl.write(json.dumps(record) + '\n')
     self._jsonl.flush()

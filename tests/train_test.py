@@ -146,3 +146,35 @@ def test_latest_and_milestone_checkpoints_are_kept(tiny_config, tmp_path):
                        **{'samples.num_train': 8})
   train.train_and_evaluate(config, str(tmp_path))
   assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['2', '5']
+
+
+def test_the_train_step_compiles_once(tiny_config, tmp_path, monkeypatch):
+  trainers = []
+
+  class Recording(train.Trainer):
+
+    def __init__(self, *args, **kwargs):
+      super().__init__(*args, **kwargs)
+      trainers.append(self)
+
+  monkeypatch.setattr(train, 'Trainer', Recording)
+  train.train_and_evaluate(tiny_config(num_epochs=3), str(tmp_path))
+  (trainer,) = trainers
+  # 12 steps over 3 epochs (the state's epoch is replaced between them) and 3
+  # evaluations: one compilation each.
+  assert trainer.train_step._cache_size() == 1  # pylint: disable=protected-access
+  assert trainer.eval_step._cache_size() == 1  # pylint: disable=protected-access
+
+
+def test_bfloat16_compute_keeps_float32_state(tiny_config):
+  config = tiny_config(compute_dtype='bfloat16')
+  trainer = _trainer(config, 1)
+  state = trainer.init()
+  state, metrics = trainer.train_step(state, _fixed_batch(config))
+  for leaf in jax.tree.leaves((state.g_params, state.d_params,
+                               state.g_batch_stats, state.d_batch_stats,
+                               state.g_opt_state, state.d_opt_state)):
+    if jnp.issubdtype(leaf.dtype, jnp.floating):
+      assert leaf.dtype == jnp.float32
+  assert all(v.dtype == jnp.float32 for v in metrics.values())
+  assert np.isfinite(float(metrics['g_loss']))

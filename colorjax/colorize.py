@@ -1,0 +1,289 @@
+"""Colourise greyscale paintings of any size with a trained generator.
+
+  python -m colorjax.colorize --workdir=DIR [--epoch=N] INPUT... --output=OUT_DIR
+                              [--work_size=256] [--compare] [--overwrite]
+
+(also installed as ``colorjax-colorize``). INPUT is any mix of image files and
+folders (searched recursively). Each output is a PNG of the input's width and
+height.
+
+How: the image's lightness is resized so its longer side is the working size
+(default: the training size), reflect-padded to a square, and colourised; the
+predicted a,b are cropped, upsampled to the full image and combined with the
+original full-resolution L. Out-of-gamut colours are desaturated, not clipped,
+so the output keeps the input's lightness and every detail of it. One program
+is compiled per working size and per full-resolution bucket (sides rounded up
+to 256), not per image size.
+
+From Python::
+
+  colorizer = Colorizer.from_workdir('workdirs/paintings')
+  rgb = colorizer.colorize(grey)            # uint8 HxW or HxWx3 -> uint8 HxWx3
+  rgbs = colorizer.colorize_batch([a, b])   # any sizes
+"""
+
+import os
+import sys
+from typing import Iterable, List, Optional, Sequence, Tuple
+
+from absl import app
+from absl import flags
+from absl import logging
+import cv2
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from colorjax import color
+from colorjax import input_pipeline
+from colorjax import runtime
+from colorjax import train
+from colorjax.errors import ColorjaxError, DataError
+
+_BUCKET = 256  # Full-resolution arrays are padded to multiples of this.
+
+
+def read_image(path: str) -> np.ndarray:
+  """Reads a file as RGB float32 in [0, 1] (H, W, 3), EXIF orientation applied.
+
+  Greyscale, colour, 8- and 16-bit PNG/JPEG/TIFF/BMP/WebP are accepted.
+
+  Raises:
+    DataError: the file is missing, empty, corrupt or not an image.
+  """
+  if not os.path.isfile(path):
+    raise DataError(f'{path}: no such file.')
+  if os.path.getsize(path) == 0:
+    raise DataError(f'{path}: empty file (0 bytes).')
+  # ANYDEPTH keeps 16 bits; without IMREAD_UNCHANGED, EXIF orientation is
+  # applied and alpha dropped.
+  img = cv2.imread(path, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+  if img is None:
+    raise DataError(f'{path}: not a readable image (corrupt or unsupported '
+                    'format).')
+  return to_float_rgb(img, bgr=True)
+
+
+def to_float_rgb(img: np.ndarray, bgr: bool = False) -> np.ndarray:
+  """uint8/uint16/float greyscale (H, W[, 1]) or colour (H, W, 3|4) to RGB float."""
+  if img.dtype == np.uint8:
+    img = img.astype(np.float32) / 255.0
+  elif img.dtype == np.uint16:
+    img = img.astype(np.float32) / 65535.0
+  else:
+    img = np.clip(img.astype(np.float32), 0.0, 1.0)
+  if img.ndim == 3 and img.shape[-1] == 1:
+    img = img[..., 0]
+  if img.ndim == 2:
+    return np.repeat(img[..., None], 3, axis=-1)
+  if img.ndim != 3 or img.shape[-1] not in (3, 4):
+    raise DataError(f'expected an HxW or HxWx3 image, got shape {img.shape}.')
+  img = img[..., :3]
+  return img[..., ::-1].copy() if bgr else img
+
+
+def _round_up(x: int, m: int) -> int:
+  return -(-x // m) * m
+
+
+@jax.jit
+def _lightness(rgb: jax.Array) -> jax.Array:
+  return color.rgb_to_lab(rgb)[..., 0]
+
+
+@jax.jit
+def _compose(l: jax.Array, ab: jax.Array) -> jax.Array:
+  lab = jnp.concatenate([l[..., None], ab], axis=-1)
+  return jnp.round(color.lab_to_rgb_keep_lightness(lab) * 255).astype(
+      jnp.uint8)
+
+
+def _bucketed(fn, *arrays: np.ndarray) -> np.ndarray:
+  """Applies a jitted per-pixel `fn` on arrays padded to bucket sizes."""
+  h, w = arrays[0].shape[:2]
+  hb, wb = _round_up(h, _BUCKET), _round_up(w, _BUCKET)
+  padded = [np.pad(a, ((0, hb - h), (0, wb - w)) + ((0, 0),) * (a.ndim - 2),
+                   mode='edge') for a in arrays]
+  return np.asarray(fn(*padded))[:h, :w]
+
+
+class Colorizer:
+  """A trained generator that colourises images of any size."""
+
+  def __init__(self, generator, variables, work_size: int, factor: int,
+               batch_size: int = 8):
+    """Use `from_workdir`; `factor` is what work sizes must be divisible by."""
+    if work_size <= 0 or work_size % factor:
+      raise DataError(f'work size {work_size} must be a positive multiple of '
+                      f'{factor} for this model.')
+    self.work_size = work_size
+    self.batch_size = batch_size
+    self._variables = variables
+    self._predict = jax.jit(
+        lambda v, l: generator.apply(v, l, train=False))
+
+  @classmethod
+  def from_workdir(cls, workdir: str, epoch: Optional[int] = None,
+                   work_size: Optional[int] = None,
+                   batch_size: int = 8) -> 'Colorizer':
+    """Loads the generator of a training run (latest or `epoch` checkpoint)."""
+    from colorjax.config_validation import downsampling_factor  # pylint: disable=g-import-not-at-top
+    config, trainer, state = train.load_run(workdir, epoch)
+    variables = {'params': state.g_params, 'batch_stats': state.g_batch_stats}
+    return cls(trainer.generator, variables, work_size or config.image_size,
+               downsampling_factor(config), batch_size)
+
+  def _work_input(self, l_full: np.ndarray) -> Tuple[np.ndarray, Tuple[int, int]]:
+    """L (H, W) in [0, 100] -> model-range (S, S, 1) and the valid (h, w)."""
+    h, w = l_full.shape
+    s = self.work_size
+    scale = s / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    small = cv2.resize(l_full, (nw, nh), interpolation=cv2.INTER_AREA
+                       if scale < 1 else cv2.INTER_CUBIC)
+    small = np.pad(small, ((0, s - nh), (0, s - nw)), mode='reflect'
+                   if min(nh, nw) > 1 else 'edge')
+    return (small / 50.0 - 1.0)[..., None].astype(np.float32), (nh, nw)
+
+  def colorize_batch(self, images: Sequence[np.ndarray]) -> List[np.ndarray]:
+    """Colourises images of any sizes: uint8/uint16/float, grey or colour.
+
+    A colour input is reduced to its lightness first. Returns uint8 RGB
+    (H, W, 3) arrays of the inputs' sizes.
+    """
+    rgbs = [to_float_rgb(np.asarray(img)) for img in images]
+    l_full = [_bucketed(_lightness, rgb) for rgb in rgbs]
+    work = [self._work_input(l) for l in l_full]
+    outputs = []
+    for start in range(0, len(work), self.batch_size):
+      chunk = work[start:start + self.batch_size]
+      batch = np.zeros((self.batch_size, self.work_size, self.work_size, 1),
+                       np.float32)
+      batch[:len(chunk)] = [x for x, _ in chunk]
+      ab = np.asarray(self._predict(self._variables, batch)) * color.AB_SCALE
+      for i, (_, (nh, nw)) in enumerate(chunk):
+        l = l_full[start + i]
+        ab_full = cv2.resize(ab[i, :nh, :nw], (l.shape[1], l.shape[0]),
+                             interpolation=cv2.INTER_CUBIC)
+        outputs.append(_bucketed(_compose, l, ab_full))
+    return outputs
+
+  def colorize(self, image: np.ndarray) -> np.ndarray:
+    """Colourises one image (uint8 HxW or HxWx3 in, uint8 HxWx3 RGB out)."""
+    return self.colorize_batch([image])[0]
+
+
+def collect_inputs(inputs: Iterable[str]) -> List[Tuple[str, str]]:
+  """(path, output name without extension) for files and folders' images."""
+  found = []
+  for item in inputs:
+    if os.path.isdir(item):
+      for path in input_pipeline.list_images(item):
+        found.append((path, os.path.splitext(os.path.relpath(path, item))[0]))
+    else:
+      found.append((item, os.path.splitext(os.path.basename(item))[0]))
+  return found
+
+
+def side_by_side(panels: Sequence[np.ndarray]) -> np.ndarray:
+  """Concatenates RGB uint8 panels of equal height with a white gutter."""
+  gutter = np.full((panels[0].shape[0], 8, 3), 255, np.uint8)
+  out = [panels[0]]
+  for p in panels[1:]:
+    out += [gutter, p]
+  return np.concatenate(out, axis=1)
+
+
+def run(workdir: str, inputs: Sequence[str], output: str,
+        epoch: Optional[int] = None, work_size: Optional[int] = None,
+        compare: bool = False, overwrite: bool = False,
+        batch_size: int = 8) -> int:
+  """The command: colourises `inputs` into `output`; returns the failure count."""
+  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+  colorizer = Colorizer.from_workdir(workdir, epoch, work_size, batch_size)
+  items = collect_inputs(inputs)
+  input_paths = {os.path.realpath(p) for p, _ in items}
+  failures = 0
+  todo = []
+  for path, name in items:
+    out_path = os.path.join(output, name + '.png')
+    if os.path.realpath(out_path) in input_paths:
+      print(f'error: {path}: output would overwrite an input; choose another '
+            '--output.', file=sys.stderr)
+      failures += 1
+    elif os.path.exists(out_path) and not overwrite:
+      print(f'skipped: {out_path} exists (pass --overwrite to replace it).',
+            file=sys.stderr)
+    else:
+      todo.append((path, out_path))
+  with tqdm(total=len(todo), unit='img', file=sys.stderr) as bar:
+    for start in range(0, len(todo), batch_size):
+      loaded = []
+      for path, out_path in todo[start:start + batch_size]:
+        try:
+          loaded.append((read_image(path), out_path))
+        except ColorjaxError as e:
+          print(f'error: {e}', file=sys.stderr)
+          failures += 1
+          bar.update(1)
+      results = colorizer.colorize_batch([rgb for rgb, _ in loaded])
+      for (rgb, out_path), result in zip(loaded, results):
+        os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+        cv2.imwrite(out_path, result[..., ::-1])
+        if compare:
+          grey = np.repeat(_bucketed(_lightness, rgb)[..., None] / 100 * 255,
+                           3, axis=-1)
+          panels = [np.round(grey).astype(np.uint8), result]
+          if not input_pipeline.is_greyscale(np.round(rgb * 255)):
+            panels.append(np.round(rgb * 255).astype(np.uint8))
+          cv2.imwrite(out_path[:-4] + '_compare.png',
+                      side_by_side(panels)[..., ::-1])
+        bar.update(1)
+  logging.info('Colourised %d of %d images into %s.', len(todo) - failures,
+               len(items), output)
+  return failures
+
+
+FLAGS = flags.FLAGS
+
+
+def _define_flags() -> None:
+  """Command-line flags, defined only when run as a program."""
+  flags.DEFINE_string('workdir', None, 'A training run\'s workdir.')
+  flags.DEFINE_integer('epoch', None, 'Checkpoint epoch (default: latest).')
+  flags.DEFINE_string('output', None, 'Folder for the colourised PNGs.')
+  flags.DEFINE_integer('work_size', None, 'Working resolution (default: the '
+                       'training size); also --work-size.')
+  flags.DEFINE_bool('compare', False, 'Also write NAME_compare.png: input | '
+                    'output [| original if colour].')
+  flags.DEFINE_bool('overwrite', False, 'Replace existing outputs.')
+  flags.DEFINE_integer('batch_size', 8, 'Images per generator call.')
+  flags.mark_flags_as_required(['workdir', 'output'])
+
+
+def main(argv):
+  if len(argv) < 2:
+    raise app.UsageError('name at least one image file or folder.')
+  runtime.setup()
+  try:
+    failures = run(FLAGS.workdir, argv[1:], FLAGS.output, FLAGS.epoch,
+                   FLAGS.work_size, FLAGS.compare, FLAGS.overwrite,
+                   FLAGS.batch_size)
+  except ColorjaxError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(1)
+  if failures:
+    print(f'{failures} input(s) failed.', file=sys.stderr)
+    sys.exit(1)
+
+
+def console_main() -> None:
+  """Entry point of the `colorjax-colorize` console script."""
+  sys.argv = [a.replace('--work-size', '--work_size', 1)
+              if a.startswith('--work-size') else a for a in sys.argv]
+  _define_flags()
+  app.run(main)
+
+
+if __name__ == '__main__':
+  console_main()

@@ -1,0 +1,128 @@
+"""Pictures of a run: sample grids and per-epoch curves (PNG, matplotlib Agg).
+
+Curves are drawn from `metrics.jsonl` records (see `colorjax.writers`); the
+same functions overlay several runs for `colorjax.compare`.
+"""
+
+import collections
+import json
+import os
+from typing import Dict, List, Mapping
+
+import matplotlib
+
+matplotlib.use('Agg')  # No display on servers and CI.
+import matplotlib.ticker  # pylint: disable=g-import-not-at-top,wrong-import-position
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
+import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+Records = List[Dict[str, float]]
+
+# (file name, title, y label, [(record key, legend label)]).
+CURVES = (
+    ('loss.png', 'Training losses per epoch', 'loss',
+     [('g_l1', 'G L1'), ('g_adv', 'G adversarial'), ('d_loss', 'D')]),
+    ('accuracy.png', 'Accuracy per epoch', 'accuracy',
+     [('d_acc_real', 'D on real'), ('d_acc_fake', 'D on fake'),
+      ('val_lab_acc_term_project', 'LAB accuracy (term project, val)'),
+      ('val_lab_acc_nazeri', 'LAB accuracy (Nazeri 2%, val)')]),
+    ('delta_e.png', 'Validation colour error (lower is better)', 'Delta-E',
+     [('val_delta_e', 'CIEDE2000')]),
+    ('colourfulness.png', 'Validation colourfulness (1 = as colourful as '
+     'the originals)', 'colourfulness ratio',
+     [('val_colourfulness_ratio', 'predicted / original')]),
+)
+
+
+def read_records(workdir: str) -> Records:
+  """The records of `workdir/metrics.jsonl` ([] if there is none yet)."""
+  path = os.path.join(workdir, 'metrics.jsonl')
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def per_epoch(records: Records) -> Dict[str, Dict[int, float]]:
+  """{key: {epoch: value}}: train values averaged over the epoch's log lines,
+  eval values as logged (the last one wins when a resumed run repeats one)."""
+  sums = collections.defaultdict(lambda: collections.defaultdict(list))
+  for r in records:
+    for k, v in r.items():
+      if k not in ('kind', 'epoch', 'step', 'time'):
+        sums[k][r['epoch']].append(v)
+  out = {}
+  for k, by_epoch in sums.items():
+    reduce = (lambda vs: vs[-1]) if k.startswith('val_') else np.mean
+    out[k] = {e: float(reduce(vs)) for e, vs in sorted(by_epoch.items())}
+  return out
+
+
+def plot_runs(runs: Mapping[str, Records], out_dir: str) -> List[str]:
+  """Writes one PNG per curve of CURVES, overlaying `runs`; returns the paths.
+
+  With one run the legend names the curves; with several, each curve is
+  labelled 'run: curve'.
+  """
+  os.makedirs(out_dir, exist_ok=True)
+  series = {name: per_epoch(records) for name, records in runs.items()}
+  paths = []
+  for filename, title, ylabel, keys in CURVES:
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    drawn = 0
+    for name, data in series.items():
+      for key, label in keys:
+        if key not in data:
+          continue
+        epochs, values = zip(*data[key].items())
+        full = label if len(series) == 1 else f'{name}: {label}'
+        ax.plot(epochs, values, marker='o' if len(epochs) < 30 else None,
+                markersize=3, label=full)
+        drawn += 1
+    ax.set_title(title)
+    ax.set_xlabel('epoch')
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    if drawn:
+      ax.legend(fontsize=8)
+    else:
+      ax.text(0.5, 0.5, 'no data yet', ha='center', va='center',
+              transform=ax.transAxes)
+    fig.tight_layout()
+    path = os.path.join(out_dir, filename)
+    fig.savefig(path)
+    plt.close(fig)
+    paths.append(path)
+  return paths
+
+
+def save_sample_grid(path: str, grey: np.ndarray, colourised: np.ndarray,
+                     original: np.ndarray, title: str = '') -> None:
+  """One row per image: greyscale input | colourised | ground truth.
+
+  Args:
+    path: PNG to write.
+    grey, colourised, original: (N, H, W, 3) RGB in [0, 1].
+    title: figure title (e.g. the epoch).
+  """
+  n = len(grey)
+  size = 1.6
+  fig, axes = plt.subplots(n, 3, figsize=(3 * size, n * size + 0.5), dpi=100,
+                           squeeze=False)
+  for i in range(n):
+    for j, (img, label) in enumerate([(grey, 'greyscale input'),
+                                      (colourised, 'colourised'),
+                                      (original, 'ground truth')]):
+      ax = axes[i, j]
+      ax.imshow(np.clip(img[i], 0, 1), interpolation='nearest')
+      ax.set_xticks([])
+      ax.set_yticks([])
+      if i == 0:
+        ax.set_title(label, fontsize=9)
+  if title:
+    fig.suptitle(title, fontsize=10)
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  fig.savefig(path)
+  plt.close(fig)

@@ -1,0 +1,144 @@
+"""Full-resolution colourisation: sizes, formats, lightness, bad files, overwrite."""
+
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+from PIL import Image
+import pytest
+from skimage import color as skcolor
+from skimage import data as skdata
+
+from colorjax import colorize
+from colorjax import train
+from colorjax.errors import CheckpointError, DataError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(name='run_dir', scope='module')
+def run_dir_fixture(tmp_path_factory):
+  from conftest import tiny_config  # pylint: disable=g-import-not-at-top
+  run_dir = str(tmp_path_factory.mktemp('colorize') / 'run')
+  train.train_and_evaluate(tiny_config(), run_dir)
+  return run_dir
+
+
+@pytest.fixture(name='colorizer', scope='module')
+def colorizer_fixture(run_dir):
+  return colorize.Colorizer.from_workdir(run_dir, batch_size=4)
+
+
+def _mean_abs_dl(inp_rgb, out_rgb):
+  l_in = skcolor.rgb2lab(inp_rgb)[..., 0]
+  l_out = skcolor.rgb2lab(out_rgb.astype(np.float64) / 255)[..., 0]
+  return np.abs(l_in - l_out).mean()
+
+
+@pytest.mark.parametrize('h,w', [(37, 53), (120, 45), (16, 16), (9, 300)])
+def test_any_size_keeps_shape_and_lightness(colorizer, h, w):
+  rgb = cv2.resize(skdata.astronaut(), (w, h), interpolation=cv2.INTER_AREA)
+  out = colorizer.colorize(rgb)
+  assert out.shape == (h, w, 3) and out.dtype == np.uint8
+  assert _mean_abs_dl(rgb / 255, out) < 0.5
+  assert colorize.input_pipeline.is_greyscale(out) is False  # It coloured.
+
+
+def test_grey_colour_and_16_bit_inputs_agree(colorizer):
+  rgb = skdata.coffee()[:100, :130]
+  grey8 = np.round(skcolor.rgb2gray(rgb) * 255).astype(np.uint8)
+  grey16 = grey8.astype(np.uint16) * 257  # Same values, 16 bits.
+  out8, out16, out_grey_rgb = colorizer.colorize_batch(
+      [grey8, grey16, np.stack([grey8] * 3, -1)])
+  np.testing.assert_array_equal(out8, out16)
+  np.testing.assert_array_equal(out8, out_grey_rgb)
+  assert _mean_abs_dl(np.stack([grey8] * 3, -1) / 255, out8) < 0.5
+
+
+def test_read_image_formats_and_exif(tmp_path):
+  rgb = skdata.chelsea()[:40, :60]
+  for ext in ('png', 'jpg', 'tif', 'bmp', 'webp'):
+    path = str(tmp_path / f'x.{ext}')
+    assert cv2.imwrite(path, rgb[..., ::-1])
+    img = colorize.read_image(path)
+    assert img.shape == (40, 60, 3) and img.dtype == np.float32
+    assert np.abs(img * 255 - rgb).mean() < 3, ext
+  path16 = str(tmp_path / 'x16.png')
+  cv2.imwrite(path16, rgb[..., ::-1].astype(np.uint16) * 257)
+  np.testing.assert_allclose(colorize.read_image(path16), rgb / 255, atol=1e-6)
+  # EXIF orientation 6 (rotate 90 degrees clockwise) is applied.
+  exif = Image.Exif()
+  exif[0x0112] = 6
+  Image.fromarray(rgb).save(tmp_path / 'rot.jpg', exif=exif)
+  assert colorize.read_image(str(tmp_path / 'rot.jpg')).shape == (60, 40, 3)
+
+
+def test_bad_files_are_named(tmp_path):
+  (tmp_path / 'empty.png').write_bytes(b'')
+  (tmp_path / 'corrupt.jpg').write_bytes(b'\xff\xd8\xff' + b'\0' * 50)
+  (tmp_path / 'text.png').write_text('hello')
+  for name, message in [('empty.png', 'empty file'),
+                        ('corrupt.jpg', 'not a readable image'),
+                        ('text.png', 'not a readable image'),
+                        ('missing.png', 'no such file')]:
+    with pytest.raises(DataError, match=message) as info:
+      colorize.read_image(str(tmp_path / name))
+    assert name in str(info.value)
+
+
+def test_run_processes_the_good_and_reports_the_bad(run_dir, tmp_path):
+  inputs = tmp_path / 'in'
+  (inputs / 'sub').mkdir(parents=True)
+  cv2.imwrite(str(inputs / 'a.png'), skdata.rocket()[:50, :70, ::-1])
+  cv2.imwrite(str(inputs / 'sub' / 'b.jpg'),
+              np.round(skcolor.rgb2gray(skdata.coffee()) * 255).astype(
+                  np.uint8))
+  (inputs / 'broken.png').write_bytes(b'')
+  out = tmp_path / 'out'
+  failures = colorize.run(run_dir, [str(inputs)], str(out), compare=True)
+  assert failures == 1
+  assert cv2.imread(str(out / 'a.png')).shape == (50, 70, 3)
+  assert cv2.imread(str(out / 'sub' / 'b.png')).shape == (400, 600, 3)
+  # Colour input: grey | output | original; greyscale input: two panels.
+  assert cv2.imread(str(out / 'a_compare.png')).shape == (50, 3 * 70 + 16, 3)
+  assert cv2.imread(str(out / 'sub' / 'b_compare.png')).shape == (
+      400, 2 * 600 + 8, 3)
+
+  # Existing outputs are kept unless --overwrite.
+  marker = np.zeros((5, 5, 3), np.uint8)
+  cv2.imwrite(str(out / 'a.png'), marker)
+  colorize.run(run_dir, [str(inputs / 'a.png')], str(out))
+  assert cv2.imread(str(out / 'a.png')).shape == (5, 5, 3)
+  colorize.run(run_dir, [str(inputs / 'a.png')], str(out), overwrite=True)
+  assert cv2.imread(str(out / 'a.png')).shape == (50, 70, 3)
+
+  # Inputs are never overwritten, even with --overwrite.
+  before = (inputs / 'a.png').read_bytes()
+  failures = colorize.run(run_dir, [str(inputs / 'a.png')], str(inputs),
+                          overwrite=True)
+  assert failures == 1 and (inputs / 'a.png').read_bytes() == before
+
+
+def test_workdir_without_checkpoint(tmp_path):
+  with pytest.raises(CheckpointError, match='does not exist'):
+    colorize.Colorizer.from_workdir(str(tmp_path / 'nothing'))
+
+
+def test_command_line_exit_codes(run_dir, tmp_path):
+  good = tmp_path / 'good.png'
+  cv2.imwrite(str(good), skdata.astronaut()[:64, :48])
+  (tmp_path / 'bad.jpg').write_bytes(b'')
+  cmd = [sys.executable, '-m', 'colorjax.colorize', f'--workdir={run_dir}',
+         f'--output={tmp_path / "out"}', '--work-size=32']
+  env = dict(os.environ, XLA_FLAGS='')
+  result = subprocess.run(cmd + [str(good), str(tmp_path / 'bad.jpg')],
+                          cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+  assert result.returncode == 1
+  assert 'bad.jpg: empty file' in result.stderr
+  assert cv2.imread(str(tmp_path / 'out' / 'good.png')).shape == (64, 48, 3)
+  result = subprocess.run(cmd + ['--overwrite', str(good)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]

@@ -1,0 +1,133 @@
+"""Evaluation, baselines, reports, plots and sample grids of a trained run."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from colorjax import compare
+from colorjax import evaluate
+from colorjax import plots
+from colorjax import train
+from colorjax.errors import CheckpointError, DataError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(name='run_dir', scope='module')
+def run_dir_fixture(tmp_path_factory):
+  from conftest import tiny_config  # pylint: disable=g-import-not-at-top
+  run_dir = str(tmp_path_factory.mktemp('runs') / 'bn')
+  train.train_and_evaluate(tiny_config(num_epochs=2), run_dir)
+  return run_dir
+
+
+def test_training_leaves_samples_plots_and_eval_metrics(run_dir):
+  assert sorted(os.listdir(os.path.join(run_dir, 'samples'))) == [
+      'epoch_0001.png', 'epoch_0002.png']
+  assert sorted(os.listdir(os.path.join(run_dir, 'plots'))) == [
+      'accuracy.png', 'colourfulness.png', 'delta_e.png', 'loss.png']
+  evals = [r for r in plots.read_records(run_dir) if r['kind'] == 'eval']
+  for key in ('val_delta_e', 'val_lab_acc_term_project', 'val_lab_acc_nazeri',
+              'val_ab_auc', 'val_psnr', 'val_ssim', 'val_colourfulness_ratio',
+              'val_mean_abs_dl'):
+    assert np.isfinite(evals[-1][key]), key
+  # The model keeps the input's lightness (up to gamut clipping).
+  assert evals[-1]['val_mean_abs_dl'] < 2.0
+
+
+def test_per_epoch_averages_train_lines_and_keeps_eval_values():
+  records = [
+      {'kind': 'train', 'epoch': 1, 'step': 1, 'g_l1': 0.5},
+      {'kind': 'train', 'epoch': 1, 'step': 2, 'g_l1': 0.3},
+      {'kind': 'eval', 'epoch': 1, 'step': 2, 'val_delta_e': 9.0},
+      {'kind': 'train', 'epoch': 2, 'step': 3, 'g_l1': 0.2},
+  ]
+  series = plots.per_epoch(records)
+  assert series['g_l1'] == {1: pytest.approx(0.4), 2: pytest.approx(0.2)}
+  assert series['val_delta_e'] == {1: 9.0}
+
+
+def test_evaluate_reports_model_and_baselines(run_dir):
+  report = evaluate.evaluate(run_dir)
+  assert report['epoch'] == 2 and report['num_images'] == 8
+  assert set(report['results']) == {'model', 'grey', 'prior'}
+  grey = report['results']['grey']
+  # Grey is colourless (up to float rounding, on a 0-255 scale where vivid
+  # photos score ~100) and keeps L.
+  assert grey['colourfulness'] == pytest.approx(0, abs=0.01)
+  assert grey['mean_abs_dl'] == pytest.approx(0, abs=0.05)
+  # The prior is a real colour: the training set's mean ab, saved by training.
+  prior = json.load(open(os.path.join(run_dir, train.DATA_STATS)))['mean_ab']
+  assert np.abs(prior).max() > 0.005
+  assert report['results']['prior']['colourfulness'] > 0
+  table = evaluate.format_table(report)
+  assert table.count('\n') == 4 and '| grey |' in table
+  # An older epoch and another image set work too.
+  assert evaluate.evaluate(run_dir, epoch=1)['epoch'] == 1
+
+
+def test_evaluate_bad_inputs(run_dir, tmp_path):
+  with pytest.raises(CheckpointError, match='no checkpoint for epoch 9'):
+    evaluate.evaluate(run_dir, epoch=9)
+  with pytest.raises(CheckpointError, match='does not exist'):
+    evaluate.evaluate(str(tmp_path / 'missing'))
+  with pytest.raises(CheckpointError, match='not a colorjax workdir'):
+    evaluate.evaluate(str(tmp_path))
+  with pytest.raises(DataError, match='multiple of 16'):
+    evaluate.evaluate(run_dir, image_size=40)
+  empty = tmp_path / 'empty_run'
+  empty.mkdir()
+  (empty / 'config.json').write_text(open(
+      os.path.join(run_dir, 'config.json')).read())
+  with pytest.raises(CheckpointError, match='no checkpoint in'):
+    evaluate.evaluate(str(empty))
+
+
+def test_evaluate_command_line(run_dir, tmp_path):
+  out = tmp_path / 'report.json'
+  result = subprocess.run(
+      [sys.executable, '-m', 'colorjax.evaluate', f'--workdir={run_dir}',
+       f'--output={out}'], cwd=ROOT, capture_output=True, text=True,
+      env=dict(os.environ, XLA_FLAGS=''), timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert '| model |' in result.stdout and '| prior |' in result.stdout
+  assert json.load(open(out))['results']['model']['delta_e'] > 0
+  result = subprocess.run(
+      [sys.executable, '-m', 'colorjax.evaluate', f'--workdir={run_dir}',
+       '--epoch=5'], cwd=ROOT, capture_output=True, text=True,
+      env=dict(os.environ, XLA_FLAGS=''), timeout=300)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1].startswith(
+      'error: no checkpoint for epoch 5')
+
+
+def test_recipes_share_seed_data_size_and_steps():
+  configs = compare.recipe_configs('demo', num_epochs=3, dataset='samples')
+  assert [c.discriminator.norm for c in configs.values()][:2] == [
+      'batch', 'spectral']
+  assert configs['cnn'].model == 'cnn'
+  for key in compare.SHARED_KEYS:
+    values = {str(c[key]) for c in configs.values()}
+    assert len(values) == 1, key
+  assert configs['sn'].num_epochs == 3
+  # The recipes themselves still differ where they should.
+  assert configs['sn'].real_label == 1.0 and configs['bn'].real_label == 0.9
+
+
+def test_report_from_existing_runs(run_dir, tmp_path):
+  from conftest import tiny_config  # pylint: disable=g-import-not-at-top
+  cnn_dir = os.path.join(os.path.dirname(run_dir), 'cnn')
+  train.train_and_evaluate(tiny_config(model='cnn'), cnn_dir)
+  markdown = compare.build_report([run_dir, cnn_dir], str(tmp_path))
+  rows = [l for l in markdown.splitlines() if l.startswith('| ')]
+  assert any(l.startswith('| bn | gan (batch D) | 2 |') for l in rows)
+  assert any(l.startswith('| cnn | cnn | 1 |') for l in rows)
+  assert any(l.startswith('| grey (a, b = 0) |') for l in rows)
+  assert any(l.startswith('| constant prior') for l in rows)
+  assert sorted(f for f in os.listdir(tmp_path) if f.endswith('.png')) == [
+      'accuracy.png', 'colourfulness.png', 'delta_e.png', 'loss.png']
+  assert (tmp_path / 'report.md').read_text() == markdown
