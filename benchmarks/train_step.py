@@ -1,13 +1,19 @@
-"""Images/s of the compiled train step (BN and SN discriminators, CNN baseline).
+"""Images/s of the compiled train step, side by side with PyTorch.
 
-  python benchmarks/train_step.py --batch_size=32 --image_size=32
+  python benchmarks/train_step.py [--batch_size=32] [--image_size=32]
+      [--models=bn,sn,cnn] [--torch] [--conv_impl=auto] [--compute_dtype=float32]
 
-Runs on whatever devices are present (the batch is sharded over all of them)
-and prints one line per model with median images/s over `--repeats` timed
-windows of `--steps` steps each, plus the compile time.
+For each model it prints colorjax's images/s (median of --repeats timed windows
+of --steps steps), the first step's time (compilation), XLA's FLOPs per image
+and the fraction of --peak_gflops achieved, and the compiled step's buffer
+memory. With --torch (needs ``pip install -e ".[bench]"``) the PyTorch
+reference step (benchmarks/torch_reference.py) is timed in windows alternating
+with colorjax's, so the machine's noise hits both alike, and the ratio is
+printed. Runs on whatever devices are present (batch sharded over all).
 """
 
 import os
+import resource
 import sys
 import time
 
@@ -28,10 +34,16 @@ flags.DEFINE_integer('repeats', 5, 'Timed windows; the median is reported.')
 flags.DEFINE_list('models', ['bn', 'sn', 'cnn'], 'Which of bn, sn, cnn.')
 flags.DEFINE_string('conv_impl', 'auto', "'auto', 'xla' or 'fast'.")
 flags.DEFINE_string('compute_dtype', 'float32', "'float32' or 'bfloat16'.")
+flags.DEFINE_bool('torch', False, 'Also time the PyTorch reference step.')
+flags.DEFINE_integer('torch_threads', 0, 'PyTorch threads (0: one per core '
+                     'JAX can use, i.e. os.cpu_count()).')
+flags.DEFINE_float('peak_gflops', 294.4, 'Device fp32 peak for the fraction '
+                   '(default: this 2-core CPU, 2 x 2.3 GHz x 64 FLOP/cycle).')
 FLAGS = flags.FLAGS
 
 
-def measure(name: str) -> None:
+def _colorjax_window(name: str):
+  """(run_window() -> img/s, first step seconds, flops per image, bytes)."""
   c = default.get_config()
   c.model = 'cnn' if name == 'cnn' else 'gan'
   c.discriminator.norm = 'spectral' if name == 'sn' else 'batch'
@@ -44,30 +56,83 @@ def measure(name: str) -> None:
       {'rgb': rng.integers(0, 256, (c.batch_size, c.image_size, c.image_size,
                                     3), np.uint8)}, trainer.data_sharding)
   t0 = time.perf_counter()
+  compiled = trainer.train_step.lower(state, batch).compile()
   state, metrics = trainer.train_step(state, batch)
   jax.block_until_ready(metrics)
-  compile_s = time.perf_counter() - t0
-  rates = []
-  for _ in range(FLAGS.repeats):
+  first = time.perf_counter() - t0
+  cost = compiled.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  flops = float(cost.get('flops', float('nan'))) / c.batch_size
+  mem = compiled.memory_analysis()
+  buffers = (mem.argument_size_in_bytes + mem.output_size_in_bytes +
+             mem.temp_size_in_bytes) if mem is not None else float('nan')
+  holder = {'state': state}
+
+  def window():
+    s = holder['state']
     t0 = time.perf_counter()
     for _ in range(FLAGS.steps):
-      state, metrics = trainer.train_step(state, batch)
-    jax.block_until_ready((state, metrics))
-    rates.append(FLAGS.steps * c.batch_size / (time.perf_counter() - t0))
-  print(f'{name:4s} batch {c.batch_size} {c.image_size}x{c.image_size} '
-        f'{c.compute_dtype} conv_impl={c.conv_impl}: '
-        f'{np.median(rates):8.1f} img/s (median of {FLAGS.repeats}, '
-        f'min {min(rates):.1f}, max {max(rates):.1f}), '
-        f'first step {compile_s:.1f} s', flush=True)
+      s, m = trainer.train_step(s, batch)
+    jax.block_until_ready((s, m))
+    holder['state'] = s
+    return FLAGS.steps * c.batch_size / (time.perf_counter() - t0)
+
+  return window, first, flops, buffers
+
+
+def _torch_window(name: str):
+  import torch  # pylint: disable=g-import-not-at-top
+  import torch_reference  # pylint: disable=g-import-not-at-top
+  torch.set_num_threads(FLAGS.torch_threads or os.cpu_count())
+  torch.manual_seed(0)
+  step, _, _ = torch_reference.make_step('spectral' if name == 'sn'
+                                         else 'batch')
+  rng = np.random.default_rng(0)
+  shape = (FLAGS.batch_size, 1, FLAGS.image_size, FLAGS.image_size)
+  l = torch.tensor(rng.uniform(-1, 1, shape), dtype=torch.float32)
+  ab = torch.tensor(rng.uniform(-0.5, 0.5, (shape[0], 2) + shape[2:]),
+                    dtype=torch.float32)
+  step(l, ab)
+
+  def window():
+    t0 = time.perf_counter()
+    for _ in range(FLAGS.steps):
+      step(l, ab)
+    return FLAGS.steps * FLAGS.batch_size / (time.perf_counter() - t0)
+
+  return window
 
 
 def main(argv):
   del argv
   print(f'# python {" ".join(sys.argv)}')
   print(f'# devices: {jax.device_count()} x {jax.devices()[0].device_kind} '
-        f'({jax.default_backend()})')
+        f'({jax.default_backend()}), batch {FLAGS.batch_size}, '
+        f'{FLAGS.image_size}x{FLAGS.image_size}, {FLAGS.compute_dtype}, '
+        f'conv_impl={FLAGS.conv_impl}; medians of {FLAGS.repeats} windows of '
+        f'{FLAGS.steps} steps')
   for name in FLAGS.models:
-    measure(name)
+    window, first, flops, buffers = _colorjax_window(name)
+    torch_window = (_torch_window(name) if FLAGS.torch and name != 'cnn'
+                    else None)
+    ours, theirs = [], []
+    for _ in range(FLAGS.repeats):  # Alternate, so noise hits both alike.
+      ours.append(window())
+      if torch_window:
+        theirs.append(torch_window())
+    rate = float(np.median(ours))
+    line = (f'{name:4s} colorjax {rate:7.1f} img/s (min {min(ours):.1f}, max '
+            f'{max(ours):.1f}) | first step {first:5.1f} s | '
+            f'{flops / 1e9:.2f} GFLOP/img, {rate * flops / 1e9:.0f} GFLOP/s = '
+            f'{rate * flops / 1e9 / FLAGS.peak_gflops:.0%} of '
+            f'{FLAGS.peak_gflops:.0f} | XLA buffers {buffers / 2**20:.0f} MiB')
+    if theirs:
+      t = float(np.median(theirs))
+      line += (f' || torch {t:6.1f} img/s (min {min(theirs):.1f}, max '
+               f'{max(theirs):.1f}) | ratio colorjax/torch {rate / t:.2f}x')
+    print(line, flush=True)
+  rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+  print(f'# peak resident memory of this process: {rss:.0f} MiB')
 
 
 if __name__ == '__main__':
