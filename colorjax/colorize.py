@@ -35,51 +35,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from colorjax import color
+from colorjax import image_io
 from colorjax import input_pipeline
 from colorjax import runtime
 from colorjax import train
 from colorjax.errors import ColorjaxError, DataError
 
 _BUCKET = 256  # Full-resolution arrays are padded to multiples of this.
-
-
-def read_image(path: str) -> np.ndarray:
-  """Reads a file as RGB float32 in [0, 1] (H, W, 3), EXIF orientation applied.
-
-  Greyscale, colour, 8- and 16-bit PNG/JPEG/TIFF/BMP/WebP are accepted.
-
-  Raises:
-    DataError: the file is missing, empty, corrupt or not an image.
-  """
-  if not os.path.isfile(path):
-    raise DataError(f'{path}: no such file.')
-  if os.path.getsize(path) == 0:
-    raise DataError(f'{path}: empty file (0 bytes).')
-  # ANYDEPTH keeps 16 bits; without IMREAD_UNCHANGED, EXIF orientation is
-  # applied and alpha dropped.
-  img = cv2.imread(path, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
-  if img is None:
-    raise DataError(f'{path}: not a readable image (corrupt or unsupported '
-                    'format).')
-  return to_float_rgb(img, bgr=True)
-
-
-def to_float_rgb(img: np.ndarray, bgr: bool = False) -> np.ndarray:
-  """uint8/uint16/float greyscale (H, W[, 1]) or colour (H, W, 3|4) to RGB float."""
-  if img.dtype == np.uint8:
-    img = img.astype(np.float32) / 255.0
-  elif img.dtype == np.uint16:
-    img = img.astype(np.float32) / 65535.0
-  else:
-    img = np.clip(img.astype(np.float32), 0.0, 1.0)
-  if img.ndim == 3 and img.shape[-1] == 1:
-    img = img[..., 0]
-  if img.ndim == 2:
-    return np.repeat(img[..., None], 3, axis=-1)
-  if img.ndim != 3 or img.shape[-1] not in (3, 4):
-    raise DataError(f'expected an HxW or HxWx3 image, got shape {img.shape}.')
-  img = img[..., :3]
-  return img[..., ::-1].copy() if bgr else img
 
 
 def _round_up(x: int, m: int) -> int:
@@ -151,7 +113,7 @@ class Colorizer:
     A colour input is reduced to its lightness first. Returns uint8 RGB
     (H, W, 3) arrays of the inputs' sizes.
     """
-    rgbs = [to_float_rgb(np.asarray(img)) for img in images]
+    rgbs = [image_io.to_float_rgb(np.asarray(img)) for img in images]
     l_full = [_bucketed(_lightness, rgb) for rgb in rgbs]
     work = [self._work_input(l) for l in l_full]
     outputs = []
@@ -221,7 +183,7 @@ def run(workdir: str, inputs: Sequence[str], output: str,
       loaded = []
       for path, out_path in todo[start:start + batch_size]:
         try:
-          loaded.append((read_image(path), out_path))
+          loaded.append((image_io.read_image(path), out_path))
         except ColorjaxError as e:
           print(f'error: {e}', file=sys.stderr)
           failures += 1

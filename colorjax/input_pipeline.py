@@ -27,6 +27,7 @@ import cv2
 import jax
 import numpy as np
 
+from colorjax import image_io
 from colorjax.errors import DataError
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -45,6 +46,7 @@ class InMemoryDataset:
   images: List[np.ndarray]
   image_size: int
   name: str
+  skipped: Dict[str, int] = dataclasses.field(default_factory=dict)
 
   def __len__(self) -> int:
     return len(self.images)
@@ -171,25 +173,35 @@ def split_folder(folder: str,
 
 
 def decode_images(paths: Sequence[str], image_size: int, name: str,
-                  skip_greyscale: bool) -> InMemoryDataset:
-  """Decodes files into an in-memory split; unusable files are skipped and counted."""
+                  skip_greyscale: bool,
+                  max_pixels: int = image_io.DEFAULT_MAX_PIXELS
+                  ) -> InMemoryDataset:
+  """Decodes files into an in-memory split; unusable files are skipped.
+
+  Every skipped file is counted under its reason (corrupt, truncated, empty,
+  not an image, too large, smaller than the crop, greyscale) and the run logs
+  one line per reason with example paths.
+  """
   images = []
   skipped = collections.defaultdict(list)
   for path in paths:
-    # IMREAD_COLOR applies the EXIF orientation and expands grey/palette.
-    bgr = cv2.imread(path, cv2.IMREAD_COLOR)
-    if bgr is None:
-      skipped['unreadable or not an image'].append(path)
+    try:
+      rgb = image_io.to_uint8(image_io.read_image(path, max_pixels))
+    except image_io.ImageError as e:
+      skipped[e.reason].append(path)
       continue
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    if skip_greyscale and is_greyscale(rgb):
+    if min(rgb.shape[:2]) < image_size:
+      skipped[f'smaller than the {image_size}px crop'].append(path)
+    elif skip_greyscale and is_greyscale(rgb):
       skipped['greyscale (nothing to learn)'].append(path)
-      continue
-    images.append(resize_shorter_side(rgb, image_size))
-  for reason, bad in skipped.items():
-    logging.warning('%s: skipped %d file(s) as %s, e.g. %s', name, len(bad),
+    else:
+      images.append(resize_shorter_side(rgb, image_size))
+  for reason, bad in sorted(skipped.items()):
+    logging.warning('%s: skipped %d file(s): %s, e.g. %s', name, len(bad),
                     reason, ', '.join(bad[:3]))
-  return InMemoryDataset(images, image_size, name)
+  dataset = InMemoryDataset(images, image_size, name)
+  dataset.skipped = {reason: len(bad) for reason, bad in skipped.items()}
+  return dataset
 
 
 def load_folder(folder: str, image_size: int, validation_fraction: float

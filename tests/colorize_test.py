@@ -6,14 +6,13 @@ import sys
 
 import cv2
 import numpy as np
-from PIL import Image
 import pytest
 from skimage import color as skcolor
 from skimage import data as skdata
 
 from colorjax import colorize
 from colorjax import train
-from colorjax.errors import CheckpointError, DataError
+from colorjax.errors import CheckpointError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -55,37 +54,6 @@ def test_grey_colour_and_16_bit_inputs_agree(colorizer):
   np.testing.assert_array_equal(out8, out16)
   np.testing.assert_array_equal(out8, out_grey_rgb)
   assert _mean_abs_dl(np.stack([grey8] * 3, -1) / 255, out8) < 0.5
-
-
-def test_read_image_formats_and_exif(tmp_path):
-  rgb = skdata.chelsea()[:40, :60]
-  for ext in ('png', 'jpg', 'tif', 'bmp', 'webp'):
-    path = str(tmp_path / f'x.{ext}')
-    assert cv2.imwrite(path, rgb[..., ::-1])
-    img = colorize.read_image(path)
-    assert img.shape == (40, 60, 3) and img.dtype == np.float32
-    assert np.abs(img * 255 - rgb).mean() < 3, ext
-  path16 = str(tmp_path / 'x16.png')
-  cv2.imwrite(path16, rgb[..., ::-1].astype(np.uint16) * 257)
-  np.testing.assert_allclose(colorize.read_image(path16), rgb / 255, atol=1e-6)
-  # EXIF orientation 6 (rotate 90 degrees clockwise) is applied.
-  exif = Image.Exif()
-  exif[0x0112] = 6
-  Image.fromarray(rgb).save(tmp_path / 'rot.jpg', exif=exif)
-  assert colorize.read_image(str(tmp_path / 'rot.jpg')).shape == (60, 40, 3)
-
-
-def test_bad_files_are_named(tmp_path):
-  (tmp_path / 'empty.png').write_bytes(b'')
-  (tmp_path / 'corrupt.jpg').write_bytes(b'\xff\xd8\xff' + b'\0' * 50)
-  (tmp_path / 'text.png').write_text('hello')
-  for name, message in [('empty.png', 'empty file'),
-                        ('corrupt.jpg', 'not a readable image'),
-                        ('text.png', 'not a readable image'),
-                        ('missing.png', 'no such file')]:
-    with pytest.raises(DataError, match=message) as info:
-      colorize.read_image(str(tmp_path / name))
-    assert name in str(info.value)
 
 
 def test_run_processes_the_good_and_reports_the_bad(run_dir, tmp_path):
