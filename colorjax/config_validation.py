@@ -73,7 +73,16 @@ def validate_config(config: ml_collections.ConfigDict,
   _require(config.keep_checkpoints >= 1,
            f'config.keep_checkpoints={config.keep_checkpoints} must be >= 1.')
   dataset = config.dataset
-  _require(isinstance(dataset, str) and
-           (dataset == 'samples' or os.path.isdir(os.path.expanduser(dataset))),
-           f'config.dataset={dataset!r} is unknown: use "samples" or the path '
-           'of an existing folder of images.')
+  _require(isinstance(dataset, str) and dataset,
+           'config.dataset is empty: use "samples", a folder or a TFDS name.')
+  if dataset != 'samples' and not os.path.isdir(os.path.expanduser(dataset)):
+    looks_like_path = os.sep in dataset or dataset.startswith(('.', '~'))
+    _require(not looks_like_path and _is_tfds_name(dataset),
+             f'config.dataset={dataset!r} is unknown: use "samples", the path '
+             'of an existing folder of images, or a TFDS catalogue name '
+             '(e.g. cifar10).')
+
+
+def _is_tfds_name(dataset: str) -> bool:
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  return dataset.split(':')[0].split('/')[0] in tfds.list_builders()

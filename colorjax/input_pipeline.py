@@ -20,7 +20,7 @@ import collections
 import dataclasses
 import os
 import zlib
-from typing import Any, Dict, Iterable, Iterator, List, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from absl import logging
 import cv2
@@ -190,18 +190,84 @@ def decode_images(paths: Sequence[str], image_size: int, name: str,
     except image_io.ImageError as e:
       skipped[e.reason].append(path)
       continue
-    if min(rgb.shape[:2]) < image_size:
-      skipped[f'smaller than the {image_size}px crop'].append(path)
-    elif skip_greyscale and is_greyscale(rgb):
-      skipped['greyscale (nothing to learn)'].append(path)
-    else:
-      images.append(resize_shorter_side(rgb, image_size))
+    _keep_if_usable(rgb, image_size, skip_greyscale, path, images, skipped)
+  return _finish(images, image_size, name, skipped)
+
+
+def _keep_if_usable(rgb: np.ndarray, image_size: int, skip_greyscale: bool,
+                    source: str, images: List[np.ndarray],
+                    skipped: Dict[str, List[str]]) -> None:
+  """Appends the resized image to `images`, or its source to `skipped`."""
+  if min(rgb.shape[:2]) < image_size:
+    skipped[f'smaller than the {image_size}px crop'].append(source)
+  elif skip_greyscale and is_greyscale(rgb):
+    skipped['greyscale (nothing to learn)'].append(source)
+  else:
+    images.append(resize_shorter_side(rgb, image_size))
+
+
+def _finish(images: List[np.ndarray], image_size: int, name: str,
+            skipped: Dict[str, List[str]]) -> InMemoryDataset:
+  """Logs one line per skip reason with examples; builds the split."""
   for reason, bad in sorted(skipped.items()):
     logging.warning('%s: skipped %d file(s): %s, e.g. %s', name, len(bad),
                     reason, ', '.join(bad[:3]))
-  dataset = InMemoryDataset(images, image_size, name)
-  dataset.skipped = {reason: len(bad) for reason, bad in skipped.items()}
-  return dataset
+  return InMemoryDataset(images, image_size, name,
+                         {reason: len(bad) for reason, bad in skipped.items()})
+
+
+def _tfds_validation_split(builder) -> str:
+  splits = set(builder.info.splits.keys())
+  for name in ('validation', 'test'):
+    if name in splits:
+      return name
+  return 'train[-10%:]'
+
+
+def load_tfds(name: str, image_size: int, train_split: str = 'train',
+              validation_split: str = '', data_dir: Optional[str] = None
+              ) -> Tuple[InMemoryDataset, InMemoryDataset]:
+  """A TFDS catalogue dataset (e.g. cifar10, places365_small), in memory.
+
+  The first `tfds.features.Image` feature (preferring 'image') is used. The
+  validation split defaults to 'validation', else 'test', else the last 10%
+  of train (and then the training split excludes it).
+  """
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  try:
+    builder = tfds.builder(name, data_dir=data_dir)
+  except Exception as e:  # Unknown name, bad version...
+    raise DataError(f'TFDS dataset {name!r} not found ({type(e).__name__}); '
+                    'check --config.dataset against the TFDS catalogue.') from e
+  features = builder.info.features
+  keys = [k for k, f in features.items() if isinstance(f, tfds.features.Image)]
+  if not keys:
+    raise DataError(f'TFDS dataset {name!r} has no image feature; pick an '
+                    'image dataset.')
+  key = 'image' if 'image' in keys else keys[0]
+  if not validation_split:
+    validation_split = _tfds_validation_split(builder)
+    if validation_split == 'train[-10%:]' and train_split == 'train':
+      train_split = 'train[:-10%]'
+  splits = []
+  for split, skip_grey in ((train_split, True), (validation_split, False)):
+    try:
+      ds = tfds.load(name, split=split, data_dir=data_dir)
+      images, skipped = [], collections.defaultdict(list)
+      for i, example in enumerate(tfds.as_numpy(ds)):
+        rgb = example[key]
+        rgb = np.repeat(rgb, 3, -1) if rgb.shape[-1] == 1 else rgb[..., :3]
+        _keep_if_usable(rgb, image_size, skip_grey, f'{name}[{split}]#{i}',
+                        images, skipped)
+    except DataError:
+      raise
+    except Exception as e:  # Not downloaded and no network, bad split, ...
+      raise DataError(
+          f'cannot load TFDS {name!r} split {split!r} ({type(e).__name__}: '
+          f'{str(e).splitlines()[0][:150]}); prepare it with `tfds build '
+          f'{name}` or set --config.data_dir.') from e
+    splits.append(_finish(images, image_size, f'{name}[{split}]', skipped))
+  return splits[0], splits[1]
 
 
 def load_folder(folder: str, image_size: int, validation_fraction: float
@@ -223,13 +289,30 @@ def load_folder(folder: str, image_size: int, validation_fraction: float
   return train, val
 
 
+def is_folder(dataset: str) -> bool:
+  return os.path.isdir(os.path.expanduser(dataset))
+
+
 def create_datasets(config) -> Tuple[InMemoryDataset, InMemoryDataset]:
-  """The (train, validation) splits named by ``config.dataset``."""
+  """The (train, validation) splits named by ``config.dataset``.
+
+  'samples', a folder of images, or a TFDS catalogue name.
+  """
   if config.dataset == 'samples':
-    return load_samples(config.image_size, config.samples.num_train,
-                        config.samples.num_validation)
-  return load_folder(os.path.expanduser(config.dataset), config.image_size,
-                     config.validation_fraction)
+    train, val = load_samples(config.image_size, config.samples.num_train,
+                              config.samples.num_validation)
+  elif is_folder(config.dataset):
+    train, val = load_folder(os.path.expanduser(config.dataset),
+                             config.image_size, config.validation_fraction)
+  else:
+    train, val = load_tfds(config.dataset, config.image_size,
+                           config.tfds.train_split,
+                           config.tfds.validation_split,
+                           config.tfds.data_dir or None)
+  if not len(train):
+    raise DataError(f'{train.name} yielded no usable colour image; see the '
+                    'skipped-file lines above.')
+  return train, val
 
 
 def padded_batches(images: np.ndarray, batch_size: int

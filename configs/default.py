@@ -15,11 +15,15 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
   c.seed = 0
 
   # Data.
-  c.dataset = 'samples'  # 'samples', a folder of images, or (soon) a TFDS name.
+  c.dataset = 'samples'  # 'samples', a folder of images, or a TFDS name.
   c.image_size = 32
   c.validation_fraction = 0.1  # Folders without train/ + validation/.
   c.samples = ml_collections.ConfigDict(dict(num_train=1024,
                                              num_validation=128))
+  # TFDS datasets: '' validation split = 'validation', else 'test', else the
+  # last 10% of train.
+  c.tfds = ml_collections.ConfigDict(dict(
+      train_split='train', validation_split='', data_dir=''))
 
   # Models.
   c.generator = ml_collections.ConfigDict(dict(
