@@ -85,4 +85,5 @@ def validate_config(config: ml_collections.ConfigDict,
 
 def _is_tfds_name(dataset: str) -> bool:
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  import colorjax.datasets  # pylint: disable=g-import-not-at-top,unused-import  # Registers ours.
   return dataset.split(':')[0].split('/')[0] in tfds.list_builders()

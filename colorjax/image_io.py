@@ -9,9 +9,10 @@ decompression bomb is refused before it is decoded; a full decode, so a
 truncated file is caught); OpenCV reads the pixels (it keeps 16-bit colour).
 """
 
-import os
+import io
 
 import cv2
+from etils import epath
 import numpy as np
 from PIL import Image
 
@@ -42,24 +43,24 @@ _ORIENT = {
 }
 
 
-def _check_with_pillow(path: str, max_pixels: int) -> int:
-  """Validates the file fully; returns its EXIF orientation (1 = upright)."""
+def _check_with_pillow(data: bytes, name: str, max_pixels: int) -> int:
+  """Validates the encoded image fully; returns its EXIF orientation."""
   try:
-    with Image.open(path) as im:
+    with Image.open(io.BytesIO(data)) as im:
       w, h = im.size
       if w * h > max_pixels:
-        raise ImageError(path, 'too large', f'{w}x{h} pixels exceeds the limit '
+        raise ImageError(name, 'too large', f'{w}x{h} pixels exceeds the limit '
                          f'of {max_pixels:,} (a decompression bomb?)')
       orientation = im.getexif().get(0x0112, 1)
       im.load()  # Decodes everything: truncation and corruption show here.
       return orientation
   except Image.DecompressionBombError as e:
-    raise ImageError(path, 'too large', str(e).split('.')[0]) from e
+    raise ImageError(name, 'too large', str(e).split('.')[0]) from e
   except ImageError:
     raise
   except Exception as e:  # Pillow raises many types for bad files.
     unidentified = isinstance(e, Image.UnidentifiedImageError)
-    raise ImageError(path, 'not an image' if unidentified else
+    raise ImageError(name, 'not an image' if unidentified else
                      'truncated or corrupt', type(e).__name__) from e
 
 
@@ -90,25 +91,41 @@ def to_float_rgb(img: np.ndarray, bgr: bool = False) -> np.ndarray:
   return np.ascontiguousarray(img, np.float32)
 
 
+def decode_image(data: bytes, name: str = '<bytes>',
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+  """Decodes an encoded image to RGB float32 in [0, 1] (H, W, 3).
+
+  Args:
+    data: the file's bytes.
+    name: what error messages call it (usually its path).
+    max_pixels: larger images are refused before they are decoded.
+
+  Raises:
+    ImageError: empty, not an image, truncated/corrupt, too large.
+  """
+  if not data:
+    raise ImageError(name, 'empty file', '0 bytes')
+  orientation = _check_with_pillow(data, name, max_pixels)
+  img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+  if img is None:  # A format Pillow reads and OpenCV does not.
+    with Image.open(io.BytesIO(data)) as im:
+      rgb = to_float_rgb(np.asarray(im.convert('RGBA')))
+  else:  # OpenCV keeps 16-bit depth and alpha.
+    rgb = to_float_rgb(img, bgr=True)
+  return np.ascontiguousarray(_ORIENT.get(orientation, lambda a: a)(rgb))
+
+
 def read_image(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
   """Reads an image file as RGB float32 in [0, 1] (H, W, 3).
 
   Raises:
     ImageError: missing, empty, not an image, truncated/corrupt, too large.
   """
-  if not os.path.isfile(path):
-    raise ImageError(path, 'missing', 'no such file')
-  if os.path.getsize(path) == 0:
-    raise ImageError(path, 'empty file', '0 bytes')
-  orientation = _check_with_pillow(path, max_pixels)
-  img = cv2.imread(path, cv2.IMREAD_UNCHANGED)  # Keeps depth and alpha.
-  if img is None:  # A format Pillow reads and OpenCV does not.
-    with Image.open(path) as im:
-      img = np.asarray(im.convert('RGBA'))
-    rgb = to_float_rgb(img)
-  else:
-    rgb = to_float_rgb(img, bgr=True)
-  return np.ascontiguousarray(_ORIENT.get(orientation, lambda a: a)(rgb))
+  try:
+    data = epath.Path(path).read_bytes()
+  except (FileNotFoundError, IsADirectoryError) as e:
+    raise ImageError(path, 'missing', 'no such file') from e
+  return decode_image(data, path, max_pixels)
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:

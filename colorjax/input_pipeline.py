@@ -234,6 +234,7 @@ def load_tfds(name: str, image_size: int, train_split: str = 'train',
   of train (and then the training split excludes it).
   """
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  import colorjax.datasets  # pylint: disable=g-import-not-at-top,unused-import  # Registers ours.
   try:
     builder = tfds.builder(name, data_dir=data_dir)
   except Exception as e:  # Unknown name, bad version...
@@ -245,6 +246,13 @@ def load_tfds(name: str, image_size: int, train_split: str = 'train',
     raise DataError(f'TFDS dataset {name!r} has no image feature; pick an '
                     'image dataset.')
   key = 'image' if 'image' in keys else keys[0]
+  try:  # Split names are known once the dataset is prepared.
+    builder.download_and_prepare()
+  except Exception as e:  # Not downloadable here, manual data missing, ...
+    raise DataError(
+        f'cannot prepare TFDS {name!r} ({type(e).__name__}: '
+        f'{str(e).splitlines()[0][:200]}); see the dataset\'s instructions '
+        'or set --config.tfds.data_dir.') from e
   if not validation_split:
     validation_split = _tfds_validation_split(builder)
     if validation_split == 'train[-10%:]' and train_split == 'train':
@@ -265,7 +273,7 @@ def load_tfds(name: str, image_size: int, train_split: str = 'train',
       raise DataError(
           f'cannot load TFDS {name!r} split {split!r} ({type(e).__name__}: '
           f'{str(e).splitlines()[0][:150]}); prepare it with `tfds build '
-          f'{name}` or set --config.data_dir.') from e
+          f'{name}` or set --config.tfds.data_dir.') from e
     splits.append(_finish(images, image_size, f'{name}[{split}]', skipped))
   return splits[0], splits[1]
 

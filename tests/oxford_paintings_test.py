@@ -1,0 +1,134 @@
+"""The Oxford Paintings builder and downloader, offline with fake data."""
+
+import csv
+import http.server
+import json
+import os
+import tempfile
+import threading
+import time
+
+import cv2
+import numpy as np
+import openpyxl
+import pytest
+import tensorflow_datasets as tfds
+
+from colorjax import train
+from colorjax.datasets import oxford_paintings as op
+
+URL = 'http://artuk.example/paintings/{}.jpg'
+SPLITS = ['train'] * 5 + ['validation'] * 2 + ['test'] * 2
+
+
+def make_manual_dir(root: str, xlsx: bool = False) -> str:
+  """A fake spreadsheet (the real one's shape) and images; one is corrupt."""
+  os.makedirs(os.path.join(root, 'images'), exist_ok=True)
+  rows = [['Painting ID', 'Image URL', 'Set', 'Labels']]
+  rng = np.random.default_rng(0)
+  for i, split in enumerate(SPLITS):
+    url = URL.format(i)
+    rows.append([f'P{i}', url, split.capitalize(), 'horse;boat'])
+    path = os.path.join(root, 'images', op.image_filename(url))
+    img = rng.integers(0, 256, (700 + 10 * i, 600, 3), np.uint8)
+    cv2.imwrite(path, img)
+  # The last training painting's file is corrupt: skipped, not fatal.
+  with open(os.path.join(root, 'images', op.image_filename(URL.format(4))),
+            'wb') as f:
+    f.write(b'\xff\xd8\xff garbage')
+  rows.append(['P99', '', 'train', ''])  # No URL: ignored.
+  if xlsx:
+    book = openpyxl.Workbook()
+    for row in rows:
+      book.active.append(row)
+    book.save(os.path.join(root, 'painting_dataset_2018.xlsx'))
+  else:
+    with open(os.path.join(root, 'painting_dataset_2018.csv'), 'w',
+              newline='') as f:
+      csv.writer(f).writerows(rows)
+  return root
+
+
+_EXAMPLE_DIR = make_manual_dir(tempfile.mkdtemp(prefix='oxford_fake_'),
+                               xlsx=True)
+
+
+class OxfordPaintingsBuilderTest(tfds.testing.DatasetBuilderTestCase):
+  DATASET_CLASS = op.OxfordPaintings
+  EXAMPLE_DIR = _EXAMPLE_DIR
+  SPLITS = {'train': 4, 'validation': 2, 'test': 2}  # One train image corrupt.
+  SKIP_CHECKSUMS = True
+
+
+def test_spreadsheet_parsing_csv_and_xlsx(tmp_path):
+  csv_rows = op.read_spreadsheet(os.path.join(
+      make_manual_dir(str(tmp_path / 'c')), 'painting_dataset_2018.csv'))
+  xlsx_rows = op.read_spreadsheet(os.path.join(
+      _EXAMPLE_DIR, 'painting_dataset_2018.xlsx'))
+  assert csv_rows == xlsx_rows and len(csv_rows) == 9
+  assert [p.split for p in csv_rows] == SPLITS
+  assert csv_rows[0].labels == ['horse', 'boat']
+
+
+def test_images_are_kept_at_longer_side_512():
+  builder = op.OxfordPaintings(data_dir=tempfile.mkdtemp())
+  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+      manual_dir=_EXAMPLE_DIR))
+  for ex in tfds.as_numpy(builder.as_dataset(split='validation')):
+    assert max(ex['image'].shape[:2]) == 512
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+  calls = {}
+
+  def do_GET(self):  # pylint: disable=invalid-name
+    n = self.calls[self.path] = self.calls.get(self.path, 0) + 1
+    if self.path.startswith('/dead'):
+      self.send_error(404)
+    elif self.path.startswith('/flaky') and n == 1:
+      self.send_error(503)
+    elif self.path.startswith('/slow'):
+      time.sleep(1.5)
+      self.send_error(500)
+    else:
+      ok, body = cv2.imencode('.jpg', np.full((8, 8, 3), 128, np.uint8))
+      self.send_response(200)
+      self.end_headers()
+      self.wfile.write(body.tobytes())
+
+  def log_message(self, *args):
+    pass
+
+
+def test_download_is_parallel_retried_resumable_and_counts_losses(tmp_path):
+  server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _Handler)
+  threading.Thread(target=server.serve_forever, daemon=True).start()
+  base = f'http://127.0.0.1:{server.server_address[1]}'
+  paintings = [op.Painting(f'{base}/ok{i}.jpg', 'train', []) for i in range(6)]
+  paintings += [op.Painting(f'{base}/dead.jpg', 'train', []),
+                op.Painting(f'{base}/flaky.jpg', 'test', []),
+                op.Painting(f'{base}/slow.jpg', 'test', [])]
+  try:
+    counts = op.download(paintings, str(tmp_path), workers=4, retries=1,
+                         timeout=0.5)
+    assert counts == {'downloaded': 7, 'already present': 0, 'lost': 2}
+    report = json.load(open(tmp_path / 'download_report.json'))
+    assert report['lost'][f'{base}/dead.jpg'] == 'HTTP 404'
+    assert _Handler.calls['/dead.jpg'] == 1  # Dead links are not retried.
+    assert _Handler.calls['/flaky.jpg'] == 2  # Retried once, then fine.
+    assert not [f for f in os.listdir(tmp_path / 'images')
+                if f.endswith('.part')]
+    again = op.download(paintings, str(tmp_path), workers=4, retries=0,
+                        timeout=0.5)
+    assert again == {'downloaded': 0, 'already present': 7, 'lost': 2}
+  finally:
+    server.shutdown()
+
+
+def test_trains_with_config_dataset_oxford_paintings(tiny_config, tmp_path):
+  make_manual_dir(str(tmp_path / 'downloads' / 'manual'))
+  config = tiny_config(dataset='oxford_paintings', batch_size=4,
+                       **{'tfds.data_dir': str(tmp_path)})
+  state = train.train_and_evaluate(config, str(tmp_path / 'run'))
+  assert int(state.step) == 1  # 4 usable training paintings, batch 4.
+  assert (tmp_path / 'run' / 'checkpoints' / '1').exists()
