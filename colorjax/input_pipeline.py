@@ -55,13 +55,20 @@ class InMemoryDataset:
     """Full batches per training epoch (the remainder is dropped)."""
     return len(self.images) // batch_size
 
-  def train_batches(self, batch_size: int, seed: int,
-                    epoch: int) -> Iterator[Dict[str, np.ndarray]]:
-    """Shuffled, randomly cropped and flipped batches for one epoch."""
-    rng = np.random.default_rng([seed, epoch])
+  def train_batches(self, batch_size: int, seed: int, epoch: int,
+                    process_index: int = 0, num_batches: Optional[int] = None
+                    ) -> Iterator[Dict[str, np.ndarray]]:
+    """Shuffled, randomly cropped and flipped batches of this process's shard.
+
+    The order and augmentation are a pure function of (seed, epoch,
+    process_index). `num_batches` (default: all full batches) lets every
+    process of a multi-host run stop after the same count.
+    """
+    rng = np.random.default_rng([seed, epoch, process_index])
     order = rng.permutation(len(self.images))
     s = self.image_size
-    for b in range(self.num_batches(batch_size)):
+    n = self.num_batches(batch_size) if num_batches is None else num_batches
+    for b in range(n):
       out = np.empty((batch_size, s, s, 3), np.uint8)
       for j, idx in enumerate(order[b * batch_size:(b + 1) * batch_size]):
         img = self.images[idx]
@@ -124,9 +131,14 @@ def _random_crops(img: np.ndarray, n: int, out_size: int,
   return crops
 
 
-def load_samples(image_size: int, num_train: int,
-                 num_validation: int) -> Tuple[InMemoryDataset, InMemoryDataset]:
-  """The embedded sample data: random crops of scikit-image's colour photos."""
+def load_samples(image_size: int, num_train: int, num_validation: int,
+                 shard: Tuple[int, int] = (0, 1)
+                 ) -> Tuple[InMemoryDataset, InMemoryDataset]:
+  """The embedded sample data: random crops of scikit-image's colour photos.
+
+  `shard` = (process_index, process_count): this process keeps every
+  process_count-th training crop.
+  """
   rng = np.random.default_rng(_SAMPLES_SEED)
   images = _sample_images()
   # Training crops are 1/8 larger so that random cropping still augments.
@@ -138,7 +150,8 @@ def load_samples(image_size: int, num_train: int,
     n_val = num_validation // len(images) + (i < num_validation % len(images))
     train += _random_crops(img[:cut], n_train, train_size, rng)
     val += _random_crops(img[cut:], n_val, image_size, rng)
-  return (InMemoryDataset(train, image_size, 'samples/train'),
+  index, count = shard
+  return (InMemoryDataset(train[index::count], image_size, 'samples/train'),
           InMemoryDataset(val, image_size, 'samples/validation'))
 
 
@@ -225,7 +238,8 @@ def _tfds_validation_split(builder) -> str:
 
 
 def load_tfds(name: str, image_size: int, train_split: str = 'train',
-              validation_split: str = '', data_dir: Optional[str] = None
+              validation_split: str = '', data_dir: Optional[str] = None,
+              shard: Tuple[int, int] = (0, 1)
               ) -> Tuple[InMemoryDataset, InMemoryDataset]:
   """A TFDS catalogue dataset (e.g. cifar10, places365_small), in memory.
 
@@ -257,6 +271,10 @@ def load_tfds(name: str, image_size: int, train_split: str = 'train',
     validation_split = _tfds_validation_split(builder)
     if validation_split == 'train[-10%:]' and train_split == 'train':
       train_split = 'train[:-10%]'
+  index, count = shard
+  if count > 1:  # This process's disjoint, equal-sized part of train.
+    train_split = tfds.even_splits(train_split, n=count, drop_remainder=True
+                                   )[index]
   splits = []
   for split, skip_grey in ((train_split, True), (validation_split, False)):
     try:
@@ -278,14 +296,18 @@ def load_tfds(name: str, image_size: int, train_split: str = 'train',
   return splits[0], splits[1]
 
 
-def load_folder(folder: str, image_size: int, validation_fraction: float
+def load_folder(folder: str, image_size: int, validation_fraction: float,
+                shard: Tuple[int, int] = (0, 1)
                 ) -> Tuple[InMemoryDataset, InMemoryDataset]:
-  """Train and validation splits of a folder of images."""
+  """Train and validation splits of a folder; this process decodes only its
+  shard (`shard` = (process_index, process_count)) of the training files."""
   if not os.path.isdir(folder):
     raise DataError(f'dataset folder {folder!r} does not exist; set '
                     '--config.dataset to a folder of images or to "samples".')
   train_paths, val_paths = split_folder(folder, validation_fraction)
-  train = decode_images(train_paths, image_size, f'{folder} (train)', True)
+  index, count = shard
+  train = decode_images(train_paths[index::count], image_size,
+                        f'{folder} (train)', True)
   val = decode_images(val_paths, image_size, f'{folder} (validation)', False)
   if not len(train):
     raise DataError(f'no usable colour image found in {folder!r} (looked for '
@@ -301,22 +323,27 @@ def is_folder(dataset: str) -> bool:
   return os.path.isdir(os.path.expanduser(dataset))
 
 
-def create_datasets(config) -> Tuple[InMemoryDataset, InMemoryDataset]:
+def create_datasets(config, shard: Optional[Tuple[int, int]] = None
+                    ) -> Tuple[InMemoryDataset, InMemoryDataset]:
   """The (train, validation) splits named by ``config.dataset``.
 
-  'samples', a folder of images, or a TFDS catalogue name.
+  'samples', a folder of images, or a TFDS catalogue name. The training split
+  is this process's shard (default: (jax.process_index(),
+  jax.process_count())); every process gets the whole validation split.
   """
+  shard = shard or (jax.process_index(), jax.process_count())
   if config.dataset == 'samples':
     train, val = load_samples(config.image_size, config.samples.num_train,
-                              config.samples.num_validation)
+                              config.samples.num_validation, shard)
   elif is_folder(config.dataset):
     train, val = load_folder(os.path.expanduser(config.dataset),
-                             config.image_size, config.validation_fraction)
+                             config.image_size, config.validation_fraction,
+                             shard)
   else:
     train, val = load_tfds(config.dataset, config.image_size,
                            config.tfds.train_split,
                            config.tfds.validation_split,
-                           config.tfds.data_dir or None)
+                           config.tfds.data_dir or None, shard)
   if not len(train):
     raise DataError(f'{train.name} yielded no usable colour image; see the '
                     'skipped-file lines above.')

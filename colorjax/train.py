@@ -17,6 +17,7 @@ from absl import logging
 import flax
 import jax
 import jax.numpy as jnp
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 import ml_collections
 import numpy as np
@@ -332,7 +333,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   validate_config(config, len(devices))
   _prepare_workdir(workdir)
   train_ds, val_ds = input_pipeline.create_datasets(config)
-  steps_per_epoch = train_ds.num_batches(config.batch_size)
+  # Every process must run the same number of steps: the fewest any can.
+  local_batch = config.batch_size // jax.process_count()
+  steps_per_epoch = int(np.min(multihost_utils.process_allgather(
+      np.int32(train_ds.num_batches(local_batch)))))
   if steps_per_epoch == 0:
     raise DataError(f'{train_ds.name} has {len(train_ds)} usable images, fewer '
                     f'than one batch; lower --config.batch_size (now '
@@ -367,7 +371,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   last_time, last_step = time.perf_counter(), step
   for epoch in range(start_epoch, config.num_epochs):
     batches = input_pipeline.prefetch_to_device(
-        train_ds.train_batches(config.batch_size, config.seed, epoch),
+        train_ds.train_batches(local_batch, config.seed, epoch,
+                               jax.process_index(), steps_per_epoch),
         trainer.data_sharding)
     for i, batch in enumerate(batches):
       state, metrics = trainer.train_step(state, batch)

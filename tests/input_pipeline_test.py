@@ -75,3 +75,25 @@ def test_shared_paintings_load():
     pytest.skip('../shared/data/paintings is not beside this checkout')
   train, val = input_pipeline.load_folder(folder, 32, 0.1)
   assert len(train) + len(val) == 200 and len(val) >= 10
+
+
+def test_process_shards_are_disjoint_complete_and_deterministic(tmp_path):
+  for i in range(23):
+    _write(tmp_path / 'train' / f'{i:02d}.png', _colour(i, 20, 24 + i))
+  _write(tmp_path / 'validation' / 'v.png', _colour(99))
+  shards = [input_pipeline.load_folder(str(tmp_path), 16, 0.1, (p, 3))[0]
+            for p in range(3)]
+  widths = sorted(img.shape[1] for ds in shards for img in ds.images)
+  full = input_pipeline.load_folder(str(tmp_path), 16, 0.1)[0]
+  assert widths == sorted(img.shape[1] for img in full.images)  # Disjoint+all.
+  # All processes stop after the same number of batches (the fewest any has).
+  steps = min(ds.num_batches(2) for ds in shards)
+  batches = [list(ds.train_batches(2, 0, 5, p, steps))
+             for p, ds in enumerate(shards)]
+  assert [len(b) for b in batches] == [steps] * 3 == [3] * 3
+  again = list(shards[1].train_batches(2, 0, 5, 1, steps))
+  np.testing.assert_array_equal(np.stack([b['rgb'] for b in again]),
+                                np.stack([b['rgb'] for b in batches[1]]))
+  other = list(shards[1].train_batches(2, 0, 5, 2, steps))  # Other process.
+  assert not np.array_equal(np.stack([b['rgb'] for b in other]),
+                            np.stack([b['rgb'] for b in batches[1]]))
