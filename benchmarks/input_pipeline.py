@@ -27,6 +27,9 @@ flags.DEFINE_string('dataset', 'samples', 'As config.dataset.')
 flags.DEFINE_integer('batch_size', 32, 'Global batch size.')
 flags.DEFINE_integer('image_size', 32, 'Image side.')
 flags.DEFINE_integer('steps', 10, 'Timed train steps.')
+flags.DEFINE_string('tfds_data_dir', '', 'As config.tfds.data_dir.')
+flags.DEFINE_float('max_in_memory_gb', 2.0, 'As config.tfds.max_in_memory_gb '
+                   '(0 streams any TFDS dataset).')
 FLAGS = flags.FLAGS
 
 
@@ -35,6 +38,8 @@ def main(argv):
   c = default.get_config()
   c.dataset, c.batch_size, c.image_size = (FLAGS.dataset, FLAGS.batch_size,
                                            FLAGS.image_size)
+  c.tfds.data_dir, c.tfds.max_in_memory_gb = (FLAGS.tfds_data_dir,
+                                              FLAGS.max_in_memory_gb)
   t0 = time.perf_counter()
   train_ds, _ = input_pipeline.create_datasets(c)
   load_s = time.perf_counter() - t0
@@ -65,8 +70,8 @@ def main(argv):
     step_rates.append(FLAGS.steps * c.batch_size / (time.perf_counter() - t0))
   pipe, step = float(np.median(pipeline_rates)), float(np.median(step_rates))
   print(f'# python {" ".join(sys.argv)}')
-  print(f'# {c.dataset}: {len(train_ds)} training images decoded in '
-        f'{load_s:.1f} s; batch {c.batch_size}, {c.image_size}x{c.image_size},'
+  print(f'# {c.dataset}: {len(train_ds)} training images '
+        f'({type(train_ds).__name__}) prepared in {load_s:.1f} s; batch {c.batch_size}, {c.image_size}x{c.image_size},'
         f' {jax.devices()[0].device_kind}; medians of 3')
   print(f'input pipeline {pipe:10.0f} img/s | train step {step:6.1f} img/s | '
         f'ratio {pipe / step:.0f}x')

@@ -71,11 +71,7 @@ class InMemoryDataset:
     for b in range(n):
       out = np.empty((batch_size, s, s, 3), np.uint8)
       for j, idx in enumerate(order[b * batch_size:(b + 1) * batch_size]):
-        img = self.images[idx]
-        y = rng.integers(0, img.shape[0] - s + 1)
-        x = rng.integers(0, img.shape[1] - s + 1)
-        crop = img[y:y + s, x:x + s]
-        out[j] = crop[:, ::-1] if rng.random() < 0.5 else crop
+        out[j] = random_crop_flip(self.images[idx], s, rng)
       yield {'rgb': out}
 
   def eval_array(self) -> np.ndarray:
@@ -86,6 +82,111 @@ class InMemoryDataset:
       y, x = (img.shape[0] - s) // 2, (img.shape[1] - s) // 2
       out[i] = img[y:y + s, x:x + s]
     return out
+
+
+def random_crop_flip(img: np.ndarray, size: int,
+                     rng: np.random.Generator) -> np.ndarray:
+  """A random size x size crop, flipped horizontally with probability 1/2."""
+  y = rng.integers(0, img.shape[0] - size + 1)
+  x = rng.integers(0, img.shape[1] - size + 1)
+  crop = img[y:y + size, x:x + size]
+  return crop[:, ::-1] if rng.random() < 0.5 else crop
+
+
+def unusable_reason(rgb: np.ndarray, image_size: int,
+                    skip_greyscale: bool) -> Optional[str]:
+  """Why a decoded image cannot be used (None if it can)."""
+  if min(rgb.shape[:2]) < image_size:
+    return f'smaller than the {image_size}px crop'
+  if skip_greyscale and is_greyscale(rgb):
+    return 'greyscale (nothing to learn)'
+  return None
+
+
+def prepare_image(rgb: np.ndarray, image_size: int, skip_greyscale: bool,
+                  rng: np.random.Generator) -> Optional[np.ndarray]:
+  """Streaming path: checks, resize, random crop and flip (None: unusable)."""
+  if unusable_reason(rgb, image_size, skip_greyscale):
+    return None
+  return np.ascontiguousarray(random_crop_flip(
+      resize_shorter_side(rgb, image_size), image_size, rng))
+
+
+class StreamingDataset:
+  """A TFDS split too large to decode into memory, streamed with tf.data.
+
+  The same per-image preprocessing as the in-memory path (`prepare_image`,
+  run inside tf.data through tf.numpy_function, in parallel), with the crop
+  and flip of example i of an epoch drawn from (seed, epoch, process, i), so
+  an epoch replays exactly. Greyscale and too-small images are dropped; the
+  stream repeats so every process yields exactly `num_batches`.
+  """
+
+  def __init__(self, builder, split: str, image_key: str, image_size: int,
+               num_examples: int, name: str):
+    self.builder, self.split, self.image_key = builder, split, image_key
+    self.image_size, self.num_examples, self.name = (image_size, num_examples,
+                                                     name)
+    self.skipped: Dict[str, int] = {}
+
+  def __len__(self) -> int:
+    return self.num_examples
+
+  def num_batches(self, batch_size: int) -> int:
+    return self.num_examples // batch_size
+
+  def eval_array(self, limit: int = 8192) -> np.ndarray:
+    """Centre crops of the first `limit` usable images: uint8 (N, S, S, 3)."""
+    s = self.image_size
+    out = []
+    ds = self.builder.as_dataset(split=self.split).take(limit)
+    for ex in ds.as_numpy_iterator():
+      img = ex[self.image_key]
+      if not unusable_reason(img, s, skip_greyscale=True):
+        img = resize_shorter_side(img, s)
+        y, x = (img.shape[0] - s) // 2, (img.shape[1] - s) // 2
+        out.append(img[y:y + s, x:x + s])
+    return np.stack(out) if out else np.zeros((0, s, s, 3), np.uint8)
+
+  def train_batches(self, batch_size: int, seed: int, epoch: int,
+                    process_index: int = 0, num_batches: Optional[int] = None
+                    ) -> Iterator[Dict[str, np.ndarray]]:
+    """This process's batches, streamed; a pure function of (seed, epoch,
+    process_index) like `InMemoryDataset.train_batches`."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+    n = self.num_batches(batch_size) if num_batches is None else num_batches
+    file_seed = int(np.random.default_rng([seed, epoch, process_index])
+                    .integers(2**31))
+    ds = self.builder.as_dataset(
+        split=self.split, shuffle_files=True,
+        read_config=tfds.ReadConfig(shuffle_seed=file_seed))
+    ds = ds.map(lambda ex: ex[self.image_key]).enumerate()
+    s = self.image_size
+
+    def prepare(i, img):
+      rng = np.random.default_rng([seed, epoch, process_index, int(i)])
+      out = prepare_image(img, s, skip_greyscale=True, rng=rng)
+      return (np.zeros((s, s, 3), np.uint8), False) if out is None else (
+          out, True)
+
+    def tf_prepare(i, img):
+      out, ok = tf.numpy_function(prepare, [i, img], [tf.uint8, tf.bool])
+      out.set_shape((s, s, 3))
+      ok.set_shape(())
+      return out, ok
+
+    ds = (ds.repeat()
+          .map(tf_prepare, num_parallel_calls=tf.data.AUTOTUNE,
+               deterministic=True)
+          .filter(lambda img, ok: ok)
+          .map(lambda img, ok: img)
+          .shuffle(4 * batch_size, seed=file_seed)
+          .batch(batch_size, drop_remainder=True)
+          .take(n)
+          .prefetch(tf.data.AUTOTUNE))
+    for batch in ds.as_numpy_iterator():
+      yield {'rgb': batch}
 
 
 def resize_shorter_side(img: np.ndarray, size: int) -> np.ndarray:
@@ -211,10 +312,9 @@ def _keep_if_usable(rgb: np.ndarray, image_size: int, skip_greyscale: bool,
                     source: str, images: List[np.ndarray],
                     skipped: Dict[str, List[str]]) -> None:
   """Appends the resized image to `images`, or its source to `skipped`."""
-  if min(rgb.shape[:2]) < image_size:
-    skipped[f'smaller than the {image_size}px crop'].append(source)
-  elif skip_greyscale and is_greyscale(rgb):
-    skipped['greyscale (nothing to learn)'].append(source)
+  reason = unusable_reason(rgb, image_size, skip_greyscale)
+  if reason:
+    skipped[reason].append(source)
   else:
     images.append(resize_shorter_side(rgb, image_size))
 
@@ -229,6 +329,13 @@ def _finish(images: List[np.ndarray], image_size: int, name: str,
                          {reason: len(bad) for reason, bad in skipped.items()})
 
 
+def _num_examples(builder, split: str) -> int:
+  try:
+    return builder.info.splits[split].num_examples
+  except Exception:  # Unknown before preparation (or under mock_data).
+    return 0
+
+
 def _tfds_validation_split(builder) -> str:
   splits = set(builder.info.splits.keys())
   for name in ('validation', 'test'):
@@ -239,11 +346,14 @@ def _tfds_validation_split(builder) -> str:
 
 def load_tfds(name: str, image_size: int, train_split: str = 'train',
               validation_split: str = '', data_dir: Optional[str] = None,
-              shard: Tuple[int, int] = (0, 1)
-              ) -> Tuple[InMemoryDataset, InMemoryDataset]:
-  """A TFDS catalogue dataset (e.g. cifar10, places365_small), in memory.
+              shard: Tuple[int, int] = (0, 1), max_in_memory_gb: float = 2.0
+              ) -> Tuple[Any, InMemoryDataset]:
+  """A TFDS catalogue dataset (e.g. cifar10, places365_small).
 
-  The first `tfds.features.Image` feature (preferring 'image') is used. The
+  The training split is decoded once into memory when it fits in
+  `max_in_memory_gb` at the training size (CIFAR-10 at 32px: 150 MB), else
+  streamed with tf.data (`StreamingDataset`); validation is in memory. The
+  first `tfds.features.Image` feature (preferring 'image') is used. The
   validation split defaults to 'validation', else 'test', else the last 10%
   of train (and then the training split excludes it).
   """
@@ -276,7 +386,15 @@ def load_tfds(name: str, image_size: int, train_split: str = 'train',
     train_split = tfds.even_splits(train_split, n=count, drop_remainder=True
                                    )[index]
   splits = []
+  num_train = _num_examples(builder, train_split)
+  if num_train and num_train * image_size**2 * 3 > max_in_memory_gb * 2**30:
+    logging.info('%s[%s]: %d images exceed %.1f GB at %dpx: streaming them.',
+                 name, train_split, num_train, max_in_memory_gb, image_size)
+    splits.append(StreamingDataset(builder, train_split, key, image_size,
+                                   num_train, f'{name}[{train_split}]'))
   for split, skip_grey in ((train_split, True), (validation_split, False)):
+    if split == train_split and splits:
+      continue
     try:
       ds = tfds.load(name, split=split, data_dir=data_dir)
       images, skipped = [], collections.defaultdict(list)
@@ -343,7 +461,8 @@ def create_datasets(config, shard: Optional[Tuple[int, int]] = None
     train, val = load_tfds(config.dataset, config.image_size,
                            config.tfds.train_split,
                            config.tfds.validation_split,
-                           config.tfds.data_dir or None, shard)
+                           config.tfds.data_dir or None, shard,
+                           config.tfds.max_in_memory_gb)
   if not len(train):
     raise DataError(f'{train.name} yielded no usable colour image; see the '
                     'skipped-file lines above.')

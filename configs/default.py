@@ -22,8 +22,10 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
                                              num_validation=128))
   # TFDS datasets: '' validation split = 'validation', else 'test', else the
   # last 10% of train.
+  # Training splits larger than max_in_memory_gb at image_size are streamed.
   c.tfds = ml_collections.ConfigDict(dict(
-      train_split='train', validation_split='', data_dir=''))
+      train_split='train', validation_split='', data_dir='',
+      max_in_memory_gb=2.0))
 
   # Models.
   c.generator = ml_collections.ConfigDict(dict(

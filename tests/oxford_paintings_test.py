@@ -132,3 +132,25 @@ def test_trains_with_config_dataset_oxford_paintings(tiny_config, tmp_path):
   state = train.train_and_evaluate(config, str(tmp_path / 'run'))
   assert int(state.step) == 1  # 4 usable training paintings, batch 4.
   assert (tmp_path / 'run' / 'checkpoints' / '1').exists()
+
+
+def test_large_splits_stream_deterministically(tiny_config, tmp_path):
+  from colorjax import input_pipeline  # pylint: disable=g-import-not-at-top
+  make_manual_dir(str(tmp_path / 'downloads' / 'manual'))
+  train_ds, val_ds = input_pipeline.load_tfds(
+      'oxford_paintings', 32, data_dir=str(tmp_path), max_in_memory_gb=0)
+  assert isinstance(train_ds, input_pipeline.StreamingDataset)
+  assert isinstance(val_ds, input_pipeline.InMemoryDataset)
+  epoch = lambda e: np.stack([b['rgb'] for b in train_ds.train_batches(
+      2, seed=0, epoch=e, num_batches=3)])
+  a = epoch(0)
+  assert a.shape == (3, 2, 32, 32, 3) and a.dtype == np.uint8  # Repeats.
+  np.testing.assert_array_equal(a, epoch(0))
+  assert not np.array_equal(a, epoch(1))
+  assert train_ds.eval_array().shape == (4, 32, 32, 3)  # Corrupt one gone.
+  # And it trains through the loop.
+  config = tiny_config(dataset='oxford_paintings', batch_size=4,
+                       **{'tfds.data_dir': str(tmp_path),
+                          'tfds.max_in_memory_gb': 0.0})
+  state = train.train_and_evaluate(config, str(tmp_path / 'run'))
+  assert int(state.step) == 1
