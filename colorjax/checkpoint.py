@@ -18,8 +18,9 @@ from colorjax.errors import CheckpointError
 
 def create_manager(workdir: str, keep: int = 2,
                    milestones: Sequence[int] = (),
-                   read_only: bool = False) -> ocp.CheckpointManager:
-  """A manager for `workdir/checkpoints` keeping latest `keep` + milestones."""
+                   read_only: bool = False,
+                   subdir: str = 'checkpoints') -> ocp.CheckpointManager:
+  """A manager for `workdir/subdir` keeping latest `keep` + milestones."""
   policies = [ocp.checkpoint_managers.LatestN(keep)]
   if milestones:
     policies.append(ocp.checkpoint_managers.CustomSteps(list(milestones)))
@@ -27,7 +28,7 @@ def create_manager(workdir: str, keep: int = 2,
       preservation_policy=ocp.checkpoint_managers.AnyPreservationPolicy(
           policies),
       create=not read_only, read_only=read_only)
-  directory = os.path.join(os.path.abspath(workdir), 'checkpoints')
+  directory = os.path.join(os.path.abspath(workdir), subdir)
   return ocp.CheckpointManager(directory, options=options)
 
 

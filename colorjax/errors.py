@@ -18,3 +18,7 @@ class DataError(ColorjaxError):
 
 class CheckpointError(ColorjaxError):
   """A workdir or checkpoint is missing, unreadable or incompatible."""
+
+
+class TrainingDiverged(ColorjaxError):
+  """A loss or gradient became NaN or Inf."""

@@ -8,8 +8,11 @@ and is itself implemented as jit over shard_map).
 """
 
 import functools
+import itertools
 import json
 import os
+import signal
+import threading
 import time
 from typing import Any, Dict, Optional, Tuple
 
@@ -32,7 +35,7 @@ from colorjax import plots
 from colorjax import models
 from colorjax import writers
 from colorjax.config_validation import validate_config
-from colorjax.errors import CheckpointError, DataError
+from colorjax.errors import CheckpointError, DataError, TrainingDiverged
 
 NUM_SAMPLE_IMAGES = 8
 DATA_STATS = 'data_stats.json'  # The training set's mean ab (a baseline).
@@ -153,7 +156,8 @@ def train_step(state: TrainState, batch: Batch, *, generator: Any,
   state = state.replace(step=state.step + 1, rng=rng,
                         g_params=optax.apply_updates(state.g_params, updates),
                         g_batch_stats=g_stats, g_opt_state=g_opt_state)
-  metrics = {'g_loss': g_loss, 'g_lr': g_lr_fn(state.step - 1), **g_parts}
+  metrics = {'g_loss': g_loss, 'g_lr': g_lr_fn(state.step - 1),
+             'g_grad_norm': optax.tree.norm(g_grads), **g_parts}
   if discriminator is None:
     return state, metrics
 
@@ -177,6 +181,7 @@ def train_step(state: TrainState, batch: Batch, *, generator: Any,
   state = state.replace(d_params=optax.apply_updates(state.d_params, updates),
                         d_batch_stats=d_stats, d_opt_state=d_opt_state)
   metrics.update(d_loss=d_loss, d_lr=d_lr_fn(state.step - 1),
+                 d_grad_norm=optax.tree.norm(d_grads),
                  **losses.discriminator_accuracy(real_logits, fake_logits))
   return state, metrics
 
@@ -312,9 +317,45 @@ def _prepare_workdir(workdir: str) -> None:
                           'writable --workdir.')
 
 
-def _mean_metrics(buffer: list) -> Dict[str, float]:
-  fetched = jax.device_get(buffer)
+def _check_finite(fetched: list, first_step: int, last_good_epoch: int) -> None:
+  """Raises TrainingDiverged naming the first step and quantity not finite."""
+  for i, metrics in enumerate(fetched):
+    for name, value in sorted(metrics.items()):
+      if not np.isfinite(value):
+        raise TrainingDiverged(
+            f'step {first_step + i}: {name} is {float(value)} (the loss or a '
+            f'gradient diverged); the last good checkpoint, epoch '
+            f'{last_good_epoch}, is kept; lower the learning rates or change '
+            'the seed and run again.')
+
+
+def _mean_metrics(fetched: list) -> Dict[str, float]:
   return {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
+
+
+class _PreemptionSignals:
+  """Turns SIGTERM / SIGINT into a request to stop after the current step."""
+
+  def __init__(self):
+    self.requested = False
+    self._previous = {}
+
+  def _handle(self, signum, frame):
+    del frame
+    if not self.requested:
+      logging.warning('Received %s: finishing this step, then saving.',
+                      signal.Signals(signum).name)
+    self.requested = True
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      for sig in (signal.SIGTERM, signal.SIGINT):
+        self._previous[sig] = signal.signal(sig, self._handle)
+    return self
+
+  def __exit__(self, *exc):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict,
@@ -349,9 +390,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   state = trainer.init()
   manager = checkpoint.create_manager(workdir, config.keep_checkpoints,
                                       config.checkpoint_epochs)
+  # Mid-epoch saves on preemption, numbered by step, deleted once the epoch
+  # they interrupted has finished.
+  preempted = checkpoint.create_manager(workdir, 1, subdir='preempted')
   if manager.latest_step() is not None:
     state = checkpoint.restore(manager, state)
+  if preempted.latest_step() is not None and (
+      preempted.latest_step() > int(state.step)):
+    state = checkpoint.restore(preempted, state)
   start_epoch = int(state.epoch)
+  # Batches of the interrupted epoch that were already trained on.
+  done_in_epoch = int(state.step) - start_epoch * steps_per_epoch
+  if done_in_epoch:
+    logging.info('Resuming epoch %d after its batch %d.', start_epoch + 1,
+                 done_in_epoch)
   with open(os.path.join(workdir, 'config.json'), 'w') as f:
     f.write(config.to_json_best_effort(indent=2))
 
@@ -364,20 +416,47 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   prior = mean_ab(train_ds.eval_array())
   with open(os.path.join(workdir, DATA_STATS), 'w') as f:
     json.dump({'mean_ab': prior.tolist()}, f)
+  signals = _PreemptionSignals()
+  with signals:
+    state = _train_epochs(
+        config, workdir, trainer, state, train_ds, val_images, sample_images,
+        manager, preempted, writer, signals, start_epoch, done_in_epoch,
+        steps_per_epoch, local_batch)
+  manager.wait_until_finished()
+  preempted.wait_until_finished()
+  writer.close()
+  return state
+
+
+def _train_epochs(config, workdir, trainer, state, train_ds, val_images,
+                  sample_images, manager, preempted, writer, signals,
+                  start_epoch, done_in_epoch, steps_per_epoch, local_batch):
+  """The epoch loop of `train_and_evaluate` (see there)."""
   total_steps = config.num_epochs * steps_per_epoch
   buffer = []
   step = int(state.step)
   compiled = False
   last_time, last_step = time.perf_counter(), step
   for epoch in range(start_epoch, config.num_epochs):
+    skip = done_in_epoch if epoch == start_epoch else 0
     batches = input_pipeline.prefetch_to_device(
-        train_ds.train_batches(local_batch, config.seed, epoch,
-                               jax.process_index(), steps_per_epoch),
+        itertools.islice(
+            train_ds.train_batches(local_batch, config.seed, epoch,
+                                   jax.process_index(), steps_per_epoch),
+            skip, None),
         trainer.data_sharding)
-    for i, batch in enumerate(batches):
+    for i, batch in enumerate(batches, start=skip):
       state, metrics = trainer.train_step(state, batch)
       buffer.append(metrics)  # Stays on the device until the next log line.
       step += 1
+      if signals.requested and i + 1 < steps_per_epoch:
+        _check_finite(jax.device_get(buffer), step - len(buffer) + 1, epoch)
+        checkpoint.save(preempted, step, state)
+        preempted.wait_until_finished()
+        logging.warning('Saved step %d (epoch %d, batch %d of %d) to %s; run '
+                        'again with the same --workdir to resume.', step,
+                        epoch + 1, i + 1, steps_per_epoch, preempted.directory)
+        return state
       if not compiled:
         # Keep compilation out of the images/s of the first log line.
         jax.block_until_ready(metrics)
@@ -387,7 +466,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         last_time, last_step = time.perf_counter(), step
       if step % config.log_every_steps and i + 1 < steps_per_epoch:
         continue
-      means = _mean_metrics(buffer)
+      fetched = jax.device_get(buffer)
+      _check_finite(fetched, step - len(buffer) + 1, epoch)
+      means = _mean_metrics(fetched)
       buffer.clear()
       now = time.perf_counter()
       if step > last_step:  # Else only the compiling step ran since the last.
@@ -414,6 +495,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     logging.info('epoch %d validation: %s', epoch + 1,
                  ' '.join(f'{k} {v:.4f}' for k, v in val.items()))
     checkpoint.save(manager, epoch + 1, state)
+    for stale in preempted.all_steps():  # Superseded by this epoch's save.
+      preempted.delete(stale)
     trainer.sample_grid(
         state, sample_images,
         os.path.join(workdir, 'samples', f'epoch_{epoch + 1:04d}.png'),
@@ -422,6 +505,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
                      plots.read_records(workdir)},
                     os.path.join(workdir, 'plots'))
     last_time = time.perf_counter()  # Evaluation is not training time.
-  manager.wait_until_finished()
-  writer.close()
+    if signals.requested:  # Arrived during the last step of the epoch.
+      logging.warning('Stopped after epoch %d as asked; run again with the '
+                      'same --workdir to resume.', epoch + 1)
+      break
   return state

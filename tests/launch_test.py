@@ -1,6 +1,7 @@
 """launch.py as a user runs it: bad input gives one line, not a traceback."""
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -75,3 +76,52 @@ def test_sigkill_mid_run_loses_at_most_the_current_epoch(tmp_path):
   records = [l for l in open(tmp_path / 'metrics.jsonl')]
   assert f'"epoch": {kept + 1}' in records[-1]
   assert str(kept + 1) in os.listdir(ckpt_dir)
+
+
+def _final_params(workdir, epoch):
+  from colorjax import checkpoint  # pylint: disable=g-import-not-at-top
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  manager = checkpoint.create_manager(str(workdir), read_only=True)
+  restored = manager.restore(epoch, args=ocp.args.StandardRestore())
+  return restored
+
+
+def test_sigterm_saves_and_resumes_with_the_same_data_order(tmp_path):
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  args = [*TINY_CNN, '--config.samples.num_train=64']  # 8 steps per epoch.
+  env = dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu')
+  proc = subprocess.Popen(
+      [sys.executable, 'launch.py', f'--workdir={tmp_path / "b"}', *args,
+       '--config.num_epochs=1000'], cwd=ROOT, env=env,
+      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  ckpt_dir = tmp_path / 'b' / 'checkpoints'
+  for _ in range(1200):
+    if ckpt_dir.exists() and any(d.isdigit() for d in os.listdir(ckpt_dir)):
+      break
+    subprocess.run(['sleep', '0.1'], check=True)
+  proc.send_signal(signal.SIGTERM)
+  _, stderr = proc.communicate(timeout=120)
+  assert proc.returncode == 0, stderr[-2000:]
+  assert 'Received SIGTERM' in stderr
+  preempted = tmp_path / 'b' / 'preempted'
+  steps = [int(d) for d in os.listdir(preempted) if d.isdigit()] if (
+      preempted.exists()) else []
+  epochs = [int(d) for d in os.listdir(ckpt_dir) if d.isdigit()]
+  # Finish the epoch the signal interrupted (or the next one).
+  target = (max(steps) // 8 + 1) if steps and max(steps) > 8 * max(epochs) \
+      else max(epochs) + 1
+  resumed = _launch(f'--workdir={tmp_path / "b"}', *args,
+                    f'--config.num_epochs={target}')
+  assert resumed.returncode == 0, resumed.stderr[-2000:]
+  if steps:
+    assert 'Resuming epoch' in resumed.stderr
+  straight = _launch(f'--workdir={tmp_path / "a"}', *args,
+                     f'--config.num_epochs={target}')
+  assert straight.returncode == 0, straight.stderr[-2000:]
+  a, b = _final_params(tmp_path / 'a', target), _final_params(
+      tmp_path / 'b', target)
+  assert int(a['step']) == int(b['step']) == 8 * target
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=1e-6,
+                               atol=1e-7)

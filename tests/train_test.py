@@ -36,9 +36,10 @@ def test_steps_on_a_fixed_batch_lower_l1(tiny_config, model, norm):
     l1.append(float(metrics['g_l1']))
   assert int(state.step) == 25
   assert np.mean(l1[-3:]) < 0.7 * l1[0], l1
-  expected = {'g_loss', 'g_l1', 'g_lr'}
+  expected = {'g_loss', 'g_l1', 'g_lr', 'g_grad_norm'}
   if model == 'gan':
-    expected |= {'g_adv', 'd_loss', 'd_acc_real', 'd_acc_fake', 'd_lr'}
+    expected |= {'g_adv', 'd_loss', 'd_acc_real', 'd_acc_fake', 'd_lr',
+                 'd_grad_norm'}
   assert set(metrics) == expected
 
 
@@ -178,3 +179,18 @@ def test_bfloat16_compute_keeps_float32_state(tiny_config):
       assert leaf.dtype == jnp.float32
   assert all(v.dtype == jnp.float32 for v in metrics.values())
   assert np.isfinite(float(metrics['g_loss']))
+
+
+def test_nan_stops_training_and_keeps_the_last_good_checkpoint(
+    tiny_config, tmp_path, monkeypatch):
+  train.train_and_evaluate(tiny_config(num_epochs=1), str(tmp_path))
+  before = (tmp_path / 'checkpoints' / '1').stat().st_mtime
+  monkeypatch.setattr(train.losses, 'l1_loss',
+                      lambda pred, target: jnp.float32(jnp.nan))
+  with pytest.raises(train.TrainingDiverged,
+                     match=r'step 5: g_(grad_norm|l1|loss) is nan .*epoch 1, '
+                     'is kept') as info:
+    train.train_and_evaluate(tiny_config(num_epochs=2), str(tmp_path))
+  assert '\n' not in str(info.value)
+  assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['1']
+  assert (tmp_path / 'checkpoints' / '1').stat().st_mtime == before
