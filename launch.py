@@ -20,6 +20,13 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints and logs.')
 config_flags.DEFINE_config_file('config', None, 'Training configuration.',
                                 lock_config=True)
+flags.DEFINE_string('coordinator_address', '', 'host:port of process 0, to '
+                    'run as one of several processes (auto-detected on SLURM '
+                    'and Cloud TPU).')
+flags.DEFINE_integer('num_processes', 0, 'With --coordinator_address.')
+flags.DEFINE_integer('process_id', -1, 'With --coordinator_address.')
+flags.DEFINE_integer('distributed_timeout_s', 300, 'How long to wait for the '
+                     'other processes.')
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
@@ -27,8 +34,12 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
   runtime.setup(FLAGS.config.compilation_cache_dir)
-  logging.info('JAX devices: %s', jax.devices())
   try:
+    runtime.initialize_distributed(FLAGS.coordinator_address,
+                                   FLAGS.num_processes, FLAGS.process_id,
+                                   FLAGS.distributed_timeout_s)
+    logging.info('Process %d of %d; JAX devices: %s', jax.process_index(),
+                 jax.process_count(), jax.devices())
     train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   except ColorjaxError as e:
     print(f'error: {e}', file=sys.stderr)

@@ -18,17 +18,20 @@ from typing import Tuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 AB_SCALE = 110.0
 
-# sRGB primaries -> CIE XYZ (D65), as in scikit-image.
-_XYZ_FROM_RGB = jnp.array([
+# sRGB primaries -> CIE XYZ (D65), as in scikit-image. NumPy, not jnp:
+# importing colorjax must not start a JAX backend (jax.distributed needs to
+# initialise first).
+_XYZ_FROM_RGB = np.array([
     [0.412453, 0.357580, 0.180423],
     [0.212671, 0.715160, 0.072169],
     [0.019334, 0.119193, 0.950227],
 ])
-_RGB_FROM_XYZ = jnp.linalg.inv(_XYZ_FROM_RGB)
-_WHITE_D65 = jnp.array([0.95047, 1.0, 1.08883])
+_RGB_FROM_XYZ = np.linalg.inv(_XYZ_FROM_RGB)
+_WHITE_D65 = np.array([0.95047, 1.0, 1.08883])
 
 # CIE LAB companding thresholds (scikit-image's values).
 _EPS = 0.008856

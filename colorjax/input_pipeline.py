@@ -483,13 +483,22 @@ def prefetch_to_device(batches: Iterable[Dict[str, np.ndarray]], sharding: Any,
                        size: int = 2) -> Iterator[Dict[str, jax.Array]]:
   """Keeps `size` batches in flight to the devices ahead of the consumer.
 
-  `jax.device_put` is asynchronous, so the copy of the next batch overlaps
-  the running step.
+  Each batch is this process's part of the global batch
+  (`jax.make_array_from_process_local_data`); the copies are asynchronous, so
+  the next batch's transfer overlaps the running step.
   """
   queue = collections.deque()
   for batch in batches:
-    queue.append(jax.device_put(batch, sharding))
+    queue.append(jax.tree.map(
+        lambda x: jax.make_array_from_process_local_data(sharding, x), batch))
     if len(queue) >= size:
       yield queue.popleft()
   while queue:
     yield queue.popleft()
+
+
+def global_put(tree: Any, sharding: Any) -> Any:
+  """Places host data that is identical on every process onto `sharding`."""
+  return jax.tree.map(
+      lambda x: jax.make_array_from_callback(
+          np.shape(x), sharding, lambda index: np.asarray(x)[index]), tree)

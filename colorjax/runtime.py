@@ -1,9 +1,13 @@
 """Process setup shared by the command-line entry points."""
 
 import os
+import socket
+import time
 
 from absl import logging
 import jax
+
+from colorjax.errors import ColorjaxError
 
 
 class _QuietLibraries(logging.logging.Filter):
@@ -35,3 +39,56 @@ def setup(compilation_cache_dir: str = '') -> None:
   if compilation_cache_dir:
     jax.config.update('jax_compilation_cache_dir',
                       os.path.expanduser(compilation_cache_dir))
+
+
+def _in_cluster() -> bool:
+  """Whether this looks like one of several processes JAX can auto-detect."""
+  env = os.environ
+  return (int(env.get('SLURM_NTASKS', '1') or 1) > 1 or
+          int(env.get('OMPI_COMM_WORLD_SIZE', '1') or 1) > 1 or
+          bool(env.get('TPU_WORKER_HOSTNAMES', '').count(',')))
+
+
+def _wait_for_coordinator(address: str, timeout_s: float) -> None:
+  host, _, port = address.rpartition(':')
+  deadline = time.monotonic() + timeout_s
+  while True:
+    try:
+      with socket.create_connection((host, int(port)), timeout=2):
+        return
+    except OSError as e:
+      if time.monotonic() > deadline:
+        raise ColorjaxError(
+            f'cannot reach the coordinator at {address} within {timeout_s:.0f}'
+            f' s ({e.strerror or type(e).__name__}); start process 0 first '
+            'and check --coordinator_address.') from e
+      time.sleep(0.5)
+
+
+def initialize_distributed(coordinator_address: str = '',
+                           num_processes: int = 0, process_id: int = -1,
+                           timeout_s: int = 300) -> None:
+  """Joins JAX's multi-controller runtime when run as one of several processes.
+
+  Explicit: `coordinator_address` (host:port of process 0), `num_processes`
+  and `process_id`. Otherwise, on SLURM (SLURM_NTASKS > 1), Open MPI or a
+  multi-host Cloud TPU, `jax.distributed.initialize()` detects them itself.
+  A single process does nothing. CPU processes exchange data with gloo.
+
+  Raises:
+    ColorjaxError: the coordinator cannot be reached within `timeout_s`.
+  """
+  if not coordinator_address and not _in_cluster():
+    return
+  jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+  if coordinator_address and process_id > 0:
+    # XLA aborts with a stack trace when the coordinator never answers;
+    # fail first, with a line that says what to do.
+    _wait_for_coordinator(coordinator_address, timeout_s)
+  logging.info('Joining the JAX cluster%s (timeout %d s).',
+               f' at {coordinator_address} as process {process_id} of '
+               f'{num_processes}' if coordinator_address else '', timeout_s)
+  jax.distributed.initialize(
+      coordinator_address or None, num_processes or None,
+      process_id if process_id >= 0 else None,
+      initialization_timeout=timeout_s)

@@ -248,7 +248,8 @@ class Trainer:
   def evaluate(self, state: TrainState,
                images: np.ndarray) -> Dict[str, float]:
     """Mean validation metrics over uint8 images (N, S, S, 3)."""
-    sums = [self.eval_step(state, jax.device_put(b, self.data_sharding))
+    sums = [self.eval_step(state, input_pipeline.global_put(
+                b, self.data_sharding))
             for b in input_pipeline.padded_batches(images,
                                                    self.config.batch_size)]
     return metrics_lib.summarize(sums, prefix='val_')
@@ -259,7 +260,9 @@ class Trainer:
     batch = next(input_pipeline.padded_batches(images, self.config.batch_size))
     n = len(images)
     pred = np.asarray(self.predict_rgb(
-        state, jax.device_put(batch['rgb'], self.data_sharding)))[:n]
+        state, input_pipeline.global_put(batch['rgb'], self.data_sharding)))[:n]
+    if jax.process_index():  # Every process computes; process 0 writes.
+      return
     original = images.astype(np.float32) / 255.0
     l, _ = color.rgb_uint8_to_model(images)
     grey = np.asarray(color.model_to_rgb(l, np.zeros(l.shape[:-1] + (2,))))
@@ -333,6 +336,19 @@ def _mean_metrics(fetched: list) -> Dict[str, float]:
   return {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
 
 
+def _stop_requested(signals: '_PreemptionSignals', step: int,
+                    config: ml_collections.ConfigDict,
+                    at_epoch_end: bool = False) -> bool:
+  """Whether to stop now. With several processes all must stop at the same
+  step, so they agree (any one signalled) at log steps and epoch ends."""
+  if jax.process_count() == 1:
+    return signals.requested
+  if not at_epoch_end and step % config.log_every_steps:
+    return False
+  return bool(np.any(multihost_utils.process_allgather(
+      np.int32(signals.requested))))
+
+
 class _PreemptionSignals:
   """Turns SIGTERM / SIGINT into a request to stop after the current step."""
 
@@ -404,18 +420,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   if done_in_epoch:
     logging.info('Resuming epoch %d after its batch %d.', start_epoch + 1,
                  done_in_epoch)
-  with open(os.path.join(workdir, 'config.json'), 'w') as f:
-    f.write(config.to_json_best_effort(indent=2))
-
-  writer = writers.MetricWriter(workdir)
+  lead = jax.process_index() == 0  # Writes files; every process computes.
+  if lead:
+    with open(os.path.join(workdir, 'config.json'), 'w') as f:
+      f.write(config.to_json_best_effort(indent=2))
+  writer = writers.MetricWriter(workdir, enabled=lead)
   val_images = val_ds.eval_array()
   # A fixed set of validation images, drawn in every epoch's sample grid.
   n_samples = min(NUM_SAMPLE_IMAGES, config.batch_size, len(val_images))
   sample_images = val_images[
       np.linspace(0, len(val_images) - 1, n_samples).astype(int)]
-  prior = mean_ab(train_ds.eval_array())
-  with open(os.path.join(workdir, DATA_STATS), 'w') as f:
-    json.dump({'mean_ab': prior.tolist()}, f)
+  if lead:
+    prior = mean_ab(train_ds.eval_array())  # This process's shard: close.
+    with open(os.path.join(workdir, DATA_STATS), 'w') as f:
+      json.dump({'mean_ab': prior.tolist()}, f)
   signals = _PreemptionSignals()
   with signals:
     state = _train_epochs(
@@ -449,7 +467,7 @@ def _train_epochs(config, workdir, trainer, state, train_ds, val_images,
       state, metrics = trainer.train_step(state, batch)
       buffer.append(metrics)  # Stays on the device until the next log line.
       step += 1
-      if signals.requested and i + 1 < steps_per_epoch:
+      if _stop_requested(signals, step, config) and i + 1 < steps_per_epoch:
         _check_finite(jax.device_get(buffer), step - len(buffer) + 1, epoch)
         checkpoint.save(preempted, step, state)
         preempted.wait_until_finished()
@@ -488,8 +506,8 @@ def _train_epochs(config, workdir, trainer, state, train_ds, val_images,
           means.get('d_acc_real', float('nan')),
           means.get('d_acc_fake', float('nan')), means['g_lr'],
           means.get('d_lr', float('nan')), rate, eta)
-    state = state.replace(
-        epoch=jax.device_put(np.int32(epoch + 1), trainer.replicated))
+    state = state.replace(epoch=input_pipeline.global_put(
+        np.int32(epoch + 1), trainer.replicated))
     val = trainer.evaluate(state, val_images)
     writer.write('eval', epoch + 1, int(state.step), val)
     logging.info('epoch %d validation: %s', epoch + 1,
@@ -501,11 +519,12 @@ def _train_epochs(config, workdir, trainer, state, train_ds, val_images,
         state, sample_images,
         os.path.join(workdir, 'samples', f'epoch_{epoch + 1:04d}.png'),
         f'epoch {epoch + 1}: val Delta-E {val["val_delta_e"]:.2f}')
-    plots.plot_runs({os.path.basename(os.path.normpath(workdir)):
-                     plots.read_records(workdir)},
-                    os.path.join(workdir, 'plots'))
+    if jax.process_index() == 0:
+      plots.plot_runs({os.path.basename(os.path.normpath(workdir)):
+                       plots.read_records(workdir)},
+                      os.path.join(workdir, 'plots'))
     last_time = time.perf_counter()  # Evaluation is not training time.
-    if signals.requested:  # Arrived during the last step of the epoch.
+    if _stop_requested(signals, step, config, at_epoch_end=True):
       logging.warning('Stopped after epoch %d as asked; run again with the '
                       'same --workdir to resume.', epoch + 1)
       break

@@ -15,7 +15,11 @@ class MetricWriter:
   (Unix seconds).
   """
 
-  def __init__(self, workdir: str):
+  def __init__(self, workdir: str, enabled: bool = True):
+    """`enabled=False` (processes other than 0) writes nothing."""
+    self.enabled = enabled
+    if not enabled:
+      return
     # Imported here: TensorBoard pulls in TensorFlow, which only the writer
     # (and the TFDS data path) needs.
     from flax.metrics import tensorboard  # pylint: disable=g-import-not-at-top
@@ -25,6 +29,8 @@ class MetricWriter:
 
   def write(self, kind: str, epoch: int, step: int,
             scalars: Mapping[str, Any]) -> None:
+    if not self.enabled:
+      return
     record: Dict[str, Any] = {'kind': kind, 'epoch': epoch, 'step': step,
                               'time': round(time.time(), 3)}
     record.update({k: float(np.asarray(v)) for k, v in scalars.items()})
@@ -35,5 +41,7 @@ class MetricWriter:
     self._tb.flush()
 
   def close(self) -> None:
+    if not self.enabled:
+      return
     self._jsonl.close()
     self._tb.close()

@@ -19,7 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.fixture(name='run_dir', scope='module')
 def run_dir_fixture(tmp_path_factory):
-  from conftest import tiny_config  # pylint: disable=g-import-not-at-top
+  from tiny import tiny_config  # pylint: disable=g-import-not-at-top
   run_dir = str(tmp_path_factory.mktemp('colorize') / 'run')
   train.train_and_evaluate(tiny_config(), run_dir)
   return run_dir

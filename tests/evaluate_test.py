@@ -19,7 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.fixture(name='run_dir', scope='module')
 def run_dir_fixture(tmp_path_factory):
-  from conftest import tiny_config  # pylint: disable=g-import-not-at-top
+  from tiny import tiny_config  # pylint: disable=g-import-not-at-top
   run_dir = str(tmp_path_factory.mktemp('runs') / 'bn')
   train.train_and_evaluate(tiny_config(num_epochs=2), run_dir)
   return run_dir
@@ -119,7 +119,7 @@ def test_recipes_share_seed_data_size_and_steps():
 
 
 def test_report_from_existing_runs(run_dir, tmp_path):
-  from conftest import tiny_config  # pylint: disable=g-import-not-at-top
+  from tiny import tiny_config  # pylint: disable=g-import-not-at-top
   cnn_dir = os.path.join(os.path.dirname(run_dir), 'cnn')
   train.train_and_evaluate(tiny_config(model='cnn'), cnn_dir)
   markdown = compare.build_report([run_dir, cnn_dir], str(tmp_path))
