@@ -112,6 +112,9 @@ def prepare_image(rgb: np.ndarray, image_size: int, skip_greyscale: bool,
       resize_shorter_side(rgb, image_size), image_size, rng))
 
 
+_MAX_STREAM_PASSES = 4
+
+
 class StreamingDataset:
   """A TFDS split too large to decode into memory, streamed with tf.data.
 
@@ -164,11 +167,15 @@ class StreamingDataset:
     ds = ds.map(lambda ex: ex[self.image_key]).enumerate()
     s = self.image_size
 
+    skipped = collections.defaultdict(set)  # Reason -> distinct images.
+
     def prepare(i, img):
+      reason = unusable_reason(img, s, skip_greyscale=True)
+      if reason:
+        skipped[reason].add(int(i))  # Under the GIL: safe across threads.
+        return np.zeros((s, s, 3), np.uint8), False
       rng = np.random.default_rng([seed, epoch, process_index, int(i)])
-      out = prepare_image(img, s, skip_greyscale=True, rng=rng)
-      return (np.zeros((s, s, 3), np.uint8), False) if out is None else (
-          out, True)
+      return prepare_image(img, s, skip_greyscale=True, rng=rng), True
 
     def tf_prepare(i, img):
       out, ok = tf.numpy_function(prepare, [i, img], [tf.uint8, tf.bool])
@@ -176,7 +183,8 @@ class StreamingDataset:
       ok.set_shape(())
       return out, ok
 
-    ds = (ds.repeat()
+    # Bounded: a stream that cannot fill its batches must end, not spin.
+    ds = (ds.repeat(_MAX_STREAM_PASSES)
           .map(tf_prepare, num_parallel_calls=tf.data.AUTOTUNE,
                deterministic=True)
           .filter(lambda img, ok: ok)
@@ -185,8 +193,19 @@ class StreamingDataset:
           .batch(batch_size, drop_remainder=True)
           .take(n)
           .prefetch(tf.data.AUTOTUNE))
+    yielded = 0
     for batch in ds.as_numpy_iterator():
+      yielded += 1
       yield {'rgb': batch}
+    if yielded < n:
+      raise DataError(f'{self.name}: only {yielded} of {n} batches could be '
+                      f'filled in {_MAX_STREAM_PASSES} passes (unusable: '
+                      f'{ {r: len(v) for r, v in skipped.items()} }); lower '
+                      '--config.batch_size or use other data.')
+    self.skipped = {reason: len(ids) for reason, ids in skipped.items()}
+    for reason, count in sorted(self.skipped.items()):
+      logging.warning('%s: skipped %d streamed image(s) in epoch %d: %s.',
+                      self.name, count, epoch + 1, reason)
 
 
 def resize_shorter_side(img: np.ndarray, size: int) -> np.ndarray:
@@ -390,8 +409,13 @@ def load_tfds(name: str, image_size: int, train_split: str = 'train',
   if num_train and num_train * image_size**2 * 3 > max_in_memory_gb * 2**30:
     logging.info('%s[%s]: %d images exceed %.1f GB at %dpx: streaming them.',
                  name, train_split, num_train, max_in_memory_gb, image_size)
-    splits.append(StreamingDataset(builder, train_split, key, image_size,
-                                   num_train, f'{name}[{train_split}]'))
+    stream = StreamingDataset(builder, train_split, key, image_size,
+                              num_train, f'{name}[{train_split}]')
+    if not len(stream.eval_array(limit=256)):
+      raise DataError(f'{stream.name}: no usable colour image among its first '
+                      f'256 (all greyscale, corrupt or smaller than '
+                      f'{image_size}px); check the dataset and image_size.')
+    splits.append(stream)
   for split, skip_grey in ((train_split, True), (validation_split, False)):
     if split == train_split and splits:
       continue

@@ -148,6 +148,20 @@ def test_large_splits_stream_deterministically(tiny_config, tmp_path):
   np.testing.assert_array_equal(a, epoch(0))
   assert not np.array_equal(a, epoch(1))
   assert train_ds.eval_array().shape == (4, 32, 32, 3)  # Corrupt one gone.
+  # A stream with nothing usable stops with a clear error, never spins.
+  with pytest.raises(input_pipeline.DataError, match='no usable colour image'):
+    input_pipeline.load_tfds('oxford_paintings', 640, data_dir=str(tmp_path),
+                             max_in_memory_gb=0)
+  # Images too small for the crop are counted, not silently dropped.
+  other = tmp_path / 'other'
+  make_manual_dir(str(other / 'downloads' / 'manual'))
+  cv2.imwrite(str(other / 'downloads' / 'manual' / 'images' /
+                  op.image_filename(URL.format(0))),
+              np.full((20, 20, 3), (10, 200, 30), np.uint8))
+  small, _ = input_pipeline.load_tfds('oxford_paintings', 32,
+                                      data_dir=str(other), max_in_memory_gb=0)
+  list(small.train_batches(1, seed=0, epoch=0, num_batches=3))
+  assert small.skipped == {'smaller than the 32px crop': 1}
   # And it trains through the loop.
   config = tiny_config(dataset='oxford_paintings', batch_size=4,
                        **{'tfds.data_dir': str(tmp_path),
