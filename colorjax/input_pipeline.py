@@ -79,9 +79,14 @@ class InMemoryDataset:
     s = self.image_size
     out = np.empty((len(self.images), s, s, 3), np.uint8)
     for i, img in enumerate(self.images):
-      y, x = (img.shape[0] - s) // 2, (img.shape[1] - s) // 2
-      out[i] = img[y:y + s, x:x + s]
+      out[i] = center_crop(img, s)
     return out
+
+
+def center_crop(img: np.ndarray, size: int) -> np.ndarray:
+  """The central size x size window of an image at least that large."""
+  y, x = (img.shape[0] - size) // 2, (img.shape[1] - size) // 2
+  return img[y:y + size, x:x + size]
 
 
 def random_crop_flip(img: np.ndarray, size: int,
@@ -103,13 +108,9 @@ def unusable_reason(rgb: np.ndarray, image_size: int,
   return None
 
 
-def prepare_image(rgb: np.ndarray, image_size: int, skip_greyscale: bool,
-                  rng: np.random.Generator) -> Optional[np.ndarray]:
-  """Streaming path: checks, resize, random crop and flip (None: unusable)."""
-  if unusable_reason(rgb, image_size, skip_greyscale):
-    return None
-  return np.ascontiguousarray(random_crop_flip(
-      resize_shorter_side(rgb, image_size), image_size, rng))
+def _tfds_rgb(img: np.ndarray) -> np.ndarray:
+  """A TFDS image feature (H, W, 1|3|4) as RGB (H, W, 3)."""
+  return np.repeat(img, 3, -1) if img.shape[-1] == 1 else img[..., :3]
 
 
 _MAX_STREAM_PASSES = 4
@@ -118,8 +119,9 @@ _MAX_STREAM_PASSES = 4
 class StreamingDataset:
   """A TFDS split too large to decode into memory, streamed with tf.data.
 
-  The same per-image preprocessing as the in-memory path (`prepare_image`,
-  run inside tf.data through tf.numpy_function, in parallel), with the crop
+  The same per-image code as the in-memory path (`unusable_reason`,
+  `resize_shorter_side`, `random_crop_flip`, run inside tf.data through
+  tf.numpy_function, in parallel), with the crop
   and flip of example i of an epoch drawn from (seed, epoch, process, i), so
   an epoch replays exactly. Greyscale and too-small images are dropped; the
   stream repeats so every process yields exactly `num_batches`.
@@ -144,11 +146,9 @@ class StreamingDataset:
     out = []
     ds = self.builder.as_dataset(split=self.split).take(limit)
     for ex in ds.as_numpy_iterator():
-      img = ex[self.image_key]
+      img = _tfds_rgb(ex[self.image_key])
       if not unusable_reason(img, s, skip_greyscale=True):
-        img = resize_shorter_side(img, s)
-        y, x = (img.shape[0] - s) // 2, (img.shape[1] - s) // 2
-        out.append(img[y:y + s, x:x + s])
+        out.append(center_crop(resize_shorter_side(img, s), s))
     return np.stack(out) if out else np.zeros((0, s, s, 3), np.uint8)
 
   def train_batches(self, batch_size: int, seed: int, epoch: int,
@@ -170,12 +170,14 @@ class StreamingDataset:
     skipped = collections.defaultdict(set)  # Reason -> distinct images.
 
     def prepare(i, img):
+      img = _tfds_rgb(img)
       reason = unusable_reason(img, s, skip_greyscale=True)
       if reason:
         skipped[reason].add(int(i))  # Under the GIL: safe across threads.
         return np.zeros((s, s, 3), np.uint8), False
       rng = np.random.default_rng([seed, epoch, process_index, int(i)])
-      return prepare_image(img, s, skip_greyscale=True, rng=rng), True
+      crop = random_crop_flip(resize_shorter_side(img, s), s, rng)
+      return np.ascontiguousarray(crop), True
 
     def tf_prepare(i, img):
       out, ok = tf.numpy_function(prepare, [i, img], [tf.uint8, tf.bool])
@@ -423,9 +425,8 @@ def load_tfds(name: str, image_size: int, train_split: str = 'train',
       ds = tfds.load(name, split=split, data_dir=data_dir)
       images, skipped = [], collections.defaultdict(list)
       for i, example in enumerate(tfds.as_numpy(ds)):
-        rgb = example[key]
-        rgb = np.repeat(rgb, 3, -1) if rgb.shape[-1] == 1 else rgb[..., :3]
-        _keep_if_usable(rgb, image_size, skip_grey, f'{name}[{split}]#{i}',
+        _keep_if_usable(_tfds_rgb(example[key]), image_size, skip_grey,
+                        f'{name}[{split}]#{i}',
                         images, skipped)
     except DataError:
       raise
