@@ -193,11 +193,12 @@ def run(workdir: str, inputs: Sequence[str], output: str,
         os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
         cv2.imwrite(out_path, result[..., ::-1])
         if compare:
-          grey = np.repeat(_bucketed(_lightness, rgb)[..., None] / 100 * 255,
-                           3, axis=-1)
-          panels = [np.round(grey).astype(np.uint8), result]
-          if not input_pipeline.is_greyscale(np.round(rgb * 255)):
-            panels.append(np.round(rgb * 255).astype(np.uint8))
+          l = _bucketed(_lightness, rgb)
+          grey = _bucketed(_compose, l, np.zeros(l.shape + (2,), np.float32))
+          original = image_io.to_uint8(rgb)
+          panels = [grey, result]
+          if not input_pipeline.is_greyscale(original):
+            panels.append(original)
           cv2.imwrite(out_path[:-4] + '_compare.png',
                       side_by_side(panels)[..., ::-1])
         bar.update(1)
