@@ -101,21 +101,19 @@ def build_report(run_dirs: Sequence[str], output: str) -> str:
   runs = [_run_summary(d) for d in run_dirs]
   os.makedirs(output, exist_ok=True)
   plot_paths = plots.plot_runs({r['name']: r['records'] for r in runs}, output)
-  cols = evaluate.COLUMNS
+  n_cols = len(evaluate.COLUMNS)
   lines = [
       '# BN vs SN discriminator vs CNN: report', '',
       'Validation metrics at the final epoch (best Delta-E in brackets, with '
       'its epoch). Colour metrics are on the displayed sRGB image.', '',
-      '| run | model | epochs | steps | ' +
-      ' | '.join(h for _, h, _ in cols) + ' | best Delta-E (epoch) | '
-      'train img/s | wall time |',
-      '|---' * (len(cols) + 7) + '|']
+      f'| run | model | epochs | steps | {evaluate.metric_headers()} | '
+      'best Delta-E (epoch) | train img/s | wall time |',
+      '|---' * (n_cols + 7) + '|']
   for r in runs:
     f = r['final']
-    cells = [fmt.format(f['val_' + k]) for k, _, fmt in cols]
     lines.append(
-        f"| {r['name']} | {r['model']} | {f['epoch']} | {f['step']} | " +
-        ' | '.join(cells) + f" | {r['best']['val_delta_e']:.2f} "
+        f"| {r['name']} | {r['model']} | {f['epoch']} | {f['step']} | "
+        f"{evaluate.metric_cells(f, 'val_')} | {r['best']['val_delta_e']:.2f} "
         f"({r['best']['epoch']}) | {r['images_per_sec']:.1f} | "
         f"{r['wall_seconds'] / 60:.1f} min |")
   # Baselines on each distinct validation set the runs used.
@@ -132,13 +130,12 @@ def build_report(run_dirs: Sequence[str], output: str) -> str:
         images, evaluate.training_prior(run_dir, config), c['batch_size'])
     lines += ['', f"Baselines on the same {len(images)} validation images of "
               f"`{c['dataset']}` at {c['image_size']}px:", '',
-              '| baseline | ' + ' | '.join(h for _, h, _ in cols) + ' |',
-              '|---' * (len(cols) + 1) + '|']
+              f'| baseline | {evaluate.metric_headers()} |',
+              '|---' * (n_cols + 1) + '|']
     for name, values in baselines.items():
       label = {'grey': 'grey (a, b = 0)',
                'prior': 'constant prior (training mean a, b)'}[name]
-      lines.append(f'| {label} | ' + ' | '.join(
-          fmt.format(values[k]) for k, _, fmt in cols) + ' |')
+      lines.append(f'| {label} | {evaluate.metric_cells(values)} |')
   lines += ['', 'Curves (all runs overlaid):', '']
   lines += [f'![{os.path.basename(p)}]({os.path.basename(p)})'
             for p in plot_paths]

@@ -114,13 +114,21 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
           'image_size': config.image_size, 'results': results}
 
 
+def metric_headers() -> str:
+  """The COLUMNS headers as Markdown cells: 'a | b | ...'."""
+  return ' | '.join(h for _, h, _ in COLUMNS)
+
+
+def metric_cells(values: Dict[str, float], prefix: str = '') -> str:
+  """`values[prefix + metric]` formatted as Markdown cells, in COLUMNS order."""
+  return ' | '.join(fmt.format(values[prefix + k]) for k, _, fmt in COLUMNS)
+
+
 def format_table(report: Dict[str, object]) -> str:
   """A Markdown table: one row per model / baseline."""
-  lines = ['| | ' + ' | '.join(h for _, h, _ in COLUMNS) + ' |',
-           '|---' * (len(COLUMNS) + 1) + '|']
+  lines = [f'| | {metric_headers()} |', '|---' * (len(COLUMNS) + 1) + '|']
   for name, values in report['results'].items():
-    cells = [fmt.format(values[k]) for k, _, fmt in COLUMNS]
-    lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
+    lines.append(f'| {name} | {metric_cells(values)} |')
   return '\n'.join(lines)
 
 
