@@ -5,11 +5,13 @@ Two forms compute the same function with the same parameters:
 * ``'xla'``: one ``lax.conv_general_dilated`` per layer (what ``nn.Conv`` and
   ``nn.ConvTranspose`` do). Best where the backend has a fast general
   convolution (cuDNN on GPU, the TPU compiler).
-* ``'fast'``: every convolution as slices + one matrix multiply (im2col), with
-  stride-2 convolutions rewritten as space-to-depth followed by a stride-1
-  convolution, and the 4x4 stride-2 transposed convolution as four exact 2x2
-  phase convolutions (one matmul) interleaved by depth-to-space. Neither the
-  forward pass nor any gradient then contains a strided, dilated or
+* ``'fast'``: the fastest exact form per layer on XLA:CPU. The 4x4 stride-2
+  transposed convolution becomes four exact 2x2 phase convolutions (one
+  im2col matmul) interleaved by depth-to-space; stride-1 convolutions are
+  im2col matmuls; stride-2 convolutions stay XLA's own while their output is
+  at least 4x4 (there XLA:CPU is fast in the forward pass and both
+  gradients) and below that become space-to-depth + a stride-1 im2col
+  matmul. No pass then contains a transposed (lhs-dilated) or
   smaller-than-kernel convolution, which XLA:CPU lowers to a very slow path.
 
 ``'auto'`` picks ``'fast'`` on CPU and ``'xla'`` elsewhere (see
@@ -59,6 +61,37 @@ def _space_to_depth(x: jax.Array) -> jax.Array:
   return x.reshape(b, h // 2, w // 2, 4 * c)
 
 
+def _xla_conv(x: jax.Array, w: jax.Array, stride: int,
+              padding: int) -> jax.Array:
+  return lax.conv_general_dilated(x, w, (stride, stride),
+                                  [(padding, padding)] * 2,
+                                  dimension_numbers=_DIMS)
+
+
+def _s2d_conv(x: jax.Array, w: jax.Array, padding: int) -> jax.Array:
+  """Stride-2 convolution as space-to-depth + a stride-1 im2col matmul."""
+  kh, kw, cin, cout = w.shape
+  ho = (x.shape[1] + 2 * padding - kh) // 2 + 1
+  wo = (x.shape[2] + 2 * padding - kw) // 2 + 1
+  # Pad to even sizes so space-to-depth is exact; extra rows only feed
+  # outputs that are sliced off below.
+  ph, pw = (x.shape[1] + 2 * padding) % 2, (x.shape[2] + 2 * padding) % 2
+  x = jnp.pad(x, ((0, 0), (padding, padding + ph), (padding, padding + pw),
+                  (0, 0)))
+  z = _space_to_depth(x)
+  # w[2t + p] -> w2[t, (p, c)]: the same taps, regrouped by input phase.
+  w2 = w.reshape(kh // 2, 2, kw // 2, 2, cin, cout).transpose(0, 2, 1, 3, 4, 5)
+  w2 = w2.reshape(kh // 2, kw // 2, 4 * cin, cout)
+  return _im2col_valid(z, w2)[:, :ho, :wo, :]
+
+
+# XLA:CPU's own stride-2 convolution (forward and both gradients) is faster
+# than the space-to-depth form while its output is at least this size; below
+# it the input is smaller than the kernel's reach and XLA leaves its fast
+# path (the 2x2-output layer: 415 ms vs 12 ms; benchmarks/conv_layers.py).
+_MIN_XLA_OUTPUT = 4
+
+
 def conv2d(x: jax.Array, w: jax.Array, *, stride: int = 1, padding: int = 0,
            impl: str = 'xla') -> jax.Array:
   """PyTorch ``Conv2d(k, stride, padding)`` on NHWC input with an HWIO kernel.
@@ -74,10 +107,8 @@ def conv2d(x: jax.Array, w: jax.Array, *, stride: int = 1, padding: int = 0,
     (B, Ho, Wo, Cout) with Ho = (H + 2 * padding - kh) // stride + 1.
   """
   if impl == 'xla':
-    return lax.conv_general_dilated(x, w, (stride, stride),
-                                    [(padding, padding)] * 2,
-                                    dimension_numbers=_DIMS)
-  kh, kw, cin, cout = w.shape
+    return _xla_conv(x, w, stride, padding)
+  kh, kw = w.shape[:2]
   if stride == 1:
     if padding:
       x = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
@@ -87,16 +118,9 @@ def conv2d(x: jax.Array, w: jax.Array, *, stride: int = 1, padding: int = 0,
                      f'kernel; got stride {stride}, kernel {kh}x{kw}.')
   ho = (x.shape[1] + 2 * padding - kh) // 2 + 1
   wo = (x.shape[2] + 2 * padding - kw) // 2 + 1
-  # Pad to even sizes so space-to-depth is exact; extra rows only feed
-  # outputs that are sliced off below.
-  ph, pw = (x.shape[1] + 2 * padding) % 2, (x.shape[2] + 2 * padding) % 2
-  x = jnp.pad(x, ((0, 0), (padding, padding + ph), (padding, padding + pw),
-                  (0, 0)))
-  z = _space_to_depth(x)
-  # w[2t + p] -> w2[t, (p, c)]: the same taps, regrouped by input phase.
-  w2 = w.reshape(kh // 2, 2, kw // 2, 2, cin, cout).transpose(0, 2, 1, 3, 4, 5)
-  w2 = w2.reshape(kh // 2, kw // 2, 4 * cin, cout)
-  return _im2col_valid(z, w2)[:, :ho, :wo, :]
+  if min(ho, wo) >= _MIN_XLA_OUTPUT:
+    return _xla_conv(x, w, 2, padding)
+  return _s2d_conv(x, w, padding)
 
 
 def conv_transpose_4x4_s2(x: jax.Array, w: jax.Array, *,
