@@ -1,6 +1,8 @@
 """Process setup shared by the command-line entry points."""
 
+import ctypes
 import os
+import platform
 import socket
 import time
 
@@ -23,13 +25,47 @@ class _QuietLibraries(logging.logging.Filter):
     return 'read_only' not in message and 'read only' not in message
 
 
+# glibc mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -4, -8
+
+
+def keep_freed_memory() -> bool:
+  """Makes glibc malloc reuse freed memory instead of returning it to the OS.
+
+  XLA:CPU allocates each step's temporary buffers (hundreds of MiB for the
+  GAN step) on its worker threads. glibc serves such large blocks with a
+  fresh mmap from a thread's arena and unmaps them on free, so every step
+  page-faults all of it in again: 110,000 faults and 0.19 s of kernel time
+  per step measured here, about 10% of the step. With one arena, no mmap and
+  no trimming, the blocks are reused (0 to 20,000 faults per step). Must run
+  before JAX starts its backend threads; set COLORJAX_SYSTEM_MALLOC=1 to
+  skip it. The process's resident memory then stays at its peak.
+
+  Returns:
+    Whether the settings were applied (glibc only).
+  """
+  if (os.environ.get('COLORJAX_SYSTEM_MALLOC') or
+      platform.system() != 'Linux' or platform.libc_ver()[0] != 'glibc'):
+    return False
+  libc = ctypes.CDLL(None)
+  ok = all(libc.mallopt(param, value) == 1 for param, value in (
+      (_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, 2**31 - 1)))
+  logging.log_if(logging.WARNING, 'mallopt refused a setting; XLA:CPU steps '
+                 'may page-fault their buffers in again.', not ok)
+  return ok
+
+
 def setup(compilation_cache_dir: str = '') -> None:
   """Quiets library logs, keeps TensorFlow off GPUs, enables the XLA cache.
+
+  Also tunes malloc for XLA:CPU (`keep_freed_memory`); call this before the
+  first JAX computation.
 
   Args:
     compilation_cache_dir: where XLA's persistent compilation cache lives, so
       a resumed run does not compile again ('' leaves it off).
   """
+  keep_freed_memory()
   logging.get_absl_handler().addFilter(_QuietLibraries())
   try:  # tf.data (TFDS sources) must not take GPU memory from JAX.
     import tensorflow as tf  # pylint: disable=g-import-not-at-top

@@ -1,0 +1,51 @@
+"""colorjax.runtime: the malloc settings that keep XLA:CPU buffers mapped."""
+
+import os
+import platform
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+# On a worker thread, as XLA:CPU does: mallocs, writes and frees 256 MiB
+# twice; prints the minor page faults of the second round, which an
+# allocator that reuses the block does not take.
+_PROBE = textwrap.dedent('''
+    import ctypes, resource, threading
+    from colorjax import runtime
+    print(runtime.keep_freed_memory())
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    def touch():
+      p = libc.malloc(2**28)
+      ctypes.memset(p, 1, 2**28)
+      libc.free(p)
+    def work():
+      touch()
+      before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+      touch()
+      print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+''')
+
+
+def _probe(**env):
+  out = subprocess.run([sys.executable, '-c', _PROBE], check=True,
+                       capture_output=True, text=True,
+                       env={**os.environ, **env}).stdout.split()
+  return out[0] == 'True', int(out[1])
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != 'glibc',
+                    reason='mallopt settings exist only in glibc')
+def test_keep_freed_memory_reuses_large_blocks():
+  applied, faults = _probe()
+  assert applied
+  assert faults < 1000  # Of 65,536 pages.
+  applied, faults = _probe(COLORJAX_SYSTEM_MALLOC='1')
+  assert not applied
+  assert faults > 10_000  # glibc's default: unmapped on free, faulted again.
