@@ -5,7 +5,8 @@
 
 For each model it prints colorjax's images/s (median of --repeats timed windows
 of --steps steps), the first step's time (compilation), XLA's FLOPs per image
-and the fraction of --peak_gflops achieved, and the compiled step's buffer
+and the fraction of --peak_gflops achieved (default: the rate of a large
+fp32 matmul measured in the same run, the device's practical peak), and the compiled step's buffer
 memory. With --torch (needs ``pip install -e ".[bench]"``) the PyTorch
 reference step (benchmarks/torch_reference.py) is timed in windows alternating
 with colorjax's, so the machine's noise hits both alike, and the ratio is
@@ -24,6 +25,7 @@ from jax.sharding import Mesh
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from colorjax import runtime  # pylint: disable=g-import-not-at-top,wrong-import-position
 from colorjax import train  # pylint: disable=g-import-not-at-top,wrong-import-position
 from configs import default  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -37,9 +39,22 @@ flags.DEFINE_string('compute_dtype', 'float32', "'float32' or 'bfloat16'.")
 flags.DEFINE_bool('torch', False, 'Also time the PyTorch reference step.')
 flags.DEFINE_integer('torch_threads', 0, 'PyTorch threads (0: one per core '
                      'JAX can use, i.e. os.cpu_count()).')
-flags.DEFINE_float('peak_gflops', 294.4, 'Device fp32 peak for the fraction '
-                   '(default: this 2-core CPU, 2 x 2.3 GHz x 64 FLOP/cycle).')
+flags.DEFINE_float('peak_gflops', 0.0, 'Device fp32 peak for the fraction '
+                   '(0: measure a 2048^3 matmul in this run).')
 FLAGS = flags.FLAGS
+
+
+def _matmul_gflops(n: int = 2048, repeats: int = 7) -> float:
+  """Median GFLOP/s of an n^3 float32 matmul: the practical peak."""
+  a = jax.numpy.ones((n, n), jax.numpy.float32)
+  matmul = jax.jit(jax.numpy.dot)
+  jax.block_until_ready(matmul(a, a))
+  times = []
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    jax.block_until_ready(matmul(a, a))
+    times.append(time.perf_counter() - t0)
+  return 2 * n**3 / float(np.median(times)) / 1e9
 
 
 def _colorjax_window(name: str):
@@ -105,12 +120,16 @@ def _torch_window(name: str):
 
 def main(argv):
   del argv
+  runtime.keep_freed_memory()  # As launch.py does, for both frameworks.
   print(f'# python {" ".join(sys.argv)}')
   print(f'# devices: {jax.device_count()} x {jax.devices()[0].device_kind} '
         f'({jax.default_backend()}), batch {FLAGS.batch_size}, '
         f'{FLAGS.image_size}x{FLAGS.image_size}, {FLAGS.compute_dtype}, '
         f'conv_impl={FLAGS.conv_impl}; medians of {FLAGS.repeats} windows of '
         f'{FLAGS.steps} steps')
+  peak = FLAGS.peak_gflops or _matmul_gflops()
+  print(f'# fp32 peak for the fractions below: {peak:.0f} GFLOP/s '
+        f'({"--peak_gflops" if FLAGS.peak_gflops else "2048^3 matmul, measured"})')
   for name in FLAGS.models:
     window, first, flops, buffers = _colorjax_window(name)
     torch_window = (_torch_window(name) if FLAGS.torch and name != 'cnn'
@@ -124,8 +143,7 @@ def main(argv):
     line = (f'{name:4s} colorjax {rate:7.1f} img/s (min {min(ours):.1f}, max '
             f'{max(ours):.1f}) | first step {first:5.1f} s | '
             f'{flops / 1e9:.2f} GFLOP/img, {rate * flops / 1e9:.0f} GFLOP/s = '
-            f'{rate * flops / 1e9 / FLAGS.peak_gflops:.0%} of '
-            f'{FLAGS.peak_gflops:.0f} | XLA buffers {buffers / 2**20:.0f} MiB')
+            f'{rate * flops / 1e9 / peak:.0%} of peak | XLA buffers {buffers / 2**20:.0f} MiB')
     if theirs:
       t = float(np.median(theirs))
       line += (f' || torch {t:6.1f} img/s (min {min(theirs):.1f}, max '
