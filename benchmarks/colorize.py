@@ -17,6 +17,7 @@ import jax
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from colorjax import runtime  # pylint: disable=g-import-not-at-top,wrong-import-position
 from colorjax import colorize  # pylint: disable=g-import-not-at-top,wrong-import-position
 from colorjax import models  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -29,6 +30,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
+  runtime.keep_freed_memory()  # As the command-line entry points do.
   if FLAGS.workdir:
     colorizer = colorize.Colorizer.from_workdir(FLAGS.workdir,
                                                 work_size=FLAGS.work_size)

@@ -19,6 +19,7 @@ from jax.sharding import Mesh
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from colorjax import runtime  # pylint: disable=g-import-not-at-top,wrong-import-position
 from colorjax import input_pipeline  # pylint: disable=g-import-not-at-top,wrong-import-position
 from colorjax import train  # pylint: disable=g-import-not-at-top,wrong-import-position
 from configs import default  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -35,6 +36,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
+  runtime.keep_freed_memory()  # As the command-line entry points do.
   c = default.get_config()
   c.dataset, c.batch_size, c.image_size = (FLAGS.dataset, FLAGS.batch_size,
                                            FLAGS.image_size)
