@@ -41,6 +41,35 @@ def resolve_conv_impl(impl: str, platform: Optional[str] = None) -> str:
   return 'fast' if platform == 'cpu' else 'xla'
 
 
+@jax.custom_vjp
+def _matmul(p: jax.Array, m: jax.Array) -> jax.Array:
+  """p @ m for im2col patches p (..., K) and a kernel matrix m (K, N).
+
+  Same values as ``jnp.dot``; only the kernel gradient is computed
+  differently. Autodiff gives it as p.T @ g, a dot contracting the leading
+  (row) dimension of both operands, which XLA:CPU runs at 120-370 GFLOP/s for
+  the shapes here; materialising p.T first (the barrier keeps XLA from
+  folding the transpose back into the dot) and multiplying it as an ordinary
+  row-major dot is faster even with the copy: e.g. 22.1 -> 14.4 ms for the
+  last decoder layer's (9248 x 1024)^T (9248 x 256).
+  """
+  return jnp.dot(p, m)
+
+
+def _matmul_fwd(p, m):
+  return jnp.dot(p, m), (p, m)
+
+
+def _matmul_bwd(residuals, g):
+  p, m = residuals
+  k, n = m.shape
+  p_t = lax.optimization_barrier(p.reshape(-1, k).T)
+  return jnp.dot(g, m.T), jnp.dot(p_t, g.reshape(-1, n))
+
+
+_matmul.defvjp(_matmul_fwd, _matmul_bwd)
+
+
 def _im2col_valid(x: jax.Array, w: jax.Array) -> jax.Array:
   """Stride-1 VALID convolution as kh*kw slices and one matmul."""
   kh, kw, cin, cout = w.shape
@@ -51,7 +80,7 @@ def _im2col_valid(x: jax.Array, w: jax.Array) -> jax.Array:
     patches = jnp.concatenate(
         [x[:, i:i + ho, j:j + wo, :] for i in range(kh) for j in range(kw)],
         axis=-1)
-  return jnp.dot(patches, w.reshape(kh * kw * cin, cout))
+  return _matmul(patches, w.reshape(kh * kw * cin, cout))
 
 
 def _space_to_depth(x: jax.Array) -> jax.Array:
