@@ -48,8 +48,8 @@ def keep_freed_memory() -> bool:
       platform.system() != 'Linux' or platform.libc_ver()[0] != 'glibc'):
     return False
   libc = ctypes.CDLL(None)
-  ok = all(libc.mallopt(param, value) == 1 for param, value in (
-      (_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, 2**31 - 1)))
+  ok = all([libc.mallopt(param, value) == 1 for param, value in (  # Try all.
+      (_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, 2**31 - 1))])
   logging.log_if(logging.WARNING, 'mallopt refused a setting; XLA:CPU steps '
                  'may page-fault their buffers in again.', not ok)
   return ok
