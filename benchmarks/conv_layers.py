@@ -50,6 +50,7 @@ LAYERS = [
 
 
 def _median_ms(fn, *args) -> float:
+  """Median wall time of fn(*args) after one warm-up call (JAX or PyTorch)."""
   jax.block_until_ready(fn(*args))
   times = []
   for _ in range(FLAGS.repeats):
@@ -88,15 +89,9 @@ def _torch_ms(kind, h, cin, cout, stride, pad) -> float:
 
   def fwd_bwd():
     y = m(x)
-    y.backward(y.detach())
+    y.backward(y.detach())  # Synchronous on CPU; returns None.
 
-  fwd_bwd()
-  times = []
-  for _ in range(FLAGS.repeats):
-    t0 = time.perf_counter()
-    fwd_bwd()
-    times.append(time.perf_counter() - t0)
-  return 1e3 * float(np.median(times))
+  return _median_ms(fwd_bwd)
 
 
 def main(argv):
