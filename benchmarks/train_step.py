@@ -6,11 +6,12 @@
 For each model it prints colorjax's images/s (median of --repeats timed windows
 of --steps steps), the first step's time (compilation), XLA's FLOPs per image
 and the fraction of --peak_gflops achieved (default: the rate of a large
-fp32 matmul measured in the same run, the device's practical peak), and the compiled step's buffer
-memory. With --torch (needs ``pip install -e ".[bench]"``) the PyTorch
-reference step (benchmarks/torch_reference.py) is timed in windows alternating
-with colorjax's, so the machine's noise hits both alike, and the ratio is
-printed. Runs on whatever devices are present (batch sharded over all).
+fp32 matmul measured in the same run, the device's practical peak), the
+compiled step's buffer memory and the minor page faults per step. With
+--torch (needs ``pip install -e ".[bench]"``) the PyTorch reference step
+(benchmarks/torch_reference.py) is timed in windows alternating with
+colorjax's, so the machine's noise hits both alike, and the ratio is printed.
+Runs on whatever devices are present (batch sharded over all).
 """
 
 import os
@@ -77,7 +78,9 @@ def _colorjax_window(name: str):
   first = time.perf_counter() - t0
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-  flops = float(cost.get('flops', float('nan'))) / c.batch_size
+  # XLA counts the per-device program, which sees batch / devices images.
+  flops = (float(cost.get('flops', float('nan'))) * jax.device_count() /
+           c.batch_size)
   mem = compiled.memory_analysis()
   buffers = (mem.argument_size_in_bytes + mem.output_size_in_bytes +
              mem.temp_size_in_bytes) if mem is not None else float('nan')
@@ -85,12 +88,15 @@ def _colorjax_window(name: str):
 
   def window():
     s = holder['state']
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     t0 = time.perf_counter()
     for _ in range(FLAGS.steps):
       s, m = trainer.train_step(s, batch)
     jax.block_until_ready((s, m))
+    rate = FLAGS.steps * c.batch_size / (time.perf_counter() - t0)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
     holder['state'] = s
-    return FLAGS.steps * c.batch_size / (time.perf_counter() - t0)
+    return rate, faults / FLAGS.steps
 
   return window, first, flops, buffers
 
@@ -134,16 +140,19 @@ def main(argv):
     window, first, flops, buffers = _colorjax_window(name)
     torch_window = (_torch_window(name) if FLAGS.torch and name != 'cnn'
                     else None)
-    ours, theirs = [], []
+    ours, faults, theirs = [], [], []
     for _ in range(FLAGS.repeats):  # Alternate, so noise hits both alike.
-      ours.append(window())
+      rate, step_faults = window()
+      ours.append(rate)
+      faults.append(step_faults)
       if torch_window:
         theirs.append(torch_window())
     rate = float(np.median(ours))
     line = (f'{name:4s} colorjax {rate:7.1f} img/s (min {min(ours):.1f}, max '
             f'{max(ours):.1f}) | first step {first:5.1f} s | '
             f'{flops / 1e9:.2f} GFLOP/img, {rate * flops / 1e9:.0f} GFLOP/s = '
-            f'{rate * flops / 1e9 / peak:.0%} of peak | XLA buffers {buffers / 2**20:.0f} MiB')
+            f'{rate * flops / 1e9 / peak:.0%} of peak | XLA buffers {buffers / 2**20:.0f} MiB, '
+            f'{np.median(faults):,.0f} page faults/step')
     if theirs:
       t = float(np.median(theirs))
       line += (f' || torch {t:6.1f} img/s (min {min(theirs):.1f}, max '
