@@ -35,9 +35,9 @@ def keep_freed_memory() -> bool:
   XLA:CPU allocates each step's temporary buffers (hundreds of MiB for the
   GAN step) on its worker threads. glibc serves such large blocks with a
   fresh mmap from a thread's arena and unmaps them on free, so every step
-  page-faults all of it in again: 110,000 faults and 0.19 s of kernel time
-  per step measured here, about 10% of the step. With one arena, no mmap and
-  no trimming, the blocks are reused (0 to 20,000 faults per step). Must run
+  page-faults all of it in again: `benchmarks/train_step.py --models=bn`
+  counts about 106,000 faults per step that way and runs 17% slower. With one
+  arena, no mmap and no trimming, the blocks are reused (0 faults per step). Must run
   before JAX starts its backend threads; set COLORJAX_SYSTEM_MALLOC=1 to
   skip it. The process's resident memory then stays at its peak.
 
