@@ -22,6 +22,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from colorjax import runtime  # pylint: disable=g-import-not-at-top,wrong-import-position
 from colorjax import input_pipeline  # pylint: disable=g-import-not-at-top,wrong-import-position
 from colorjax import train  # pylint: disable=g-import-not-at-top,wrong-import-position
+from colorjax.config_validation import validate_config  # pylint: disable=g-import-not-at-top,wrong-import-position
+from colorjax.errors import ColorjaxError  # pylint: disable=g-import-not-at-top,wrong-import-position
 from configs import default  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 flags.DEFINE_string('dataset', 'samples', 'As config.dataset.')
@@ -43,7 +45,11 @@ def main(argv):
   c.tfds.data_dir, c.tfds.max_in_memory_gb = (FLAGS.tfds_data_dir,
                                               FLAGS.max_in_memory_gb)
   t0 = time.perf_counter()
-  train_ds, _ = input_pipeline.create_datasets(c)
+  try:
+    validate_config(c, jax.device_count())
+    train_ds, _ = input_pipeline.create_datasets(c)
+  except ColorjaxError as e:  # A bad flag or a missing dataset.
+    sys.exit(f'error: {e}')
   load_s = time.perf_counter() - t0
   trainer = train.Trainer(c, Mesh(np.asarray(jax.devices()), ('data',)))
 

@@ -7,7 +7,8 @@ For each model it prints colorjax's images/s (median of --repeats timed windows
 of --steps steps), the first step's time (compilation), XLA's FLOPs per image
 and the fraction of --peak_gflops achieved (default: the rate of a large
 fp32 matmul measured in the same run, the device's practical peak), the
-compiled step's buffer memory and the minor page faults per step. With
+compiled step's buffer memory, the minor page faults per step and the time
+of a 50,000-image (CIFAR-10-sized) epoch at that rate. With
 --torch (needs ``pip install -e ".[bench]"``) the PyTorch reference step
 (benchmarks/torch_reference.py) is timed in windows alternating with
 colorjax's, so the machine's noise hits both alike, and the ratio is printed.
@@ -28,6 +29,8 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from colorjax import runtime  # pylint: disable=g-import-not-at-top,wrong-import-position
 from colorjax import train  # pylint: disable=g-import-not-at-top,wrong-import-position
+from colorjax.config_validation import validate_config  # pylint: disable=g-import-not-at-top,wrong-import-position
+from colorjax.errors import ConfigError  # pylint: disable=g-import-not-at-top,wrong-import-position
 from configs import default  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 flags.DEFINE_integer('batch_size', 32, 'Global batch size.')
@@ -43,6 +46,7 @@ flags.DEFINE_integer('torch_threads', 0, 'PyTorch threads (0: one per core '
 flags.DEFINE_float('peak_gflops', 0.0, 'Device fp32 peak for the fraction '
                    '(0: measure a 2048^3 matmul in this run).')
 FLAGS = flags.FLAGS
+_EPOCH_IMAGES = 50_000  # One CIFAR-10-sized epoch, step time only.
 
 
 def _matmul_gflops(n: int = 2048, repeats: int = 7) -> float:
@@ -65,6 +69,7 @@ def _colorjax_window(name: str):
   c.discriminator.norm = 'spectral' if name == 'sn' else 'batch'
   c.batch_size, c.image_size = FLAGS.batch_size, FLAGS.image_size
   c.conv_impl, c.compute_dtype = FLAGS.conv_impl, FLAGS.compute_dtype
+  validate_config(c, jax.device_count())
   trainer = train.Trainer(c, Mesh(np.asarray(jax.devices()), ('data',)))
   state = trainer.init()
   rng = np.random.default_rng(0)
@@ -137,7 +142,10 @@ def main(argv):
   print(f'# fp32 peak for the fractions below: {peak:.0f} GFLOP/s '
         f'({"--peak_gflops" if FLAGS.peak_gflops else "2048^3 matmul, measured"})')
   for name in FLAGS.models:
-    window, first, flops, buffers = _colorjax_window(name)
+    try:
+      window, first, flops, buffers = _colorjax_window(name)
+    except ConfigError as e:
+      sys.exit(f'error: {e}')
     torch_window = (_torch_window(name) if FLAGS.torch and name != 'cnn'
                     else None)
     ours, faults, theirs = [], [], []
@@ -152,7 +160,8 @@ def main(argv):
             f'{max(ours):.1f}) | first step {first:5.1f} s | '
             f'{flops / 1e9:.2f} GFLOP/img, {rate * flops / 1e9:.0f} GFLOP/s = '
             f'{rate * flops / 1e9 / peak:.0%} of peak | XLA buffers {buffers / 2**20:.0f} MiB, '
-            f'{np.median(faults):,.0f} page faults/step')
+            f'{np.median(faults):,.0f} page faults/step | '
+            f'{_EPOCH_IMAGES:,}-image epoch {_EPOCH_IMAGES / rate:.0f} s')
     if theirs:
       t = float(np.median(theirs))
       line += (f' || torch {t:6.1f} img/s (min {min(theirs):.1f}, max '

@@ -1,0 +1,53 @@
+"""The benchmark scripts the README quotes run and print what it says they do.
+
+Tiny sizes, one timed window: this checks the commands and their output
+format, not speed (speeds are only ever read from real benchmark runs).
+"""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(script, *args):
+  # One CPU device, as a user's plain `python benchmarks/...` sees.
+  env = dict(os.environ, XLA_FLAGS='')
+  return subprocess.run([sys.executable, os.path.join('benchmarks', script),
+                         *args], cwd=ROOT, env=env, capture_output=True,
+                        text=True, timeout=600)
+
+
+def test_train_step_prints_rate_cost_and_epoch_time():
+  result = _run('train_step.py', '--models=cnn', '--batch_size=4',
+                '--image_size=16', '--steps=1', '--repeats=1',
+                '--peak_gflops=100')
+  assert result.returncode == 0, result.stderr[-3000:]
+  line = re.search(r'^cnn +colorjax +([\d.]+) img/s .* first step +[\d.]+ s \| '
+                   r'([\d.]+) GFLOP/img, .* of peak \| XLA buffers \d+ MiB, '
+                   r'[\d,]+ page faults/step \| 50,000-image epoch (\d+) s$',
+                   result.stdout, re.M)
+  assert line, result.stdout
+  rate, gflop, epoch_s = map(float, line.groups())
+  assert rate > 0 and gflop > 0
+  assert epoch_s == pytest.approx(50_000 / rate, abs=1)
+
+
+def test_input_pipeline_prints_both_rates():
+  result = _run('input_pipeline.py', '--batch_size=4', '--steps=1')
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert re.search(r'^input pipeline +\d+ img/s \| train step +[\d.]+ img/s '
+                   r'\| ratio \d+x$', result.stdout, re.M), result.stdout
+
+
+@pytest.mark.parametrize('args', [('train_step.py', '--models=cnn'),
+                                  ('input_pipeline.py',)])
+def test_a_bad_size_is_one_line(args):
+  result = _run(*args, '--image_size=20')
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1].startswith(
+      'error: config.image_size=20 must be a positive multiple'), result.stderr
