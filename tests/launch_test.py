@@ -125,3 +125,25 @@ def test_sigterm_saves_and_resumes_with_the_same_data_order(tmp_path):
   for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
     np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=1e-6,
                                atol=1e-7)
+
+
+def test_a_resumed_run_compiles_nothing_new(tmp_path):
+  """launch.py's persistent XLA cache: the second run only reads it."""
+  cache = tmp_path / 'xla_cache'
+  args = [f'--workdir={tmp_path / "run"}',
+          *[a for a in TINY_CNN if 'compilation_cache_dir' not in a],
+          f'--config.compilation_cache_dir={cache}']
+  # Real programs take seconds to compile; these tiny ones must be cached too.
+  env = dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu',
+             JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS='0')
+  written = []
+  for epochs in (1, 2):
+    result = subprocess.run([sys.executable, 'launch.py', *args,
+                             f'--config.num_epochs={epochs}'], cwd=ROOT,
+                            env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    written.append(sorted(os.listdir(cache)))
+  assert 'Restored epoch 1 from' in result.stderr
+  assert len(written[0]) >= 2, written[0]  # At least the train and eval steps.
+  assert written[1] == written[0]
