@@ -6,8 +6,9 @@ Two forms compute the same function with the same parameters:
   ``nn.ConvTranspose`` do). Best where the backend has a fast general
   convolution (cuDNN on GPU, the TPU compiler).
 * ``'fast'``: the fastest exact form per layer on XLA:CPU. The 4x4 stride-2
-  transposed convolution becomes four exact 2x2 phase convolutions (one
-  im2col matmul) interleaved by depth-to-space; stride-1 convolutions are
+  transposed convolution becomes four exact 2x2 phase convolutions
+  interleaved by depth-to-space (one im2col matmul over a grid the phases
+  share, or one per phase for inputs up to 4x4); stride-1 convolutions are
   im2col matmuls; stride-2 convolutions stay XLA's own while their output is
   at least 4x4 (there XLA:CPU is fast in the forward pass and both
   gradients) and below that become space-to-depth + a stride-1 im2col
@@ -152,6 +153,61 @@ def conv2d(x: jax.Array, w: jax.Array, *, stride: int = 1, padding: int = 0,
   return _s2d_conv(x, w, padding)
 
 
+def _shared_grid_conv_t(x: jax.Array, w: jax.Array) -> jax.Array:
+  """The 4x4 stride-2 transposed conv as one matmul over a shared grid.
+
+  Output row 2m + r only sees taps k = r, r + 2, at rows m - 1 + r and m + r
+  of the input: a 2x2 convolution over the once-padded input per output phase
+  r. All four phases are one im2col matmul with the kernels stacked along its
+  outputs, over the (H + 1) x (W + 1) positions that any phase needs; each
+  phase then keeps its H x W of them.
+  """
+  b, h, wd, cin = x.shape
+  cout = w.shape[-1]
+  wp = w.reshape(2, 2, 2, 2, cin, cout).transpose(0, 2, 4, 1, 3, 5)
+  wp = wp.reshape(2, 2, cin, 4 * cout)  # [t_h, t_w, c, (r_h, r_w, o)]
+  xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+  y = _im2col_valid(xp, wp).reshape(b, h + 1, wd + 1, 2, 2, cout)
+  rows = []
+  for rh in range(2):
+    cols = [y[:, rh:rh + h, rw:rw + wd, rh, rw, :] for rw in range(2)]
+    rows.append(jnp.stack(cols, axis=3))  # (B, H, W, 2, O)
+  out = jnp.stack(rows, axis=2)  # (B, H, 2, W, 2, O)
+  return out.reshape(b, 2 * h, 2 * wd, cout)
+
+
+def _per_phase_conv_t(x: jax.Array, w: jax.Array) -> jax.Array:
+  """The same as four exact phase convolutions, one im2col matmul each.
+
+  Each output phase (r_h, r_w) gets its own H x W patches and its 2x2 taps
+  w[r_h::2, r_w::2]: no wasted positions, but four times the patch data.
+  (Four `_matmul`s beat one batched einsum in the train step: autodiff's
+  batched kernel gradient contracts leading dimensions.)
+  """
+  b, h, wd, cin = x.shape
+  cout = w.shape[-1]
+  xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+  patches, kernels = [], []
+  for rh in range(2):
+    for rw in range(2):
+      patches.append(jnp.concatenate(
+          [xp[:, rh + th:rh + th + h, rw + tw:rw + tw + wd, :]
+           for th in range(2) for tw in range(2)], axis=-1))
+      kernels.append(w[rh::2, rw::2].reshape(4 * cin, cout))
+  y = jnp.stack([_matmul(p, k) for p, k in zip(patches, kernels)])
+  y = y.reshape(2, 2, b, h, wd, cout).transpose(2, 3, 0, 4, 1, 5)
+  return y.reshape(b, 2 * h, 2 * wd, cout)
+
+
+# The shared grid computes (H + 1)(W + 1) positions per phase for H x W: 2.25x
+# the work at 2x2 inputs, 1.56x at 4x4, 1.27x at 8x8. Up to this input side the
+# exact per-phase form is faster despite its 4x patches (forward + both
+# gradients, batch 32, benchmarks/conv_layers.py: G.up0 11 vs 21 ms, G.up1 40
+# vs 54 ms); at 8x8 they tie (G.up2 44 vs 45) and at 16x16 the shared grid
+# wins (G.up3 50 vs 63).
+_MAX_PER_PHASE_INPUT = 4
+
+
 def conv_transpose_4x4_s2(x: jax.Array, w: jax.Array, *,
                           impl: str = 'xla') -> jax.Array:
   """PyTorch ``ConvTranspose2d(k=4, stride=2, padding=1)``: (B,H,W,C) -> (B,2H,2W,O).
@@ -167,21 +223,9 @@ def conv_transpose_4x4_s2(x: jax.Array, w: jax.Array, *,
     return lax.conv_general_dilated(x, w, (1, 1), [(2, 2), (2, 2)],
                                     lhs_dilation=(2, 2),
                                     dimension_numbers=_DIMS)
-  b, h, wd, cin = x.shape
-  cout = w.shape[-1]
-  # Output row 2m + r only sees taps k = r, r + 2 at input rows m - 1 + r and
-  # m + r: a 2x2 convolution over the once-padded input per output phase r.
-  # All four phases are one matmul with the kernels stacked along outputs.
-  wp = w.reshape(2, 2, 2, 2, cin, cout).transpose(0, 2, 4, 1, 3, 5)
-  wp = wp.reshape(2, 2, cin, 4 * cout)  # [t_h, t_w, c, (r_h, r_w, o)]
-  xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-  y = _im2col_valid(xp, wp).reshape(b, h + 1, wd + 1, 2, 2, cout)
-  rows = []
-  for rh in range(2):
-    cols = [y[:, rh:rh + h, rw:rw + wd, rh, rw, :] for rw in range(2)]
-    rows.append(jnp.stack(cols, axis=3))  # (B, H, W, 2, O)
-  out = jnp.stack(rows, axis=2)  # (B, H, 2, W, 2, O)
-  return out.reshape(b, 2 * h, 2 * wd, cout)
+  if max(x.shape[1:3]) <= _MAX_PER_PHASE_INPUT:
+    return _per_phase_conv_t(x, w)
+  return _shared_grid_conv_t(x, w)
 
 
 def _params(module: nn.Module, x: jax.Array, window: tuple):

@@ -67,6 +67,11 @@ def test_transposed_conv(h, w, cin, cout):
   x, k = _inputs((2, h, w, cin), (4, 4, cin, cout))
   _assert_same_function(
       lambda a, b, i: layers.conv_transpose_4x4_s2(a, b, impl=i), x, k)
+  # 'fast' picks one of two forms by input size; both must hold at every size.
+  for form in (layers._shared_grid_conv_t, layers._per_phase_conv_t):
+    _assert_same_function(
+        lambda a, b, i, f=form: (layers.conv_transpose_4x4_s2(a, b, impl=i)
+                                 if i == 'xla' else f(a, b)), x, k)
 
 
 def test_transposed_conv_equals_flax_and_pytorch_semantics():
