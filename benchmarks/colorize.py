@@ -9,7 +9,6 @@ compiling first call, on whatever device JAX uses.
 
 import os
 import sys
-import time
 
 from absl import app
 from absl import flags
@@ -20,6 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from colorjax import runtime  # pylint: disable=g-import-not-at-top,wrong-import-position
 from colorjax import colorize  # pylint: disable=g-import-not-at-top,wrong-import-position
 from colorjax import models  # pylint: disable=g-import-not-at-top,wrong-import-position
+import timing  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 flags.DEFINE_string('workdir', None, 'A training run (default: untrained).')
 flags.DEFINE_integer('work_size', 32, 'Working resolution (training size).')
@@ -42,14 +42,8 @@ def main(argv):
     colorizer = colorize.Colorizer(generator, variables, FLAGS.work_size, 16)
   rng = np.random.default_rng(0)
   image = rng.integers(0, 256, (FLAGS.size, FLAGS.size), np.uint8)
-  t0 = time.perf_counter()
-  colorizer.colorize(image)
-  first = time.perf_counter() - t0
-  times = []
-  for _ in range(FLAGS.repeats):
-    t0 = time.perf_counter()
-    colorizer.colorize(image)
-    times.append(time.perf_counter() - t0)
+  first, times = timing.call_seconds(colorizer.colorize, image,
+                                     repeats=FLAGS.repeats)
   print(f'# python {" ".join(sys.argv)}')
   print(f'# device: {jax.devices()[0].device_kind} ({jax.default_backend()})')
   print(f'{FLAGS.size}x{FLAGS.size} at work size {FLAGS.work_size}: '

@@ -12,7 +12,6 @@ in milliseconds (median of --repeats calls), for each colorjax form and, with
 
 import os
 import sys
-import time
 
 from absl import app
 from absl import flags
@@ -23,6 +22,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from colorjax import layers  # pylint: disable=g-import-not-at-top,wrong-import-position
 from colorjax import runtime  # pylint: disable=g-import-not-at-top,wrong-import-position
+import timing  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 flags.DEFINE_integer('batch_size', 32, 'Batch size.')
 flags.DEFINE_list('impls', ['fast'], 'colorjax forms to time.')
@@ -51,12 +51,7 @@ LAYERS = [
 
 def _median_ms(fn, *args) -> float:
   """Median wall time of fn(*args) after one warm-up call (JAX or PyTorch)."""
-  jax.block_until_ready(fn(*args))
-  times = []
-  for _ in range(FLAGS.repeats):
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn(*args))
-    times.append(time.perf_counter() - t0)
+  _, times = timing.call_seconds(fn, *args, repeats=FLAGS.repeats)
   return 1e3 * float(np.median(times))
 
 

@@ -32,6 +32,7 @@ from colorjax import train  # pylint: disable=g-import-not-at-top,wrong-import-p
 from colorjax.config_validation import validate_config  # pylint: disable=g-import-not-at-top,wrong-import-position
 from colorjax.errors import ConfigError  # pylint: disable=g-import-not-at-top,wrong-import-position
 from configs import default  # pylint: disable=g-import-not-at-top,wrong-import-position
+import timing  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 flags.DEFINE_integer('batch_size', 32, 'Global batch size.')
 flags.DEFINE_integer('image_size', 32, 'Image side.')
@@ -52,13 +53,8 @@ _EPOCH_IMAGES = 50_000  # One CIFAR-10-sized epoch, step time only.
 def _matmul_gflops(n: int = 2048, repeats: int = 7) -> float:
   """Median GFLOP/s of an n^3 float32 matmul: the practical peak."""
   a = jax.numpy.ones((n, n), jax.numpy.float32)
-  matmul = jax.jit(jax.numpy.dot)
-  jax.block_until_ready(matmul(a, a))
-  times = []
-  for _ in range(repeats):
-    t0 = time.perf_counter()
-    jax.block_until_ready(matmul(a, a))
-    times.append(time.perf_counter() - t0)
+  _, times = timing.call_seconds(jax.jit(jax.numpy.dot), a, a,
+                                 repeats=repeats)
   return 2 * n**3 / float(np.median(times)) / 1e9
 
 
@@ -159,7 +155,8 @@ def main(argv):
     line = (f'{name:4s} colorjax {rate:7.1f} img/s (min {min(ours):.1f}, max '
             f'{max(ours):.1f}) | first step {first:5.1f} s | '
             f'{flops / 1e9:.2f} GFLOP/img, {rate * flops / 1e9:.0f} GFLOP/s = '
-            f'{rate * flops / 1e9 / peak:.0%} of peak | XLA buffers {buffers / 2**20:.0f} MiB, '
+            f'{rate * flops / 1e9 / peak:.0%} of peak | XLA buffers '
+            f'{buffers / 2**20:.0f} MiB, '
             f'{np.median(faults):,.0f} page faults/step | '
             f'{_EPOCH_IMAGES:,}-image epoch {_EPOCH_IMAGES / rate:.0f} s')
     if theirs:

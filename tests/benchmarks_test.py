@@ -24,9 +24,10 @@ def _run(script, *args):
 
 def test_train_step_prints_rate_cost_and_epoch_time():
   result = _run('train_step.py', '--models=cnn', '--batch_size=4',
-                '--image_size=16', '--steps=1', '--repeats=1',
-                '--peak_gflops=100')
+                '--image_size=16', '--steps=1', '--repeats=1')
   assert result.returncode == 0, result.stderr[-3000:]
+  assert re.search(r'^# fp32 peak for the fractions below: \d+ GFLOP/s '
+                   r'\(2048\^3 matmul, measured\)$', result.stdout, re.M)
   line = re.search(r'^cnn +colorjax +([\d.]+) img/s .* first step +[\d.]+ s \| '
                    r'([\d.]+) GFLOP/img, .* of peak \| XLA buffers \d+ MiB, '
                    r'[\d,]+ page faults/step \| 50,000-image epoch (\d+) s$',
@@ -42,6 +43,23 @@ def test_input_pipeline_prints_both_rates():
   assert result.returncode == 0, result.stderr[-3000:]
   assert re.search(r'^input pipeline +\d+ img/s \| train step +[\d.]+ img/s '
                    r'\| ratio \d+x$', result.stdout, re.M), result.stdout
+
+
+def test_conv_layers_prints_every_layer_and_the_total():
+  result = _run('conv_layers.py', '--batch_size=2', '--repeats=1')
+  assert result.returncode == 0, result.stderr[-3000:]
+  rows = re.findall(r'^([GD]\.\w+|total) +([\d.]+)$', result.stdout, re.M)
+  assert len(rows) == 15 and rows[-1][0] == 'total', result.stdout
+  assert float(rows[-1][1]) == pytest.approx(
+      sum(float(t) for _, t in rows[:-1]), abs=0.1 * len(rows))
+
+
+def test_colorize_prints_seconds_per_image():
+  result = _run('colorize.py', '--size=64', '--repeats=2')
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert re.search(r'^64x64 at work size 32: [\d.]+ s/image \(median of 2, '
+                   r'min [\d.]+, max [\d.]+\); first call [\d.]+ s$',
+                   result.stdout, re.M), result.stdout
 
 
 @pytest.mark.parametrize('args', [('train_step.py', '--models=cnn'),
