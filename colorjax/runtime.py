@@ -37,9 +37,9 @@ def keep_freed_memory() -> bool:
   fresh mmap from a thread's arena and unmaps them on free, so every step
   page-faults all of it in again: `benchmarks/train_step.py --models=bn`
   counts about 106,000 faults per step that way and runs 17% slower. With one
-  arena, no mmap and no trimming, the blocks are reused (0 faults per step). Must run
-  before JAX starts its backend threads; set COLORJAX_SYSTEM_MALLOC=1 to
-  skip it. The process's resident memory then stays at its peak.
+  arena, no mmap and no trimming, the blocks are reused (0 faults per step).
+  Must run before JAX starts its backend threads; set COLORJAX_SYSTEM_MALLOC=1
+  to skip it. The process's resident memory then stays at its peak.
 
   Returns:
     Whether the settings were applied (glibc only).
