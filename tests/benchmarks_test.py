@@ -35,7 +35,9 @@ def test_train_step_prints_rate_cost_and_epoch_time():
   assert line, result.stdout
   rate, gflop, epoch_s = map(float, line.groups())
   assert rate > 0 and gflop > 0
-  assert epoch_s == pytest.approx(50_000 / rate, abs=1)
+  # The rate is printed to 0.1 img/s and the epoch to 1 s, so the epoch lies
+  # between the times at the rate's rounding bounds (wide at CI's low rates).
+  assert 50_000 / (rate + 0.05) - 0.5 <= epoch_s <= 50_000 / (rate - 0.05) + 0.5
 
 
 def test_input_pipeline_prints_both_rates():
