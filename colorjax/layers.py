@@ -9,11 +9,11 @@ Two forms compute the same function with the same parameters:
   transposed convolution becomes four exact 2x2 phase convolutions
   interleaved by depth-to-space (one im2col matmul over a grid the phases
   share, or one per phase for inputs up to 4x4); stride-1 convolutions are
-  im2col matmuls; stride-2 convolutions stay XLA's own while their output is
+  im2col matmuls; strided convolutions stay XLA's own while their output is
   at least 4x4 (there XLA:CPU is fast in the forward pass and both
-  gradients) and below that become space-to-depth + a stride-1 im2col
-  matmul. No pass then contains a transposed (lhs-dilated) or
-  smaller-than-kernel convolution, which XLA:CPU lowers to a very slow path.
+  gradients) and below that become strided im2col matmuls. No pass then
+  contains a transposed (lhs-dilated) or smaller-than-kernel convolution,
+  which XLA:CPU lowers to a very slow path.
 
 ``'auto'`` picks ``'fast'`` on CPU and ``'xla'`` elsewhere (see
 ``benchmarks/conv_layers.py`` for the measurements behind that choice).
@@ -71,24 +71,27 @@ def _matmul_bwd(residuals, g):
 _matmul.defvjp(_matmul_fwd, _matmul_bwd)
 
 
-def _im2col_valid(x: jax.Array, w: jax.Array) -> jax.Array:
-  """Stride-1 VALID convolution as kh*kw slices and one matmul."""
+def _im2col(x: jax.Array, w: jax.Array, stride: int = 1) -> jax.Array:
+  """VALID convolution as kh*kw (strided) slices and one matmul.
+
+  The patches are ordered (kh, kw, Cin), so the kernel matrix is the HWIO
+  kernel's own row-major reshape: no relayout of the weights.
+  """
   kh, kw, cin, cout = w.shape
-  ho, wo = x.shape[1] - kh + 1, x.shape[2] - kw + 1
-  if kh == kw == 1:
+  ho = (x.shape[1] - kh) // stride + 1
+  wo = (x.shape[2] - kw) // stride + 1
+  if kh == kw == 1 and stride == 1:
     patches = x
   else:
     patches = jnp.concatenate(
-        [x[:, i:i + ho, j:j + wo, :] for i in range(kh) for j in range(kw)],
-        axis=-1)
+        [x[:, i:i + stride * (ho - 1) + 1:stride,
+           j:j + stride * (wo - 1) + 1:stride, :]
+         for i in range(kh) for j in range(kw)], axis=-1)
   return _matmul(patches, w.reshape(kh * kw * cin, cout))
 
 
-def _space_to_depth(x: jax.Array) -> jax.Array:
-  """(B, 2h, 2w, C) -> (B, h, w, 4C), channel order (row phase, col phase, C)."""
-  b, h, w, c = x.shape
-  x = x.reshape(b, h // 2, 2, w // 2, 2, c).transpose(0, 1, 3, 2, 4, 5)
-  return x.reshape(b, h // 2, w // 2, 4 * c)
+def _pad(x: jax.Array, padding: int) -> jax.Array:
+  return jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
 
 
 def _xla_conv(x: jax.Array, w: jax.Array, stride: int,
@@ -98,27 +101,10 @@ def _xla_conv(x: jax.Array, w: jax.Array, stride: int,
                                   dimension_numbers=_DIMS)
 
 
-def _s2d_conv(x: jax.Array, w: jax.Array, padding: int) -> jax.Array:
-  """Stride-2 convolution as space-to-depth + a stride-1 im2col matmul."""
-  kh, kw, cin, cout = w.shape
-  ho = (x.shape[1] + 2 * padding - kh) // 2 + 1
-  wo = (x.shape[2] + 2 * padding - kw) // 2 + 1
-  # Pad to even sizes so space-to-depth is exact; extra rows only feed
-  # outputs that are sliced off below.
-  ph, pw = (x.shape[1] + 2 * padding) % 2, (x.shape[2] + 2 * padding) % 2
-  x = jnp.pad(x, ((0, 0), (padding, padding + ph), (padding, padding + pw),
-                  (0, 0)))
-  z = _space_to_depth(x)
-  # w[2t + p] -> w2[t, (p, c)]: the same taps, regrouped by input phase.
-  w2 = w.reshape(kh // 2, 2, kw // 2, 2, cin, cout).transpose(0, 2, 1, 3, 4, 5)
-  w2 = w2.reshape(kh // 2, kw // 2, 4 * cin, cout)
-  return _im2col_valid(z, w2)[:, :ho, :wo, :]
-
-
-# XLA:CPU's own stride-2 convolution (forward and both gradients) is faster
-# than the space-to-depth form while its output is at least this size; below
-# it the input is smaller than the kernel's reach and XLA leaves its fast
-# path (the 2x2-output layer: 415 ms vs 12 ms; benchmarks/conv_layers.py).
+# XLA:CPU's own strided convolution (forward and both gradients) is faster
+# than strided im2col while its output is at least this size; below it the
+# input is smaller than the kernel's reach and XLA leaves its fast path (the
+# 2x2-output layer: 415 ms vs 10-12 ms; benchmarks/conv_layers.py).
 _MIN_XLA_OUTPUT = 4
 
 
@@ -129,7 +115,7 @@ def conv2d(x: jax.Array, w: jax.Array, *, stride: int = 1, padding: int = 0,
   Args:
     x: (B, H, W, Cin) input.
     w: (kh, kw, Cin, Cout) kernel.
-    stride: 1 or 2 (2 needs an even kernel size for the 'fast' form).
+    stride: the same in both spatial dimensions.
     padding: zero padding on every side.
     impl: 'xla' or 'fast' (resolved, not 'auto').
 
@@ -138,19 +124,11 @@ def conv2d(x: jax.Array, w: jax.Array, *, stride: int = 1, padding: int = 0,
   """
   if impl == 'xla':
     return _xla_conv(x, w, stride, padding)
-  kh, kw = w.shape[:2]
-  if stride == 1:
-    if padding:
-      x = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
-    return _im2col_valid(x, w)
-  if stride != 2 or kh % 2 or kw % 2:
-    raise ValueError(f'fast conv2d supports stride 1, or stride 2 with an even '
-                     f'kernel; got stride {stride}, kernel {kh}x{kw}.')
-  ho = (x.shape[1] + 2 * padding - kh) // 2 + 1
-  wo = (x.shape[2] + 2 * padding - kw) // 2 + 1
-  if min(ho, wo) >= _MIN_XLA_OUTPUT:
-    return _xla_conv(x, w, 2, padding)
-  return _s2d_conv(x, w, padding)
+  ho = (x.shape[1] + 2 * padding - w.shape[0]) // stride + 1
+  wo = (x.shape[2] + 2 * padding - w.shape[1]) // stride + 1
+  if stride > 1 and min(ho, wo) >= _MIN_XLA_OUTPUT:
+    return _xla_conv(x, w, stride, padding)
+  return _im2col(_pad(x, padding) if padding else x, w, stride)
 
 
 def _shared_grid_conv_t(x: jax.Array, w: jax.Array) -> jax.Array:
@@ -166,8 +144,8 @@ def _shared_grid_conv_t(x: jax.Array, w: jax.Array) -> jax.Array:
   cout = w.shape[-1]
   wp = w.reshape(2, 2, 2, 2, cin, cout).transpose(0, 2, 4, 1, 3, 5)
   wp = wp.reshape(2, 2, cin, 4 * cout)  # [t_h, t_w, c, (r_h, r_w, o)]
-  xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-  y = _im2col_valid(xp, wp).reshape(b, h + 1, wd + 1, 2, 2, cout)
+  xp = _pad(x, 1)
+  y = _im2col(xp, wp).reshape(b, h + 1, wd + 1, 2, 2, cout)
   rows = []
   for rh in range(2):
     cols = [y[:, rh:rh + h, rw:rw + wd, rh, rw, :] for rw in range(2)]
@@ -187,9 +165,9 @@ def _per_phase_conv_t(x: jax.Array, w: jax.Array) -> jax.Array:
   """
   b, h, wd, _ = x.shape
   cout = w.shape[-1]
-  xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+  xp = _pad(x, 1)
   y = jnp.stack([
-      _im2col_valid(xp[:, rh:rh + h + 1, rw:rw + wd + 1, :], w[rh::2, rw::2])
+      _im2col(xp[:, rh:rh + h + 1, rw:rw + wd + 1, :], w[rh::2, rw::2])
       for rh in range(2) for rw in range(2)])  # (r_h r_w, B, H, W, O)
   y = y.reshape(2, 2, b, h, wd, cout).transpose(2, 3, 0, 4, 1, 5)
   return y.reshape(b, 2 * h, 2 * wd, cout)

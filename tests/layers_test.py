@@ -39,11 +39,13 @@ def test_stride2_conv(h, w, cin, cout):
   x, k = _inputs((2, h, w, cin), (4, 4, cin, cout))
   _assert_same_function(
       lambda a, b, i: layers.conv2d(a, b, stride=2, padding=1, impl=i), x, k)
-  # 'fast' keeps XLA's convolution for outputs of 4x4 and more; the
-  # space-to-depth form it uses below that must hold at every size.
+  # 'fast' keeps XLA's convolution for outputs of 4x4 and more; the strided
+  # im2col form it uses below that must hold at every size.
+  def strided_im2col(a, b):
+    return layers._im2col(layers._pad(a, 1), b, 2)
   _assert_same_function(
       lambda a, b, i: (layers.conv2d(a, b, stride=2, padding=1, impl=i)
-                       if i == 'xla' else layers._s2d_conv(a, b, 1)), x, k)
+                       if i == 'xla' else strided_im2col(a, b)), x, k)
 
 
 @pytest.mark.parametrize('h,w,cin,cout,k,pad', [
@@ -56,6 +58,16 @@ def test_stride1_conv(h, w, cin, cout, k, pad):
   x, kern = _inputs((2, h, w, cin), (k, k, cin, cout))
   _assert_same_function(
       lambda a, b, i: layers.conv2d(a, b, stride=1, padding=pad, impl=i),
+      x, kern)
+
+
+@pytest.mark.parametrize('h,w,k,stride,pad', [
+    (9, 8, 3, 3, 1),  # Output 3x3: strided im2col.
+    (14, 13, 3, 3, 0)])  # Output 4x4: XLA's own convolution.
+def test_other_strides_and_odd_kernels(h, w, k, stride, pad):
+  x, kern = _inputs((2, h, w, 3), (k, k, 3, 4))
+  _assert_same_function(
+      lambda a, b, i: layers.conv2d(a, b, stride=stride, padding=pad, impl=i),
       x, kern)
 
 
