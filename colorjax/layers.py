@@ -91,6 +91,9 @@ def _im2col(x: jax.Array, w: jax.Array, stride: int = 1) -> jax.Array:
 
 
 def _pad(x: jax.Array, padding: int) -> jax.Array:
+  """Zero-pads both spatial dimensions by `padding` on every side."""
+  if not padding:
+    return x
   return jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
 
 
@@ -128,7 +131,7 @@ def conv2d(x: jax.Array, w: jax.Array, *, stride: int = 1, padding: int = 0,
   wo = (x.shape[2] + 2 * padding - w.shape[1]) // stride + 1
   if stride > 1 and min(ho, wo) >= _MIN_XLA_OUTPUT:
     return _xla_conv(x, w, stride, padding)
-  return _im2col(_pad(x, padding) if padding else x, w, stride)
+  return _im2col(_pad(x, padding), w, stride)
 
 
 def _shared_grid_conv_t(x: jax.Array, w: jax.Array) -> jax.Array:
