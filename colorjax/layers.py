@@ -107,7 +107,8 @@ def _xla_conv(x: jax.Array, w: jax.Array, stride: int,
 # XLA:CPU's own strided convolution (forward and both gradients) is faster
 # than strided im2col while its output is at least this size; below it the
 # input is smaller than the kernel's reach and XLA leaves its fast path (the
-# 2x2-output layer: 415 ms vs 10-12 ms; benchmarks/conv_layers.py).
+# 2x2-output layer: 415-431 ms vs 10-13 ms over runs of
+# benchmarks/conv_layers.py).
 _MIN_XLA_OUTPUT = 4
 
 
