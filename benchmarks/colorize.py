@@ -16,10 +16,11 @@ import jax
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from colorjax import runtime  # pylint: disable=g-import-not-at-top,wrong-import-position
-from colorjax import colorize  # pylint: disable=g-import-not-at-top,wrong-import-position
-from colorjax import models  # pylint: disable=g-import-not-at-top,wrong-import-position
-import timing  # pylint: disable=g-import-not-at-top,wrong-import-position
+import timing
+
+from colorjax import colorize
+from colorjax import models
+from colorjax import runtime
 
 flags.DEFINE_string('workdir', None, 'A training run (default: untrained).')
 flags.DEFINE_integer('work_size', 32, 'Working resolution (training size).')
@@ -39,7 +40,8 @@ def main(argv):
     variables = generator.init(
         jax.random.key(0), np.zeros((1, FLAGS.work_size, FLAGS.work_size, 1)),
         train=False)
-    colorizer = colorize.Colorizer(generator, variables, FLAGS.work_size, 16)
+    colorizer = colorize.Colorizer(generator.apply, variables, FLAGS.work_size,
+                                   16)
   rng = np.random.default_rng(0)
   image = rng.integers(0, 256, (FLAGS.size, FLAGS.size), np.uint8)
   first, times = timing.call_seconds(colorizer.colorize, image,

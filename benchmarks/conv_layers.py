@@ -20,9 +20,10 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from colorjax import layers  # pylint: disable=g-import-not-at-top,wrong-import-position
-from colorjax import runtime  # pylint: disable=g-import-not-at-top,wrong-import-position
-import timing  # pylint: disable=g-import-not-at-top,wrong-import-position
+import timing
+
+from colorjax import layers
+from colorjax import runtime
 
 flags.DEFINE_integer('batch_size', 32, 'Batch size.')
 flags.DEFINE_list('impls', ['fast'], 'colorjax forms to time.')
@@ -74,7 +75,7 @@ def _jax_ms(kind, h, cin, cout, stride, pad, impl) -> float:
 
 
 def _torch_ms(kind, h, cin, cout, stride, pad) -> float:
-  import torch  # pylint: disable=g-import-not-at-top
+  import torch
   torch.set_num_threads(os.cpu_count())
   x = torch.randn(FLAGS.batch_size, cin, h, h, requires_grad=True)
   if kind == 'conv':

@@ -19,12 +19,13 @@ from jax.sharding import Mesh
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from colorjax import runtime  # pylint: disable=g-import-not-at-top,wrong-import-position
-from colorjax import input_pipeline  # pylint: disable=g-import-not-at-top,wrong-import-position
-from colorjax import train  # pylint: disable=g-import-not-at-top,wrong-import-position
-from colorjax.config_validation import validate_config  # pylint: disable=g-import-not-at-top,wrong-import-position
-from colorjax.errors import ColorjaxError  # pylint: disable=g-import-not-at-top,wrong-import-position
-from configs import default  # pylint: disable=g-import-not-at-top,wrong-import-position
+from colorjax import batching
+from colorjax import runtime
+from colorjax import sources
+from colorjax import steps as steps_lib
+from colorjax.config_validation import validate_config
+from colorjax.configs import default
+from colorjax.errors import ColorjaxError
 
 flags.DEFINE_string('dataset', 'samples', 'As config.dataset.')
 flags.DEFINE_integer('batch_size', 32, 'Global batch size.')
@@ -47,17 +48,17 @@ def main(argv):
   t0 = time.perf_counter()
   try:
     validate_config(c, jax.device_count())
-    train_ds, _ = input_pipeline.create_datasets(c)
+    train_ds, _ = sources.create_datasets(c)
   except ColorjaxError as e:  # A bad flag or a missing dataset.
     sys.exit(f'error: {e}')
   load_s = time.perf_counter() - t0
-  trainer = train.Trainer(c, Mesh(np.asarray(jax.devices()), ('data',)))
+  trainer = steps_lib.Steps(c, Mesh(np.asarray(jax.devices()), ('data',)))
 
   pipeline_rates = []
   for epoch in range(3):
     t0 = time.perf_counter()
     n = 0
-    for batch in input_pipeline.prefetch_to_device(
+    for batch in batching.prefetch_to_device(  # noqa: B007  (waited on below)
         train_ds.train_batches(c.batch_size, c.seed, epoch),
         trainer.data_sharding):
       n += c.batch_size
@@ -79,7 +80,8 @@ def main(argv):
   pipe, step = float(np.median(pipeline_rates)), float(np.median(step_rates))
   print(f'# python {" ".join(sys.argv)}')
   print(f'# {c.dataset}: {len(train_ds)} training images '
-        f'({type(train_ds).__name__}) prepared in {load_s:.1f} s; batch {c.batch_size}, {c.image_size}x{c.image_size},'
+        f'({type(train_ds).__name__}) prepared in {load_s:.1f} s; batch '
+        f'{c.batch_size}, {c.image_size}x{c.image_size},'
         f' {jax.devices()[0].device_kind}; medians of 3')
   print(f'input pipeline {pipe:10.0f} img/s | train step {step:6.1f} img/s | '
         f'ratio {pipe / step:.0f}x')

@@ -52,7 +52,7 @@ class Generator(nn.Module):
     for block in self.down:
       x = block(x)
       skips.append(x)
-    for block, skip in zip(self.up, skips[-2::-1]):
+    for block, skip in zip(self.up, skips[-2::-1], strict=True):
       x = torch.cat([block(x), skip], dim=1)
     return torch.tanh(self.head(x))
 

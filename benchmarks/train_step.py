@@ -27,12 +27,13 @@ from jax.sharding import Mesh
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from colorjax import runtime  # pylint: disable=g-import-not-at-top,wrong-import-position
-from colorjax import train  # pylint: disable=g-import-not-at-top,wrong-import-position
-from colorjax.config_validation import validate_config  # pylint: disable=g-import-not-at-top,wrong-import-position
-from colorjax.errors import ConfigError  # pylint: disable=g-import-not-at-top,wrong-import-position
-from configs import default  # pylint: disable=g-import-not-at-top,wrong-import-position
-import timing  # pylint: disable=g-import-not-at-top,wrong-import-position
+import timing
+
+from colorjax import configs as configs_lib
+from colorjax import runtime
+from colorjax import steps as steps_lib
+from colorjax.config_validation import validate_config
+from colorjax.errors import ConfigError
 
 flags.DEFINE_integer('batch_size', 32, 'Global batch size.')
 flags.DEFINE_integer('image_size', 32, 'Image side.')
@@ -47,6 +48,7 @@ flags.DEFINE_integer('torch_threads', 0, 'PyTorch threads (0: one per core '
 flags.DEFINE_float('peak_gflops', 0.0, 'Device fp32 peak for the fraction '
                    '(0: measure a 2048^3 matmul in this run).')
 FLAGS = flags.FLAGS
+RECIPES = {'bn': 'gan_bn', 'sn': 'gan_sn', 'cnn': 'cnn'}
 _EPOCH_IMAGES = 50_000  # One CIFAR-10-sized epoch, step time only.
 
 
@@ -60,13 +62,11 @@ def _matmul_gflops(n: int = 2048, repeats: int = 7) -> float:
 
 def _colorjax_window(name: str):
   """(run_window() -> img/s, first step seconds, flops per image, bytes)."""
-  c = default.get_config()
-  c.model = 'cnn' if name == 'cnn' else 'gan'
-  c.discriminator.norm = 'spectral' if name == 'sn' else 'batch'
+  c = configs_lib.load(RECIPES[name])
   c.batch_size, c.image_size = FLAGS.batch_size, FLAGS.image_size
   c.conv_impl, c.compute_dtype = FLAGS.conv_impl, FLAGS.compute_dtype
   validate_config(c, jax.device_count())
-  trainer = train.Trainer(c, Mesh(np.asarray(jax.devices()), ('data',)))
+  trainer = steps_lib.Steps(c, Mesh(np.asarray(jax.devices()), ('data',)))
   state = trainer.init()
   rng = np.random.default_rng(0)
   batch = jax.device_put(
@@ -103,8 +103,8 @@ def _colorjax_window(name: str):
 
 
 def _torch_window(name: str):
-  import torch  # pylint: disable=g-import-not-at-top
-  import torch_reference  # pylint: disable=g-import-not-at-top
+  import torch
+  import torch_reference
   torch.set_num_threads(FLAGS.torch_threads or os.cpu_count())
   torch.manual_seed(0)
   step, _, _ = torch_reference.make_step('spectral' if name == 'sn'

@@ -1,68 +1,145 @@
-"""Orbax checkpoints of the train state, one per finished epoch.
+"""Checkpoints of the train state: what to keep, when to save, how to resume.
 
-Checkpoints are numbered by the number of finished epochs. The latest
-`keep` and the milestone epochs are kept. Orbax writes each checkpoint to a
-temporary directory and renames it when complete, so a run killed mid-save
-leaves the previous checkpoint intact and loses at most the current epoch.
+One orbax manager per workdir (`workdir/checkpoints`), checkpoints numbered by
+step. Each carries metadata: the number of finished epochs, the batches of the
+unfinished one trained on (0 at an epoch end), and its run's steps per epoch.
+
+* At the end of every epoch the state is saved; the latest
+  `config.keep_checkpoints` and the epochs in `config.checkpoint_epochs`
+  (milestones, kept through orbax's preservation policies) stay.
+* On preemption (SIGTERM / SIGINT) mid-epoch the state is saved at that step;
+  the next epoch-end save deletes it.
+* A run resumes from the latest checkpoint, whichever kind it is.
+
+Orbax writes each checkpoint to a temporary directory and renames it when
+complete, so a run killed mid-save leaves the previous checkpoint intact.
 """
 
 import os
-from typing import Any, Optional, Sequence
+from typing import Any, Dict, Optional
 
 from absl import logging
 import jax
+import ml_collections
 import orbax.checkpoint as ocp
 
+from colorjax import names
 from colorjax.errors import CheckpointError
 
+Manager = ocp.CheckpointManager
+_EPOCH, _BATCH_IN_EPOCH, _STEPS_PER_EPOCH = ('epoch', 'batch_in_epoch',
+                                             'steps_per_epoch')
 
-def create_manager(workdir: str, keep: int = 2,
-                   milestones: Sequence[int] = (),
-                   read_only: bool = False,
-                   subdir: str = 'checkpoints') -> ocp.CheckpointManager:
-  """A manager for `workdir/subdir` keeping latest `keep` + milestones."""
-  policies = [ocp.checkpoint_managers.LatestN(keep)]
-  if milestones:
-    policies.append(ocp.checkpoint_managers.CustomSteps(list(milestones)))
+
+def create_manager(workdir: str,
+                   config: Optional[ml_collections.ConfigDict] = None,
+                   steps_per_epoch: int = 0) -> Manager:
+  """The manager of `workdir`; read-only without a `config` (for tools).
+
+  Args:
+    workdir: the run's directory.
+    config: the training config (its `keep_checkpoints` and
+      `checkpoint_epochs`); None opens the checkpoints read-only.
+    steps_per_epoch: places the milestone epochs at their steps.
+  """
+  read_only = config is None
+  policies = []
+  if not read_only:
+    policies.append(ocp.checkpoint_managers.LatestN(config.keep_checkpoints))
+    if config.checkpoint_epochs:
+      policies.append(ocp.checkpoint_managers.CustomSteps(
+          [e * steps_per_epoch for e in config.checkpoint_epochs]))
   options = ocp.CheckpointManagerOptions(
-      preservation_policy=ocp.checkpoint_managers.AnyPreservationPolicy(
-          policies),
+      preservation_policy=(ocp.checkpoint_managers.AnyPreservationPolicy(
+          policies) if policies else None),
       create=not read_only, read_only=read_only)
-  directory = os.path.join(os.path.abspath(workdir), subdir)
+  directory = os.path.join(os.path.abspath(workdir), names.CHECKPOINTS)
   return ocp.CheckpointManager(directory, options=options)
 
 
-def save(manager: ocp.CheckpointManager, epoch: int, state: Any) -> None:
-  """Saves `state` as the checkpoint of `epoch` (asynchronously)."""
-  manager.save(epoch, args=ocp.args.StandardSave(state))
+def _metadata(manager: Manager, step: int) -> Dict[str, Any]:
+  return dict(manager.metadata(step).custom_metadata or {})
 
 
-def restore(manager: ocp.CheckpointManager, target: Any,
-            epoch: Optional[int] = None) -> Any:
-  """Restores the checkpoint of `epoch` (default: latest) into `target`'s shape.
+def save(manager: Manager, state: Any, steps_per_epoch: int,
+         batch_in_epoch: int = 0) -> None:
+  """Saves `state` at its step (asynchronously at an epoch end).
 
-  `target` is a pytree of arrays (or ShapeDtypeStructs) whose shapes, dtypes
-  and shardings the restored arrays take.
+  Args:
+    manager: from `create_manager`.
+    state: the train state.
+    steps_per_epoch: of the run, so a resume can tell if the data changed.
+    batch_in_epoch: 0 at an epoch end, else the batches of the unfinished
+      epoch trained on (a preemption save, deleted by the next epoch end).
   """
-  epoch = manager.latest_step() if epoch is None else epoch
-  if epoch is None:
-    raise CheckpointError(f'no checkpoint in {manager.directory}; train first '
-                          'with launch.py --workdir=<that workdir>.')
-  if epoch not in manager.all_steps():
-    raise CheckpointError(
-        f'no checkpoint for epoch {epoch} in {manager.directory}; available: '
-        f'{sorted(manager.all_steps())}.')
-  abstract = jax.tree.map(
+  step = int(state.step)
+  manager.save(step, args=ocp.args.StandardSave(state),
+               custom_metadata={_EPOCH: int(state.epoch),
+                                _BATCH_IN_EPOCH: batch_in_epoch,
+                                _STEPS_PER_EPOCH: steps_per_epoch})
+  if batch_in_epoch:
+    manager.wait_until_finished()  # The process is about to exit.
+    return
+  for stale in manager.all_steps():
+    if stale < step and _metadata(manager, stale).get(_BATCH_IN_EPOCH):
+      manager.delete(stale)
+
+
+def epochs(manager: Manager) -> Dict[int, int]:
+  """{finished epochs: step} of the epoch-end checkpoints."""
+  out = {}
+  for step in manager.all_steps():
+    meta = _metadata(manager, step)
+    if _EPOCH in meta and not meta.get(_BATCH_IN_EPOCH):
+      out[int(meta[_EPOCH])] = step
+  return out
+
+
+def position(manager: Manager, step: int) -> Dict[str, Any]:
+  """Checkpoint `step`'s epoch, batch_in_epoch and steps_per_epoch."""
+  return _metadata(manager, step)
+
+
+def _abstract(target: Any) -> Any:
+  return jax.tree.map(
       lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype,
                                      sharding=getattr(x, 'sharding', None)),
       target)
+
+
+def restore(manager: Manager, target: Any, epoch: Optional[int] = None) -> Any:
+  """Restores a checkpoint into `target`'s shape (default: the latest).
+
+  Args:
+    manager: from `create_manager`.
+    target: a pytree of arrays or ShapeDtypeStructs whose shapes, dtypes and
+      shardings the restored arrays take.
+    epoch: the epoch-end checkpoint of this many finished epochs.
+
+  Raises:
+    CheckpointError: no such checkpoint, or it cannot be read.
+  """
+  if epoch is None:
+    step = manager.latest_step()
+    if step is None:
+      raise CheckpointError(f'no checkpoint in {manager.directory}; train '
+                            'first with launch.py --workdir=<that workdir>.')
+  else:
+    available = epochs(manager)
+    if epoch not in available:
+      raise CheckpointError(
+          f'no checkpoint for epoch {epoch} in {manager.directory}; '
+          f'available epochs: {sorted(available)}.')
+    step = available[epoch]
   try:
-    restored = manager.restore(epoch,
-                               args=ocp.args.StandardRestore(abstract))
+    restored = manager.restore(
+        step, args=ocp.args.StandardRestore(_abstract(target)))
   except Exception as e:  # Orbax raises many types for bad files.
     raise CheckpointError(
-        f'checkpoint of epoch {epoch} in {manager.directory} cannot be read '
+        f'checkpoint of step {step} in {manager.directory} cannot be read '
         f'({type(e).__name__}: {str(e).splitlines()[0][:200]}); delete that '
-        'epoch folder to fall back to an earlier one.') from e
-  logging.info('Restored epoch %d from %s.', epoch, manager.directory)
+        'step folder to fall back to an earlier one.') from e
+  logging.info('Restored step %d (epoch %d) from %s.', step,
+               int(restored.epoch), manager.directory)
   return restored
+

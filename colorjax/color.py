@@ -77,14 +77,24 @@ def lab_to_rgb(lab: jax.Array, clip: bool = True) -> jax.Array:
   return jnp.clip(rgb, 0.0, 1.0) if clip else rgb
 
 
+def l_to_model(l: jax.Array) -> jax.Array:
+  """CIELAB L in [0, 100] to the model's input range [-1, 1] (any array)."""
+  return l / 50.0 - 1.0
+
+
+def ab_from_model(ab: jax.Array) -> jax.Array:
+  """The model's ab in (-1, 1) to CIELAB a, b (any array)."""
+  return ab * AB_SCALE
+
+
 def lab_to_model(lab: jax.Array) -> Tuple[jax.Array, jax.Array]:
   """Splits LAB (..., 3) into the model's inputs L (..., 1) and targets ab (..., 2)."""
-  return lab[..., :1] / 50.0 - 1.0, lab[..., 1:] / AB_SCALE
+  return l_to_model(lab[..., :1]), lab[..., 1:] / AB_SCALE
 
 
 def model_to_lab(l: jax.Array, ab: jax.Array) -> jax.Array:
   """Inverse of `lab_to_model`: L (..., 1) and ab (..., 2) in [-1, 1] to LAB."""
-  return jnp.concatenate([(l + 1.0) * 50.0, ab * AB_SCALE], axis=-1)
+  return jnp.concatenate([(l + 1.0) * 50.0, ab_from_model(ab)], axis=-1)
 
 
 def rgb_uint8_to_model(rgb: jax.Array) -> Tuple[jax.Array, jax.Array]:

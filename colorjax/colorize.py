@@ -34,12 +34,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from colorjax import batching
 from colorjax import color
 from colorjax import image_io
-from colorjax import input_pipeline
 from colorjax import runtime
+from colorjax import sources
 from colorjax import train
-from colorjax.errors import ColorjaxError, DataError
+from colorjax.config_validation import downsampling_factor
+from colorjax.errors import ColorjaxError
+from colorjax.errors import DataError
 
 _BUCKET = 256  # Full-resolution arrays are padded to multiples of this.
 
@@ -60,40 +63,50 @@ def _compose(l: jax.Array, ab: jax.Array) -> jax.Array:
       jnp.uint8)
 
 
+def pad_to_bucket(a: np.ndarray) -> np.ndarray:
+  """Edge-pads an (H, W, ...) array to sides rounded up to the bucket size,
+  so one compiled program serves every image of that bucket."""
+  h, w = a.shape[:2]
+  return np.pad(a, ((0, _round_up(h, _BUCKET) - h),
+                    (0, _round_up(w, _BUCKET) - w)) + ((0, 0),) * (a.ndim - 2),
+                mode='edge')
+
+
 def _bucketed(fn, *arrays: np.ndarray) -> np.ndarray:
   """Applies a jitted per-pixel `fn` on arrays padded to bucket sizes."""
   h, w = arrays[0].shape[:2]
-  hb, wb = _round_up(h, _BUCKET), _round_up(w, _BUCKET)
-  padded = [np.pad(a, ((0, hb - h), (0, wb - w)) + ((0, 0),) * (a.ndim - 2),
-                   mode='edge') for a in arrays]
-  return np.asarray(fn(*padded))[:h, :w]
+  return np.asarray(fn(*[pad_to_bucket(a) for a in arrays]))[:h, :w]
 
 
 class Colorizer:
   """A trained generator that colourises images of any size."""
 
-  def __init__(self, generator, variables, work_size: int, factor: int,
-               batch_size: int = 8):
-    """Use `from_workdir`; `factor` is what work sizes must be divisible by."""
+  def __init__(self, apply_fn, variables, work_size: int, factor: int,
+               batch_size: int = 8, vibrance: float = 1.0):
+    """Use `from_workdir`; `apply_fn` is the generator's flax apply,
+    `factor` what work sizes must be divisible by, and `vibrance` the gain
+    on the predicted a, b (1: as trained; >1 more saturated)."""
     if work_size <= 0 or work_size % factor:
       raise DataError(f'work size {work_size} must be a positive multiple of '
                       f'{factor} for this model.')
+    if not 0 <= vibrance <= 4:
+      raise DataError(f'vibrance {vibrance} must be in [0, 4] (1: as '
+                      'trained).')
     self.work_size = work_size
     self.batch_size = batch_size
+    self.vibrance = vibrance
     self._variables = variables
-    self._predict = jax.jit(
-        lambda v, l: generator.apply(v, l, train=False))
+    self._predict = jax.jit(lambda v, l: apply_fn(v, l, train=False))
 
   @classmethod
   def from_workdir(cls, workdir: str, epoch: Optional[int] = None,
-                   work_size: Optional[int] = None,
-                   batch_size: int = 8) -> 'Colorizer':
+                   work_size: Optional[int] = None, batch_size: int = 8,
+                   vibrance: float = 1.0) -> 'Colorizer':
     """Loads the generator of a training run (latest or `epoch` checkpoint)."""
-    from colorjax.config_validation import downsampling_factor  # pylint: disable=g-import-not-at-top
-    config, trainer, state = train.load_run(workdir, epoch)
-    variables = {'params': state.g_params, 'batch_stats': state.g_batch_stats}
-    return cls(trainer.generator, variables, work_size or config.image_size,
-               downsampling_factor(config), batch_size)
+    config, _, state = train.load_run(workdir, epoch)
+    return cls(state.g.apply_fn, state.g.variables(),
+               work_size or config.image_size, downsampling_factor(config),
+               batch_size, vibrance)
 
   def _work_input(self, l_full: np.ndarray) -> Tuple[np.ndarray, Tuple[int, int]]:
     """L (H, W) in [0, 100] -> model-range (S, S, 1) and the valid (h, w)."""
@@ -105,7 +118,7 @@ class Colorizer:
                        if scale < 1 else cv2.INTER_CUBIC)
     small = np.pad(small, ((0, s - nh), (0, s - nw)), mode='reflect'
                    if min(nh, nw) > 1 else 'edge')
-    return (small / 50.0 - 1.0)[..., None].astype(np.float32), (nh, nw)
+    return color.l_to_model(small)[..., None].astype(np.float32), (nh, nw)
 
   def colorize_batch(self, images: Sequence[np.ndarray]) -> List[np.ndarray]:
     """Colourises images of any sizes: uint8/uint16/float, grey or colour.
@@ -122,13 +135,24 @@ class Colorizer:
       batch = np.zeros((self.batch_size, self.work_size, self.work_size, 1),
                        np.float32)
       batch[:len(chunk)] = [x for x, _ in chunk]
-      ab = np.asarray(self._predict(self._variables, batch)) * color.AB_SCALE
+      ab = color.ab_from_model(np.asarray(self._predict(self._variables,
+                                                        batch)))
+      ab = ab * np.float32(self.vibrance)
       for i, (_, (nh, nw)) in enumerate(chunk):
         l = l_full[start + i]
         ab_full = cv2.resize(ab[i, :nh, :nw], (l.shape[1], l.shape[0]),
                              interpolation=cv2.INTER_CUBIC)
         outputs.append(_bucketed(_compose, l, ab_full))
     return outputs
+
+  @staticmethod
+  def constant(image: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """The image's own lightness with one a, b (model range) everywhere:
+    the grey (ab = 0) and constant-prior answers, composed as outputs are."""
+    l = _bucketed(_lightness, image_io.to_float_rgb(np.asarray(image)))
+    ab_full = np.broadcast_to(color.ab_from_model(np.asarray(ab, np.float32)),
+                              l.shape + (2,))
+    return _bucketed(_compose, l, np.ascontiguousarray(ab_full))
 
   def colorize(self, image: np.ndarray) -> np.ndarray:
     """Colourises one image (uint8 HxW or HxWx3 in, uint8 HxWx3 RGB out)."""
@@ -140,7 +164,7 @@ def collect_inputs(inputs: Iterable[str]) -> List[Tuple[str, str]]:
   found = []
   for item in inputs:
     if os.path.isdir(item):
-      for path in input_pipeline.list_images(item):
+      for path in sources.list_images(item):
         found.append((path, os.path.splitext(os.path.relpath(path, item))[0]))
     else:
       found.append((item, os.path.splitext(os.path.basename(item))[0]))
@@ -156,13 +180,11 @@ def side_by_side(panels: Sequence[np.ndarray]) -> np.ndarray:
   return np.concatenate(out, axis=1)
 
 
-def run(workdir: str, inputs: Sequence[str], output: str,
-        epoch: Optional[int] = None, work_size: Optional[int] = None,
-        compare: bool = False, overwrite: bool = False,
-        batch_size: int = 8) -> int:
+def run(colorizer: 'Colorizer', inputs: Sequence[str], output: str,
+        compare: bool = False, overwrite: bool = False) -> int:
   """The command: colourises `inputs` into `output`; returns the failure count."""
-  from tqdm import tqdm  # pylint: disable=g-import-not-at-top
-  colorizer = Colorizer.from_workdir(workdir, epoch, work_size, batch_size)
+  from tqdm import tqdm  # Only the command shows progress.
+  batch_size = colorizer.batch_size
   items = collect_inputs(inputs)
   input_paths = {os.path.realpath(p) for p, _ in items}
   failures = 0
@@ -189,15 +211,14 @@ def run(workdir: str, inputs: Sequence[str], output: str,
           failures += 1
           bar.update(1)
       results = colorizer.colorize_batch([rgb for rgb, _ in loaded])
-      for (rgb, out_path), result in zip(loaded, results):
+      for (rgb, out_path), result in zip(loaded, results, strict=True):
         os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
         cv2.imwrite(out_path, result[..., ::-1])
         if compare:
-          l = _bucketed(_lightness, rgb)
-          grey = _bucketed(_compose, l, np.zeros(l.shape + (2,), np.float32))
+          grey = Colorizer.constant(rgb, np.zeros(2))
           original = image_io.to_uint8(rgb)
           panels = [grey, result]
-          if not input_pipeline.is_greyscale(original):
+          if not batching.is_greyscale(original):
             panels.append(original)
           cv2.imwrite(out_path[:-4] + '_compare.png',
                       side_by_side(panels)[..., ::-1])
@@ -221,6 +242,9 @@ def _define_flags() -> None:
                     'output [| original if colour].')
   flags.DEFINE_bool('overwrite', False, 'Replace existing outputs.')
   flags.DEFINE_integer('batch_size', 8, 'Images per generator call.')
+  flags.DEFINE_float('vibrance', 1.0, 'Gain on the predicted a, b: 1 as '
+                     'trained, >1 more saturated (see the README for the '
+                     'value each recipe was scored with).')
   flags.mark_flags_as_required(['workdir', 'output'])
 
 
@@ -229,9 +253,11 @@ def main(argv):
     raise app.UsageError('name at least one image file or folder.')
   runtime.setup()
   try:
-    failures = run(FLAGS.workdir, argv[1:], FLAGS.output, FLAGS.epoch,
-                   FLAGS.work_size, FLAGS.compare, FLAGS.overwrite,
-                   FLAGS.batch_size)
+    colorizer = Colorizer.from_workdir(FLAGS.workdir, FLAGS.epoch,
+                                       FLAGS.work_size, FLAGS.batch_size,
+                                       FLAGS.vibrance)
+    failures = run(colorizer, argv[1:], FLAGS.output, FLAGS.compare,
+                   FLAGS.overwrite)
   except ColorjaxError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)

@@ -16,12 +16,11 @@ and best validation metrics, its training images/s and wall time, and the grey
 and constant-prior baselines on the same validation images.
 """
 
-import importlib
 import json
 import os
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 from absl import app
 from absl import flags
@@ -29,14 +28,16 @@ from absl import logging
 import ml_collections
 import numpy as np
 
+from colorjax import configs as configs_lib
 from colorjax import evaluate
+from colorjax import names
 from colorjax import plots
 from colorjax import runtime
 from colorjax import train
-from colorjax.errors import CheckpointError, ColorjaxError
+from colorjax.errors import CheckpointError
+from colorjax.errors import ColorjaxError
 
-RECIPES = (('bn', 'configs.gan_bn'), ('sn', 'configs.gan_sn'),
-           ('cnn', 'configs.cnn'))
+RECIPES = (('bn', 'gan_bn'), ('sn', 'gan_sn'), ('cnn', 'cnn'))
 # Settings every run of a --train comparison shares, taken from the BN recipe.
 SHARED_KEYS = ('seed', 'dataset', 'image_size', 'batch_size', 'num_epochs',
                'validation_fraction', 'samples', 'conv_impl', 'compute_dtype')
@@ -44,8 +45,8 @@ SHARED_KEYS = ('seed', 'dataset', 'image_size', 'batch_size', 'num_epochs',
 
 def recipe_configs(size: str = '', **overrides) -> Dict[str, object]:
   """The three configs with SHARED_KEYS equalised (BN's values + overrides)."""
-  configs = {name: importlib.import_module(module).get_config(size)
-             for name, module in RECIPES}
+  configs = {name: configs_lib.load(f'{recipe}:{size}')
+             for name, recipe in RECIPES}
   reference = configs['bn']
   for key, value in overrides.items():
     if value is not None:
@@ -65,7 +66,7 @@ def train_all(workdir: str, configs: Dict[str, object]) -> List[str]:
     logging.info('Training %s into %s.', name, run_dir)
     start = time.perf_counter()
     train.train_and_evaluate(config, run_dir)
-    with open(os.path.join(run_dir, 'wall_time.json'), 'w') as f:
+    with open(os.path.join(run_dir, names.WALL_TIME), 'w') as f:
       json.dump({'seconds': time.perf_counter() - start}, f)
     run_dirs.append(run_dir)
   return run_dirs
@@ -73,16 +74,16 @@ def train_all(workdir: str, configs: Dict[str, object]) -> List[str]:
 
 def _run_summary(run_dir: str) -> Dict[str, object]:
   records = plots.read_records(run_dir)
-  evals = [r for r in records if r['kind'] == 'eval']
+  evals = [r for r in records if r['kind'] == names.VALIDATION]
   if not evals:
     raise CheckpointError(f'{run_dir!r} has no evaluated epoch in '
-                          'metrics.jsonl; train it first.')
-  with open(os.path.join(run_dir, 'config.json')) as f:
+                          f'{names.METRICS}; train it first.')
+  with open(os.path.join(run_dir, names.CONFIG)) as f:
     config = json.load(f)
-  best = min(evals, key=lambda r: r['val_delta_e'])
-  rates = [r['images_per_sec'] for r in records
-           if r['kind'] == 'train' and 'images_per_sec' in r]
-  wall_path = os.path.join(run_dir, 'wall_time.json')
+  best = min(evals, key=lambda r: r[names.val(names.DELTA_E)])
+  rates = [r[names.IMAGES_PER_SEC] for r in records
+           if r['kind'] == names.TRAIN and names.IMAGES_PER_SEC in r]
+  wall_path = os.path.join(run_dir, names.WALL_TIME)
   if os.path.exists(wall_path):
     with open(wall_path) as f:
       wall = json.load(f)['seconds']
@@ -113,12 +114,13 @@ def build_report(run_dirs: Sequence[str], output: str) -> str:
     f = r['final']
     lines.append(
         f"| {r['name']} | {r['model']} | {f['epoch']} | {f['step']} | "
-        f"{evaluate.metric_cells(f, 'val_')} | {r['best']['val_delta_e']:.2f} "
+        f"{evaluate.metric_cells(f, names.VAL_PREFIX)} | "
+        f"{r['best'][names.val(names.DELTA_E)]:.2f} "
         f"({r['best']['epoch']}) | {r['images_per_sec']:.1f} | "
         f"{r['wall_seconds'] / 60:.1f} min |")
   # Baselines on each distinct validation set the runs used.
   seen = set()
-  for r, run_dir in zip(runs, run_dirs):
+  for r, run_dir in zip(runs, run_dirs, strict=True):
     c = r['config']
     key = (c['dataset'], c['image_size'], c['validation_fraction'])
     if key in seen:
@@ -126,8 +128,9 @@ def build_report(run_dirs: Sequence[str], output: str) -> str:
     seen.add(key)
     config = ml_collections.ConfigDict(c)
     images = evaluate.load_images(config, c['dataset'], 'validation')
-    baselines = evaluate.score_baselines(
-        images, evaluate.training_prior(run_dir, config), c['batch_size'])
+    baselines = evaluate.score_at_size(
+        images, None, evaluate.training_prior(run_dir, config),
+        c['batch_size'])
     lines += ['', f"Baselines on the same {len(images)} validation images of "
               f"`{c['dataset']}` at {c['image_size']}px:", '',
               f'| baseline | {evaluate.metric_headers()} |',
@@ -140,7 +143,7 @@ def build_report(run_dirs: Sequence[str], output: str) -> str:
   lines += [f'![{os.path.basename(p)}]({os.path.basename(p)})'
             for p in plot_paths]
   markdown = '\n'.join(lines) + '\n'
-  with open(os.path.join(output, 'report.md'), 'w') as f:
+  with open(os.path.join(output, names.REPORT), 'w') as f:
     f.write(markdown)
   return markdown
 
@@ -175,9 +178,10 @@ def main(argv):
       if not run_dirs:
         raise app.UsageError('name the run directories to compare, or --train.')
       output = FLAGS.output or os.path.join(
-          os.path.commonpath([os.path.abspath(d) for d in run_dirs]), 'report')
+          os.path.commonpath([os.path.abspath(d) for d in run_dirs]),
+          os.path.splitext(names.REPORT)[0])
     print(build_report(run_dirs, output))
-    print(f'wrote {os.path.join(output, "report.md")}')
+    print(f'wrote {os.path.join(output, names.REPORT)}')
   except ColorjaxError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)

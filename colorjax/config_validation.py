@@ -70,6 +70,9 @@ def validate_config(config: ml_collections.ConfigDict,
            'in [0, 1).')
   _require(config.log_every_steps > 0,
            f'config.log_every_steps={config.log_every_steps} must be positive.')
+  _require(config.num_sample_images >= 0,
+           f'config.num_sample_images={config.num_sample_images} must be >= '
+           '0.')
   _require(config.keep_checkpoints >= 1,
            f'config.keep_checkpoints={config.keep_checkpoints} must be >= 1.')
   dataset = config.dataset
@@ -84,6 +87,7 @@ def validate_config(config: ml_collections.ConfigDict,
 
 
 def _is_tfds_name(dataset: str) -> bool:
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  import colorjax.datasets  # pylint: disable=g-import-not-at-top,unused-import  # Registers ours.
+  import tensorflow_datasets as tfds  # Slow to import: only when needed.
+
+  import colorjax.datasets  # noqa: F401  (registers our builders)
   return dataset.split(':')[0].split('/')[0] in tfds.list_builders()

@@ -1,18 +1,26 @@
-"""Scores a trained model, next to two trivial baselines, on any dataset.
+"""Scores a trained model, next to two trivial answers, on any set of images.
 
-  python -m colorjax.evaluate --workdir=DIR [--epoch=N] [--dataset=samples|FOLDER]
-                              [--split=validation|all] [--output=FILE.json]
+  python -m colorjax.evaluate --workdir=DIR [--epoch=N]
+      [--dataset=samples|FOLDER] [--split=validation|all|test|...]
+      [--full_res] [--vibrance=1.0] [--image_size=S] [--output=FILE.json]
 
-Prints a table and writes JSON. Every report has two baselines scored on the
-same images: `grey` (a, b = 0) and `prior` (every pixel gets the training
-set's mean a, b). A model that does not beat them has learnt little, however
-good its Delta-E looks.
+`--split` is the run's own validation split, every image of a folder, or the
+split that the folder's MANIFEST.tsv names (e.g. `test`). Every report scores,
+on the same images, the model and two answers that need no model: `grey`
+(a, b = 0) and `prior` (every pixel gets the training set's mean a, b). A
+model that does not beat them has learnt little, however good its Delta-E
+looks; Delta-E alone rewards grey and sepia, so the colourfulness ratio and
+its absolute difference (dCF) stand beside it.
+
+Scores are at the training size (centre crops, as validation); `--full_res`
+adds the same table at each image's own size, colourised through the real
+`colorize` path (the image's L kept, a, b predicted at the work size).
 """
 
 import json
 import os
 import sys
-from typing import Dict, Optional
+from typing import Callable, Dict, List, Optional
 
 from absl import app
 from absl import flags
@@ -21,82 +29,160 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from colorjax import batching
 from colorjax import color
-from colorjax import input_pipeline
+from colorjax import image_io
 from colorjax import metrics
+from colorjax import names
 from colorjax import runtime
+from colorjax import sources
+from colorjax import steps
 from colorjax import train
+from colorjax.colorize import Colorizer
+from colorjax.colorize import pad_to_bucket
 from colorjax.config_validation import downsampling_factor
-from colorjax.errors import ColorjaxError, DataError
+from colorjax.errors import ColorjaxError
+from colorjax.errors import DataError
 
 # Columns of the printed table: (metric, header, format).
 COLUMNS = (
-    ('delta_e', 'Delta-E00 (lower)', '{:.2f}'),
-    ('lab_acc_term_project', 'LAB acc term', '{:.1%}'),
-    ('lab_acc_nazeri', 'LAB acc 2%', '{:.1%}'),
-    ('ab_auc', 'ab AUC', '{:.3f}'),
-    ('psnr', 'PSNR dB', '{:.2f}'),
-    ('ssim', 'SSIM', '{:.3f}'),
-    ('colourfulness_ratio', 'colourful/true', '{:.2f}'),
-    ('mean_abs_dl', 'mean abs dL', '{:.2f}'),
+    (names.DELTA_E, 'Delta-E00 (lower)', '{:.2f}'),
+    (names.LAB_ACC_TERM, 'LAB acc term', '{:.1%}'),
+    (names.LAB_ACC_NAZERI, 'LAB acc 2%', '{:.1%}'),
+    (names.AB_AUC, 'ab AUC', '{:.3f}'),
+    (names.PSNR, 'PSNR dB', '{:.2f}'),
+    (names.SSIM, 'SSIM', '{:.3f}'),
+    (names.COLOURFULNESS_RATIO, 'colourful/true', '{:.2f}'),
+    (names.DELTA_CF, 'dCF (lower)', '{:.1f}'),
+    (names.MEAN_ABS_DL, 'mean abs dL', '{:.2f}'),
 )
+ANSWERS = ('model', 'grey', 'prior')
+
+
+def image_paths(dataset: str, split: str) -> List[str]:
+  """The files of a folder's split: 'all', or a split its manifest names."""
+  folder = os.path.expanduser(dataset)
+  if not os.path.isdir(folder):
+    raise DataError(f'dataset folder {dataset!r} does not exist; pass an '
+                    'existing folder of images or "samples".')
+  if split == 'all':
+    return sources.list_images(folder)
+  files = sources.manifest_split(folder, split)
+  if files is None:
+    raise DataError(f'{dataset!r} has no {sources.MANIFEST} with file and '
+                    f'split columns, so it has no {split!r} split; use '
+                    '--split=validation or --split=all.')
+  if not files:
+    raise DataError(f'{sources.MANIFEST} of {dataset!r} lists no file in '
+                    f'split {split!r}.')
+  return files
 
 
 def load_images(config: ml_collections.ConfigDict, dataset: str,
                 split: str) -> np.ndarray:
-  """uint8 (N, S, S, 3) centre crops of `dataset` at the config's size."""
+  """uint8 (N, S, S, 3) centre crops of `dataset`'s split at the config's
+  size: 'validation' (the run's own), 'all' or a manifest split."""
   config = ml_collections.ConfigDict(config.to_dict())
   config.dataset = dataset
-  if split == 'all' and dataset != 'samples':
-    paths = input_pipeline.list_images(os.path.expanduser(dataset))
-    ds = input_pipeline.decode_images(paths, config.image_size, dataset,
-                                      skip_greyscale=False)
+  if split == 'validation':
+    if dataset != 'samples' and not sources.is_folder(dataset) and (
+        os.sep in dataset or dataset.startswith(('.', '~'))):
+      raise DataError(f'dataset folder {dataset!r} does not exist; pass an '
+                      'existing folder of images or "samples".')
+    ds = sources.create_datasets(config)[1]
   else:
-    ds = input_pipeline.create_datasets(config)[1]
+    if dataset == 'samples':
+      raise DataError(f'the embedded samples have no {split!r} split; use '
+                      '--split=validation.')
+    ds = sources.decode_images(image_paths(dataset, split), config.image_size,
+                               f'{dataset} ({split})', skip_greyscale=False)
   if not len(ds):
     raise DataError(f'no usable image in {dataset!r} ({split} split).')
-  images = ds.eval_array()
-  if images.shape[1:3] != (config.image_size, config.image_size):
-    raise DataError(f'{dataset!r} gives {images.shape[1]}x{images.shape[2]} '
-                    f'images but the model was trained at {config.image_size}'
-                    f'x{config.image_size}; pass --image_size.')
-  return images
+  return ds.eval_array()
 
 
 def training_prior(workdir: str,
                    config: ml_collections.ConfigDict) -> np.ndarray:
   """The training set's mean ab, saved by training (recomputed if absent)."""
-  path = os.path.join(workdir, train.DATA_STATS)
+  path = os.path.join(workdir, names.DATA_STATS)
   if os.path.exists(path):
     with open(path) as f:
       return np.asarray(json.load(f)['mean_ab'], np.float32)
-  return train.mean_ab(input_pipeline.create_datasets(config)[0].eval_array())
+  return train.mean_ab(sources.create_datasets(config)[0].eval_array())
 
 
-def score_baselines(images: np.ndarray, prior_ab: np.ndarray,
-                    batch_size: int) -> Dict[str, Dict[str, float]]:
-  """Metrics of the grey and constant-prior baselines on `images`."""
+@jax.jit
+def _score_ab_batch(batch, ab):
+  l, _ = color.rgb_uint8_to_model(batch['rgb'])
+  ab = jnp.broadcast_to(ab, l.shape[:-1] + (2,))
+  return metrics.masked_sums(metrics.score_ab(l, ab, batch['rgb']),
+                             batch['mask'])
 
-  @jax.jit
-  def score_constant(batch, ab):
-    l, _ = color.rgb_uint8_to_model(batch['rgb'])
-    pred = jnp.broadcast_to(ab, l.shape[:-1] + (2,))
-    return metrics.masked_sums(metrics.score_ab(l, pred, batch['rgb']),
-                               batch['mask'])
 
+def score_at_size(images: np.ndarray, predict: Optional[Callable],
+                  prior_ab: np.ndarray,
+                  batch_size: int) -> Dict[str, Dict[str, float]]:
+  """Metrics of the model (`predict(rgb) -> ab`, model range; None: no
+  model) and of the grey and constant-prior answers on uint8 `images`."""
+  answers = {'model': predict, 'grey': lambda rgb: np.zeros(2, np.float32),
+             'prior': lambda rgb: prior_ab}
+  if predict is None:
+    del answers['model']
   out = {}
-  for name, ab in (('grey', np.zeros(2, np.float32)), ('prior', prior_ab)):
-    sums = [score_constant(b, ab)
-            for b in input_pipeline.padded_batches(images, batch_size)]
+  for name, answer in answers.items():
+    sums = [_score_ab_batch(b, answer(b['rgb']))
+            for b in batching.padded_batches(images, batch_size)]
     out[name] = metrics.summarize(sums)
   return out
 
 
+@jax.jit
+def _score_full(pred: jax.Array, true: jax.Array,
+                mask: jax.Array) -> Dict[str, jax.Array]:
+  per_image = metrics.score_rgb(pred[None] / 255.0, true[None] / 255.0,
+                                mask[None])
+  return metrics.masked_sums(per_image, jnp.ones(1))
+
+
+def score_full_resolution(colorizer: Colorizer, paths: List[str],
+                          prior_ab: np.ndarray
+                          ) -> Dict[str, Dict[str, float]]:
+  """Metrics at each image's own size, through the `colorize` path.
+
+  Images are padded to `colorize`'s size buckets with a mask, so one program
+  per bucket scores them all.
+  """
+  sums = {name: [] for name in ANSWERS}
+  for path in paths:
+    try:
+      rgb = image_io.to_uint8(image_io.read_image(path))
+    except image_io.ImageError:
+      continue  # Counted and named by decode_images at the training size.
+    answers = {'model': colorizer.colorize(rgb),
+               'grey': Colorizer.constant(rgb, np.zeros(2)),
+               'prior': Colorizer.constant(rgb, prior_ab)}
+    mask = np.zeros(pad_to_bucket(rgb[..., 0]).shape, np.float32)
+    mask[:rgb.shape[0], :rgb.shape[1]] = 1
+    true = pad_to_bucket(rgb).astype(np.float32)
+    for name, out in answers.items():
+      sums[name].append(_score_full(pad_to_bucket(out).astype(np.float32),
+                                    true, mask))
+  if not sums['model']:
+    raise DataError('no readable image to score at full resolution.')
+  return {name: metrics.summarize(s) for name, s in sums.items()}
+
+
 def evaluate(workdir: str, epoch: Optional[int] = None,
              dataset: Optional[str] = None, split: str = 'validation',
-             image_size: Optional[int] = None) -> Dict[str, object]:
-  """Scores the checkpoint of `epoch` and the baselines; returns the report."""
-  config, trainer, state = train.load_run(workdir, epoch)
+             image_size: Optional[int] = None, full_res: bool = False,
+             vibrance: float = 1.0) -> Dict[str, object]:
+  """Scores the checkpoint of `epoch` and the trivial answers.
+
+  Returns:
+    The report: `results` at the training size (or `image_size`) and, with
+    `full_res`, `full_res_results`, each {'model'|'grey'|'prior': metrics}.
+  """
+  config, _, state = train.load_run(workdir, epoch)
   dataset = dataset or config.dataset
   if image_size:
     factor = downsampling_factor(config)
@@ -104,14 +190,25 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
       raise DataError(f'--image_size={image_size} must be a multiple of '
                       f'{factor} for this model.')
     config.image_size = image_size
+  colorizer = Colorizer(state.g.apply_fn, state.g.variables(),
+                        config.image_size, downsampling_factor(config),
+                        vibrance=vibrance)
   images = load_images(config, dataset, split)
-  results = {'model': {k[len('val_'):]: v for k, v in
-                       trainer.evaluate(state, images).items()}}
-  results.update(score_baselines(images, training_prior(workdir, config),
-                                 config.batch_size))
-  return {'workdir': os.path.abspath(workdir), 'epoch': int(state.epoch),
-          'dataset': dataset, 'split': split, 'num_images': len(images),
-          'image_size': config.image_size, 'results': results}
+  prior = training_prior(workdir, config)
+  predict = jax.jit(lambda rgb: steps.predict_ab(
+      state, color.rgb_uint8_to_model(rgb)[0]) * vibrance)
+  report = {'workdir': os.path.abspath(workdir), 'epoch': int(state.epoch),
+            'dataset': dataset, 'split': split, 'num_images': len(images),
+            'image_size': config.image_size, 'vibrance': vibrance,
+            'results': score_at_size(images, predict, prior,
+                                     config.batch_size)}
+  if full_res:
+    if split == 'validation':
+      raise DataError('--full_res scores files: pass --split=all or a '
+                      'manifest split (e.g. test).')
+    report['full_res_results'] = score_full_resolution(
+        colorizer, image_paths(dataset, split), prior)
+  return report
 
 
 def metric_headers() -> str:
@@ -119,17 +216,33 @@ def metric_headers() -> str:
   return ' | '.join(h for _, h, _ in COLUMNS)
 
 
+def _cell(value: float, fmt: str) -> str:
+  return 'n/a' if np.isnan(value) else fmt.format(value)
+
+
 def metric_cells(values: Dict[str, float], prefix: str = '') -> str:
   """`values[prefix + metric]` formatted as Markdown cells, in COLUMNS order."""
-  return ' | '.join(fmt.format(values[prefix + k]) for k, _, fmt in COLUMNS)
+  return ' | '.join(_cell(values[prefix + k], fmt) for k, _, fmt in COLUMNS)
 
 
-def format_table(report: Dict[str, object]) -> str:
-  """A Markdown table: one row per model / baseline."""
+def format_table(results: Dict[str, Dict[str, float]]) -> str:
+  """A Markdown table: one row per model / trivial answer."""
   lines = [f'| | {metric_headers()} |', '|---' * (len(COLUMNS) + 1) + '|']
-  for name, values in report['results'].items():
+  for name, values in results.items():
     lines.append(f'| {name} | {metric_cells(values)} |')
   return '\n'.join(lines)
+
+
+def format_report(report: Dict[str, object]) -> str:
+  """The report's tables with a line saying what each scored."""
+  head = (f'{report["dataset"]} ({report["split"]}, {report["num_images"]} '
+          f'images), epoch {report["epoch"]}, vibrance {report["vibrance"]}')
+  text = (f'{head}\nat {report["image_size"]}px (centre crops):\n'
+          f'{format_table(report["results"])}')
+  if 'full_res_results' in report:
+    text += ('\nat full resolution (through colorize):\n'
+             f'{format_table(report["full_res_results"])}')
+  return text
 
 
 FLAGS = flags.FLAGS
@@ -141,12 +254,36 @@ def _define_flags() -> None:
   flags.DEFINE_integer('epoch', None, 'Checkpoint epoch (default: latest).')
   flags.DEFINE_string('dataset', None, '"samples" or a folder (default: the '
                       'training dataset).')
-  flags.DEFINE_enum('split', 'validation', ['validation', 'all'],
-                    'For a folder: its validation split or every image.')
+  flags.DEFINE_string('split', 'validation', 'validation (the run\'s own), '
+                      'all (every image of the folder), or a split named in '
+                      'the folder\'s MANIFEST.tsv (e.g. test).')
+  flags.DEFINE_bool('full_res', False, 'Also score at each image\'s own size '
+                    'through the colorize path.')
+  flags.DEFINE_float('vibrance', 1.0, 'Gain on the predicted a, b, as '
+                     'colorize --vibrance.')
   flags.DEFINE_integer('image_size', None, 'Evaluation size (default: the '
                        'training size).')
   flags.DEFINE_string('output', None, 'JSON path (default: '
                       'WORKDIR/eval/epoch_N.json).')
+
+
+def _write(report: Dict[str, object], output: Optional[str]) -> str:
+  """Writes the JSON report; on a read-only workdir, to the working folder."""
+  path = output or os.path.join(FLAGS.workdir,
+                                names.eval_report(report['epoch']))
+  for candidate in ([path] if output else
+                    [path, os.path.basename(path).replace(
+                        '.json', f'_{os.path.basename(FLAGS.workdir)}.json')]):
+    try:
+      os.makedirs(os.path.dirname(os.path.abspath(candidate)), exist_ok=True)
+      with open(candidate, 'w') as f:
+        json.dump(report, f, indent=2)
+      return candidate
+    except OSError as e:
+      print(f'warning: cannot write {candidate} ({e.strerror}).',
+            file=sys.stderr)
+  raise DataError('the report could not be written (see above); pass a '
+                  'writable --output. The scores are printed above.')
 
 
 def main(argv):
@@ -155,19 +292,12 @@ def main(argv):
   runtime.setup()
   try:
     report = evaluate(FLAGS.workdir, FLAGS.epoch, FLAGS.dataset, FLAGS.split,
-                      FLAGS.image_size)
+                      FLAGS.image_size, FLAGS.full_res, FLAGS.vibrance)
+    print(format_report(report))
+    print(f'wrote {_write(report, FLAGS.output)}')
   except ColorjaxError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)
-  output = FLAGS.output or os.path.join(
-      FLAGS.workdir, 'eval', f'epoch_{report["epoch"]}.json')
-  os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-  with open(output, 'w') as f:
-    json.dump(report, f, indent=2)
-  print(f'{report["dataset"]} ({report["split"]}, {report["num_images"]} '
-        f'images at {report["image_size"]}px), epoch {report["epoch"]}:')
-  print(format_table(report))
-  print(f'wrote {output}')
 
 
 if __name__ == '__main__':

@@ -25,8 +25,8 @@ from typing import Any, Optional
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 from jax import lax
+import jax.numpy as jnp
 
 CONV_IMPLS = ('auto', 'xla', 'fast')
 _DIMS = ('NHWC', 'HWIO', 'NHWC')

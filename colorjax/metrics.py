@@ -3,18 +3,32 @@
 Inputs are named by colour space: `*_lab` are CIELAB (..., H, W, 3) with L in
 [0, 100]; `*_rgb` are sRGB in [0, 1]. Every function returns one value per
 image (shape = the leading batch dims), so callers can average, mask or keep
-them per image.
+them per image. The per-image functions take an optional `mask` (..., H, W)
+of valid pixels, so images of different sizes can share one padded array
+(and one compiled program); None means every pixel counts.
 """
 
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from colorjax import color
+from colorjax import names
 
-_IMAGE_AXES = (-3, -2)
+# Below this mean colourfulness (0-255 scale) the originals are greyscale.
+MIN_TRUE_COLOURFULNESS = 1.0
+
+
+def _mean(x: jax.Array, mask: Optional[jax.Array],
+          axes: Tuple[int, ...] = (-2, -1)) -> jax.Array:
+  """Mean over the pixel `axes` of x (..., H, W[, ...]), weighted by `mask`."""
+  if mask is None:
+    return jnp.mean(x, axis=axes)
+  m = mask.reshape(mask.shape + (1,) * (x.ndim - mask.ndim)).astype(x.dtype)
+  m = jnp.broadcast_to(m, x.shape)
+  return jnp.sum(x * m, axis=axes) / jnp.maximum(jnp.sum(m, axis=axes), 1e-6)
 
 
 def _safe_sqrt(x: jax.Array) -> jax.Array:
@@ -80,7 +94,8 @@ def _to_opencv8(lab: jax.Array) -> jax.Array:
 
 
 def lab_accuracy_term_project(pred_lab: jax.Array, true_lab: jax.Array,
-                              threshold: float = 12.75) -> jax.Array:
+                              threshold: float = 12.75,
+                              mask: Optional[jax.Array] = None) -> jax.Array:
   """The term project's LAB accuracy, per image.
 
   Both images in OpenCV's 8-bit LAB; a pixel is correct when |dL|, |da| and
@@ -88,11 +103,12 @@ def lab_accuracy_term_project(pred_lab: jax.Array, true_lab: jax.Array,
   """
   diff = jnp.abs(_to_opencv8(pred_lab) - _to_opencv8(true_lab))
   ok = jnp.all(diff < threshold, axis=-1)
-  return jnp.mean(ok.astype(jnp.float32), axis=(-2, -1))
+  return _mean(ok.astype(jnp.float32), mask)
 
 
 def lab_accuracy_nazeri(pred_lab: jax.Array, true_lab: jax.Array,
-                        threshold: float = 0.02) -> jax.Array:
+                        threshold: float = 0.02,
+                        mask: Optional[jax.Array] = None) -> jax.Array:
   """Nazeri et al.'s LAB accuracy, per image.
 
   On rounded CIELAB, a pixel is correct when |dL| <= threshold * 100 and |da|,
@@ -102,11 +118,12 @@ def lab_accuracy_nazeri(pred_lab: jax.Array, true_lab: jax.Array,
   ok = ((diff[..., 0] <= threshold * 100 + 1e-6) &
         (diff[..., 1] <= threshold * 220 + 1e-6) &
         (diff[..., 2] <= threshold * 220 + 1e-6))
-  return jnp.mean(ok.astype(jnp.float32), axis=(-2, -1))
+  return _mean(ok.astype(jnp.float32), mask)
 
 
 def ab_accuracy_auc(pred_lab: jax.Array, true_lab: jax.Array,
-                    max_threshold: int = 150) -> jax.Array:
+                    max_threshold: int = 150,
+                    mask: Optional[jax.Array] = None) -> jax.Array:
   """Area under accuracy-vs-threshold on ab distance (Zhang et al.), per image.
 
   Accuracy at t is the fraction of pixels whose ab Euclidean error is <= t,
@@ -116,17 +133,19 @@ def ab_accuracy_auc(pred_lab: jax.Array, true_lab: jax.Array,
                           axis=-1))
   thresholds = jnp.arange(max_threshold + 1, dtype=jnp.float32)
   within = dist[..., None] <= thresholds  # (..., H, W, T)
-  return jnp.mean(within.astype(jnp.float32), axis=(-3, -2, -1))
+  return _mean(within.astype(jnp.float32), mask, (-3, -2, -1))
 
 
-def mean_abs_delta_l(pred_lab: jax.Array, true_lab: jax.Array) -> jax.Array:
+def mean_abs_delta_l(pred_lab: jax.Array, true_lab: jax.Array,
+                     mask: Optional[jax.Array] = None) -> jax.Array:
   """Mean |dL| per image: a colouriser must keep the input's lightness."""
-  return jnp.mean(jnp.abs(pred_lab[..., 0] - true_lab[..., 0]), axis=(-2, -1))
+  return _mean(jnp.abs(pred_lab[..., 0] - true_lab[..., 0]), mask)
 
 
-def psnr(pred_rgb: jax.Array, true_rgb: jax.Array) -> jax.Array:
+def psnr(pred_rgb: jax.Array, true_rgb: jax.Array,
+         mask: Optional[jax.Array] = None) -> jax.Array:
   """Peak signal-to-noise ratio in dB per image, RGB in [0, 1]."""
-  mse = jnp.mean(jnp.square(pred_rgb - true_rgb), axis=(-3, -2, -1))
+  mse = _mean(jnp.square(pred_rgb - true_rgb), mask, (-3, -2, -1))
   return 10 * jnp.log10(1.0 / jnp.maximum(mse, 1e-12))
 
 
@@ -141,14 +160,15 @@ def _gaussian_filter_valid(x: jax.Array, sigma: float,
   return sum(taps[i] * x[..., :, i:w - n + 1 + i, :] for i in range(n))
 
 
-def ssim(pred_rgb: jax.Array, true_rgb: jax.Array, sigma: float = 1.5
-         ) -> jax.Array:
+def ssim(pred_rgb: jax.Array, true_rgb: jax.Array, sigma: float = 1.5,
+         mask: Optional[jax.Array] = None) -> jax.Array:
   """Structural similarity per image (Wang et al. 2004), RGB in [0, 1].
 
   Gaussian window (sigma 1.5, 11 taps), population covariances, data range 1,
   averaged over channels and over the pixels whose window fits in the image:
   the same as `skimage.metrics.structural_similarity(..., channel_axis=-1,
-  gaussian_weights=True, use_sample_covariance=False, data_range=1)`.
+  gaussian_weights=True, use_sample_covariance=False, data_range=1)`. With a
+  mask, over the windows that lie wholly inside the valid pixels.
   """
   radius = int(3.5 * sigma + 0.5)
   blur = lambda v: _gaussian_filter_valid(v, sigma, radius)
@@ -159,10 +179,14 @@ def ssim(pred_rgb: jax.Array, true_rgb: jax.Array, sigma: float = 1.5
   cov = blur(pred_rgb * true_rgb) - mu_x * mu_y
   s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2) /
        ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)))
-  return jnp.mean(s, axis=(-3, -2, -1))
+  if mask is None:
+    return jnp.mean(s, axis=(-3, -2, -1))
+  inside = blur(mask[..., None].astype(s.dtype))[..., 0] > 1 - 1e-4
+  return _mean(s, inside, (-3, -2, -1))
 
 
-def colourfulness(rgb: jax.Array) -> jax.Array:
+def colourfulness(rgb: jax.Array, mask: Optional[jax.Array] = None
+                  ) -> jax.Array:
   """Hasler & Suesstrunk (2003) colourfulness per image, RGB in [0, 1].
 
   Computed on the 0-255 scale, as in the paper: grey is 0, vivid photos ~100.
@@ -170,10 +194,40 @@ def colourfulness(rgb: jax.Array) -> jax.Array:
   rgb = rgb * 255.0
   rg = rgb[..., 0] - rgb[..., 1]
   yb = 0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[..., 2]
-  axes = (-2, -1)
-  std = jnp.sqrt(jnp.var(rg, axis=axes) + jnp.var(yb, axis=axes))
-  mean = jnp.sqrt(jnp.mean(rg, axis=axes)**2 + jnp.mean(yb, axis=axes)**2)
-  return std + 0.3 * mean
+  mean_rg, mean_yb = _mean(rg, mask), _mean(yb, mask)
+  var = lambda v, m: _mean(jnp.square(v - m[..., None, None]), mask)
+  std = jnp.sqrt(var(rg, mean_rg) + var(yb, mean_yb))
+  return std + 0.3 * jnp.sqrt(mean_rg**2 + mean_yb**2)
+
+
+def score_rgb(pred_rgb: jax.Array, true_rgb: jax.Array,
+              mask: Optional[jax.Array] = None) -> Dict[str, jax.Array]:
+  """Per-image metrics of a colourisation against the original, both sRGB.
+
+  Args:
+    pred_rgb: (B, H, W, 3) colourised images in [0, 1].
+    true_rgb: (B, H, W, 3) the originals in [0, 1].
+    mask: (B, H, W) valid pixels (None: all).
+
+  Returns:
+    A dict of (B,) arrays.
+  """
+  true_lab, pred_lab = color.rgb_to_lab(true_rgb), color.rgb_to_lab(pred_rgb)
+  cf_pred, cf_true = colourfulness(pred_rgb, mask), colourfulness(true_rgb,
+                                                                  mask)
+  return {
+      names.DELTA_E: _mean(delta_e_ciede2000(pred_lab, true_lab), mask),
+      names.LAB_ACC_TERM: lab_accuracy_term_project(pred_lab, true_lab,
+                                                    mask=mask),
+      names.LAB_ACC_NAZERI: lab_accuracy_nazeri(pred_lab, true_lab, mask=mask),
+      names.AB_AUC: ab_accuracy_auc(pred_lab, true_lab, mask=mask),
+      names.PSNR: psnr(pred_rgb, true_rgb, mask),
+      names.SSIM: ssim(pred_rgb, true_rgb, mask=mask),
+      names.MEAN_ABS_DL: mean_abs_delta_l(pred_lab, true_lab, mask),
+      names.COLOURFULNESS: cf_pred,
+      names.COLOURFULNESS_TRUE: cf_true,
+      names.DELTA_CF: jnp.abs(cf_pred - cf_true),
+  }
 
 
 def score_ab(l: jax.Array, pred_ab: jax.Array,
@@ -181,7 +235,8 @@ def score_ab(l: jax.Array, pred_ab: jax.Array,
   """Per-image metrics of predicted ab (model range) against the originals.
 
   Scores what a viewer sees: L + predicted ab is converted to sRGB (clipped
-  to the gamut) and back to CIELAB before comparison with the original image.
+  to the gamut) and back to CIELAB before comparison with the original image
+  (`score_rgb`), plus the L1 of the raw prediction.
 
   Args:
     l: (B, H, W, 1) input lightness in the model range.
@@ -192,21 +247,9 @@ def score_ab(l: jax.Array, pred_ab: jax.Array,
     A dict of (B,) arrays.
   """
   true_rgb = true_rgb_uint8.astype(jnp.float32) / 255.0
-  pred_rgb = color.model_to_rgb(l, pred_ab)
-  true_lab, pred_lab = color.rgb_to_lab(true_rgb), color.rgb_to_lab(pred_rgb)
-  _, true_ab = color.lab_to_model(true_lab)
-  return {
-      'l1': jnp.mean(jnp.abs(pred_ab - true_ab), axis=(1, 2, 3)),
-      'delta_e': jnp.mean(delta_e_ciede2000(pred_lab, true_lab), axis=(1, 2)),
-      'lab_acc_term_project': lab_accuracy_term_project(pred_lab, true_lab),
-      'lab_acc_nazeri': lab_accuracy_nazeri(pred_lab, true_lab),
-      'ab_auc': ab_accuracy_auc(pred_lab, true_lab),
-      'psnr': psnr(pred_rgb, true_rgb),
-      'ssim': ssim(pred_rgb, true_rgb),
-      'mean_abs_dl': mean_abs_delta_l(pred_lab, true_lab),
-      'colourfulness': colourfulness(pred_rgb),
-      'colourfulness_true': colourfulness(true_rgb),
-  }
+  _, true_ab = color.rgb_uint8_to_model(true_rgb_uint8)
+  return {names.L1: jnp.mean(jnp.abs(pred_ab - true_ab), axis=(1, 2, 3)),
+          **score_rgb(color.model_to_rgb(l, pred_ab), true_rgb)}
 
 
 def masked_sums(per_image: Dict[str, jax.Array],
@@ -221,11 +264,15 @@ def masked_sums(per_image: Dict[str, jax.Array],
 def summarize(batch_sums: Sequence[Dict[str, jax.Array]],
               prefix: str = '') -> Dict[str, float]:
   """Means from the `masked_sums` of several batches, plus the colourfulness
-  ratio (near 1: as colourful as the originals; near 0: grey)."""
+  ratio (near 1: as colourful as the originals; near 0: grey; NaN for
+  originals that are themselves grey)."""
   fetched = jax.device_get(list(batch_sums))
   totals = {k: float(np.sum([s[k] for s in fetched])) for k in fetched[0]}
   count = totals.pop('count')
   means = {k: v / count for k, v in totals.items()}
-  means['colourfulness_ratio'] = (means['colourfulness'] /
-                                  max(means['colourfulness_true'], 1e-6))
+  # Originals with (almost) no colour have no meaningful ratio.
+  means[names.COLOURFULNESS_RATIO] = (
+      means[names.COLOURFULNESS] / means[names.COLOURFULNESS_TRUE]
+      if means[names.COLOURFULNESS_TRUE] >= MIN_TRUE_COLOURFULNESS
+      else float('nan'))
   return {prefix + k: v for k, v in means.items()}

@@ -69,7 +69,8 @@ class UNetGenerator(nn.Module):
         x = conv(f, kernel_size=4, strides=2, padding=1, name=f'down{i}')(x)
       x = nn.leaky_relu(norm(name=f'down{i}_bn')(x), 0.2)
       skips.append(x)
-    for i, (f, skip) in enumerate(zip(self.features[-2::-1], skips[-2::-1])):
+    for i, (f, skip) in enumerate(zip(self.features[-2::-1], skips[-2::-1],
+                                      strict=True)):
       x = layers.ConvTranspose(f, impl=self.conv_impl, dtype=self.dtype,
                                name=f'up{i}')(x)
       x = nn.relu(norm(name=f'up{i}_bn')(x))

@@ -9,38 +9,54 @@ import json
 import os
 from typing import Dict, List, Mapping
 
+from absl import logging
 import matplotlib
 
 matplotlib.use('Agg')  # No display on servers and CI.
-import matplotlib.ticker  # pylint: disable=g-import-not-at-top,wrong-import-position
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
-import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+import matplotlib.ticker  # noqa: E402
+import numpy as np
+
+from colorjax import names
 
 Records = List[Dict[str, float]]
 
 # (file name, title, y label, [(record key, legend label)]).
 CURVES = (
     ('loss.png', 'Training losses per epoch', 'loss',
-     [('g_l1', 'G L1'), ('g_adv', 'G adversarial'), ('d_loss', 'D')]),
+     [(names.G_L1, 'G L1'), (names.G_ADV, 'G adversarial'),
+      (names.D_LOSS, 'D')]),
     ('accuracy.png', 'Accuracy per epoch', 'accuracy',
-     [('d_acc_real', 'D on real'), ('d_acc_fake', 'D on fake'),
-      ('val_lab_acc_term_project', 'LAB accuracy (term project, val)'),
-      ('val_lab_acc_nazeri', 'LAB accuracy (Nazeri 2%, val)')]),
+     [(names.D_ACC_REAL, 'D on real'), (names.D_ACC_FAKE, 'D on fake'),
+      (names.val(names.LAB_ACC_TERM), 'LAB accuracy (term project, val)'),
+      (names.val(names.LAB_ACC_NAZERI), 'LAB accuracy (Nazeri 2%, val)')]),
     ('delta_e.png', 'Validation colour error (lower is better)', 'Delta-E',
-     [('val_delta_e', 'CIEDE2000')]),
+     [(names.val(names.DELTA_E), 'CIEDE2000')]),
     ('colourfulness.png', 'Validation colourfulness (1 = as colourful as '
      'the originals)', 'colourfulness ratio',
-     [('val_colourfulness_ratio', 'predicted / original')]),
+     [(names.val(names.COLOURFULNESS_RATIO), 'predicted / original')]),
 )
 
 
 def read_records(workdir: str) -> Records:
-  """The records of `workdir/metrics.jsonl` ([] if there is none yet)."""
-  path = os.path.join(workdir, 'metrics.jsonl')
+  """The records of `workdir/metrics.jsonl` ([] if there is none yet).
+
+  A line cut short (a process killed mid-write; a resumed run starts on the
+  next line) is skipped with a warning.
+  """
+  path = os.path.join(workdir, names.METRICS)
   if not os.path.exists(path):
     return []
   with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+    lines = [line for line in f if line.strip()]
+  records = []
+  for i, line in enumerate(lines):
+    try:
+      records.append(json.loads(line))
+    except json.JSONDecodeError:
+      logging.warning('%s: skipped line %d, cut short (%d bytes).', path,
+                      i + 1, len(line))
+  return records
 
 
 def per_epoch(records: Records) -> Dict[str, Dict[int, float]]:
@@ -49,11 +65,11 @@ def per_epoch(records: Records) -> Dict[str, Dict[int, float]]:
   sums = collections.defaultdict(lambda: collections.defaultdict(list))
   for r in records:
     for k, v in r.items():
-      if k not in ('kind', 'epoch', 'step', 'time'):
+      if k not in names.RECORD_KEYS:
         sums[k][r['epoch']].append(v)
   out = {}
   for k, by_epoch in sums.items():
-    reduce = (lambda vs: vs[-1]) if k.startswith('val_') else np.mean
+    reduce = (lambda vs: vs[-1]) if k.startswith(names.VAL_PREFIX) else np.mean
     out[k] = {e: float(reduce(vs)) for e, vs in sorted(by_epoch.items())}
   return out
 
@@ -74,7 +90,7 @@ def plot_runs(runs: Mapping[str, Records], out_dir: str) -> List[str]:
       for key, label in keys:
         if key not in data:
           continue
-        epochs, values = zip(*data[key].items())
+        epochs, values = zip(*data[key].items(), strict=True)
         full = label if len(series) == 1 else f'{name}: {label}'
         ax.plot(epochs, values, marker='o' if len(epochs) < 30 else None,
                 markersize=3, label=full)

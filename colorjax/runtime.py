@@ -68,7 +68,7 @@ def setup(compilation_cache_dir: str = '') -> None:
   keep_freed_memory()
   logging.get_absl_handler().addFilter(_QuietLibraries())
   try:  # tf.data (TFDS sources) must not take GPU memory from JAX.
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
     tf.config.set_visible_devices([], 'GPU')
   except ImportError:
     pass

@@ -7,6 +7,8 @@ from typing import Any, Dict, Mapping
 
 import numpy as np
 
+from colorjax import names
+
 
 class MetricWriter:
   """Appends scalars to `workdir/metrics.jsonl` and TensorBoard event files.
@@ -15,33 +17,35 @@ class MetricWriter:
   (Unix seconds).
   """
 
-  def __init__(self, workdir: str, enabled: bool = True):
-    """`enabled=False` (processes other than 0) writes nothing."""
-    self.enabled = enabled
-    if not enabled:
-      return
+  def __init__(self, workdir: str):
     # Imported here: TensorBoard pulls in TensorFlow, which only the writer
     # (and the TFDS data path) needs.
-    from flax.metrics import tensorboard  # pylint: disable=g-import-not-at-top
+    from flax.metrics import tensorboard
     os.makedirs(workdir, exist_ok=True)
-    self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a')
+    # O_APPEND and one write() per record: a kill leaves whole lines, at
+    # worst a torn last one (which `plots.read_records` skips).
+    self._jsonl = os.open(os.path.join(workdir, names.METRICS),
+                          os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     self._tb = tensorboard.SummaryWriter(workdir)
 
   def write(self, kind: str, epoch: int, step: int,
             scalars: Mapping[str, Any]) -> None:
-    if not self.enabled:
-      return
     record: Dict[str, Any] = {'kind': kind, 'epoch': epoch, 'step': step,
                               'time': round(time.time(), 3)}
     record.update({k: float(np.asarray(v)) for k, v in scalars.items()})
-    self._jsonl.write(json.dumps(record) + '\n')
-    self._jsonl.flush()
+    line = json.dumps(record) + '\n'
+    # A torn line from a killed earlier run would swallow this one's start.
+    if os.lseek(self._jsonl, 0, os.SEEK_END) and not self._ends_with_newline():
+      line = '\n' + line
+    os.write(self._jsonl, line.encode())
     for k, v in scalars.items():
       self._tb.scalar(f'{kind}/{k}', float(np.asarray(v)), step)
     self._tb.flush()
 
+  def _ends_with_newline(self) -> bool:
+    return os.pread(self._jsonl, 1, os.lseek(self._jsonl, 0, os.SEEK_END) - 1
+                    ) == b'\n'
+
   def close(self) -> None:
-    if not self.enabled:
-      return
-    self._jsonl.close()
+    os.close(self._jsonl)
     self._tb.close()

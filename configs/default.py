@@ -51,6 +51,7 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
 
   # Logging and checkpoints.
   c.log_every_steps = 50
+  c.num_sample_images = 8  # Validation images in each epoch's grid; 0: none.
   c.keep_checkpoints = 2  # Latest N, besides the milestones.
   c.checkpoint_epochs = (200, 466, 666)
   c.compilation_cache_dir = '~/.cache/colorjax/xla'  # '' turns it off.

@@ -2,7 +2,7 @@
 
 import ml_collections
 
-from configs import default
+from colorjax.configs import default
 
 
 def get_config(arg: str = '') -> ml_collections.ConfigDict:

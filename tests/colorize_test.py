@@ -19,7 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.fixture(name='run_dir', scope='module')
 def run_dir_fixture(tmp_path_factory):
-  from tiny import tiny_config  # pylint: disable=g-import-not-at-top
+  from tiny import tiny_config
   run_dir = str(tmp_path_factory.mktemp('colorize') / 'run')
   train.train_and_evaluate(tiny_config(), run_dir)
   return run_dir
@@ -42,8 +42,12 @@ def test_any_size_keeps_shape_and_lightness(colorizer, h, w):
   out = colorizer.colorize(rgb)
   assert out.shape == (h, w, 3) and out.dtype == np.uint8
   assert _mean_abs_dl(rgb / 255, out) < 0.5
-  assert colorize.input_pipeline.is_greyscale(out) is False  # It coloured.
+  assert colorize.batching.is_greyscale(out) is False  # It coloured.
 
+
+
+def _colorizer(run_dir):
+  return colorize.Colorizer.from_workdir(run_dir)
 
 def test_grey_colour_and_16_bit_inputs_agree(colorizer):
   rgb = skdata.coffee()[:100, :130]
@@ -65,7 +69,8 @@ def test_run_processes_the_good_and_reports_the_bad(run_dir, tmp_path):
                   np.uint8))
   (inputs / 'broken.png').write_bytes(b'')
   out = tmp_path / 'out'
-  failures = colorize.run(run_dir, [str(inputs)], str(out), compare=True)
+  failures = colorize.run(_colorizer(run_dir), [str(inputs)], str(out),
+                          compare=True)
   assert failures == 1
   assert cv2.imread(str(out / 'a.png')).shape == (50, 70, 3)
   assert cv2.imread(str(out / 'sub' / 'b.png')).shape == (400, 600, 3)
@@ -77,15 +82,16 @@ def test_run_processes_the_good_and_reports_the_bad(run_dir, tmp_path):
   # Existing outputs are kept unless --overwrite.
   marker = np.zeros((5, 5, 3), np.uint8)
   cv2.imwrite(str(out / 'a.png'), marker)
-  colorize.run(run_dir, [str(inputs / 'a.png')], str(out))
+  colorize.run(_colorizer(run_dir), [str(inputs / 'a.png')], str(out))
   assert cv2.imread(str(out / 'a.png')).shape == (5, 5, 3)
-  colorize.run(run_dir, [str(inputs / 'a.png')], str(out), overwrite=True)
+  colorize.run(_colorizer(run_dir), [str(inputs / 'a.png')], str(out),
+               overwrite=True)
   assert cv2.imread(str(out / 'a.png')).shape == (50, 70, 3)
 
   # Inputs are never overwritten, even with --overwrite.
   before = (inputs / 'a.png').read_bytes()
-  failures = colorize.run(run_dir, [str(inputs / 'a.png')], str(inputs),
-                          overwrite=True)
+  failures = colorize.run(_colorizer(run_dir), [str(inputs / 'a.png')],
+                          str(inputs), overwrite=True)
   assert failures == 1 and (inputs / 'a.png').read_bytes() == before
 
 

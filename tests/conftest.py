@@ -7,12 +7,12 @@ os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
                            ' --xla_force_host_platform_device_count=4')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-import atexit  # pylint: disable=g-import-not-at-top,wrong-import-position
-import shutil  # pylint: disable=g-import-not-at-top,wrong-import-position
-import tempfile  # pylint: disable=g-import-not-at-top,wrong-import-position
+import atexit
+import shutil
+import tempfile
 
-import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
-import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
+import jax
+import pytest
 
 # Tests build the same tiny programs many times: share compilations within a
 # session (one cache per pytest process, removed when it exits).
@@ -21,7 +21,7 @@ atexit.register(shutil.rmtree, _CACHE_DIR, ignore_errors=True)
 jax.config.update('jax_compilation_cache_dir', _CACHE_DIR)
 jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.5)
 
-from tiny import tiny_config  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tiny import tiny_config  # noqa: E402  (after the JAX cache setup)
 
 
 @pytest.fixture(name='tiny_config')

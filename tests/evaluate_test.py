@@ -5,50 +5,55 @@ import os
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 
 from colorjax import compare
 from colorjax import evaluate
+from colorjax import names
 from colorjax import plots
+from colorjax import sources
 from colorjax import train
-from colorjax.errors import CheckpointError, DataError
+from colorjax.errors import CheckpointError
+from colorjax.errors import DataError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(name='run_dir', scope='module')
 def run_dir_fixture(tmp_path_factory):
-  from tiny import tiny_config  # pylint: disable=g-import-not-at-top
+  from tiny import tiny_config
   run_dir = str(tmp_path_factory.mktemp('runs') / 'bn')
   train.train_and_evaluate(tiny_config(num_epochs=2), run_dir)
   return run_dir
 
 
 def test_training_leaves_samples_plots_and_eval_metrics(run_dir):
-  assert sorted(os.listdir(os.path.join(run_dir, 'samples'))) == [
-      'epoch_0001.png', 'epoch_0002.png']
-  assert sorted(os.listdir(os.path.join(run_dir, 'plots'))) == [
+  assert sorted(os.listdir(os.path.join(run_dir, names.SAMPLES))) == [
+      os.path.basename(names.sample_grid(e)) for e in (1, 2)]
+  assert sorted(os.listdir(os.path.join(run_dir, names.PLOTS))) == [
       'accuracy.png', 'colourfulness.png', 'delta_e.png', 'loss.png']
-  evals = [r for r in plots.read_records(run_dir) if r['kind'] == 'eval']
-  for key in ('val_delta_e', 'val_lab_acc_term_project', 'val_lab_acc_nazeri',
-              'val_ab_auc', 'val_psnr', 'val_ssim', 'val_colourfulness_ratio',
-              'val_mean_abs_dl'):
-    assert np.isfinite(evals[-1][key]), key
+  evals = [r for r in plots.read_records(run_dir)
+           if r['kind'] == names.VALIDATION]
+  for key in (names.DELTA_E, names.LAB_ACC_TERM, names.LAB_ACC_NAZERI,
+              names.AB_AUC, names.PSNR, names.SSIM, names.COLOURFULNESS_RATIO,
+              names.MEAN_ABS_DL):
+    assert np.isfinite(evals[-1][names.val(key)]), key
   # The model keeps the input's lightness (up to gamut clipping).
-  assert evals[-1]['val_mean_abs_dl'] < 2.0
+  assert evals[-1][names.val(names.MEAN_ABS_DL)] < 2.0
 
 
 def test_per_epoch_averages_train_lines_and_keeps_eval_values():
   records = [
-      {'kind': 'train', 'epoch': 1, 'step': 1, 'g_l1': 0.5},
-      {'kind': 'train', 'epoch': 1, 'step': 2, 'g_l1': 0.3},
-      {'kind': 'eval', 'epoch': 1, 'step': 2, 'val_delta_e': 9.0},
-      {'kind': 'train', 'epoch': 2, 'step': 3, 'g_l1': 0.2},
+      {'kind': names.TRAIN, 'epoch': 1, 'step': 1, 'g_l1': 0.5},
+      {'kind': names.TRAIN, 'epoch': 1, 'step': 2, 'g_l1': 0.3},
+      {'kind': names.VALIDATION, 'epoch': 1, 'step': 2, names.val(names.DELTA_E): 9.0},
+      {'kind': names.TRAIN, 'epoch': 2, 'step': 3, 'g_l1': 0.2},
   ]
   series = plots.per_epoch(records)
   assert series['g_l1'] == {1: pytest.approx(0.4), 2: pytest.approx(0.2)}
-  assert series['val_delta_e'] == {1: 9.0}
+  assert series[names.val(names.DELTA_E)] == {1: 9.0}
 
 
 def test_evaluate_reports_model_and_baselines(run_dir):
@@ -61,10 +66,10 @@ def test_evaluate_reports_model_and_baselines(run_dir):
   assert grey['colourfulness'] == pytest.approx(0, abs=0.01)
   assert grey['mean_abs_dl'] == pytest.approx(0, abs=0.05)
   # The prior is a real colour: the training set's mean ab, saved by training.
-  prior = json.load(open(os.path.join(run_dir, train.DATA_STATS)))['mean_ab']
+  prior = json.load(open(os.path.join(run_dir, names.DATA_STATS)))['mean_ab']
   assert np.abs(prior).max() > 0.005
   assert report['results']['prior']['colourfulness'] > 0
-  table = evaluate.format_table(report)
+  table = evaluate.format_table(report['results'])
   assert table.count('\n') == 4 and '| grey |' in table
   # An older epoch and another image set work too.
   assert evaluate.evaluate(run_dir, epoch=1)['epoch'] == 1
@@ -81,8 +86,8 @@ def test_evaluate_bad_inputs(run_dir, tmp_path):
     evaluate.evaluate(run_dir, image_size=40)
   empty = tmp_path / 'empty_run'
   empty.mkdir()
-  (empty / 'config.json').write_text(open(
-      os.path.join(run_dir, 'config.json')).read())
+  (empty / names.CONFIG).write_text(open(
+      os.path.join(run_dir, names.CONFIG)).read())
   with pytest.raises(CheckpointError, match='no checkpoint in'):
     evaluate.evaluate(str(empty))
 
@@ -119,7 +124,7 @@ def test_recipes_share_seed_data_size_and_steps():
 
 
 def test_report_from_existing_runs(run_dir, tmp_path):
-  from tiny import tiny_config  # pylint: disable=g-import-not-at-top
+  from tiny import tiny_config
   cnn_dir = os.path.join(os.path.dirname(run_dir), 'cnn')
   train.train_and_evaluate(tiny_config(model='cnn'), cnn_dir)
   markdown = compare.build_report([run_dir, cnn_dir], str(tmp_path))
@@ -130,4 +135,57 @@ def test_report_from_existing_runs(run_dir, tmp_path):
   assert any(l.startswith('| constant prior') for l in rows)
   assert sorted(f for f in os.listdir(tmp_path) if f.endswith('.png')) == [
       'accuracy.png', 'colourfulness.png', 'delta_e.png', 'loss.png']
-  assert (tmp_path / 'report.md').read_text() == markdown
+  assert (tmp_path / names.REPORT).read_text() == markdown
+
+
+def _manifest_folder(folder):
+  """Six colour pictures of different sizes; MANIFEST.tsv puts 2 in 'test'."""
+  from skimage import data as skdata
+  folder.mkdir()
+  rows = ['file\tsplit']
+  pictures = [skdata.astronaut(), skdata.coffee(), skdata.chelsea()]
+  for i in range(6):
+    img = pictures[i % 3][:60 + 7 * i, :90 - 5 * i]
+    name = f'p{i}.png'
+    cv2.imwrite(str(folder / name), img[..., ::-1])
+    rows.append(f'{name}\t{"test" if i in (1, 4) else "train"}')
+  (folder / 'MANIFEST.tsv').write_text('\n'.join(rows) + '\n')
+  return folder
+
+
+def test_evaluate_a_manifest_split_at_both_resolutions(run_dir, tmp_path):
+  folder = _manifest_folder(tmp_path / 'paintings')
+  report = evaluate.evaluate(run_dir, dataset=str(folder), split='test',
+                             full_res=True)
+  assert report['num_images'] == 2
+  for results in (report['results'], report['full_res_results']):
+    assert set(results) == set(evaluate.ANSWERS)
+    for values in results.values():
+      for key, _, _ in evaluate.COLUMNS:
+        assert np.isfinite(values[key]), key
+  full = report['full_res_results']
+  # colorize keeps each painting's own lightness.
+  assert full['model'][names.MEAN_ABS_DL] < 0.5
+  assert full['grey'][names.COLOURFULNESS] == pytest.approx(0, abs=0.05)
+  # Vibrance 0 turns the model's answer into the grey one, at both sizes.
+  flat = evaluate.evaluate(run_dir, dataset=str(folder), split='test',
+                           full_res=True, vibrance=0.0)
+  for results in ('results', 'full_res_results'):
+    np.testing.assert_allclose(flat[results]['model'][names.DELTA_E],
+                               flat[results]['grey'][names.DELTA_E],
+                               atol=0.02)
+  with pytest.raises(DataError, match="no 'val' split|lists no file"):
+    evaluate.evaluate(run_dir, dataset=str(folder), split='val')
+  with pytest.raises(DataError, match='has no MANIFEST.tsv'):
+    evaluate.evaluate(run_dir, dataset=str(tmp_path), split='test')
+  with pytest.raises(DataError, match="folder '/no/such' does not exist"):
+    evaluate.evaluate(run_dir, dataset='/no/such', split='test')
+  with pytest.raises(DataError, match="folder '/no/such' does not exist"):
+    evaluate.evaluate(run_dir, dataset='/no/such')
+
+
+def test_training_never_sees_a_manifest_test_split(tmp_path):
+  folder = _manifest_folder(tmp_path / 'paintings')
+  train_paths, val_paths = sources.split_folder(str(folder), 0.2)
+  used = {os.path.basename(p) for p in train_paths + val_paths}
+  assert used == {'p0.png', 'p2.png', 'p3.png', 'p5.png'}

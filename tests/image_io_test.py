@@ -1,6 +1,5 @@
 """Reading every kind of image file, and refusing the bad ones with a reason."""
 
-import os
 
 import cv2
 import numpy as np
@@ -10,8 +9,7 @@ import pytest
 from skimage import data as skdata
 
 from colorjax import image_io
-from colorjax import input_pipeline
-
+from colorjax import sources
 
 RGB = skdata.chelsea()[:40, :60]
 
@@ -89,8 +87,8 @@ def test_pipeline_skips_and_counts_each_kind(tmp_path):
   cv2.imwrite(str(tmp_path / 'tiny.png'), RGB[:10, :10, ::-1])
   grey = cv2.cvtColor(RGB, cv2.COLOR_RGB2GRAY)
   cv2.imwrite(str(tmp_path / 'grey.png'), grey)
-  ds = input_pipeline.decode_images(
-      input_pipeline.list_images(str(tmp_path)), 32, 'test', True,
+  ds = sources.decode_images(
+      sources.list_images(str(tmp_path)), 32, 'test', True,
       max_pixels=100_000)
   assert len(ds) == 1  # good.jpg
   assert ds.skipped == {'truncated or corrupt': 1, 'empty file': 1,

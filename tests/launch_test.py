@@ -1,11 +1,15 @@
 """launch.py as a user runs it: bad input gives one line, not a traceback."""
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
 
 import pytest
+
+from colorjax import names
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -48,13 +52,19 @@ TINY_CNN = ['--config=configs/cnn.py', '--config.image_size=16',
             '--config.log_every_steps=1', '--config.compilation_cache_dir=']
 
 
+def _epoch_checkpoints(workdir):
+  """{epoch: step} of the epoch-end checkpoints (read as a tool would)."""
+  from colorjax import checkpoint
+  return checkpoint.epochs(checkpoint.create_manager(str(workdir)))
+
+
 def test_sigkill_mid_run_loses_at_most_the_current_epoch(tmp_path):
   env = dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu')
   proc = subprocess.Popen(
       [sys.executable, 'launch.py', f'--workdir={tmp_path}', *TINY_CNN,
        '--config.num_epochs=1000'], cwd=ROOT, env=env,
       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  ckpt_dir = tmp_path / 'checkpoints'
+  ckpt_dir = tmp_path / names.CHECKPOINTS
   try:
     for _ in range(1200):  # Up to 120 s for compilation and two epochs.
       done = [d for d in os.listdir(ckpt_dir) if d.isdigit()] if (
@@ -68,63 +78,67 @@ def test_sigkill_mid_run_loses_at_most_the_current_epoch(tmp_path):
   finally:
     proc.kill()  # SIGKILL: no chance to clean up.
     proc.wait()
-  kept = max(int(d) for d in os.listdir(ckpt_dir) if d.isdigit())
+  kept = max(_epoch_checkpoints(tmp_path))
   result = _launch(f'--workdir={tmp_path}', *TINY_CNN,
                    f'--config.num_epochs={kept + 1}')
   assert result.returncode == 0, result.stderr[-2000:]
-  assert f'Restored epoch {kept} from' in result.stderr  # Resumed, not restarted.
-  records = [l for l in open(tmp_path / 'metrics.jsonl')]
-  assert f'"epoch": {kept + 1}' in records[-1]
-  assert str(kept + 1) in os.listdir(ckpt_dir)
+  # Resumed, not restarted.
+  assert re.search(rf'Restored step \d+ \(epoch {kept}\) from', result.stderr)
+  records = [json.loads(l) for l in open(tmp_path / names.METRICS)]
+  assert records[-1]['epoch'] == kept + 1
+  assert kept + 1 in _epoch_checkpoints(tmp_path)
 
 
-def _final_params(workdir, epoch):
-  from colorjax import checkpoint  # pylint: disable=g-import-not-at-top
-  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
-  manager = checkpoint.create_manager(str(workdir), read_only=True)
-  restored = manager.restore(epoch, args=ocp.args.StandardRestore())
-  return restored
+def _final_params(workdir):
+  import orbax.checkpoint as ocp
+  manager = ocp.CheckpointManager(os.path.join(workdir, names.CHECKPOINTS))
+  return manager.restore(manager.latest_step(),
+                         args=ocp.args.StandardRestore())
 
 
-def test_sigterm_saves_and_resumes_with_the_same_data_order(tmp_path):
-  import jax  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  args = [*TINY_CNN, '--config.samples.num_train=64']  # 8 steps per epoch.
+def test_sigterm_mid_epoch_saves_that_step_and_resumes_from_it(tmp_path):
+  """The preemption path itself: the signal arrives mid-epoch, the state of
+  that step is saved, and the resumed run continues after that batch and ends
+  where an uninterrupted run does."""
+  import jax
+  import numpy as np
+
+  from colorjax import checkpoint
+  # 512 steps per epoch (a few seconds): the signal lands inside epoch 1.
+  args = [*TINY_CNN, '--config.samples.num_train=4096',
+          '--config.num_epochs=1']
   env = dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu')
   proc = subprocess.Popen(
-      [sys.executable, 'launch.py', f'--workdir={tmp_path / "b"}', *args,
-       '--config.num_epochs=1000'], cwd=ROOT, env=env,
-      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-  ckpt_dir = tmp_path / 'b' / 'checkpoints'
-  for _ in range(1200):
-    if ckpt_dir.exists() and any(d.isdigit() for d in os.listdir(ckpt_dir)):
+      [sys.executable, 'launch.py', f'--workdir={tmp_path / "b"}', *args],
+      cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+      text=True)
+  lines = []
+  for line in proc.stderr:  # Training has started once step 2 is logged.
+    lines.append(line)
+    if 'epoch 1 step 2 |' in line:
+      proc.send_signal(signal.SIGTERM)
       break
-    subprocess.run(['sleep', '0.1'], check=True)
-  proc.send_signal(signal.SIGTERM)
-  _, stderr = proc.communicate(timeout=120)
+  stderr = ''.join(lines) + proc.communicate(timeout=120)[1]
   assert proc.returncode == 0, stderr[-2000:]
   assert 'Received SIGTERM' in stderr
-  preempted = tmp_path / 'b' / 'preempted'
-  steps = [int(d) for d in os.listdir(preempted) if d.isdigit()] if (
-      preempted.exists()) else []
-  epochs = [int(d) for d in os.listdir(ckpt_dir) if d.isdigit()]
-  # Finish the epoch the signal interrupted (or the next one).
-  target = (max(steps) // 8 + 1) if steps and max(steps) > 8 * max(epochs) \
-      else max(epochs) + 1
-  resumed = _launch(f'--workdir={tmp_path / "b"}', *args,
-                    f'--config.num_epochs={target}')
+  manager = checkpoint.create_manager(str(tmp_path / 'b'))
+  (saved,) = manager.all_steps()
+  assert 2 <= saved < 512  # Mid-epoch, at the step the signal arrived.
+  assert checkpoint.position(manager, saved)['batch_in_epoch'] == saved
+  assert f'Saved step {saved} (epoch 1, batch {saved} of 512)' in stderr
+  resumed = _launch(f'--workdir={tmp_path / "b"}', *args)
   assert resumed.returncode == 0, resumed.stderr[-2000:]
-  if steps:
-    assert 'Resuming epoch' in resumed.stderr
-  straight = _launch(f'--workdir={tmp_path / "a"}', *args,
-                     f'--config.num_epochs={target}')
+  assert f'Resuming epoch 1 after its batch {saved}.' in resumed.stderr
+  straight = _launch(f'--workdir={tmp_path / "a"}', *args)
   assert straight.returncode == 0, straight.stderr[-2000:]
-  a, b = _final_params(tmp_path / 'a', target), _final_params(
-      tmp_path / 'b', target)
-  assert int(a['step']) == int(b['step']) == 8 * target
-  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+  a, b = _final_params(tmp_path / 'a'), _final_params(tmp_path / 'b')
+  assert int(a['step']) == int(b['step']) == 512
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
     np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=1e-6,
                                atol=1e-7)
+  # The epoch-end save superseded the preemption save.
+  assert _epoch_checkpoints(tmp_path / 'b') == {1: 512}
+  assert sorted(os.listdir(tmp_path / 'b' / names.CHECKPOINTS)) == ['512']
 
 
 def test_a_resumed_run_compiles_nothing_new(tmp_path):
@@ -144,6 +158,6 @@ def test_a_resumed_run_compiles_nothing_new(tmp_path):
                             timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     written.append(sorted(os.listdir(cache)))
-  assert 'Restored epoch 1 from' in result.stderr
+  assert 'Restored step 4 (epoch 1) from' in result.stderr
   assert len(written[0]) >= 2, written[0]  # At least the train and eval steps.
   assert written[1] == written[0]

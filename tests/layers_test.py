@@ -15,9 +15,11 @@ def _assert_same_function(f, x, w):
   cotangent = jnp.asarray(rng.standard_normal(y_xla.shape), jnp.float32)
   grads = {}
   for impl in ('xla', 'fast'):
-    grads[impl] = jax.grad(lambda a, b: jnp.vdot(f(a, b, impl), cotangent),
-                           argnums=(0, 1))(x, w)
-  for a, b in [(y_xla, f(x, w, 'fast')), *zip(grads['xla'], grads['fast'])]:
+    grads[impl] = jax.grad(
+        lambda a, b, impl=impl: jnp.vdot(f(a, b, impl), cotangent),
+        argnums=(0, 1))(x, w)
+  for a, b in [(y_xla, f(x, w, 'fast')),
+               *zip(grads['xla'], grads['fast'], strict=True)]:
     scale = max(1.0, float(jnp.abs(a).max()))
     assert a.shape == b.shape
     np.testing.assert_allclose(b / scale, a / scale, atol=1e-5)
@@ -87,7 +89,7 @@ def test_transposed_conv(h, w, cin, cout):
 
 
 def test_transposed_conv_equals_flax_and_pytorch_semantics():
-  import flax.linen as nn  # pylint: disable=g-import-not-at-top
+  import flax.linen as nn
   x, _ = _inputs((2, 5, 6, 3), (4, 4, 3, 4))
   ref = nn.ConvTranspose(4, (4, 4), strides=(2, 2), padding='SAME')
   variables = ref.init(jax.random.key(0), x)

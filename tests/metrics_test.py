@@ -8,6 +8,7 @@ from skimage import metrics as skmetrics
 
 from colorjax import color
 from colorjax import metrics
+from colorjax import names
 
 # Sharma, Wu & Dalal (2005), Table 1: L1, a1, b1, L2, a2, b2, dE00.
 SHARMA_2005 = np.array([
@@ -141,3 +142,29 @@ def test_colourfulness_by_hand():
   rg_std, yb_std = 127.5, 63.75
   expected = np.hypot(rg_std, yb_std) + 0.3 * np.hypot(127.5, 63.75)
   assert metrics.colourfulness(half)[0] == pytest.approx(expected, rel=1e-5)
+
+
+def test_masked_scores_equal_the_unpadded_image():
+  """A padded image scored with its mask scores as the image alone."""
+  true = _images(4, (1, 30, 22, 3)).astype(np.float32) / 255
+  pred = np.clip(true + np.random.default_rng(5).normal(0, 0.08, true.shape),
+                 0, 1).astype(np.float32)
+  pad = ((0, 0), (0, 18), (0, 26), (0, 0))
+  mask = np.pad(np.ones((1, 30, 22), np.float32), pad[:3])
+  alone = metrics.score_rgb(pred, true)
+  padded = metrics.score_rgb(np.pad(pred, pad, mode='reflect'),
+                             np.pad(true, pad), mask)
+  assert set(alone) == set(padded)
+  for key in alone:
+    np.testing.assert_allclose(padded[key], alone[key], rtol=2e-4, atol=1e-4,
+                               err_msg=key)
+
+
+def test_colourfulness_ratio_of_greyscale_originals_is_not_a_number():
+  grey = np.repeat(_images(6, (2, 16, 16, 1)), 3, axis=-1)
+  l, _ = color.rgb_uint8_to_model(grey)
+  pred_ab = np.full(l.shape[:-1] + (2,), 0.2, np.float32)
+  sums = metrics.masked_sums(metrics.score_ab(l, pred_ab, grey), np.ones(2))
+  summary = metrics.summarize([sums])
+  assert np.isnan(summary[names.COLOURFULNESS_RATIO])
+  assert summary[names.DELTA_CF] > 1  # The absolute difference still counts.

@@ -8,6 +8,8 @@ import time
 
 import numpy as np
 
+from colorjax import checkpoint
+from colorjax import names
 from colorjax import train
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -28,7 +30,7 @@ def _run_two(mode: str, out: str):
                             stderr=subprocess.STDOUT, text=True)
            for i in range(2)]
   outputs = [p.communicate(timeout=600)[0] for p in procs]
-  for p, text in zip(procs, outputs):
+  for p, text in zip(procs, outputs, strict=True):
     assert p.returncode == 0, text[-3000:]
 
 
@@ -58,8 +60,9 @@ def test_two_processes_match_one_process(tmp_path):
 
 def test_two_process_run_restores_in_one_process(tmp_path):
   _run_two('train', str(tmp_path / 'run'))
-  assert sorted(os.listdir(tmp_path / 'run' / 'checkpoints')) == ['1']
-  assert (tmp_path / 'run' / 'metrics.jsonl').exists()
+  manager = checkpoint.create_manager(str(tmp_path / 'run'))
+  assert checkpoint.epochs(manager) == {1: 32 // 4}
+  assert (tmp_path / 'run' / names.METRICS).exists()
   _, _, state = train.load_run(str(tmp_path / 'run'))
   assert int(state.epoch) == 1 and int(state.step) == 32 // 4
 

@@ -14,15 +14,17 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
-from jax.sharding import Mesh  # pylint: disable=g-import-not-at-top,wrong-import-position
-import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+import jax
+from jax.sharding import Mesh
+import numpy as np
+from tiny import tiny_config
 
-from colorjax import input_pipeline  # pylint: disable=g-import-not-at-top,wrong-import-position
-from colorjax import runtime  # pylint: disable=g-import-not-at-top,wrong-import-position
-from colorjax import train  # pylint: disable=g-import-not-at-top,wrong-import-position
-from colorjax.errors import ColorjaxError  # pylint: disable=g-import-not-at-top,wrong-import-position
-from tiny import tiny_config  # pylint: disable=g-import-not-at-top,wrong-import-position
+from colorjax import batching
+from colorjax import runtime
+from colorjax import sources
+from colorjax import steps as steps_lib
+from colorjax import train
+from colorjax.errors import ColorjaxError
 
 
 def main():
@@ -38,19 +40,19 @@ def main():
   if mode == 'train':
     train.train_and_evaluate(config, out)
     return
-  trainer = train.Trainer(config, Mesh(np.asarray(jax.devices()), ('data',)))
+  trainer = steps_lib.Steps(config, Mesh(np.asarray(jax.devices()), ('data',)))
   state = trainer.init()
-  samples, _ = input_pipeline.load_samples(16, 12, 4)
+  samples, _ = sources.load_samples(16, 12, 4)
   local = config.batch_size // jax.process_count()
   lo = jax.process_index() * local
   for seed in range(3):
     batch = next(samples.train_batches(config.batch_size, seed, 0))
     part = {'rgb': batch['rgb'][lo:lo + local]}
-    (batch,) = input_pipeline.prefetch_to_device([part],
+    (batch,) = batching.prefetch_to_device([part],
                                                  trainer.data_sharding)
     state, _ = trainer.train_step(state, batch)
   params = jax.tree_util.tree_flatten_with_path(
-      jax.device_get((state.g_params, state.d_params)))[0]
+      jax.device_get((state.g.params, state.d.params)))[0]
   if jax.process_index() == 0:
     np.savez(out, **{jax.tree_util.keystr(k): v for k, v in params})
 

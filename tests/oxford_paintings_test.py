@@ -14,8 +14,12 @@ import openpyxl
 import pytest
 import tensorflow_datasets as tfds
 
+from colorjax import batching
+from colorjax import checkpoint
+from colorjax import sources
 from colorjax import train
 from colorjax.datasets import oxford_paintings as op
+from colorjax.datasets import tfds_source
 
 URL = 'http://artuk.example/paintings/{}.jpg'
 SPLITS = ['train'] * 5 + ['validation'] * 2 + ['test'] * 2
@@ -81,7 +85,7 @@ def test_images_are_kept_at_longer_side_512():
 class _Handler(http.server.BaseHTTPRequestHandler):
   calls = {}
 
-  def do_GET(self):  # pylint: disable=invalid-name
+  def do_GET(self):
     n = self.calls[self.path] = self.calls.get(self.path, 0) + 1
     if self.path.startswith('/dead'):
       self.send_error(404)
@@ -131,16 +135,16 @@ def test_trains_with_config_dataset_oxford_paintings(tiny_config, tmp_path):
                        **{'tfds.data_dir': str(tmp_path)})
   state = train.train_and_evaluate(config, str(tmp_path / 'run'))
   assert int(state.step) == 1  # 4 usable training paintings, batch 4.
-  assert (tmp_path / 'run' / 'checkpoints' / '1').exists()
+  manager = checkpoint.create_manager(str(tmp_path / 'run'))
+  assert checkpoint.epochs(manager) == {1: 1}
 
 
 def test_large_splits_stream_deterministically(tiny_config, tmp_path):
-  from colorjax import input_pipeline  # pylint: disable=g-import-not-at-top
   make_manual_dir(str(tmp_path / 'downloads' / 'manual'))
-  train_ds, val_ds = input_pipeline.load_tfds(
+  train_ds, val_ds = tfds_source.load_tfds(
       'oxford_paintings', 32, data_dir=str(tmp_path), max_in_memory_gb=0)
-  assert isinstance(train_ds, input_pipeline.StreamingDataset)
-  assert isinstance(val_ds, input_pipeline.InMemoryDataset)
+  assert isinstance(train_ds, tfds_source.StreamingDataset)
+  assert isinstance(val_ds, batching.InMemoryDataset)
   epoch = lambda e: np.stack([b['rgb'] for b in train_ds.train_batches(
       2, seed=0, epoch=e, num_batches=3)])
   a = epoch(0)
@@ -149,8 +153,8 @@ def test_large_splits_stream_deterministically(tiny_config, tmp_path):
   assert not np.array_equal(a, epoch(1))
   assert train_ds.eval_array().shape == (4, 32, 32, 3)  # Corrupt one gone.
   # A stream with nothing usable stops with a clear error, never spins.
-  with pytest.raises(input_pipeline.DataError, match='no usable colour image'):
-    input_pipeline.load_tfds('oxford_paintings', 640, data_dir=str(tmp_path),
+  with pytest.raises(sources.DataError, match='no usable colour image'):
+    tfds_source.load_tfds('oxford_paintings', 640, data_dir=str(tmp_path),
                              max_in_memory_gb=0)
   # Images too small for the crop are counted, not silently dropped.
   other = tmp_path / 'other'
@@ -158,7 +162,7 @@ def test_large_splits_stream_deterministically(tiny_config, tmp_path):
   cv2.imwrite(str(other / 'downloads' / 'manual' / 'images' /
                   op.image_filename(URL.format(0))),
               np.full((20, 20, 3), (10, 200, 30), np.uint8))
-  small, _ = input_pipeline.load_tfds('oxford_paintings', 32,
+  small, _ = tfds_source.load_tfds('oxford_paintings', 32,
                                       data_dir=str(other), max_in_memory_gb=0)
   list(small.train_batches(1, seed=0, epoch=0, num_batches=3))
   assert small.skipped == {'smaller than the 32px crop': 1}

@@ -1,6 +1,6 @@
 """A tiny config for tests: the default shrunk to compile in seconds."""
 
-from configs import default
+from colorjax.configs import default
 
 
 def tiny_config(**overrides):

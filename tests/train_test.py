@@ -1,5 +1,7 @@
 """The train step, data parallelism, the training loop and resuming."""
 
+import hashlib
+import itertools
 import json
 import os
 
@@ -9,18 +11,66 @@ from jax.sharding import Mesh
 import numpy as np
 import pytest
 
-from colorjax import input_pipeline
+from colorjax import checkpoint
+from colorjax import errors
+from colorjax import names
+from colorjax import plots
+from colorjax import sources
+from colorjax import state as state_lib
+from colorjax import steps as steps_lib
 from colorjax import train
 
 
+def _epoch_checkpoints(workdir):
+  """{epoch: step} of the epoch-end checkpoints in `workdir`."""
+  return checkpoint.epochs(checkpoint.create_manager(str(workdir)))
+
+
 def _fixed_batch(config, seed=0):
-  train_ds, _ = input_pipeline.load_samples(config.image_size, 64, 8)
+  train_ds, _ = sources.load_samples(config.image_size, 64, 8)
   return next(train_ds.train_batches(config.batch_size, seed, 0))
 
 
 def _trainer(config, num_devices):
   devices = np.asarray(jax.devices()[:num_devices])
-  return train.Trainer(config, Mesh(devices, ('data',)))
+  return steps_lib.Steps(config, Mesh(devices, ('data',)))
+
+
+def _digest(tree):
+  """sha256 (16 hex digits) of a pytree's paths and leaf bytes."""
+  h = hashlib.sha256()
+  for path, leaf in sorted(jax.tree_util.tree_leaves_with_path(tree),
+                           key=lambda item: jax.tree_util.keystr(item[0])):
+    h.update(jax.tree_util.keystr(path).encode())
+    h.update(np.asarray(leaf).tobytes())
+  return h.hexdigest()[:16]
+
+
+# (params, batch_stats) of G and D after 3 steps of the tiny configs on one
+# device, recorded on the tree before the NetState redesign (967a76f): the
+# redesign changed no bit of what a step computes on CPU.
+BEFORE_REDESIGN = {
+    ('gan', 'batch'): ('f7f297d1eff6159c', '6e44def145a07418'),
+    ('gan', 'spectral'): ('2b7f539beaababc6', 'ce8b8de8fd138882'),
+    ('cnn', 'batch'): ('5a09a6ccb62776dd', None),
+}
+
+
+@pytest.mark.parametrize('model,norm', sorted(BEFORE_REDESIGN))
+def test_three_steps_are_bit_exact_with_the_pre_redesign_tree(
+    tiny_config, model, norm):
+  config = tiny_config(model=model, **{'discriminator.norm': norm})
+  trainer = _trainer(config, 1)
+  state = trainer.init()
+  train_ds, _ = sources.load_samples(config.image_size, 64, 8)
+  for batch in itertools.islice(
+      train_ds.train_batches(config.batch_size, 0, 0), 3):
+    state, _ = trainer.train_step(state, batch)
+  state = jax.device_get(state)
+  nets = [state.g, state.d]
+  got = tuple(None if n is None else _digest(
+      {'params': n.params, 'batch_stats': n.model_state}) for n in nets)
+  assert got == BEFORE_REDESIGN[(model, norm)]
 
 
 @pytest.mark.parametrize('model,norm', [('gan', 'batch'), ('gan', 'spectral'),
@@ -47,18 +97,18 @@ def test_spectral_norm_statistics_are_updated(tiny_config):
   config = tiny_config(**{'discriminator.norm': 'spectral'})
   trainer = _trainer(config, 1)
   state = trainer.init()
-  before = jax.device_get(state.d_batch_stats)
+  before = jax.device_get(state.d.model_state)
   state, _ = trainer.train_step(state, _fixed_batch(config))
-  after = jax.device_get(state.d_batch_stats)
+  after = jax.device_get(state.d.model_state)
   diffs = [np.abs(a - b).max() for a, b in zip(
-      jax.tree.leaves(before), jax.tree.leaves(after))]
+      jax.tree.leaves(before), jax.tree.leaves(after), strict=True)]
   assert len(diffs) == 4 and min(diffs) > 0  # u and sigma of both convs.
 
 
 def test_learning_rate_schedule(tiny_config):
   config = tiny_config(g_lr=3e-4, lr_decay_steps=10, lr_decay_rate=0.1,
                        min_lr=1e-6)
-  lr = train.create_learning_rate_fn(config, config.g_lr)
+  lr = state_lib.create_learning_rate_fn(config, config.g_lr)
   assert lr(0) == pytest.approx(3e-4)
   assert lr(5) == pytest.approx(3e-4 * 0.1 ** 0.5, rel=1e-5)  # Not staircase.
   assert lr(10) == pytest.approx(3e-5, rel=1e-5)
@@ -99,13 +149,13 @@ def test_one_and_four_devices_agree(tiny_config):
       history.append(jax.device_get(metrics))
     results.append((history, jax.device_get(state)))
   (h1, s1), (h4, s4) = results
-  for m1, m4 in zip(h1, h4):
+  for m1, m4 in zip(h1, h4, strict=True):
     for k in m1:
       np.testing.assert_allclose(m4[k], m1[k], rtol=1e-4, atol=1e-6, err_msg=k)
   leaves4 = jax.tree.leaves(s4)
   checked = 0
   for (path, a), b in zip(jax.tree_util.tree_flatten_with_path(s1)[0],
-                          leaves4):
+                          leaves4, strict=True):
     tol = 3 * 2 * config.g_lr if _is_bn_absorbed(path) else 2e-5
     np.testing.assert_allclose(b, a, rtol=1e-4, atol=tol,
                                err_msg=jax.tree_util.keystr(path))
@@ -117,17 +167,19 @@ def test_train_and_evaluate_writes_logs_and_checkpoints(tiny_config, tmp_path):
   config = tiny_config(num_epochs=2)
   state = train.train_and_evaluate(config, str(tmp_path))
   assert int(state.epoch) == 2 and int(state.step) == 2 * 32 // 8
-  records = [json.loads(l) for l in open(tmp_path / 'metrics.jsonl')]
-  train_records = [r for r in records if r['kind'] == 'train']
-  eval_records = [r for r in records if r['kind'] == 'eval']
+  records = plots.read_records(str(tmp_path))
+  train_records = [r for r in records if r['kind'] == names.TRAIN]
+  eval_records = [r for r in records if r['kind'] == names.VALIDATION]
   assert [r['step'] for r in train_records] == [2, 4, 6, 8]
-  assert all({'epoch', 'g_l1', 'd_loss', 'images_per_sec'} <= set(r)
-             for r in train_records)
+  assert all({'epoch', names.G_L1, names.D_LOSS, names.IMAGES_PER_SEC}
+             <= set(r) for r in train_records)
   assert [r['epoch'] for r in eval_records] == [1, 2]
-  assert 0 < eval_records[-1]['val_l1'] < 1
+  assert 0 < eval_records[-1][names.val(names.L1)] < 1
   assert any(f.startswith('events.out.tfevents') for f in os.listdir(tmp_path))
-  assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['1', '2']
-  assert json.load(open(tmp_path / 'config.json'))['num_epochs'] == 2
+  assert _epoch_checkpoints(tmp_path) == {1: 4, 2: 8}  # Epoch: step.
+  assert json.load(open(tmp_path / names.CONFIG))['num_epochs'] == 2
+  assert sorted(os.listdir(tmp_path / names.SAMPLES)) == [
+      os.path.basename(names.sample_grid(e)) for e in (1, 2)]
 
 
 def test_resume_reaches_the_same_state(tiny_config, tmp_path):
@@ -138,7 +190,7 @@ def test_resume_reaches_the_same_state(tiny_config, tmp_path):
                                      str(tmp_path / 'b'))
   assert int(resumed.step) == int(straight.step)
   for a, b in zip(jax.tree.leaves(jax.device_get(straight)),
-                  jax.tree.leaves(jax.device_get(resumed))):
+                  jax.tree.leaves(jax.device_get(resumed)), strict=True):
     np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
 
 
@@ -146,25 +198,27 @@ def test_latest_and_milestone_checkpoints_are_kept(tiny_config, tmp_path):
   config = tiny_config(num_epochs=5, keep_checkpoints=1, checkpoint_epochs=(2,),
                        **{'samples.num_train': 8})
   train.train_and_evaluate(config, str(tmp_path))
-  assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['2', '5']
+  assert sorted(_epoch_checkpoints(tmp_path)) == [2, 5]
 
 
 def test_the_train_step_compiles_once(tiny_config, tmp_path, monkeypatch):
-  trainers = []
+  created = []
 
-  class Recording(train.Trainer):
+  class Recording(steps_lib.Steps):
 
     def __init__(self, *args, **kwargs):
       super().__init__(*args, **kwargs)
-      trainers.append(self)
+      # jit's cache is per Python function, shared by every Steps instance.
+      created.append((self, self.train_step._cache_size(),
+                      self.eval_step._cache_size()))
 
-  monkeypatch.setattr(train, 'Trainer', Recording)
+  monkeypatch.setattr(train, 'Steps', Recording)
   train.train_and_evaluate(tiny_config(num_epochs=3), str(tmp_path))
-  (trainer,) = trainers
+  ((steps, train_before, eval_before),) = created
   # 12 steps over 3 epochs (the state's epoch is replaced between them) and 3
   # evaluations: one compilation each.
-  assert trainer.train_step._cache_size() == 1  # pylint: disable=protected-access
-  assert trainer.eval_step._cache_size() == 1  # pylint: disable=protected-access
+  assert steps.train_step._cache_size() == train_before + 1
+  assert steps.eval_step._cache_size() == eval_before + 1
 
 
 def test_bfloat16_compute_keeps_float32_state(tiny_config):
@@ -172,9 +226,9 @@ def test_bfloat16_compute_keeps_float32_state(tiny_config):
   trainer = _trainer(config, 1)
   state = trainer.init()
   state, metrics = trainer.train_step(state, _fixed_batch(config))
-  for leaf in jax.tree.leaves((state.g_params, state.d_params,
-                               state.g_batch_stats, state.d_batch_stats,
-                               state.g_opt_state, state.d_opt_state)):
+  for leaf in jax.tree.leaves((state.g.params, state.d.params,
+                               state.g.model_state, state.d.model_state,
+                               state.g.opt_state, state.d.opt_state)):
     if jnp.issubdtype(leaf.dtype, jnp.floating):
       assert leaf.dtype == jnp.float32
   assert all(v.dtype == jnp.float32 for v in metrics.values())
@@ -184,13 +238,14 @@ def test_bfloat16_compute_keeps_float32_state(tiny_config):
 def test_nan_stops_training_and_keeps_the_last_good_checkpoint(
     tiny_config, tmp_path, monkeypatch):
   train.train_and_evaluate(tiny_config(num_epochs=1), str(tmp_path))
-  before = (tmp_path / 'checkpoints' / '1').stat().st_mtime
-  monkeypatch.setattr(train.losses, 'l1_loss',
+  before = (tmp_path / names.CHECKPOINTS / '4').stat().st_mtime
+  monkeypatch.setattr(steps_lib.losses, 'l1_loss',
                       lambda pred, target: jnp.float32(jnp.nan))
-  with pytest.raises(train.TrainingDiverged,
+  with pytest.raises(errors.TrainingDiverged,
                      match=r'step 5: g_(grad_norm|l1|loss) is nan .*epoch 1, '
                      'is kept') as info:
     train.train_and_evaluate(tiny_config(num_epochs=2), str(tmp_path))
   assert '\n' not in str(info.value)
-  assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['1']
-  assert (tmp_path / 'checkpoints' / '1').stat().st_mtime == before
+  assert _epoch_checkpoints(tmp_path) == {1: 4}
+  assert os.listdir(tmp_path / names.CHECKPOINTS) == ['4']
+  assert (tmp_path / names.CHECKPOINTS / '4').stat().st_mtime == before

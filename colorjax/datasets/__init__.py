@@ -1,3 +1,3 @@
 """TFDS builders of colorjax; importing this package registers them."""
 
-from colorjax.datasets import oxford_paintings  # pylint: disable=unused-import
+from colorjax.datasets import oxford_paintings  # noqa: F401  (registers it)

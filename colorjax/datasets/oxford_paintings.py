@@ -32,9 +32,9 @@ import json
 import os
 import sys
 import time
+from typing import Dict, List, Optional, Sequence
 import urllib.error
 import urllib.request
-from typing import Dict, List, Optional, Sequence
 
 from absl import logging
 import cv2
@@ -87,7 +87,7 @@ def read_spreadsheet(path: str) -> List[Painting]:
   """
   data = epath.Path(path).read_bytes()  # Any filesystem TFDS supports.
   if path.lower().endswith(('.xlsx', '.xlsm')):
-    import openpyxl  # pylint: disable=g-import-not-at-top
+    import openpyxl
     book = openpyxl.load_workbook(io.BytesIO(data), read_only=True,
                                   data_only=True)
     rows = [list(r) for r in book.worksheets[0].iter_rows(values_only=True)]
@@ -225,7 +225,7 @@ class OxfordPaintings(tfds.core.GeneratorBasedBuilder):
 
 
 def main(argv: Sequence[str]) -> None:
-  from absl import flags  # pylint: disable=g-import-not-at-top
+  from absl import flags
   flags_ = flags.FLAGS
   if not flags_.spreadsheet:
     raise SystemExit('error: pass --spreadsheet=painting_dataset_2018.xlsx')
@@ -249,8 +249,8 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == '__main__':
-  from absl import app  # pylint: disable=g-import-not-at-top
-  from absl import flags  # pylint: disable=g-import-not-at-top
+  from absl import app
+  from absl import flags
   flags.DEFINE_string('spreadsheet', None, 'painting_dataset_2018.xlsx or .csv')
   flags.DEFINE_string('manual_dir', None, 'Default: DATA_DIR/downloads/'
                       'manual, where TFDS looks.')

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from colorjax import input_pipeline
+from colorjax import sources
 from colorjax.errors import DataError
 
 
@@ -20,7 +20,7 @@ def _colour(seed, h=40, w=60):
 
 
 def test_epochs_are_a_pure_function_of_seed_and_epoch():
-  train, _ = input_pipeline.load_samples(16, 40, 8)
+  train, _ = sources.load_samples(16, 40, 8)
   epoch = lambda seed, e: [b['rgb'] for b in train.train_batches(8, seed, e)]
   a, b, c, d = epoch(0, 3), epoch(0, 3), epoch(0, 4), epoch(1, 3)
   assert len(a) == 5 and a[0].shape == (8, 16, 16, 3) and a[0].dtype == np.uint8
@@ -30,8 +30,8 @@ def test_epochs_are_a_pure_function_of_seed_and_epoch():
 
 
 def test_samples_are_fixed_and_split_by_region():
-  t1, v1 = input_pipeline.load_samples(16, 21, 7)
-  t2, _ = input_pipeline.load_samples(16, 21, 7)
+  t1, v1 = sources.load_samples(16, 21, 7)
+  t2, _ = sources.load_samples(16, 21, 7)
   assert (len(t1), len(v1)) == (21, 7)
   np.testing.assert_array_equal(t1.images[5], t2.images[5])
   assert v1.eval_array().shape == (7, 16, 16, 3)
@@ -46,7 +46,7 @@ def test_folder_with_split_subfolders_and_bad_files(tmp_path):
   (tmp_path / 'train' / 'broken.jpg').write_bytes(b'not a jpeg')
   (tmp_path / 'train' / 'empty.png').write_bytes(b'')
   (tmp_path / 'train' / 'notes.txt').write_text('ignored')
-  train, val = input_pipeline.load_folder(str(tmp_path), 32, 0.1)
+  train, val = sources.load_folder(str(tmp_path), 32, 0.1)
   assert (len(train), len(val)) == (3, 1)
   assert all(min(img.shape[:2]) == 32 for img in train.images)
   assert train.images[0].shape == (32, 48, 3)  # Aspect ratio kept.
@@ -55,17 +55,17 @@ def test_folder_with_split_subfolders_and_bad_files(tmp_path):
 def test_folder_without_subfolders_splits_deterministically(tmp_path):
   for i in range(30):
     _write(tmp_path / f'{i:02d}.png', _colour(i, 20, 20))
-  a = input_pipeline.split_folder(str(tmp_path), 0.2)
-  b = input_pipeline.split_folder(str(tmp_path), 0.2)
+  a = sources.split_folder(str(tmp_path), 0.2)
+  b = sources.split_folder(str(tmp_path), 0.2)
   assert a == b and len(a[1]) > 0 and not set(a[0]) & set(a[1])
   assert len(a[0]) + len(a[1]) == 30
 
 
 def test_empty_or_missing_folder_is_a_clear_error(tmp_path):
   with pytest.raises(DataError, match='no usable colour image'):
-    input_pipeline.load_folder(str(tmp_path), 32, 0.1)
+    sources.load_folder(str(tmp_path), 32, 0.1)
   with pytest.raises(DataError, match='does not exist'):
-    input_pipeline.load_folder(str(tmp_path / 'nope'), 32, 0.1)
+    sources.load_folder(str(tmp_path / 'nope'), 32, 0.1)
 
 
 def test_shared_paintings_load():
@@ -73,7 +73,7 @@ def test_shared_paintings_load():
                         'data', 'paintings')
   if not os.path.isdir(folder):
     pytest.skip('../shared/data/paintings is not beside this checkout')
-  train, val = input_pipeline.load_folder(folder, 32, 0.1)
+  train, val = sources.load_folder(folder, 32, 0.1)
   assert len(train) + len(val) == 200 and len(val) >= 10
 
 
@@ -81,10 +81,10 @@ def test_process_shards_are_disjoint_complete_and_deterministic(tmp_path):
   for i in range(23):
     _write(tmp_path / 'train' / f'{i:02d}.png', _colour(i, 20, 24 + i))
   _write(tmp_path / 'validation' / 'v.png', _colour(99))
-  shards = [input_pipeline.load_folder(str(tmp_path), 16, 0.1, (p, 3))[0]
+  shards = [sources.load_folder(str(tmp_path), 16, 0.1, (p, 3))[0]
             for p in range(3)]
   widths = sorted(img.shape[1] for ds in shards for img in ds.images)
-  full = input_pipeline.load_folder(str(tmp_path), 16, 0.1)[0]
+  full = sources.load_folder(str(tmp_path), 16, 0.1)[0]
   assert widths == sorted(img.shape[1] for img in full.images)  # Disjoint+all.
   # All processes stop after the same number of batches (the fewest any has).
   steps = min(ds.num_batches(2) for ds in shards)

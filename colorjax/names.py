@@ -1,0 +1,60 @@
+"""Every name that more than one module spells: metric keys and workdir files.
+
+Writers, plots, evaluation, the comparison report and the tests import these
+instead of repeating the strings, so a rename happens in one place.
+"""
+
+# Workdir layout (all relative to the workdir).
+CONFIG = 'config.json'  # The config a run was started with.
+METRICS = 'metrics.jsonl'  # One JSON record per log line and per evaluation.
+DATA_STATS = 'data_stats.json'  # The training set's mean ab (a baseline).
+CHECKPOINTS = 'checkpoints'  # Orbax checkpoints, numbered by step.
+SAMPLES = 'samples'  # One sample grid per epoch.
+PLOTS = 'plots'  # Per-epoch curves.
+EVAL = 'eval'  # `evaluate`'s JSON reports.
+WALL_TIME = 'wall_time.json'  # `compare --train`'s wall time of a run.
+REPORT = 'report.md'  # `compare`'s report.
+LOCK = 'lock'  # Held by the process training in the workdir.
+
+
+def sample_grid(epoch: int) -> str:
+  """The sample grid of `epoch`, relative to the workdir."""
+  return f'{SAMPLES}/epoch_{epoch:04d}.png'
+
+
+def eval_report(epoch: int) -> str:
+  """`evaluate`'s default output for `epoch`, relative to the workdir."""
+  return f'{EVAL}/epoch_{epoch}.json'
+
+
+# Record kinds in METRICS.
+TRAIN = 'train'
+VALIDATION = 'eval'
+# Keys every record carries besides its metrics.
+RECORD_KEYS = ('kind', 'epoch', 'step', 'time')
+
+# Metric keys.
+VAL_PREFIX = 'val_'
+IMAGES_PER_SEC = 'images_per_sec'
+G_LOSS, G_L1, G_ADV, G_LR, G_GRAD_NORM = (
+    'g_loss', 'g_l1', 'g_adv', 'g_lr', 'g_grad_norm')
+D_LOSS, D_LR, D_GRAD_NORM, D_ACC_REAL, D_ACC_FAKE = (
+    'd_loss', 'd_lr', 'd_grad_norm', 'd_acc_real', 'd_acc_fake')
+# Per-image validation metrics (`metrics.score_ab`).
+DELTA_E = 'delta_e'
+LAB_ACC_TERM = 'lab_acc_term_project'
+LAB_ACC_NAZERI = 'lab_acc_nazeri'
+AB_AUC = 'ab_auc'
+PSNR = 'psnr'
+SSIM = 'ssim'
+MEAN_ABS_DL = 'mean_abs_dl'
+COLOURFULNESS = 'colourfulness'
+COLOURFULNESS_TRUE = 'colourfulness_true'
+COLOURFULNESS_RATIO = 'colourfulness_ratio'
+DELTA_CF = 'delta_cf'  # Mean |colourfulness(pred) - colourfulness(true)|.
+L1 = 'l1'
+
+
+def val(key: str) -> str:
+  """The name of a validation metric in METRICS records."""
+  return VAL_PREFIX + key

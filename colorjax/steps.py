@@ -1,0 +1,183 @@
+"""The train and eval steps, and their compiled forms over a device mesh.
+
+`train_step(state, batch, rng) -> (state, metrics)` is one generator update
+and, when the state has a discriminator, one discriminator update; without
+one it is the L1-only CNN baseline. Same function, no separate code path.
+
+Data parallelism is `jax.jit` over a one-axis device `Mesh` ('data'): the
+batch is sharded along its first axis, the state is replicated, and XLA
+inserts the collectives. BatchNorm statistics are therefore over the global
+batch, exactly as on one device (`jax.pmap` is maintenance-only since JAX 0.8
+and is itself implemented as jit over shard_map).
+"""
+
+import functools
+from typing import Dict, Tuple
+
+import jax
+import jax.numpy as jnp
+from jax.sharding import Mesh
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+import ml_collections
+import numpy as np
+import optax
+
+from colorjax import batching
+from colorjax import color
+from colorjax import losses
+from colorjax import metrics as metrics_lib
+from colorjax import names
+from colorjax import state as state_lib
+from colorjax.state import NetState
+from colorjax.state import TrainState
+
+Batch = Dict[str, jax.Array]
+Metrics = Dict[str, jax.Array]
+
+
+def _discriminator_update(d: NetState, l: jax.Array, ab: jax.Array,
+                          fake_ab: jax.Array, real_label: float
+                          ) -> Tuple[NetState, Metrics]:
+  """One discriminator update on real (L, ab) and fake (L, G(L)) pairs."""
+  fake = jnp.concatenate([l, jax.lax.stop_gradient(fake_ab)], axis=-1)
+  real = jnp.concatenate([l, ab], axis=-1)
+
+  def loss_fn(params):
+    real_logits, mut = d.apply_fn(d.variables(params), real, train=True,
+                                  mutable=['batch_stats'])
+    fake_logits, mut = d.apply_fn(
+        {'params': params, 'batch_stats': mut.get('batch_stats', {})}, fake,
+        train=True, mutable=['batch_stats'])
+    loss = losses.discriminator_loss(real_logits, fake_logits, real_label)
+    return loss, (mut.get('batch_stats', {}), real_logits, fake_logits)
+
+  (loss, (model_state, real_logits, fake_logits)), grads = (
+      jax.value_and_grad(loss_fn, has_aux=True)(d.params))
+  metrics = {names.D_LOSS: loss, names.D_GRAD_NORM: optax.tree.norm(grads),
+             **losses.discriminator_accuracy(real_logits, fake_logits)}
+  return d.apply_gradients(grads, model_state), metrics
+
+
+def train_step(state: TrainState, batch: Batch, rng: jax.Array, *,
+               l1_weight: float, real_label: float
+               ) -> Tuple[TrainState, Metrics]:
+  """One generator update, then one discriminator update (GAN), or L1 (CNN).
+
+  The discriminator judges the fake ab of the generator's forward pass (held
+  fixed for its own update). Its model state (BN running averages or
+  spectral-norm vectors) is threaded through all three of its calls, as a
+  PyTorch discriminator in train mode would update them.
+
+  Args:
+    state: the train state; `state.d` None trains the generator with L1 only.
+    batch: {'rgb': uint8 (B, S, S, 3)}.
+    rng: the key of this step's dropout.
+    l1_weight: the generator loss's weight of L1 against the adversarial term.
+    real_label: the discriminator's target for real pairs.
+
+  Returns:
+    The updated state and a dict of scalar metrics.
+  """
+  l, ab = color.rgb_uint8_to_model(batch['rgb'])
+  g, d = state.g, state.d
+
+  def g_loss_fn(params):
+    fake_ab, g_mut = g.apply_fn(g.variables(params), l, train=True,
+                                rngs={'dropout': rng}, mutable=['batch_stats'])
+    if d is None:
+      l1 = losses.l1_loss(fake_ab, ab)
+      return l1, (g_mut['batch_stats'], fake_ab, None, {names.G_L1: l1})
+    fake_logits, d_mut = d.apply_fn(
+        d.variables(), jnp.concatenate([l, fake_ab], axis=-1), train=True,
+        mutable=['batch_stats'])
+    loss, parts = losses.generator_loss(fake_logits, fake_ab, ab, l1_weight)
+    return loss, (g_mut['batch_stats'], fake_ab,
+                  d_mut.get('batch_stats', {}), parts)
+
+  (g_loss, (g_model_state, fake_ab, d_model_state, parts)), grads = (
+      jax.value_and_grad(g_loss_fn, has_aux=True)(g.params))
+  metrics = {names.G_LOSS: g_loss, names.G_LR: g.lr_fn(state.step),
+             names.G_GRAD_NORM: optax.tree.norm(grads), **parts}
+  g = g.apply_gradients(grads, g_model_state)
+  if d is not None:
+    d, d_metrics = _discriminator_update(d.replace(model_state=d_model_state),
+                                         l, ab, fake_ab, real_label)
+    metrics.update(d_metrics, **{names.D_LR: d.lr_fn(state.step)})
+  return state.replace(step=state.step + 1, g=g, d=d), metrics
+
+
+def predict_ab(state: TrainState, l: jax.Array) -> jax.Array:
+  """The generator's ab (model range) for model-range L (inference mode)."""
+  return state.g.apply_fn(state.g.variables(), l, train=False)
+
+
+def eval_step(state: TrainState, batch: Batch) -> Metrics:
+  """Sums over a batch of per-image validation metrics (inference mode).
+
+  `batch['mask']` is 1 for real images and 0 for padding.
+  """
+  l, _ = color.rgb_uint8_to_model(batch['rgb'])
+  return metrics_lib.masked_sums(
+      metrics_lib.score_ab(l, predict_ab(state, l), batch['rgb']),
+      batch['mask'])
+
+
+def predict_rgb(state: TrainState, rgb: jax.Array) -> jax.Array:
+  """Colourises the lightness of uint8 images: sRGB in [0, 1] (inference)."""
+  l, _ = color.rgb_uint8_to_model(rgb)
+  return color.model_to_rgb(l, predict_ab(state, l))
+
+
+def _advance(state: TrainState, batch: Batch, *, step_fn
+             ) -> Tuple[TrainState, Metrics]:
+  """Splits the state's key once per step and runs `step_fn` with it."""
+  rng, step_rng = jax.random.split(state.rng)
+  return step_fn(state.replace(rng=rng), batch, step_rng)
+
+
+class Steps:
+  """The compiled init, train, eval and predict functions of one config on
+  one mesh (state replicated, batch sharded over 'data')."""
+
+  def __init__(self, config: ml_collections.ConfigDict, mesh: Mesh):
+    self.config = config
+    self.mesh = mesh
+    self.replicated = NamedSharding(mesh, P())
+    self.data_sharding = NamedSharding(mesh, P('data'))
+    self.generator, self.discriminator = state_lib.create_networks(config)
+    self.init = jax.jit(
+        functools.partial(state_lib.create_train_state, config,
+                          self.generator, self.discriminator),
+        out_shardings=self.replicated)
+    step_fn = functools.partial(train_step, l1_weight=config.l1_weight,
+                                real_label=config.real_label)
+    self.train_step = jax.jit(
+        functools.partial(_advance, step_fn=step_fn),
+        in_shardings=(self.replicated, self.data_sharding),
+        out_shardings=(self.replicated, self.replicated),
+        donate_argnums=(0,))
+    self.eval_step = jax.jit(
+        eval_step, in_shardings=(self.replicated, self.data_sharding),
+        out_shardings=self.replicated)
+    self.predict_rgb = jax.jit(
+        predict_rgb, in_shardings=(self.replicated, self.data_sharding),
+        out_shardings=self.replicated)
+
+  def abstract_state(self) -> TrainState:
+    """The state's shapes, dtypes and shardings, without computing it."""
+    return jax.eval_shape(self.init)
+
+  def evaluate(self, state: TrainState,
+               images: np.ndarray) -> Dict[str, float]:
+    """Mean validation metrics over uint8 images (N, S, S, 3)."""
+    sums = [self.eval_step(state, batching.global_put(b, self.data_sharding))
+            for b in batching.padded_batches(images, self.config.batch_size)]
+    return metrics_lib.summarize(sums, prefix=names.VAL_PREFIX)
+
+  def colourise(self, state: TrainState, images: np.ndarray) -> np.ndarray:
+    """sRGB in [0, 1] of uint8 `images` (at most one batch), on the host."""
+    batch = next(batching.padded_batches(images, self.config.batch_size))
+    return np.asarray(self.predict_rgb(
+        state, batching.global_put(batch['rgb'], self.data_sharding)))[
+            :len(images)]
