@@ -131,7 +131,8 @@ class Plots(Action):
   def every_epoch(self, state, epoch, metrics):
     plots.plot_runs({os.path.basename(os.path.normpath(self.workdir)):
                      plots.read_records(self.workdir)},
-                    os.path.join(self.workdir, names.PLOTS))
+                    os.path.join(self.workdir, names.PLOTS),
+                    plots.read_trivial_answers(self.workdir))
 
 
 def sample_images(config: ml_collections.ConfigDict,

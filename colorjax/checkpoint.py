@@ -90,7 +90,9 @@ def epochs(manager: Manager) -> Dict[int, int]:
   out = {}
   for step in manager.all_steps():
     meta = _metadata(manager, step)
-    if _EPOCH in meta and not meta.get(_BATCH_IN_EPOCH):
+    if _EPOCH not in meta:  # Written before 0.2: numbered by epoch.
+      out[step] = step
+    elif not meta.get(_BATCH_IN_EPOCH):
       out[int(meta[_EPOCH])] = step
   return out
 
@@ -135,6 +137,9 @@ def restore(manager: Manager, target: Any, epoch: Optional[int] = None) -> Any:
     restored = manager.restore(
         step, args=ocp.args.StandardRestore(_abstract(target)))
   except Exception as e:  # Orbax raises many types for bad files.
+    restored = _restore_flat_layout(manager, step, target)
+    if restored is not None:
+      return restored
     raise CheckpointError(
         f'checkpoint of step {step} in {manager.directory} cannot be read '
         f'({type(e).__name__}: {str(e).splitlines()[0][:200]}); delete that '
@@ -142,4 +147,32 @@ def restore(manager: Manager, target: Any, epoch: Optional[int] = None) -> Any:
   logging.info('Restored step %d (epoch %d) from %s.', step,
                int(restored.epoch), manager.directory)
   return restored
+
+
+_FLAT_KEYS = ('g_params', 'g_batch_stats', 'd_params', 'd_batch_stats')
+
+
+def _restore_flat_layout(manager: Manager, step: int, target: Any) -> Any:
+  """A checkpoint of the flat train state written before the NetState
+  redesign (g_params, g_batch_stats, ... at the top), or None if it is not
+  one. Networks and counters are restored; optimizer states come from
+  `target`, so such a run colourises and evaluates, and continues training
+  with fresh Adam moments."""
+  try:
+    raw = manager.restore(step, args=ocp.args.StandardRestore())
+  except Exception:  # Not readable at all: the caller reports it.
+    return None
+  if not isinstance(raw, dict) or not set(_FLAT_KEYS) <= set(raw):
+    return None
+  g = target.g.replace(params=raw['g_params'],
+                       model_state=raw['g_batch_stats'] or {})
+  d = target.d
+  if d is not None:
+    d = d.replace(params=raw['d_params'],
+                  model_state=raw['d_batch_stats'] or {})
+  logging.warning('Restored step %d from %s, a checkpoint written before '
+                  'the NetState layout: networks restored, optimizer state '
+                  'fresh.', step, manager.directory)
+  return target.replace(step=raw['step'], epoch=raw['epoch'], rng=raw['rng'],
+                        g=g, d=d)
 

@@ -78,6 +78,11 @@ def _bucketed(fn, *arrays: np.ndarray) -> np.ndarray:
   return np.asarray(fn(*[pad_to_bucket(a) for a in arrays]))[:h, :w]
 
 
+def recipe_vibrance(config, vibrance: Optional[float] = None) -> float:
+  """`vibrance` if given, else the recipe's recommended one (else 1)."""
+  return float(config.get('vibrance', 1.0) if vibrance is None else vibrance)
+
+
 class Colorizer:
   """A trained generator that colourises images of any size."""
 
@@ -101,12 +106,15 @@ class Colorizer:
   @classmethod
   def from_workdir(cls, workdir: str, epoch: Optional[int] = None,
                    work_size: Optional[int] = None, batch_size: int = 8,
-                   vibrance: float = 1.0) -> 'Colorizer':
-    """Loads the generator of a training run (latest or `epoch` checkpoint)."""
+                   vibrance: Optional[float] = None) -> 'Colorizer':
+    """Loads the generator of a training run (latest or `epoch` checkpoint).
+
+    `vibrance` defaults to the run's recipe (`config.vibrance`, else 1).
+    """
     config, _, state = train.load_run(workdir, epoch)
     return cls(state.g.apply_fn, state.g.variables(),
                work_size or config.image_size, downsampling_factor(config),
-               batch_size, vibrance)
+               batch_size, recipe_vibrance(config, vibrance))
 
   def _work_input(self, l_full: np.ndarray) -> Tuple[np.ndarray, Tuple[int, int]]:
     """L (H, W) in [0, 100] -> model-range (S, S, 1) and the valid (h, w)."""
@@ -242,9 +250,9 @@ def _define_flags() -> None:
                     'output [| original if colour].')
   flags.DEFINE_bool('overwrite', False, 'Replace existing outputs.')
   flags.DEFINE_integer('batch_size', 8, 'Images per generator call.')
-  flags.DEFINE_float('vibrance', 1.0, 'Gain on the predicted a, b: 1 as '
-                     'trained, >1 more saturated (see the README for the '
-                     'value each recipe was scored with).')
+  flags.DEFINE_float('vibrance', None, 'Gain on the predicted a, b: 1 as '
+                     'trained, >1 more saturated (default: the recipe\'s '
+                     'config.vibrance, else 1).')
   flags.mark_flags_as_required(['workdir', 'output'])
 
 

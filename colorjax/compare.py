@@ -28,6 +28,7 @@ from absl import logging
 import ml_collections
 import numpy as np
 
+from colorjax import baselines as baselines_lib
 from colorjax import configs as configs_lib
 from colorjax import evaluate
 from colorjax import names
@@ -101,7 +102,8 @@ def build_report(run_dirs: Sequence[str], output: str) -> str:
   """Writes output/report.md and the overlaid plots; returns the Markdown."""
   runs = [_run_summary(d) for d in run_dirs]
   os.makedirs(output, exist_ok=True)
-  plot_paths = plots.plot_runs({r['name']: r['records'] for r in runs}, output)
+  plot_paths = plots.plot_runs({r['name']: r['records'] for r in runs}, output,
+                               plots.read_trivial_answers(run_dirs[0]))
   n_cols = len(evaluate.COLUMNS)
   lines = [
       '# BN vs SN discriminator vs CNN: report', '',
@@ -128,7 +130,7 @@ def build_report(run_dirs: Sequence[str], output: str) -> str:
     seen.add(key)
     config = ml_collections.ConfigDict(c)
     images = evaluate.load_images(config, c['dataset'], 'validation')
-    baselines = evaluate.score_at_size(
+    baselines = baselines_lib.score_at_size(
         images, None, evaluate.training_prior(run_dir, config),
         c['batch_size'])
     lines += ['', f"Baselines on the same {len(images)} validation images of "

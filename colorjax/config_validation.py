@@ -70,6 +70,9 @@ def validate_config(config: ml_collections.ConfigDict,
            'in [0, 1).')
   _require(config.log_every_steps > 0,
            f'config.log_every_steps={config.log_every_steps} must be positive.')
+  _require(0 <= config.vibrance <= 4,
+           f'config.vibrance={config.vibrance} must be in [0, 4] (1: as '
+           'trained).')
   _require(config.num_sample_images >= 0,
            f'config.num_sample_images={config.num_sample_images} must be >= '
            '0.')

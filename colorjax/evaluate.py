@@ -20,7 +20,7 @@ adds the same table at each image's own size, colourised through the real
 import json
 import os
 import sys
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 from absl import app
 from absl import flags
@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from colorjax import batching
+from colorjax import baselines
 from colorjax import color
 from colorjax import image_io
 from colorjax import metrics
@@ -40,6 +40,7 @@ from colorjax import steps
 from colorjax import train
 from colorjax.colorize import Colorizer
 from colorjax.colorize import pad_to_bucket
+from colorjax.colorize import recipe_vibrance
 from colorjax.config_validation import downsampling_factor
 from colorjax.errors import ColorjaxError
 from colorjax.errors import DataError
@@ -56,7 +57,6 @@ COLUMNS = (
     (names.DELTA_CF, 'dCF (lower)', '{:.1f}'),
     (names.MEAN_ABS_DL, 'mean abs dL', '{:.2f}'),
 )
-ANSWERS = ('model', 'grey', 'prior')
 
 
 def image_paths(dataset: str, split: str) -> List[str]:
@@ -108,32 +108,8 @@ def training_prior(workdir: str,
   if os.path.exists(path):
     with open(path) as f:
       return np.asarray(json.load(f)['mean_ab'], np.float32)
-  return train.mean_ab(sources.create_datasets(config)[0].eval_array())
-
-
-@jax.jit
-def _score_ab_batch(batch, ab):
-  l, _ = color.rgb_uint8_to_model(batch['rgb'])
-  ab = jnp.broadcast_to(ab, l.shape[:-1] + (2,))
-  return metrics.masked_sums(metrics.score_ab(l, ab, batch['rgb']),
-                             batch['mask'])
-
-
-def score_at_size(images: np.ndarray, predict: Optional[Callable],
-                  prior_ab: np.ndarray,
-                  batch_size: int) -> Dict[str, Dict[str, float]]:
-  """Metrics of the model (`predict(rgb) -> ab`, model range; None: no
-  model) and of the grey and constant-prior answers on uint8 `images`."""
-  answers = {'model': predict, 'grey': lambda rgb: np.zeros(2, np.float32),
-             'prior': lambda rgb: prior_ab}
-  if predict is None:
-    del answers['model']
-  out = {}
-  for name, answer in answers.items():
-    sums = [_score_ab_batch(b, answer(b['rgb']))
-            for b in batching.padded_batches(images, batch_size)]
-    out[name] = metrics.summarize(sums)
-  return out
+  return baselines.mean_ab(
+      sources.create_datasets(config)[0].eval_array())
 
 
 @jax.jit
@@ -152,7 +128,7 @@ def score_full_resolution(colorizer: Colorizer, paths: List[str],
   Images are padded to `colorize`'s size buckets with a mask, so one program
   per bucket scores them all.
   """
-  sums = {name: [] for name in ANSWERS}
+  sums = {name: [] for name in baselines.ANSWERS}
   for path in paths:
     try:
       rgb = image_io.to_uint8(image_io.read_image(path))
@@ -175,7 +151,7 @@ def score_full_resolution(colorizer: Colorizer, paths: List[str],
 def evaluate(workdir: str, epoch: Optional[int] = None,
              dataset: Optional[str] = None, split: str = 'validation',
              image_size: Optional[int] = None, full_res: bool = False,
-             vibrance: float = 1.0) -> Dict[str, object]:
+             vibrance: Optional[float] = None) -> Dict[str, object]:
   """Scores the checkpoint of `epoch` and the trivial answers.
 
   Returns:
@@ -183,6 +159,7 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
     `full_res`, `full_res_results`, each {'model'|'grey'|'prior': metrics}.
   """
   config, _, state = train.load_run(workdir, epoch)
+  vibrance = recipe_vibrance(config, vibrance)
   dataset = dataset or config.dataset
   if image_size:
     factor = downsampling_factor(config)
@@ -200,8 +177,8 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
   report = {'workdir': os.path.abspath(workdir), 'epoch': int(state.epoch),
             'dataset': dataset, 'split': split, 'num_images': len(images),
             'image_size': config.image_size, 'vibrance': vibrance,
-            'results': score_at_size(images, predict, prior,
-                                     config.batch_size)}
+            'results': baselines.score_at_size(images, predict, prior,
+                                               config.batch_size)}
   if full_res:
     if split == 'validation':
       raise DataError('--full_res scores files: pass --split=all or a '
@@ -259,8 +236,8 @@ def _define_flags() -> None:
                       'the folder\'s MANIFEST.tsv (e.g. test).')
   flags.DEFINE_bool('full_res', False, 'Also score at each image\'s own size '
                     'through the colorize path.')
-  flags.DEFINE_float('vibrance', 1.0, 'Gain on the predicted a, b, as '
-                     'colorize --vibrance.')
+  flags.DEFINE_float('vibrance', None, 'Gain on the predicted a, b, as '
+                     'colorize --vibrance (default: the recipe\'s).')
   flags.DEFINE_integer('image_size', None, 'Evaluation size (default: the '
                        'training size).')
   flags.DEFINE_string('output', None, 'JSON path (default: '

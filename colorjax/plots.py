@@ -7,7 +7,7 @@ same functions overlay several runs for `colorjax.compare`.
 import collections
 import json
 import os
-from typing import Dict, List, Mapping
+from typing import Dict, List, Mapping, Optional
 
 from absl import logging
 import matplotlib
@@ -74,11 +74,24 @@ def per_epoch(records: Records) -> Dict[str, Dict[int, float]]:
   return out
 
 
-def plot_runs(runs: Mapping[str, Records], out_dir: str) -> List[str]:
+def read_trivial_answers(workdir: str) -> Dict[str, Dict[str, float]]:
+  """The grey and prior answers' validation metrics that training saved
+  ({} for runs that saved none)."""
+  path = os.path.join(workdir, names.DATA_STATS)
+  if not os.path.exists(path):
+    return {}
+  with open(path) as f:
+    return json.load(f).get('validation', {})
+
+
+def plot_runs(runs: Mapping[str, Records], out_dir: str,
+              trivial: Optional[Mapping[str, Mapping[str, float]]] = None
+              ) -> List[str]:
   """Writes one PNG per curve of CURVES, overlaying `runs`; returns the paths.
 
   With one run the legend names the curves; with several, each curve is
-  labelled 'run: curve'.
+  labelled 'run: curve'. `trivial` ({'grey'|'prior': metrics without the
+  'val_' prefix}) draws those answers' validation scores as dashed lines.
   """
   os.makedirs(out_dir, exist_ok=True)
   series = {name: per_epoch(records) for name, records in runs.items()}
@@ -86,15 +99,26 @@ def plot_runs(runs: Mapping[str, Records], out_dir: str) -> List[str]:
   for filename, title, ylabel, keys in CURVES:
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     drawn = 0
+    colours = {}  # The trivial answers' lines take their curve's colour.
     for name, data in series.items():
       for key, label in keys:
         if key not in data:
           continue
         epochs, values = zip(*data[key].items(), strict=True)
         full = label if len(series) == 1 else f'{name}: {label}'
-        ax.plot(epochs, values, marker='o' if len(epochs) < 30 else None,
-                markersize=3, label=full)
+        (line,) = ax.plot(epochs, values,
+                          marker='o' if len(epochs) < 30 else None,
+                          markersize=3, label=full)
+        colours.setdefault(key, line.get_color())
         drawn += 1
+    for (name, values), style in zip((trivial or {}).items(), (':', '--'),
+                                     strict=False):
+      for key, label in keys:
+        value = values.get(key[len(names.VAL_PREFIX):])
+        if key.startswith(names.VAL_PREFIX) and value is not None:
+          ax.axhline(value, color=colours.get(key, 'grey'), linestyle=style,
+                     linewidth=1, label=f'{name} answer: {label}')
+          drawn += 1
     ax.set_title(title)
     ax.set_xlabel('epoch')
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))

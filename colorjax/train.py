@@ -24,9 +24,9 @@ import ml_collections
 import numpy as np
 
 from colorjax import actions as actions_lib
+from colorjax import baselines
 from colorjax import batching
 from colorjax import checkpoint
-from colorjax import color
 from colorjax import names
 from colorjax import sources
 from colorjax.config_validation import validate_config
@@ -35,15 +35,6 @@ from colorjax.errors import DataError
 from colorjax.errors import TrainingDiverged
 from colorjax.state import TrainState
 from colorjax.steps import Steps
-
-
-def mean_ab(images: np.ndarray, chunk: int = 1024) -> np.ndarray:
-  """The mean ab (model range) of uint8 images: the 'constant prior'."""
-  to_ab = jax.jit(lambda x: jax.numpy.mean(color.rgb_uint8_to_model(x)[1],
-                                           axis=(0, 1, 2)) * x.shape[0])
-  total = sum(np.asarray(to_ab(images[i:i + chunk]))
-              for i in range(0, len(images), chunk))
-  return (total / len(images)).astype(np.float32)
 
 
 def default_mesh() -> Mesh:
@@ -285,9 +276,11 @@ def _set_up(config: ml_collections.ConfigDict,
   if jax.process_index() == 0:  # Writes files; every process computes.
     with open(os.path.join(workdir, names.CONFIG), 'w') as f:
       f.write(config.to_json_best_effort(indent=2))
-    prior = mean_ab(train_ds.eval_array())  # This process's shard: close.
+    prior = baselines.mean_ab(train_ds.eval_array())
+    trivial = baselines.score_at_size(val_images, None, prior,
+                                      config.batch_size)
     with open(os.path.join(workdir, names.DATA_STATS), 'w') as f:
-      json.dump({'mean_ab': prior.tolist()}, f)
+      json.dump({'mean_ab': prior.tolist(), 'validation': trivial}, f)
   actions = actions_lib.create_actions(config, workdir, steps, val_images,
                                        manager, spe)
   return _Run(config, steps, train_ds, manager, spe, local_batch, actions,

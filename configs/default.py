@@ -49,6 +49,10 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
   c.l1_weight = 0.99
   c.real_label = 0.9  # One-sided label smoothing.
 
+  # Inference: the gain on predicted a, b that colorize and evaluate use
+  # unless told otherwise (--vibrance); 1 = as trained.
+  c.vibrance = 1.0
+
   # Logging and checkpoints.
   c.log_every_steps = 50
   c.num_sample_images = 8  # Validation images in each epoch's grid; 0: none.

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from colorjax import baselines
 from colorjax import compare
 from colorjax import evaluate
 from colorjax import names
@@ -40,6 +41,10 @@ def test_training_leaves_samples_plots_and_eval_metrics(run_dir):
               names.AB_AUC, names.PSNR, names.SSIM, names.COLOURFULNESS_RATIO,
               names.MEAN_ABS_DL):
     assert np.isfinite(evals[-1][names.val(key)]), key
+  # The trivial answers' validation scores, drawn as lines on the plots.
+  trivial = plots.read_trivial_answers(run_dir)
+  assert set(trivial) == {'grey', 'prior'}
+  assert trivial['grey'][names.COLOURFULNESS] == pytest.approx(0, abs=0.01)
   # The model keeps the input's lightness (up to gamut clipping).
   assert evals[-1][names.val(names.MEAN_ABS_DL)] < 2.0
 
@@ -159,7 +164,7 @@ def test_evaluate_a_manifest_split_at_both_resolutions(run_dir, tmp_path):
                              full_res=True)
   assert report['num_images'] == 2
   for results in (report['results'], report['full_res_results']):
-    assert set(results) == set(evaluate.ANSWERS)
+    assert set(results) == set(baselines.ANSWERS)
     for values in results.values():
       for key, _, _ in evaluate.COLUMNS:
         assert np.isfinite(values[key]), key

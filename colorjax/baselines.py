@@ -1,0 +1,53 @@
+"""The answers that need no model, which every score stands beside.
+
+`grey` leaves a, b = 0 (the painting stays grey); `prior` paints every pixel
+the training set's mean a, b. Delta-E and the LAB accuracies reward such muted
+answers, so a model's figures mean something only next to theirs (and next to
+the colourfulness ratio, where both are near 0).
+"""
+
+from typing import Callable, Dict, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from colorjax import batching
+from colorjax import color
+from colorjax import metrics
+
+ANSWERS = ('model', 'grey', 'prior')
+
+
+def mean_ab(images: np.ndarray, chunk: int = 1024) -> np.ndarray:
+  """The mean ab (model range) of uint8 images: the 'constant prior'."""
+  to_ab = jax.jit(lambda x: jnp.mean(color.rgb_uint8_to_model(x)[1],
+                                     axis=(0, 1, 2)) * x.shape[0])
+  total = sum(np.asarray(to_ab(images[i:i + chunk]))
+              for i in range(0, len(images), chunk))
+  return (total / len(images)).astype(np.float32)
+
+
+@jax.jit
+def _score_ab_batch(batch, ab):
+  l, _ = color.rgb_uint8_to_model(batch['rgb'])
+  ab = jnp.broadcast_to(ab, l.shape[:-1] + (2,))
+  return metrics.masked_sums(metrics.score_ab(l, ab, batch['rgb']),
+                             batch['mask'])
+
+
+def score_at_size(images: np.ndarray, predict: Optional[Callable],
+                  prior_ab: np.ndarray,
+                  batch_size: int) -> Dict[str, Dict[str, float]]:
+  """Metrics of the model (`predict(rgb) -> ab`, model range; None: no
+  model) and of the grey and constant-prior answers on uint8 `images`."""
+  answers = {'model': predict, 'grey': lambda rgb: np.zeros(2, np.float32),
+             'prior': lambda rgb: prior_ab}
+  if predict is None:
+    del answers['model']
+  out = {}
+  for name, answer in answers.items():
+    sums = [_score_ab_batch(b, answer(b['rgb']))
+            for b in batching.padded_batches(images, batch_size)]
+    out[name] = metrics.summarize(sums)
+  return out
