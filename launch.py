@@ -46,5 +46,17 @@ def main(argv):
     sys.exit(1)
 
 
+def _parse_flags(argv):
+  """absl's flag parsing, with a bad --config.KEY override as one line."""
+  try:
+    return app.parse_flags_with_usage(argv)
+  except (AttributeError, KeyError, TypeError, ValueError) as e:
+    # ml_collections: "'num_epoch'\nDid you mean "num_epochs" ...?"
+    detail = ' '.join(str(e).replace('\\n', ' ').replace("\\'", '').split())
+    print(f'error: bad config override: {detail.strip(chr(39))}; the keys are '
+          'in configs/default.py.', file=sys.stderr)
+    sys.exit(1)
+
+
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=_parse_flags)

@@ -22,6 +22,7 @@ From Python::
   rgbs = colorizer.colorize_batch([a, b])   # any sizes
 """
 
+import collections
 import os
 import sys
 from typing import Iterable, List, Optional, Sequence, Tuple
@@ -168,15 +169,44 @@ class Colorizer:
 
 
 def collect_inputs(inputs: Iterable[str]) -> List[Tuple[str, str]]:
-  """(path, output name without extension) for files and folders' images."""
+  """(path, output name without extension) for files and folders' images.
+
+  A folder's images keep their folders relative to it. Names that would
+  collide get the input's extension where that tells them apart (`c.jpg`,
+  `c.png` -> `c_jpg`, `c_png`), else a number (`p`, `p_2`), so every input
+  has its own output.
+  """
   found = []
   for item in inputs:
     if os.path.isdir(item):
       for path in sources.list_images(item):
-        found.append((path, os.path.splitext(os.path.relpath(path, item))[0]))
+        found.append((path, os.path.relpath(path, item)))
     else:
-      found.append((item, os.path.splitext(os.path.basename(item))[0]))
-  return found
+      found.append((item, os.path.basename(item)))
+  stems = [os.path.splitext(rel)[0] for _, rel in found]
+  exts = collections.defaultdict(set)
+  for stem, (_, rel) in zip(stems, found, strict=True):
+    exts[stem].add(os.path.splitext(rel)[1].lower())
+  names = [stem if len(exts[stem]) == 1 else
+           f'{stem}_{os.path.splitext(rel)[1].lstrip(".").lower()}'
+           for stem, (_, rel) in zip(stems, found, strict=True)]
+  seen = collections.Counter()
+  unique = []
+  for name in names:
+    seen[name] += 1
+    unique.append(name if seen[name] == 1 else f'{name}_{seen[name]}')
+  return [(path, name) for (path, _), name in zip(found, unique, strict=True)]
+
+
+def _write_png(path: str, rgb: np.ndarray) -> Optional[str]:
+  """Writes uint8 RGB as PNG; returns None or why it could not."""
+  try:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    if cv2.imwrite(path, rgb[..., ::-1]):
+      return None
+    return 'the image writer refused it (unwritable folder or bad name)'
+  except (OSError, cv2.error) as e:
+    return getattr(e, 'strerror', None) or str(e).splitlines()[0]
 
 
 def side_by_side(panels: Sequence[np.ndarray]) -> np.ndarray:
@@ -188,51 +218,71 @@ def side_by_side(panels: Sequence[np.ndarray]) -> np.ndarray:
   return np.concatenate(out, axis=1)
 
 
-def run(colorizer: 'Colorizer', inputs: Sequence[str], output: str,
-        compare: bool = False, overwrite: bool = False) -> int:
-  """The command: colourises `inputs` into `output`; returns the failure count."""
-  from tqdm import tqdm  # Only the command shows progress.
-  batch_size = colorizer.batch_size
-  items = collect_inputs(inputs)
-  input_paths = {os.path.realpath(p) for p, _ in items}
-  failures = 0
-  todo = []
+def _plan(items: List[Tuple[str, str]], output: str, compare: bool,
+          overwrite: bool) -> Tuple[List[Tuple[str, str]], List[str]]:
+  """(todo [(input, output path)], errors): no input is ever an output."""
+  inputs = {os.path.realpath(p) for p, _ in items}
+  claimed = set()  # Outputs of earlier inputs.
+  todo, errors = [], []
   for path, name in items:
     out_path = os.path.join(output, name + '.png')
-    if os.path.realpath(out_path) in input_paths:
-      print(f'error: {path}: output would overwrite an input; choose another '
-            '--output.', file=sys.stderr)
-      failures += 1
+    written = [out_path] + ([out_path[:-4] + '_compare.png'] if compare
+                            else [])
+    clash = [w for w in written if os.path.realpath(w) in inputs]
+    taken = [w for w in written if os.path.realpath(w) in claimed]
+    claimed.update(os.path.realpath(w) for w in written)
+    if clash:
+      errors.append(f'{path}: its output {clash[0]} is an input; choose '
+                    'another --output.')
+    elif taken:
+      errors.append(f'{path}: its output {taken[0]} is another input\'s; '
+                    'rename one of them.')
     elif os.path.exists(out_path) and not overwrite:
       print(f'skipped: {out_path} exists (pass --overwrite to replace it).',
             file=sys.stderr)
     else:
       todo.append((path, out_path))
+  return todo, errors
+
+
+def run(colorizer: 'Colorizer', inputs: Sequence[str], output: str,
+        compare: bool = False, overwrite: bool = False) -> int:
+  """The command: colourises `inputs` into `output`; returns the failure count.
+
+  Every failure (unreadable input, an output that would replace an input, a
+  write that fails) is printed with its file and counted.
+  """
+  from tqdm import tqdm  # Only the command shows progress.
+  items = collect_inputs(inputs)
+  todo, errors = _plan(items, output, compare, overwrite)
+  for error in errors:
+    print(f'error: {error}', file=sys.stderr)
+  failures, written = len(errors), 0
   with tqdm(total=len(todo), unit='img', file=sys.stderr) as bar:
-    for start in range(0, len(todo), batch_size):
-      loaded = []
-      for path, out_path in todo[start:start + batch_size]:
-        try:
-          loaded.append((image_io.read_image(path), out_path))
-        except ColorjaxError as e:
-          print(f'error: {e}', file=sys.stderr)
-          failures += 1
-          bar.update(1)
-      results = colorizer.colorize_batch([rgb for rgb, _ in loaded])
-      for (rgb, out_path), result in zip(loaded, results, strict=True):
-        os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
-        cv2.imwrite(out_path, result[..., ::-1])
-        if compare:
-          grey = Colorizer.constant(rgb, np.zeros(2))
-          original = image_io.to_uint8(rgb)
-          panels = [grey, result]
-          if not batching.is_greyscale(original):
-            panels.append(original)
-          cv2.imwrite(out_path[:-4] + '_compare.png',
-                      side_by_side(panels)[..., ::-1])
-        bar.update(1)
-  logging.info('Colourised %d of %d images into %s.', len(todo) - failures,
-               len(items), output)
+    for path, out_path in todo:  # One at a time: memory stays one image's.
+      bar.update(1)
+      try:
+        rgb = image_io.read_image(path)
+      except ColorjaxError as e:
+        print(f'error: {e}', file=sys.stderr)
+        failures += 1
+        continue
+      result = colorizer.colorize(rgb)
+      outputs = [(out_path, result)]
+      if compare:
+        original = image_io.to_uint8(rgb)
+        panels = [Colorizer.constant(rgb, np.zeros(2)), result]
+        if not batching.is_greyscale(original):
+          panels.append(original)
+        outputs.append((out_path[:-4] + '_compare.png', side_by_side(panels)))
+      problems = [(p, why) for p, img in outputs
+                  if (why := _write_png(p, img))]
+      for p, why in problems:
+        print(f'error: cannot write {p}: {why}.', file=sys.stderr)
+      failures += bool(problems)
+      written += not problems
+  logging.info('Colourised %d of %d images into %s.', written, len(items),
+               output)
   return failures
 
 

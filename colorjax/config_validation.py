@@ -24,6 +24,13 @@ def downsampling_factor(config: ml_collections.ConfigDict) -> int:
   return 2 ** (len(features) - 1)
 
 
+def _nearest_size(size: int, factor: int) -> int:
+  """The valid image size nearest `size`: a multiple of `factor`, >= 16."""
+  below = max(16, factor, size // factor * factor)
+  above = max(16, factor, -(-size // factor) * factor)
+  return below if size - below <= above - size else above
+
+
 def validate_config(config: ml_collections.ConfigDict,
                     num_devices: int) -> None:
   """Raises ConfigError naming the first bad value and what to change."""
@@ -34,7 +41,7 @@ def validate_config(config: ml_collections.ConfigDict,
            config.image_size % factor == 0,
            f'config.image_size={config.image_size} must be a positive multiple '
            f'of {factor} (the generator halves it {factor.bit_length() - 1} '
-           f'times); try {max(factor, config.image_size // factor * factor)}.')
+           f'times); try {_nearest_size(config.image_size, factor)}.')
   _require(config.batch_size > 0 and config.batch_size % num_devices == 0,
            f'config.batch_size={config.batch_size} must be a positive multiple '
            f'of the number of devices ({num_devices}); try '
@@ -78,6 +85,9 @@ def validate_config(config: ml_collections.ConfigDict,
            '0.')
   _require(config.keep_checkpoints >= 1,
            f'config.keep_checkpoints={config.keep_checkpoints} must be >= 1.')
+  _require(config.dataset != 'samples' or config.samples.num_validation >= 1,
+           f'config.samples.num_validation={config.samples.num_validation} '
+           'must be >= 1: every epoch ends with a validation.')
   dataset = config.dataset
   _require(isinstance(dataset, str) and dataset,
            'config.dataset is empty: use "samples", a folder or a TFDS name.')

@@ -10,6 +10,8 @@ truncated file is caught); OpenCV reads the pixels (it keeps 16-bit colour).
 """
 
 import io
+import os
+import stat
 
 import cv2
 from etils import epath
@@ -121,11 +123,37 @@ def read_image(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
   Raises:
     ImageError: missing, empty, not an image, truncated/corrupt, too large.
   """
+  if '://' not in str(path):  # Local: look before reading.
+    _check_regular_file(path, max_pixels)
   try:
     data = epath.Path(path).read_bytes()
   except (FileNotFoundError, IsADirectoryError) as e:
     raise ImageError(path, 'missing', 'no such file') from e
   return decode_image(data, path, max_pixels)
+
+
+# Bytes per pixel of the largest uncompressed file (16-bit RGBA): files larger
+# than max_pixels of that cannot hold an image the decoder would accept.
+_MAX_BYTES_PER_PIXEL = 8
+
+
+def _check_regular_file(path: str, max_pixels: int) -> None:
+  """Refuses, before reading a byte, what is not a regular file of a
+  plausible size: a link loop, a FIFO (reading would hang), a device such as
+  /dev/zero (reading would exhaust memory)."""
+  try:
+    info = os.stat(path)  # Follows links.
+  except FileNotFoundError as e:
+    raise ImageError(path, 'missing', 'no such file') from e
+  except OSError as e:  # ELOOP and other unreadable links.
+    raise ImageError(path, 'not a regular file',
+                     e.strerror or type(e).__name__) from e
+  if not stat.S_ISREG(info.st_mode):
+    raise ImageError(path, 'not a regular file',
+                     'a folder, FIFO, socket or device')
+  if info.st_size > _MAX_BYTES_PER_PIXEL * max_pixels + 2**20:
+    raise ImageError(path, 'too large', f'{info.st_size / 2**20:.0f} MiB on '
+                     f'disk, more than an image of {max_pixels:,} pixels')
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:

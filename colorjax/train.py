@@ -8,10 +8,12 @@ decides when to stop.
 """
 
 import dataclasses
+import fcntl
 import itertools
 import json
 import os
 import signal
+import socket
 import threading
 import time
 from typing import List, Optional, Tuple
@@ -83,6 +85,64 @@ def _prepare_workdir(workdir: str) -> None:
   if not os.access(workdir, os.W_OK):
     raise CheckpointError(f'workdir {workdir!r} is not writable; pass a '
                           'writable --workdir.')
+
+
+class _WorkdirLock:
+  """Process 0's exclusive lock on a workdir, so two runs never interleave
+  checkpoints and metrics. It is a kernel lock (flock) on `workdir/lock`:
+  it goes with the process, however that ends, so a lock is never stale."""
+
+  def __init__(self, workdir: str):
+    self.path = os.path.join(workdir, names.LOCK)
+    self._fd = None
+
+  def __enter__(self):
+    if jax.process_index():
+      return self
+    fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+      holder = os.pread(fd, 200, 0).decode(errors='replace').strip()
+      os.close(fd)
+      raise CheckpointError(
+          f'workdir {os.path.dirname(self.path)!r} is in use by another run '
+          f'({holder or "unknown process"}); wait for it to finish, stop it, '
+          'or pass another --workdir.') from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f'pid {os.getpid()} on {socket.gethostname()} since '
+              f'{time.strftime("%Y-%m-%d %H:%M:%S")}\n'.encode(), 0)
+    self._fd = fd
+    return self
+
+  def __exit__(self, *exc):
+    if self._fd is not None:
+      os.ftruncate(self._fd, 0)
+      os.close(self._fd)  # Releases the lock.
+      self._fd = None
+
+
+# What shapes the saved state: a run cannot resume under other values.
+_STATE_KEYS = ('model', 'generator', 'discriminator', 'cnn')
+
+
+def _check_resumable(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Raises naming what differs if `workdir` holds a run of another model."""
+  path = os.path.join(workdir, names.CONFIG)
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    saved = json.load(f)
+  current = json.loads(config.to_json_best_effort())
+  changed = [k for k in _STATE_KEYS if k in saved
+             and (k != 'discriminator' or current['model'] == 'gan')
+             and saved[k] != current[k]]
+  if changed:
+    diffs = '; '.join(f'{k}: {saved[k]} there, {current[k]} now'
+                      for k in changed)
+    raise CheckpointError(
+        f'workdir {workdir!r} holds a run of another model ({diffs}); resume '
+        'it with its own config.json, or pass a fresh --workdir.')
 
 
 class _PreemptionSignals:
@@ -253,8 +313,6 @@ def _set_up(config: ml_collections.ConfigDict,
             workdir: str) -> Tuple[_Run, TrainState]:
   """Validates, loads the data, compiles, and restores or initialises."""
   devices = jax.devices()
-  validate_config(config, len(devices))
-  _prepare_workdir(workdir)
   train_ds, val_ds = sources.create_datasets(config)
   # Every process must run the same number of steps: the fewest any can.
   local_batch = config.batch_size // jax.process_count()
@@ -271,6 +329,7 @@ def _set_up(config: ml_collections.ConfigDict,
   state = steps.init()
   manager = checkpoint.create_manager(workdir, config, spe)
   if manager.latest_step() is not None:
+    _check_resumable(config, workdir)
     state = checkpoint.restore(manager, state)
   val_images = val_ds.eval_array()
   if jax.process_index() == 0:  # Writes files; every process computes.
@@ -299,6 +358,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   Returns:
     The final train state.
   """
+  validate_config(config, jax.device_count())
+  _prepare_workdir(workdir)
+  with _WorkdirLock(workdir):
+    return _train(config, workdir)
+
+
+def _train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
+  """`train_and_evaluate` once the workdir is locked."""
   run, state = _set_up(config, workdir)
   skip = _resume_position(run, state)
   meter = _Meter(int(state.step), config.batch_size)

@@ -1,0 +1,192 @@
+"""The ways a new user broke colorjax: each must fail clearly or not at all.
+
+One test per case of issue 14 (resume after the data changed is in
+checkpoint_test.py); each failed on the code before its fix.
+"""
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import pytest
+from skimage import data as skdata
+
+from colorjax import colorize
+from colorjax import names
+from colorjax import plots
+from colorjax import sources
+from colorjax import train
+from colorjax import writers
+from colorjax.config_validation import validate_config
+from colorjax.errors import CheckpointError
+from colorjax.errors import ConfigError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(name='run_dir', scope='module')
+def run_dir_fixture(tmp_path_factory):
+  from tiny import tiny_config
+  run_dir = str(tmp_path_factory.mktemp('runs') / 'bn')
+  train.train_and_evaluate(tiny_config(), run_dir)
+  return run_dir
+
+
+def _picture(path, seed=0):
+  img = skdata.astronaut()[seed * 40:seed * 40 + 48, :64]
+  assert cv2.imwrite(str(path), img[..., ::-1])
+
+
+def test_colorize_gives_every_input_its_own_output(run_dir, tmp_path):
+  inputs = tmp_path / 'in'
+  for sub in ('x', 'y'):
+    (inputs / sub).mkdir(parents=True)
+  _picture(inputs / 'c.jpg', 0)
+  _picture(inputs / 'c.png', 1)
+  _picture(inputs / 'x' / 'p.jpg', 2)
+  _picture(inputs / 'y' / 'p.jpg', 3)
+  colorizer = colorize.Colorizer.from_workdir(run_dir)
+  out = tmp_path / 'out'
+  # The folder, and its two subfolders named again: 4 + 2 outputs, none lost.
+  failures = colorize.run(colorizer, [str(inputs), str(inputs / 'x'),
+                                      str(inputs / 'y')], str(out))
+  assert failures == 0
+  written = sorted(os.path.relpath(os.path.join(r, f), out)
+                   for r, _, fs in os.walk(out) for f in fs)
+  assert written == ['c_jpg.png', 'c_png.png', 'p.png', 'p_2.png',
+                     'x/p.png', 'y/p.png']
+
+
+def test_colorize_never_writes_an_input(run_dir, tmp_path):
+  _picture(tmp_path / 'a.jpg')
+  _picture(tmp_path / 'a_compare.png', 1)  # Would be a.jpg's compare panel.
+  before = (tmp_path / 'a_compare.png').read_bytes()
+  colorizer = colorize.Colorizer.from_workdir(run_dir)
+  failures = colorize.run(colorizer, [str(tmp_path / 'a.jpg'),
+                                      str(tmp_path / 'a_compare.png')],
+                          str(tmp_path), compare=True, overwrite=True)
+  # a.jpg's panel would replace an input, and a_compare.png's output is
+  # itself: both refused, named and counted; nothing written.
+  assert failures == 2
+  assert (tmp_path / 'a_compare.png').read_bytes() == before
+  assert sorted(os.listdir(tmp_path)) == ['a.jpg', 'a_compare.png']
+
+
+def test_colorize_counts_failed_writes(run_dir, tmp_path, capsys):
+  for i in range(4):
+    _picture(tmp_path / f'{i}.png', i % 2)
+  (tmp_path / 'blocker').write_text('a file where a folder should be')
+  colorizer = colorize.Colorizer.from_workdir(run_dir)
+  inputs = [str(tmp_path / f'{i}.png') for i in range(4)]
+  assert colorize.run(colorizer, inputs, str(tmp_path / 'blocker' / 'o')) == 4
+  assert capsys.readouterr().err.count('error: cannot write') == 4
+  # A name too long for the file system (its compare panel's): refused by the
+  # writer, counted.
+  long_name = tmp_path / ('n' * 247 + '.png')
+  _picture(long_name)
+  assert colorize.run(colorizer, [str(long_name)], str(tmp_path / 'o2'),
+                      compare=True) == 1
+  result = subprocess.run(
+      [sys.executable, '-m', 'colorjax.colorize', f'--workdir={run_dir}',
+       f'--output={tmp_path / "blocker" / "o"}', *inputs], cwd=ROOT,
+      capture_output=True, text=True, timeout=300,
+      env=dict(os.environ, XLA_FLAGS=''))
+  assert result.returncode == 1
+  assert '4 input(s) failed.' in result.stderr
+
+
+def test_a_second_run_in_one_workdir_is_refused(tiny_config, tmp_path):
+  workdir = tmp_path / 'w'
+  workdir.mkdir()
+  with open(workdir / names.LOCK, 'w') as holder:  # Another live run.
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    holder.write('pid 4242 on elsewhere since 2026-01-01 00:00:00\n')
+    holder.flush()
+    with pytest.raises(CheckpointError, match='in use by another run '
+                       r'\(pid 4242 on elsewhere') as info:
+      train.train_and_evaluate(tiny_config(), str(workdir))
+  assert '\n' not in str(info.value)
+  assert not (workdir / names.CHECKPOINTS).exists()
+  # Released (the holder exited): the lock file left behind is no obstacle.
+  state = train.train_and_evaluate(tiny_config(), str(workdir))
+  assert int(state.epoch) == 1
+
+
+def test_resuming_with_another_model_names_the_difference(run_dir,
+                                                          tiny_config):
+  other = tiny_config(**{'discriminator.norm': 'spectral', 'num_epochs': 2})
+  with pytest.raises(CheckpointError, match=r"another model \(discriminator: "
+                     r".*'norm': 'batch'.* there, .*'norm': 'spectral'.* now\)"
+                     ) as info:
+    train.train_and_evaluate(other, run_dir)
+  assert 'delete' not in str(info.value) and '\n' not in str(info.value)
+
+
+def test_special_files_are_skipped_counted_and_never_read(run_dir, tmp_path):
+  folder = tmp_path / 'images'
+  folder.mkdir()
+  for i in range(3):
+    _picture(folder / f'good{i}.png', i)
+  os.symlink('loop.jpg', folder / 'loop.jpg')  # Points at itself.
+  os.mkfifo(folder / 'fifo.png')  # Reading it would hang.
+  os.symlink('/dev/zero', folder / 'zero.jpg')  # Reading it never ends.
+  ds = sources.decode_images(sources.list_images(str(folder)), 16, 'images',
+                             skip_greyscale=False)
+  assert len(ds) == 3
+  assert ds.skipped == {'not a regular file': 3}
+  colorizer = colorize.Colorizer.from_workdir(run_dir)
+  assert colorize.run(colorizer, [str(folder)], str(tmp_path / 'out')) == 3
+  assert len(os.listdir(tmp_path / 'out')) == 3
+
+
+def test_a_torn_metrics_line_is_read_past_and_not_continued(tmp_path):
+  with open(tmp_path / names.METRICS, 'w') as f:
+    f.write(json.dumps({'kind': names.TRAIN, 'epoch': 1, 'step': 2,
+                        names.G_L1: 0.5}) + '\n{"kind": "tra')  # Killed here.
+  assert [r['step'] for r in plots.read_records(str(tmp_path))] == [2]
+  writer = writers.MetricWriter(str(tmp_path))  # The resumed run appends.
+  writer.write(names.TRAIN, 1, 4, {names.G_L1: 0.25})
+  writer.close()
+  assert [r['step'] for r in plots.read_records(str(tmp_path))] == [2, 4]
+
+
+def test_no_validation_images_stops_before_compiling(tiny_config):
+  with pytest.raises(ConfigError, match='num_validation=0 must be >= 1'):
+    validate_config(tiny_config(**{'samples.num_validation': 0}), 1)
+
+
+def test_evaluate_on_an_unwritable_workdir_keeps_the_scores(run_dir,
+                                                            tmp_path):
+  blocked = tmp_path / 'run'
+  subprocess.run(['cp', '-r', run_dir, str(blocked)], check=True)
+  (blocked / names.EVAL).write_text('a file where the eval folder goes')
+  result = subprocess.run(
+      [sys.executable, '-m', 'colorjax.evaluate', f'--workdir={blocked}'],
+      cwd=tmp_path, capture_output=True, text=True, timeout=300,
+      env=dict(os.environ, XLA_FLAGS=''))
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert '| model |' in result.stdout  # Printed whatever happens.
+  fallback = tmp_path / 'epoch_1_run.json'
+  assert f'wrote {fallback.name}' in result.stdout
+  assert json.loads(fallback.read_text())['results']['model']
+
+
+@pytest.mark.parametrize('size,hint', [(8, 16), (20, 16), (25, 32)])
+def test_image_size_hint_is_a_valid_size(tiny_config, size, hint):
+  with pytest.raises(ConfigError, match=f'try {hint}'):
+    validate_config(tiny_config(image_size=size), 1)
+
+
+def test_unknown_config_key_is_one_line(tmp_path):
+  result = subprocess.run(
+      [sys.executable, 'launch.py', '--config=configs/cnn.py:demo',
+       f'--workdir={tmp_path}', '--config.num_epoch=3'], cwd=ROOT,
+      capture_output=True, text=True, timeout=120,
+      env=dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu'))
+  assert result.returncode == 1
+  assert 'Traceback' not in result.stderr
+  (line,) = [l for l in result.stderr.splitlines() if l.startswith('error:')]
+  assert 'num_epoch' in line and 'Did you mean "num_epochs"' in line
