@@ -35,11 +35,6 @@ def _safe_sqrt(x: jax.Array) -> jax.Array:
   return jnp.sqrt(jnp.maximum(x, 1e-30))
 
 
-def delta_e_cie76(lab1: jax.Array, lab2: jax.Array) -> jax.Array:
-  """Euclidean distance in CIELAB, per pixel (..., H, W)."""
-  return jnp.sqrt(jnp.sum(jnp.square(lab1 - lab2), axis=-1))
-
-
 def delta_e_ciede2000(lab1: jax.Array, lab2: jax.Array) -> jax.Array:
   """CIEDE2000 colour difference (kL = kC = kH = 1), per pixel (...).
 

@@ -151,7 +151,3 @@ class CNNColorizer(nn.Module):
     x = conv(2, kernel_size=1, name='head')(x)
     return jnp.tanh(x.astype(jnp.float32))
 
-
-def count_params(params: Any) -> int:
-  """Number of scalars in a parameter pytree."""
-  return sum(p.size for p in jax.tree_util.tree_leaves(params))

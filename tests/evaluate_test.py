@@ -194,3 +194,18 @@ def test_training_never_sees_a_manifest_test_split(tmp_path):
   train_paths, val_paths = sources.split_folder(str(folder), 0.2)
   used = {os.path.basename(p) for p in train_paths + val_paths}
   assert used == {'p0.png', 'p2.png', 'p3.png', 'p5.png'}
+
+
+def test_compare_runs_from_outside_the_repository(run_dir, tmp_path):
+  """Recipes are found inside the installed package, not by a relative path."""
+  env = dict(os.environ, XLA_FLAGS='', PYTHONPATH='')
+  result = subprocess.run([sys.executable, '-m', 'colorjax.compare', '--help'],
+                          cwd=tmp_path, capture_output=True, text=True,
+                          env=env, timeout=120)
+  assert result.returncode == 0 and '--train' in result.stdout
+  result = subprocess.run(
+      [sys.executable, '-m', 'colorjax.compare', run_dir,
+       f'--output={tmp_path / "report"}'], cwd=tmp_path, capture_output=True,
+      text=True, env=env, timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert (tmp_path / 'report' / names.REPORT).exists()

@@ -8,6 +8,10 @@ import pytest
 from colorjax import models
 
 
+def _count(params):
+  """Number of scalars in a parameter pytree."""
+  return sum(p.size for p in jax.tree.leaves(params))
+
 def _shapes(module, shape):
   variables = jax.eval_shape(
       lambda: module.init(jax.random.key(0), jnp.zeros(shape), train=False))
@@ -18,15 +22,15 @@ def _shapes(module, shape):
 
 def test_reference_parameter_counts():
   g, out = _shapes(models.UNetGenerator(), (2, 32, 32, 1))
-  assert models.count_params(g['params']) == 16_654_722
+  assert _count(g['params']) == 16_654_722
   assert out.shape == (2, 32, 32, 2)
   d, logits = _shapes(models.Discriminator(norm='batch'), (2, 32, 32, 3))
-  assert models.count_params(d['params']) == 2_766_529
+  assert _count(d['params']) == 2_766_529
   assert logits.shape == (2, 1, 1, 1)  # One logit per image at 32x32.
   # Spectral norm wraps the same convs: BN's 1,792 scale/bias are gone and
   # the power-iteration vectors live in batch_stats.
   sn, _ = _shapes(models.Discriminator(norm='spectral'), (2, 32, 32, 3))
-  assert models.count_params(sn['params']) == 2_766_529 - 1_792
+  assert _count(sn['params']) == 2_766_529 - 1_792
   assert 'batch_stats' in sn
 
 
