@@ -40,10 +40,10 @@ def points(reports: Sequence[Dict], labels: Sequence[str],
 def draw(models: List[Point], trivial: Dict[str, Point], path: str,
          title: str) -> None:
   fig, ax = plt.subplots(figsize=(7, 4.6), dpi=110)
-  for label, cf, de in models:
+  for i, (label, cf, de) in enumerate(models):
     ax.plot(cf, de, 'o', color='tab:blue')
-    ax.annotate(label, (cf, de), textcoords='offset points', xytext=(5, 4),
-                fontsize=7)
+    ax.annotate(label, (cf, de), textcoords='offset points',
+                xytext=(5, 4 if i % 2 == 0 else -11), fontsize=7)
   for name, (_, cf, de) in trivial.items():
     style = ':' if name == 'grey' else '--'
     ax.axhline(de, color='grey', linestyle=style, linewidth=1,

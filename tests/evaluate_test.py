@@ -202,7 +202,8 @@ def test_compare_runs_from_outside_the_repository(run_dir, tmp_path):
   result = subprocess.run([sys.executable, '-m', 'colorjax.compare', '--help'],
                           cwd=tmp_path, capture_output=True, text=True,
                           env=env, timeout=120)
-  assert result.returncode == 0 and '--train' in result.stdout
+  # absl exits 1 after printing --help; what matters is that it got there.
+  assert '--train' in result.stdout and 'Traceback' not in result.stderr
   result = subprocess.run(
       [sys.executable, '-m', 'colorjax.compare', run_dir,
        f'--output={tmp_path / "report"}'], cwd=tmp_path, capture_output=True,
