@@ -11,18 +11,14 @@ from skimage import color as skcolor
 from skimage import data as skdata
 
 from colorjax import colorize
-from colorjax import train
 from colorjax.errors import CheckpointError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture(name='run_dir', scope='module')
-def run_dir_fixture(tmp_path_factory):
-  from tiny import tiny_config
-  run_dir = str(tmp_path_factory.mktemp('colorize') / 'run')
-  train.train_and_evaluate(tiny_config(), run_dir)
-  return run_dir
+@pytest.fixture(name='run_dir', scope='session')
+def run_dir_fixture(tiny_run):
+  return tiny_run
 
 
 @pytest.fixture(name='colorizer', scope='module')

@@ -27,3 +27,12 @@ from tiny import tiny_config  # noqa: E402  (after the JAX cache setup)
 @pytest.fixture(name='tiny_config')
 def tiny_config_fixture():
   return tiny_config
+
+
+@pytest.fixture(name='tiny_run', scope='session')
+def tiny_run_fixture(tmp_path_factory):
+  """A workdir of the tiny BN GAN trained for one epoch, shared read-only."""
+  from colorjax import train
+  run_dir = str(tmp_path_factory.mktemp('tiny_run') / 'bn')
+  train.train_and_evaluate(tiny_config(), run_dir)
+  return run_dir

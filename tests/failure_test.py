@@ -27,12 +27,9 @@ from colorjax.errors import ConfigError
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture(name='run_dir', scope='module')
-def run_dir_fixture(tmp_path_factory):
-  from tiny import tiny_config
-  run_dir = str(tmp_path_factory.mktemp('runs') / 'bn')
-  train.train_and_evaluate(tiny_config(), run_dir)
-  return run_dir
+@pytest.fixture(name='run_dir', scope='session')
+def run_dir_fixture(tiny_run):
+  return tiny_run
 
 
 def _picture(path, seed=0):
