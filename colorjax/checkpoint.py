@@ -16,7 +16,7 @@ complete, so a run killed mid-save leaves the previous checkpoint intact.
 """
 
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from absl import logging
 import jax
@@ -97,9 +97,11 @@ def epochs(manager: Manager) -> Dict[int, int]:
   return out
 
 
-def position(manager: Manager, step: int) -> Dict[str, Any]:
-  """Checkpoint `step`'s epoch, batch_in_epoch and steps_per_epoch."""
-  return _metadata(manager, step)
+def position(manager: Manager, step: int) -> Tuple[int, Optional[int]]:
+  """(batches of the unfinished epoch trained on, 0 at an epoch end; the run's
+  steps per epoch, None if not recorded) of checkpoint `step`."""
+  meta = _metadata(manager, step)
+  return meta.get(_BATCH_IN_EPOCH, 0), meta.get(_STEPS_PER_EPOCH)
 
 
 def _abstract(target: Any) -> Any:

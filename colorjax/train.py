@@ -238,13 +238,12 @@ def _resume_position(run: _Run, state: TrainState) -> int:
   step = run.manager.latest_step()
   if step is None:
     return 0
-  saved = checkpoint.position(run.manager, step)
-  done = saved.get('batch_in_epoch', 0)
-  if done and saved.get('steps_per_epoch') != run.steps_per_epoch:
+  done, saved_steps_per_epoch = checkpoint.position(run.manager, step)
+  if done and saved_steps_per_epoch != run.steps_per_epoch:
     logging.warning(
         'The checkpoint of step %d was saved mid-epoch with %s steps per '
         'epoch; the data or batch size now gives %d: restarting epoch %d '
-        'from its first batch.', step, saved.get('steps_per_epoch'),
+        'from its first batch.', step, saved_steps_per_epoch,
         run.steps_per_epoch, int(state.epoch) + 1)
     return 0
   if done:

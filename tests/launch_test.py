@@ -124,7 +124,7 @@ def test_sigterm_mid_epoch_saves_that_step_and_resumes_from_it(tmp_path):
   manager = checkpoint.create_manager(str(tmp_path / 'b'))
   (saved,) = manager.all_steps()
   assert 2 <= saved < 512  # Mid-epoch, at the step the signal arrived.
-  assert checkpoint.position(manager, saved)['batch_in_epoch'] == saved
+  assert checkpoint.position(manager, saved) == (saved, 512)
   assert f'Saved step {saved} (epoch 1, batch {saved} of 512)' in stderr
   resumed = _launch(f'--workdir={tmp_path / "b"}', *args)
   assert resumed.returncode == 0, resumed.stderr[-2000:]
