@@ -17,6 +17,7 @@ adds the same table at each image's own size, colourised through the real
 `colorize` path (the image's L kept, a, b predicted at the work size).
 """
 
+import functools
 import json
 import os
 import sys
@@ -167,13 +168,13 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
       raise DataError(f'--image_size={image_size} must be a multiple of '
                       f'{factor} for this model.')
     config.image_size = image_size
-  colorizer = Colorizer(state.g.apply_fn, state.g.variables(),
-                        config.image_size, downsampling_factor(config),
-                        vibrance=vibrance)
   images = load_images(config, dataset, split)
   prior = training_prior(workdir, config)
-  predict = jax.jit(lambda rgb: steps.predict_ab(
+  # The state is an argument, not a closure: its weights are not baked into
+  # the compiled program as constants.
+  predict_ab = jax.jit(lambda state, rgb: steps.predict_ab(
       state, color.rgb_uint8_to_model(rgb)[0]) * vibrance)
+  predict = functools.partial(predict_ab, state)
   report = {'workdir': os.path.abspath(workdir), 'epoch': int(state.epoch),
             'dataset': dataset, 'split': split, 'num_images': len(images),
             'image_size': config.image_size, 'vibrance': vibrance,
@@ -183,6 +184,9 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
     if split == 'validation':
       raise DataError('--full_res scores files: pass --split=all or a '
                       'manifest split (e.g. test).')
+    colorizer = Colorizer(state.g.apply_fn, state.g.variables(),
+                          config.image_size, downsampling_factor(config),
+                          vibrance=vibrance)
     report['full_res_results'] = score_full_resolution(
         colorizer, image_paths(dataset, split), prior)
   return report
