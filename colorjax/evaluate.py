@@ -60,12 +60,16 @@ COLUMNS = (
 )
 
 
+def _missing_folder(dataset: str) -> DataError:
+  return DataError(f'dataset folder {dataset!r} does not exist; pass an '
+                   'existing folder of images or "samples".')
+
+
 def image_paths(dataset: str, split: str) -> List[str]:
   """The files of a folder's split: 'all', or a split its manifest names."""
   folder = os.path.expanduser(dataset)
   if not os.path.isdir(folder):
-    raise DataError(f'dataset folder {dataset!r} does not exist; pass an '
-                    'existing folder of images or "samples".')
+    raise _missing_folder(dataset)
   if split == 'all':
     return sources.list_images(folder)
   files = sources.manifest_split(folder, split)
@@ -88,8 +92,7 @@ def load_images(config: ml_collections.ConfigDict, dataset: str,
   if split == 'validation':
     if dataset != 'samples' and not sources.is_folder(dataset) and (
         os.sep in dataset or dataset.startswith(('.', '~'))):
-      raise DataError(f'dataset folder {dataset!r} does not exist; pass an '
-                      'existing folder of images or "samples".')
+      raise _missing_folder(dataset)
     ds = sources.create_datasets(config)[1]
   else:
     if dataset == 'samples':
@@ -159,6 +162,9 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
     The report: `results` at the training size (or `image_size`) and, with
     `full_res`, `full_res_results`, each {'model'|'grey'|'prior': metrics}.
   """
+  if full_res and split == 'validation':
+    raise DataError('--full_res scores files: pass --split=all or a '
+                    'manifest split (e.g. test).')
   config, _, state = train.load_run(workdir, epoch)
   vibrance = recipe_vibrance(config, vibrance)
   dataset = dataset or config.dataset
@@ -181,9 +187,6 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
             'results': baselines.score_at_size(images, predict, prior,
                                                config.batch_size)}
   if full_res:
-    if split == 'validation':
-      raise DataError('--full_res scores files: pass --split=all or a '
-                      'manifest split (e.g. test).')
     colorizer = Colorizer(state.g.apply_fn, state.g.variables(),
                           config.image_size, downsampling_factor(config),
                           vibrance=vibrance)
