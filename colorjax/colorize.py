@@ -107,12 +107,14 @@ class Colorizer:
   @classmethod
   def from_workdir(cls, workdir: str, epoch: Optional[int] = None,
                    work_size: Optional[int] = None, batch_size: int = 8,
-                   vibrance: Optional[float] = None) -> 'Colorizer':
+                   vibrance: Optional[float] = None,
+                   temperature: Optional[float] = None) -> 'Colorizer':
     """Loads the generator of a training run (latest or `epoch` checkpoint).
 
-    `vibrance` defaults to the run's recipe (`config.vibrance`, else 1).
+    `vibrance` defaults to the run's recipe (`config.vibrance`, else 1);
+    `temperature` (ab-classes models) to its `config.classes.temperature`.
     """
-    config, _, state = train.load_run(workdir, epoch)
+    config, _, state = train.load_run(workdir, epoch, temperature=temperature)
     return cls(state.g.apply_fn, state.g.variables(),
                work_size or config.image_size, downsampling_factor(config),
                batch_size, recipe_vibrance(config, vibrance))
@@ -303,6 +305,9 @@ def _define_flags() -> None:
   flags.DEFINE_float('vibrance', None, 'Gain on the predicted a, b: 1 as '
                      'trained, >1 more saturated (default: the recipe\'s '
                      'config.vibrance, else 1).')
+  flags.DEFINE_float('temperature', None, 'Models with an ab-classes head: '
+                     'the annealed mean\'s temperature in (0, 1]; lower is '
+                     'more vivid (default: the recipe\'s).')
   flags.mark_flags_as_required(['workdir', 'output'])
 
 
@@ -313,7 +318,7 @@ def main(argv):
   try:
     colorizer = Colorizer.from_workdir(FLAGS.workdir, FLAGS.epoch,
                                        FLAGS.work_size, FLAGS.batch_size,
-                                       FLAGS.vibrance)
+                                       FLAGS.vibrance, FLAGS.temperature)
     failures = run(colorizer, argv[1:], FLAGS.output, FLAGS.compare,
                    FLAGS.overwrite)
   except ColorjaxError as e:

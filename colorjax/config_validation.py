@@ -9,6 +9,7 @@ from colorjax import models
 from colorjax.errors import ConfigError
 
 MODELS = ('gan', 'cnn')
+HEADS = ('regression', 'classes')
 COMPUTE_DTYPES = ('float32', 'bfloat16')
 
 
@@ -56,6 +57,18 @@ def validate_config(config: ml_collections.ConfigDict,
     _require(config.discriminator.norm in models.NORMS,
              f'config.discriminator.norm={config.discriminator.norm!r} is '
              f'unknown; use one of {models.NORMS}.')
+  _require(config.head in HEADS,
+           f'config.head={config.head!r} is unknown; use one of {HEADS}.')
+  if config.head == 'classes':
+    _require(config.model == 'cnn',
+             'config.head=\'classes\' needs config.model=\'cnn\' (the GAN\'s '
+             'discriminator judges ab, not class scores).')
+    _require(0 <= config.classes.rebalance <= 1,
+             f'config.classes.rebalance={config.classes.rebalance} must be in '
+             '[0, 1] (1: no rebalancing).')
+    _require(0 < config.classes.temperature <= 1,
+             f'config.classes.temperature={config.classes.temperature} must '
+             'be in (0, 1] (1: the mean of the class distribution).')
   _require(config.conv_impl in layers.CONV_IMPLS,
            f'config.conv_impl={config.conv_impl!r} is unknown; use one of '
            f'{layers.CONV_IMPLS}.')

@@ -155,7 +155,8 @@ def score_full_resolution(colorizer: Colorizer, paths: List[str],
 def evaluate(workdir: str, epoch: Optional[int] = None,
              dataset: Optional[str] = None, split: str = 'validation',
              image_size: Optional[int] = None, full_res: bool = False,
-             vibrance: Optional[float] = None) -> Dict[str, object]:
+             vibrance: Optional[float] = None,
+             temperature: Optional[float] = None) -> Dict[str, object]:
   """Scores the checkpoint of `epoch` and the trivial answers.
 
   Returns:
@@ -165,7 +166,7 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
   if full_res and split == 'validation':
     raise DataError('--full_res scores files: pass --split=all or a '
                     'manifest split (e.g. test).')
-  config, _, state = train.load_run(workdir, epoch)
+  config, _, state = train.load_run(workdir, epoch, temperature=temperature)
   vibrance = recipe_vibrance(config, vibrance)
   dataset = dataset or config.dataset
   if image_size:
@@ -184,6 +185,8 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
   report = {'workdir': os.path.abspath(workdir), 'epoch': int(state.epoch),
             'dataset': dataset, 'split': split, 'num_images': len(images),
             'image_size': config.image_size, 'vibrance': vibrance,
+            'temperature': (config.classes.temperature
+                            if config.get('head') == 'classes' else None),
             'results': baselines.score_at_size(images, predict, prior,
                                                config.batch_size)}
   if full_res:
@@ -221,6 +224,8 @@ def format_report(report: Dict[str, object]) -> str:
   """The report's tables with a line saying what each scored."""
   head = (f'{report["dataset"]} ({report["split"]}, {report["num_images"]} '
           f'images), epoch {report["epoch"]}, vibrance {report["vibrance"]}')
+  if report.get('temperature') is not None:
+    head += f', temperature {report["temperature"]}'
   text = (f'{head}\nat {report["image_size"]}px (centre crops):\n'
           f'{format_table(report["results"])}')
   if 'full_res_results' in report:
@@ -245,6 +250,9 @@ def _define_flags() -> None:
                     'through the colorize path.')
   flags.DEFINE_float('vibrance', None, 'Gain on the predicted a, b, as '
                      'colorize --vibrance (default: the recipe\'s).')
+  flags.DEFINE_float('temperature', None, 'Models with an ab-classes head: '
+                     'the annealed mean\'s temperature, as colorize '
+                     '--temperature (default: the recipe\'s).')
   flags.DEFINE_integer('image_size', None, 'Evaluation size (default: the '
                        'training size).')
   flags.DEFINE_string('output', None, 'JSON path (default: '
@@ -276,7 +284,8 @@ def main(argv):
   runtime.setup()
   try:
     report = evaluate(FLAGS.workdir, FLAGS.epoch, FLAGS.dataset, FLAGS.split,
-                      FLAGS.image_size, FLAGS.full_res, FLAGS.vibrance)
+                      FLAGS.image_size, FLAGS.full_res, FLAGS.vibrance,
+                      FLAGS.temperature)
     print(format_report(report))
     print(f'wrote {_write(report, FLAGS.output)}')
   except ColorjaxError as e:

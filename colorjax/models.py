@@ -18,6 +18,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from colorjax import ab_classes
 from colorjax import layers
 
 NORMS = ('batch', 'spectral', 'none')
@@ -127,14 +128,27 @@ class Discriminator(nn.Module):
 class CNNColorizer(nn.Module):
   """The non-adversarial baseline: a plain encoder-decoder, no skip connections.
 
-  Same contract as `UNetGenerator` (L in, ab out); trained with L1 alone.
+  Same contract as `UNetGenerator` (L in, ab out); trained with L1 alone, or,
+  with `num_classes`, as a classifier over the quantised ab gamut
+  (`colorjax.ab_classes`) whose annealed mean at `temperature` is its ab.
+
+  Attributes:
+    features: encoder widths; the decoder mirrors features[-2::-1].
+    num_classes: 0 regresses ab (tanh); else the number of ab classes.
+    temperature: the annealed mean's temperature (classes only; 1 = mean).
+    conv_impl: 'auto', 'xla' or 'fast'.
+    dtype: computation dtype.
   """
   features: Sequence[int] = (64, 128, 256, 512)
+  num_classes: int = 0
+  temperature: float = 0.38
   conv_impl: str = 'auto'
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+  def __call__(self, x: jax.Array, train: bool,
+               logits: bool = False) -> jax.Array:
+    """ab (B, H, W, 2) in [-1, 1], or with `logits` the class logits."""
     conv = functools.partial(layers.Conv, impl=self.conv_impl, dtype=self.dtype)
     norm = functools.partial(_BatchNorm, use_running_average=not train,
                              dtype=self.dtype)
@@ -148,6 +162,9 @@ class CNNColorizer(nn.Module):
       x = layers.ConvTranspose(f, impl=self.conv_impl, dtype=self.dtype,
                                name=f'up{i}')(x)
       x = nn.relu(norm(name=f'up{i}_bn')(x))
-    x = conv(2, kernel_size=1, name='head')(x)
-    return jnp.tanh(x.astype(jnp.float32))
-
+    if not self.num_classes:
+      return jnp.tanh(conv(2, kernel_size=1, name='head')(x).astype(
+          jnp.float32))
+    x = conv(self.num_classes, kernel_size=1, name='head')(x).astype(
+        jnp.float32)
+    return x if logits else ab_classes.annealed_mean(x, self.temperature)

@@ -24,8 +24,8 @@ Records = List[Dict[str, float]]
 # (file name, title, y label, [(record key, legend label)]).
 CURVES = (
     ('loss.png', 'Training losses per epoch', 'loss',
-     [(names.G_L1, 'G L1'), (names.G_ADV, 'G adversarial'),
-      (names.D_LOSS, 'D')]),
+     [(names.G_L1, 'G L1'), (names.G_CE, 'G cross-entropy (ab classes)'),
+      (names.G_ADV, 'G adversarial'), (names.D_LOSS, 'D')]),
     ('accuracy.png', 'Accuracy per epoch', 'accuracy',
      [(names.D_ACC_REAL, 'D on real'), (names.D_ACC_FAKE, 'D on fake'),
       (names.val(names.LAB_ACC_TERM), 'LAB accuracy (term project, val)'),

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from colorjax import ab_classes
 from colorjax import models
 
 
@@ -98,7 +99,11 @@ def create_networks(config: ml_collections.ConfigDict
   common = dict(conv_impl=config.conv_impl,
                 dtype=jnp.dtype(config.compute_dtype))
   if config.model == 'cnn':
-    cnn = models.CNNColorizer(features=tuple(config.cnn.features), **common)
+    classes = config.get('head', 'regression') == 'classes'
+    cnn = models.CNNColorizer(
+        features=tuple(config.cnn.features),
+        num_classes=ab_classes.num_classes() if classes else 0,
+        temperature=config.classes.temperature if classes else 1.0, **common)
     return _network(config, cnn, config.g_lr, 1), None
   generator = models.UNetGenerator(
       features=tuple(config.generator.features),

@@ -12,7 +12,7 @@ and is itself implemented as jit over shard_map).
 """
 
 import functools
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -23,6 +23,7 @@ import ml_collections
 import numpy as np
 import optax
 
+from colorjax import ab_classes
 from colorjax import batching
 from colorjax import color
 from colorjax import losses
@@ -60,7 +61,8 @@ def _discriminator_update(d: NetState, l: jax.Array, ab: jax.Array,
 
 
 def train_step(state: TrainState, batch: Batch, rng: jax.Array, *,
-               l1_weight: float, real_label: float
+               l1_weight: float, real_label: float,
+               class_weights: Optional[jax.Array] = None
                ) -> Tuple[TrainState, Metrics]:
   """One generator update, then one discriminator update (GAN), or L1 (CNN).
 
@@ -75,6 +77,8 @@ def train_step(state: TrainState, batch: Batch, rng: jax.Array, *,
     rng: the key of this step's dropout.
     l1_weight: the generator loss's weight of L1 against the adversarial term.
     real_label: the discriminator's target for real pairs.
+    class_weights: (Q,) rebalancing weights of a CNN with an ab-classes head
+      (`colorjax.ab_classes`): its loss is their cross-entropy, not L1.
 
   Returns:
     The updated state and a dict of scalar metrics.
@@ -83,6 +87,11 @@ def train_step(state: TrainState, batch: Batch, rng: jax.Array, *,
   g, d = state.g, state.d
 
   def g_loss_fn(params):
+    if class_weights is not None:
+      logits, g_mut = g.apply_fn(g.variables(params), l, train=True,
+                                 logits=True, mutable=['batch_stats'])
+      ce = ab_classes.loss(logits, ab, class_weights)
+      return ce, (g_mut['batch_stats'], None, None, {names.G_CE: ce})
     fake_ab, g_mut = g.apply_fn(g.variables(params), l, train=True,
                                 rngs={'dropout': rng}, mutable=['batch_stats'])
     if d is None:
@@ -138,9 +147,15 @@ def _advance(state: TrainState, batch: Batch, *, step_fn
 
 class Steps:
   """The compiled init, train, eval and predict functions of one config on
-  one mesh (state replicated, batch sharded over 'data')."""
+  one mesh (state replicated, batch sharded over 'data').
 
-  def __init__(self, config: ml_collections.ConfigDict, mesh: Mesh):
+  A CNN with an ab-classes head trains with `class_weights` (Q,) from
+  `ab_classes.class_weights` of its training data; without them (inference
+  only, as `train.load_run`) its train step weighs every class alike.
+  """
+
+  def __init__(self, config: ml_collections.ConfigDict, mesh: Mesh,
+               class_weights: Optional[np.ndarray] = None):
     self.config = config
     self.mesh = mesh
     self.replicated = NamedSharding(mesh, P())
@@ -150,8 +165,11 @@ class Steps:
         functools.partial(state_lib.create_train_state, config,
                           self.generator, self.discriminator),
         out_shardings=self.replicated)
+    if config.get('head', 'regression') == 'classes' and class_weights is None:
+      class_weights = np.ones(ab_classes.num_classes(), np.float32)
     step_fn = functools.partial(train_step, l1_weight=config.l1_weight,
-                                real_label=config.real_label)
+                                real_label=config.real_label,
+                                class_weights=class_weights)
     self.train_step = jax.jit(
         functools.partial(_advance, step_fn=step_fn),
         in_shardings=(self.replicated, self.data_sharding),

@@ -25,6 +25,7 @@ from jax.sharding import Mesh
 import ml_collections
 import numpy as np
 
+from colorjax import ab_classes
 from colorjax import actions as actions_lib
 from colorjax import baselines
 from colorjax import batching
@@ -33,6 +34,7 @@ from colorjax import names
 from colorjax import sources
 from colorjax.config_validation import validate_config
 from colorjax.errors import CheckpointError
+from colorjax.errors import ConfigError
 from colorjax.errors import DataError
 from colorjax.errors import TrainingDiverged
 from colorjax.state import TrainState
@@ -45,7 +47,7 @@ def default_mesh() -> Mesh:
 
 
 def load_run(workdir: str, epoch: Optional[int] = None,
-             mesh: Optional[Mesh] = None
+             mesh: Optional[Mesh] = None, temperature: Optional[float] = None
              ) -> Tuple[ml_collections.ConfigDict, Steps, TrainState]:
   """The config, compiled steps and restored state of a training run.
 
@@ -53,6 +55,8 @@ def load_run(workdir: str, epoch: Optional[int] = None,
     workdir: a directory `train_and_evaluate` wrote.
     epoch: the checkpoint at the end of this epoch (default: the latest).
     mesh: devices to use (default: all).
+    temperature: the annealed mean's temperature of an ab-classes model
+      (default: the run's `config.classes.temperature`).
 
   Raises:
     CheckpointError: the workdir, its config or the checkpoint is missing.
@@ -67,6 +71,15 @@ def load_run(workdir: str, epoch: Optional[int] = None,
                           'run.')
   with open(config_path) as f:
     config = ml_collections.ConfigDict(json.load(f))
+  if temperature is not None:
+    if config.get('head', 'regression') != 'classes':
+      raise ConfigError(f'--temperature={temperature} applies to a model '
+                        'with config.head=\'classes\'; this run regresses '
+                        'ab: use --vibrance.')
+    if not 0 < temperature <= 1:
+      raise ConfigError(f'--temperature={temperature} must be in (0, 1] (1: '
+                        'the mean of the class distribution).')
+    config.classes.temperature = temperature
   mesh = mesh or default_mesh()
   if config.batch_size % mesh.size:  # Inference only: any batch will do.
     config.batch_size = mesh.size * max(1, config.batch_size // mesh.size)
@@ -324,7 +337,14 @@ def _set_up(config: ml_collections.ConfigDict,
   logging.info('Training on %d images (%d steps/epoch), validating on %d, '
                'on %d %s device(s).', len(train_ds), spe, len(val_ds),
                len(devices), jax.default_backend())
-  steps = Steps(config, default_mesh())
+  classes = config.head == 'classes'
+  train_images = (train_ds.eval_array()
+                  if classes or jax.process_index() == 0 else None)
+  class_weights = None
+  if classes:  # Same weights on every process.
+    class_weights = multihost_utils.broadcast_one_to_all(
+        ab_classes.class_weights(train_images, config.classes.rebalance))
+  steps = Steps(config, default_mesh(), class_weights)
   state = steps.init()
   manager = checkpoint.create_manager(workdir, config, spe)
   if manager.latest_step() is not None:
@@ -334,7 +354,7 @@ def _set_up(config: ml_collections.ConfigDict,
   if jax.process_index() == 0:  # Writes files; every process computes.
     with open(os.path.join(workdir, names.CONFIG), 'w') as f:
       f.write(config.to_json_best_effort(indent=2))
-    prior = baselines.mean_ab(train_ds.eval_array())
+    prior = baselines.mean_ab(train_images)
     trivial = baselines.score_at_size(val_images, None, prior,
                                       config.batch_size)
     with open(os.path.join(workdir, names.DATA_STATS), 'w') as f:

@@ -33,6 +33,12 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
   c.discriminator = ml_collections.ConfigDict(dict(
       norm='batch', features=(64, 128, 256, 512)))
   c.cnn = ml_collections.ConfigDict(dict(features=(64, 128, 256, 512)))
+  # The CNN's output: 'regression' (ab, L1 loss) or 'classes' (a distribution
+  # over the quantised ab gamut: colorjax/ab_classes.py). `rebalance` mixes
+  # the class weights with uniform ones (1: none); `temperature` is the
+  # annealed mean's at inference (1: the mean; lower: nearer the mode).
+  c.head = 'regression'
+  c.classes = ml_collections.ConfigDict(dict(rebalance=0.5, temperature=0.38))
   c.conv_impl = 'auto'  # 'auto', 'xla' or 'fast': see colorjax/layers.py.
   c.compute_dtype = 'float32'  # 'bfloat16' on GPU/TPU.
 
