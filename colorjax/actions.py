@@ -52,8 +52,9 @@ def format_metrics(metrics: Scalars) -> str:
 class LogLine(Action):
   """One log line per log step and per validation, with images/s and ETA."""
 
-  def __init__(self, total_steps: int, batch_size: int):
+  def __init__(self, total_steps: int, batch_size: int, label: str = ''):
     self.total_steps, self.batch_size = total_steps, batch_size
+    self.label = label  # E.g. 'seed 3 ', before each line.
 
   def every_log(self, epoch, step, metrics):
     shown = dict(metrics)
@@ -61,11 +62,12 @@ class LogLine(Action):
     eta = (time.strftime('%H:%M:%S', time.gmtime(
         (self.total_steps - step) * self.batch_size / rate))
            if rate > 0 else '?')
-    logging.info('epoch %d step %d | %s | %.1f img/s | ETA %s', epoch, step,
-                 format_metrics(shown), rate, eta)
+    logging.info('%sepoch %d step %d | %s | %.1f img/s | ETA %s', self.label,
+                 epoch, step, format_metrics(shown), rate, eta)
 
   def every_epoch(self, state, epoch, metrics):
-    logging.info('epoch %d validation: %s', epoch, format_metrics(metrics))
+    logging.info('%sepoch %d validation: %s', self.label, epoch,
+                 format_metrics(metrics))
 
 
 class WriteMetrics(Action):
@@ -144,12 +146,13 @@ def sample_images(config: ml_collections.ConfigDict,
 
 def create_actions(config: ml_collections.ConfigDict, workdir: str,
                    steps: Steps, val_images: np.ndarray,
-                   manager: checkpoint.Manager,
-                   steps_per_epoch: int) -> List[Action]:
-  """The actions `config` asks for. Only process 0 writes files."""
+                   manager: checkpoint.Manager, steps_per_epoch: int,
+                   label: str = '') -> List[Action]:
+  """The actions `config` asks for (`label` starts its log lines). Only
+  process 0 writes files."""
   lead = jax.process_index() == 0
   actions: List[Action] = [
-      LogLine(config.num_epochs * steps_per_epoch, config.batch_size),
+      LogLine(config.num_epochs * steps_per_epoch, config.batch_size, label),
       SaveCheckpoint(manager, steps_per_epoch)]
   if lead:
     actions.append(WriteMetrics(writers.MetricWriter(workdir)))
@@ -161,6 +164,8 @@ def create_actions(config: ml_collections.ConfigDict, workdir: str,
   return actions
 
 
-def mean_metrics(fetched: List[Dict[str, np.ndarray]]) -> Dict[str, float]:
-  """The mean of each metric over the fetched steps."""
-  return {k: float(np.mean([m[k] for m in fetched])) for k in fetched[0]}
+def mean_metrics(fetched: List[Dict[str, np.ndarray]]
+                 ) -> Dict[str, np.ndarray]:
+  """The mean of each metric over the fetched steps (per seed, if the
+  metrics have a seed axis)."""
+  return {k: np.mean([m[k] for m in fetched], axis=0) for k in fetched[0]}

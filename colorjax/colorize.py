@@ -108,13 +108,16 @@ class Colorizer:
   def from_workdir(cls, workdir: str, epoch: Optional[int] = None,
                    work_size: Optional[int] = None, batch_size: int = 8,
                    vibrance: Optional[float] = None,
-                   temperature: Optional[float] = None) -> 'Colorizer':
+                   temperature: Optional[float] = None,
+                   seed: Optional[int] = None) -> 'Colorizer':
     """Loads the generator of a training run (latest or `epoch` checkpoint).
 
     `vibrance` defaults to the run's recipe (`config.vibrance`, else 1);
-    `temperature` (ab-classes models) to its `config.classes.temperature`.
+    `temperature` (ab-classes models) to its `config.classes.temperature`;
+    `seed` picks one seed of a run of several (default 0).
     """
-    config, _, state = train.load_run(workdir, epoch, temperature=temperature)
+    config, _, state = train.load_run(workdir, epoch, temperature=temperature,
+                                      seed=seed)
     return cls(state.g.apply_fn, state.g.variables(),
                work_size or config.image_size, downsampling_factor(config),
                batch_size, recipe_vibrance(config, vibrance))
@@ -308,6 +311,8 @@ def _define_flags() -> None:
   flags.DEFINE_float('temperature', None, 'Models with an ab-classes head: '
                      'the annealed mean\'s temperature in (0, 1]; lower is '
                      'more vivid (default: the recipe\'s).')
+  flags.DEFINE_integer('seed', None, 'In a run of several seeds, which one '
+                       '(0-based; default 0).')
   flags.mark_flags_as_required(['workdir', 'output'])
 
 
@@ -318,7 +323,8 @@ def main(argv):
   try:
     colorizer = Colorizer.from_workdir(FLAGS.workdir, FLAGS.epoch,
                                        FLAGS.work_size, FLAGS.batch_size,
-                                       FLAGS.vibrance, FLAGS.temperature)
+                                       FLAGS.vibrance, FLAGS.temperature,
+                                       FLAGS.seed)
     failures = run(colorizer, argv[1:], FLAGS.output, FLAGS.compare,
                    FLAGS.overwrite)
   except ColorjaxError as e:

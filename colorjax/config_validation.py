@@ -2,6 +2,7 @@
 
 import os
 
+import jax
 import ml_collections
 
 from colorjax import layers
@@ -69,6 +70,13 @@ def validate_config(config: ml_collections.ConfigDict,
     _require(0 < config.classes.temperature <= 1,
              f'config.classes.temperature={config.classes.temperature} must '
              'be in (0, 1] (1: the mean of the class distribution).')
+  _require(isinstance(config.num_seeds, int) and config.num_seeds >= 1,
+           f'config.num_seeds={config.num_seeds} must be an integer >= 1 (the '
+           'seeds trained side by side).')
+  _require(config.num_seeds == 1 or jax.process_count() == 1,
+           f'config.num_seeds={config.num_seeds} runs in one process (any '
+           'number of its devices); train several seeds on several hosts as '
+           'separate runs.')
   _require(config.conv_impl in layers.CONV_IMPLS,
            f'config.conv_impl={config.conv_impl!r} is unknown; use one of '
            f'{layers.CONV_IMPLS}.')

@@ -156,7 +156,8 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
              dataset: Optional[str] = None, split: str = 'validation',
              image_size: Optional[int] = None, full_res: bool = False,
              vibrance: Optional[float] = None,
-             temperature: Optional[float] = None) -> Dict[str, object]:
+             temperature: Optional[float] = None,
+             seed: Optional[int] = None) -> Dict[str, object]:
   """Scores the checkpoint of `epoch` and the trivial answers.
 
   Returns:
@@ -166,7 +167,8 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
   if full_res and split == 'validation':
     raise DataError('--full_res scores files: pass --split=all or a '
                     'manifest split (e.g. test).')
-  config, _, state = train.load_run(workdir, epoch, temperature=temperature)
+  config, _, state = train.load_run(workdir, epoch, temperature=temperature,
+                                    seed=seed)
   vibrance = recipe_vibrance(config, vibrance)
   dataset = dataset or config.dataset
   if image_size:
@@ -253,6 +255,8 @@ def _define_flags() -> None:
   flags.DEFINE_float('temperature', None, 'Models with an ab-classes head: '
                      'the annealed mean\'s temperature, as colorize '
                      '--temperature (default: the recipe\'s).')
+  flags.DEFINE_integer('seed', None, 'In a run of several seeds, which one '
+                       '(0-based; default 0).')
   flags.DEFINE_integer('image_size', None, 'Evaluation size (default: the '
                        'training size).')
   flags.DEFINE_string('output', None, 'JSON path (default: '
@@ -285,7 +289,7 @@ def main(argv):
   try:
     report = evaluate(FLAGS.workdir, FLAGS.epoch, FLAGS.dataset, FLAGS.split,
                       FLAGS.image_size, FLAGS.full_res, FLAGS.vibrance,
-                      FLAGS.temperature)
+                      FLAGS.temperature, FLAGS.seed)
     print(format_report(report))
     print(f'wrote {_write(report, FLAGS.output)}')
   except ColorjaxError as e:

@@ -17,6 +17,11 @@ REPORT = 'report.md'  # `compare`'s report.
 LOCK = 'lock'  # Held by the process training in the workdir.
 
 
+def seed_dir(k: int) -> str:
+  """Seed k's workdir inside a run of several seeds (a complete workdir)."""
+  return f'seed_{k}'
+
+
 def sample_grid(epoch: int) -> str:
   """The sample grid of `epoch`, relative to the workdir."""
   return f'{SAMPLES}/epoch_{epoch:04d}.png'

@@ -117,9 +117,12 @@ def create_networks(config: ml_collections.ConfigDict
 
 
 def create_train_state(config: ml_collections.ConfigDict, generator: Network,
-                       discriminator: Optional[Network]) -> TrainState:
-  """Initialises both networks and optimizers from `config.seed`."""
-  rng, g_rng, d_rng = jax.random.split(jax.random.PRNGKey(config.seed), 3)
+                       discriminator: Optional[Network],
+                       seed: Optional[jax.Array] = None) -> TrainState:
+  """Initialises both networks and optimizers from `seed` (default
+  `config.seed`; a traced integer under `jax.vmap` for seeds as an axis)."""
+  seed = config.seed if seed is None else seed
+  rng, g_rng, d_rng = jax.random.split(jax.random.PRNGKey(seed), 3)
   s = config.image_size
   d = None if discriminator is None else discriminator.init(d_rng, s)
   return TrainState(step=jnp.zeros((), jnp.int32),

@@ -9,10 +9,16 @@ batch is sharded along its first axis, the state is replicated, and XLA
 inserts the collectives. BatchNorm statistics are therefore over the global
 batch, exactly as on one device (`jax.pmap` is maintenance-only since JAX 0.8
 and is itself implemented as jit over shard_map).
+
+Seeds as a batch axis (`config.num_seeds` > 1): the state gets a leading
+seed axis and `jax.vmap` maps the same step over it, so N independently
+seeded runs share each kernel call. The devices then form a ('seeds',
+'data') mesh: seeds are spread over as many devices as divide both counts,
+and each seed's batch over the rest.
 """
 
 import functools
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -145,9 +151,28 @@ def _advance(state: TrainState, batch: Batch, *, step_fn
   return step_fn(state.replace(rng=rng), batch, step_rng)
 
 
+def seed_mesh(mesh: Mesh, num_seeds: int) -> Mesh:
+  """`mesh`'s devices as ('seeds', 'data'): gcd(devices, seeds) seed rows."""
+  devices = mesh.devices.reshape(-1)
+  rows = np.gcd(len(devices), num_seeds)
+  return Mesh(devices.reshape(rows, -1), ('seeds', 'data'))
+
+
+def stack_states(states: Sequence[TrainState]) -> TrainState:
+  """Single-seed states as one state with a leading seed axis (on host)."""
+  return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]),
+                      *states)
+
+
 class Steps:
   """The compiled init, train, eval and predict functions of one config on
   one mesh (state replicated, batch sharded over 'data').
+
+  With `config.num_seeds` N > 1 there are also `init_seeds` and
+  `train_seeds_step`: the state of N seeds (`config.seed`, +1, ...) with a
+  leading axis sharded over 'seeds', the batch (N, B, ...) over ('seeds',
+  'data'). `seed_state(state, k)` is seed k's single-seed state, which the
+  eval and predict functions take.
 
   A CNN with an ab-classes head trains with `class_weights` (Q,) from
   `ab_classes.class_weights` of its training data; without them (inference
@@ -181,6 +206,36 @@ class Steps:
     self.predict_rgb = jax.jit(
         predict_rgb, in_shardings=(self.replicated, self.data_sharding),
         out_shardings=self.replicated)
+    self.num_seeds = int(config.get('num_seeds', 1))
+    if self.num_seeds > 1:
+      self._set_up_seeds(config, step_fn)
+
+  def _set_up_seeds(self, config: ml_collections.ConfigDict,
+                    step_fn) -> None:
+    self.seed_mesh = seed_mesh(self.mesh, self.num_seeds)
+    self.seed_sharding = NamedSharding(self.seed_mesh, P('seeds'))
+    self.seed_data_sharding = NamedSharding(self.seed_mesh, P('seeds', 'data'))
+    seeds = config.seed + np.arange(self.num_seeds, dtype=np.int32)
+    init_one = functools.partial(state_lib.create_train_state, config,
+                                 self.generator, self.discriminator)
+    self.init_seeds = jax.jit(
+        lambda: jax.vmap(lambda s: init_one(seed=s))(jnp.asarray(seeds)),
+        out_shardings=self.seed_sharding)
+    self.train_seeds_step = jax.jit(
+        jax.vmap(functools.partial(_advance, step_fn=step_fn)),
+        in_shardings=(self.seed_sharding, self.seed_data_sharding),
+        out_shardings=(self.seed_sharding, self.seed_sharding),
+        donate_argnums=(0,))
+
+  def seed_state(self, state: TrainState, k: int) -> TrainState:
+    """Seed k of a seed-axis state, replicated as the single-seed steps
+    take it."""
+    return jax.device_put(jax.tree.map(lambda x: x[k], state),
+                          self.replicated)
+
+  def put_seeds(self, state: TrainState) -> TrainState:
+    """A host seed-axis state (`stack_states`) onto the seed sharding."""
+    return jax.device_put(state, self.seed_sharding)
 
   def abstract_state(self) -> TrainState:
     """The state's shapes, dtypes and shardings, without computing it."""

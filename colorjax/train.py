@@ -5,6 +5,11 @@ metrics of each step go to the actions at the edges (`colorjax.actions`):
 logs, metric files, sample grids, plots and checkpoints. The loop itself
 names no loss; it only keeps time, checks that every metric is finite, and
 decides when to stop.
+
+With `config.num_seeds` N > 1 the loop trains N seeds as one program (the
+state has a seed axis; `colorjax.steps`), and each seed k gets a complete
+workdir of its own, WORKDIR/seed_k (config with seed `config.seed + k`,
+checkpoints, metrics, samples), which every tool reads as a single run.
 """
 
 import dataclasses
@@ -39,6 +44,7 @@ from colorjax.errors import DataError
 from colorjax.errors import TrainingDiverged
 from colorjax.state import TrainState
 from colorjax.steps import Steps
+from colorjax.steps import stack_states
 
 
 def default_mesh() -> Mesh:
@@ -47,7 +53,8 @@ def default_mesh() -> Mesh:
 
 
 def load_run(workdir: str, epoch: Optional[int] = None,
-             mesh: Optional[Mesh] = None, temperature: Optional[float] = None
+             mesh: Optional[Mesh] = None, temperature: Optional[float] = None,
+             seed: Optional[int] = None
              ) -> Tuple[ml_collections.ConfigDict, Steps, TrainState]:
   """The config, compiled steps and restored state of a training run.
 
@@ -57,6 +64,7 @@ def load_run(workdir: str, epoch: Optional[int] = None,
     mesh: devices to use (default: all).
     temperature: the annealed mean's temperature of an ab-classes model
       (default: the run's `config.classes.temperature`).
+    seed: in a run of several seeds, which one (0-based; default 0).
 
   Raises:
     CheckpointError: the workdir, its config or the checkpoint is missing.
@@ -71,6 +79,16 @@ def load_run(workdir: str, epoch: Optional[int] = None,
                           'run.')
   with open(config_path) as f:
     config = ml_collections.ConfigDict(json.load(f))
+  num_seeds = config.get('num_seeds', 1)
+  if seed is not None and not 0 <= seed < num_seeds:
+    raise CheckpointError(f'--seed={seed}: {workdir!r} holds {num_seeds} '
+                          f'seed(s); pass 0 to {num_seeds - 1}.')
+  if num_seeds > 1:
+    if seed is None:
+      logging.info('%s holds %d seeds; using seed_0 (pass --seed=K for '
+                   'another).', workdir, num_seeds)
+    return load_run(os.path.join(workdir, names.seed_dir(seed or 0)), epoch,
+                    mesh, temperature)
   if temperature is not None:
     if config.get('head', 'regression') != 'classes':
       raise ConfigError(f'--temperature={temperature} applies to a model '
@@ -184,15 +202,23 @@ class _PreemptionSignals:
 
 
 @dataclasses.dataclass
+class _Seed:
+  """One seed's workdir, checkpoints and actions (the run's own if N = 1)."""
+  config: ml_collections.ConfigDict  # Its seed; num_seeds 1.
+  workdir: str
+  manager: checkpoint.Manager
+  actions: List[actions_lib.Action] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
 class _Run:
   """What every part of the loop reads; set up once by `_set_up`."""
   config: ml_collections.ConfigDict
   steps: Steps
   train_ds: sources.Split
-  manager: checkpoint.Manager
+  seeds: List[_Seed]
   steps_per_epoch: int
   local_batch: int  # This process's part of the global batch.
-  actions: List[actions_lib.Action]
   val_images: np.ndarray
   signals: _PreemptionSignals = dataclasses.field(
       default_factory=_PreemptionSignals)
@@ -228,16 +254,39 @@ class _Meter:
     return rate
 
 
-def _check_finite(fetched: list, first_step: int, last_good_epoch: int) -> None:
-  """Raises TrainingDiverged naming the first step and quantity not finite."""
+def _check_finite(fetched: list, first_step: int, last_good_epoch: int,
+                  seed: int) -> None:
+  """Raises TrainingDiverged naming the first step and quantity not finite
+  (and the seed, for metrics with a seed axis; `seed` is the first's)."""
   for i, metrics in enumerate(fetched):
     for name, value in sorted(metrics.items()):
-      if not np.isfinite(value):
+      bad = np.flatnonzero(~np.isfinite(np.reshape(value, -1)))
+      if bad.size:
+        which = f'seed {seed + bad[0]}: ' if np.ndim(value) else ''
         raise TrainingDiverged(
-            f'step {first_step + i}: {name} is {float(value)} (the loss or a '
-            f'gradient diverged); the last good checkpoint, epoch '
-            f'{last_good_epoch}, is kept; lower the learning rates or change '
-            'the seed and run again.')
+            f'step {first_step + i}: {which}{name} is '
+            f'{float(np.reshape(value, -1)[bad[0]])} (the loss or a gradient '
+            f'diverged); the last good checkpoint, epoch {last_good_epoch}, '
+            'is kept; lower the learning rates or change the seed and run '
+            'again.')
+
+
+def _first(x) -> int:
+  """A step or epoch counter as an int (seed axes count in lockstep)."""
+  return int(np.reshape(np.asarray(x), -1)[0])
+
+
+def _seed_states(run: '_Run', state: TrainState) -> List[TrainState]:
+  """Each seed's single-seed state ([state] for one seed)."""
+  if run.steps.num_seeds == 1:
+    return [state]
+  return [run.steps.seed_state(state, k) for k in range(run.steps.num_seeds)]
+
+
+def _per_seed(means: dict, num_seeds: int) -> List[dict]:
+  """Metrics with an optional seed axis as one scalar dict per seed."""
+  return [{k: float(np.reshape(v, -1)[i]) for k, v in means.items()}
+          for i in range(num_seeds)]
 
 
 def _resume_position(run: _Run, state: TrainState) -> int:
@@ -248,20 +297,21 @@ def _resume_position(run: _Run, state: TrainState) -> int:
   epoch), the epoch restarts from its first batch under the new size; the
   steps already taken stay in the weights.
   """
-  step = run.manager.latest_step()
+  manager = run.seeds[0].manager
+  step = manager.latest_step()
   if step is None:
     return 0
-  done, saved_steps_per_epoch = checkpoint.position(run.manager, step)
+  done, saved_steps_per_epoch = checkpoint.position(manager, step)
   if done and saved_steps_per_epoch != run.steps_per_epoch:
     logging.warning(
         'The checkpoint of step %d was saved mid-epoch with %s steps per '
         'epoch; the data or batch size now gives %d: restarting epoch %d '
         'from its first batch.', step, saved_steps_per_epoch,
-        run.steps_per_epoch, int(state.epoch) + 1)
+        run.steps_per_epoch, _first(state.epoch) + 1)
     return 0
   if done:
     logging.info('Resuming epoch %d after its batch %d.',
-                 int(state.epoch) + 1, done)
+                 _first(state.epoch) + 1, done)
   return done
 
 
@@ -272,16 +322,24 @@ def _train_epoch(run: _Run, state: TrainState, epoch: int, skip: int,
   Returns the state and whether a stop was requested mid-epoch (the state
   is then saved at its step).
   """
-  config, spe = run.config, run.steps_per_epoch
+  config, spe, n = run.config, run.steps_per_epoch, run.steps.num_seeds
+  per_seed = [run.train_ds.train_batches(run.local_batch, s.config.seed, epoch,
+                                         jax.process_index(), spe)
+              for s in run.seeds]
+  if n == 1:
+    host_batches, sharding = per_seed[0], run.steps.data_sharding
+    step_fn = run.steps.train_step
+  else:  # Each seed its own data order, stacked along the seed axis.
+    host_batches = (jax.tree.map(lambda *xs: np.stack(xs), *bs)
+                    for bs in zip(*per_seed, strict=True))
+    sharding = run.steps.seed_data_sharding
+    step_fn = run.steps.train_seeds_step
   batches = batching.prefetch_to_device(
-      itertools.islice(run.train_ds.train_batches(
-          run.local_batch, config.seed, epoch, jax.process_index(), spe),
-                       skip, None),
-      run.steps.data_sharding)
+      itertools.islice(host_batches, skip, None), sharding)
   buffer = []  # Metrics stay on the device until the next log line.
-  step = int(state.step)
+  step = _first(state.step)
   for i, batch in enumerate(batches, start=skip):
-    state, metrics = run.steps.train_step(state, batch)
+    state, metrics = step_fn(state, batch)
     buffer.append(metrics)
     step += 1
     if step == meter.first_step:
@@ -291,33 +349,41 @@ def _train_epoch(run: _Run, state: TrainState, epoch: int, skip: int,
       meter.restart(step)
     last = i + 1 == spe
     if run.stop_requested(step) and not last:
-      _check_finite(jax.device_get(buffer), step - len(buffer) + 1, epoch)
-      checkpoint.save(run.manager, state, spe, batch_in_epoch=i + 1)
+      _check_finite(jax.device_get(buffer), step - len(buffer) + 1, epoch,
+                    config.seed)
+      for s, seed_state in zip(run.seeds, _seed_states(run, state),
+                               strict=True):
+        checkpoint.save(s.manager, seed_state, spe, batch_in_epoch=i + 1)
       logging.warning('Saved step %d (epoch %d, batch %d of %d) to %s; run '
                       'again with the same --workdir to resume.', step,
-                      epoch + 1, i + 1, spe, run.manager.directory)
+                      epoch + 1, i + 1, spe,
+                      ', '.join(s.manager.directory for s in run.seeds))
       return state, True
     if step % config.log_every_steps and not last:
       continue
     fetched = jax.device_get(buffer)
-    _check_finite(fetched, step - len(buffer) + 1, epoch)
+    _check_finite(fetched, step - len(buffer) + 1, epoch, config.seed)
     buffer.clear()
-    means = actions_lib.mean_metrics(fetched)
     rate = meter.rate(step)
-    if rate is not None:  # Else only the compiling step ran since the last.
-      means[names.IMAGES_PER_SEC] = rate
-    for action in run.actions:
-      action.every_log(epoch + 1, step, means)
+    for s, means in zip(run.seeds, _per_seed(
+        actions_lib.mean_metrics(fetched), n), strict=True):
+      if rate is not None:  # Else only the compiling step ran since the last.
+        means[names.IMAGES_PER_SEC] = rate
+      for action in s.actions:
+        action.every_log(epoch + 1, step, means)
   return state, False
 
 
 def _end_epoch(run: _Run, state: TrainState, epoch: int) -> TrainState:
   """Marks epoch `epoch` (0-based) finished, validates, runs the actions."""
+  n = run.steps.num_seeds
   state = state.replace(epoch=batching.global_put(
-      np.int32(epoch + 1), run.steps.replicated))
-  val = run.steps.evaluate(state, run.val_images)
-  for action in run.actions:
-    action.every_epoch(state, epoch + 1, val)
+      np.full((n,) if n > 1 else (), epoch + 1, np.int32),
+      run.steps.seed_sharding if n > 1 else run.steps.replicated))
+  for s, seed_state in zip(run.seeds, _seed_states(run, state), strict=True):
+    val = run.steps.evaluate(seed_state, run.val_images)
+    for action in s.actions:
+      action.every_epoch(seed_state, epoch + 1, val)
   return state
 
 
@@ -345,24 +411,74 @@ def _set_up(config: ml_collections.ConfigDict,
     class_weights = multihost_utils.broadcast_one_to_all(
         ab_classes.class_weights(train_images, config.classes.rebalance))
   steps = Steps(config, default_mesh(), class_weights)
-  state = steps.init()
-  manager = checkpoint.create_manager(workdir, config, spe)
-  if manager.latest_step() is not None:
-    _check_resumable(config, workdir)
-    state = checkpoint.restore(manager, state)
+  _check_seed_count(config, workdir)
+  seeds = [_Seed(c, d, checkpoint.create_manager(d, c, spe))
+           for c, d in _seed_workdirs(config, workdir)]
+  state = _init_or_restore(config, workdir, steps, seeds)
   val_images = val_ds.eval_array()
   if jax.process_index() == 0:  # Writes files; every process computes.
-    with open(os.path.join(workdir, names.CONFIG), 'w') as f:
-      f.write(config.to_json_best_effort(indent=2))
     prior = baselines.mean_ab(train_images)
     trivial = baselines.score_at_size(val_images, None, prior,
                                       config.batch_size)
-    with open(os.path.join(workdir, names.DATA_STATS), 'w') as f:
-      json.dump({'mean_ab': prior.tolist(), 'validation': trivial}, f)
-  actions = actions_lib.create_actions(config, workdir, steps, val_images,
-                                       manager, spe)
-  return _Run(config, steps, train_ds, manager, spe, local_batch, actions,
+    for c, d in [(config, workdir)] + [(s.config, s.workdir) for s in seeds]:
+      with open(os.path.join(d, names.CONFIG), 'w') as f:
+        f.write(c.to_json_best_effort(indent=2))
+      with open(os.path.join(d, names.DATA_STATS), 'w') as f:
+        json.dump({'mean_ab': prior.tolist(), 'validation': trivial}, f)
+  for s in seeds:
+    s.actions = actions_lib.create_actions(
+        s.config, s.workdir, steps, val_images, s.manager, spe,
+        label=f'seed {s.config.seed} ' if len(seeds) > 1 else '')
+  return _Run(config, steps, train_ds, seeds, spe, local_batch,
               val_images), state
+
+
+def _seed_workdirs(config: ml_collections.ConfigDict, workdir: str
+                   ) -> List[Tuple[ml_collections.ConfigDict, str]]:
+  """(config, workdir) of each seed: the run's own for one seed, else
+  WORKDIR/seed_k with seed `config.seed + k`."""
+  if config.num_seeds == 1:
+    return [(config, workdir)]
+  out = []
+  for k in range(config.num_seeds):
+    c = config.copy_and_resolve_references()
+    c.seed, c.num_seeds = config.seed + k, 1
+    out.append((c, os.path.join(workdir, names.seed_dir(k))))
+    os.makedirs(out[-1][1], exist_ok=True)
+  return out
+
+
+def _check_seed_count(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """A run resumes only with the seed count it was started with."""
+  path = os.path.join(workdir, names.CONFIG)
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    saved = json.load(f).get('num_seeds', 1)
+  if saved != config.num_seeds:
+    raise CheckpointError(
+        f'workdir {workdir!r} holds a run of {saved} seed(s), not '
+        f'{config.num_seeds}; resume it with --config.num_seeds={saved}, or '
+        'pass a fresh --workdir.')
+
+
+def _init_or_restore(config: ml_collections.ConfigDict, workdir: str,
+                     steps: Steps, seeds: List[_Seed]) -> TrainState:
+  """A fresh state, or every seed's latest checkpoint (seed axis if N > 1)."""
+  latest = [s.manager.latest_step() for s in seeds]
+  if len(set(latest)) > 1:
+    raise CheckpointError(
+        f'the seeds of {workdir!r} were saved at different steps ({latest}); '
+        'each seed_k folder must come from the same run: restore the '
+        'missing checkpoints or pass a fresh --workdir.')
+  if latest[0] is None:
+    return steps.init() if len(seeds) == 1 else steps.init_seeds()
+  _check_resumable(config, workdir)
+  if len(seeds) == 1:
+    return checkpoint.restore(seeds[0].manager, steps.init())
+  target = steps.abstract_state()
+  return steps.put_seeds(stack_states(
+      [checkpoint.restore(s.manager, target) for s in seeds]))
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict,
@@ -387,19 +503,20 @@ def _train(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
   """`train_and_evaluate` once the workdir is locked."""
   run, state = _set_up(config, workdir)
   skip = _resume_position(run, state)
-  meter = _Meter(int(state.step), config.batch_size)
+  meter = _Meter(_first(state.step), config.batch_size)
   with run.signals:
-    for epoch in range(int(state.epoch), config.num_epochs):
+    for epoch in range(_first(state.epoch), config.num_epochs):
       state, preempted = _train_epoch(run, state, epoch, skip, meter)
       if preempted:
         break
       skip = 0
       state = _end_epoch(run, state, epoch)
-      meter.restart(int(state.step))  # Evaluation is not training time.
-      if run.stop_requested(int(state.step), at_epoch_end=True):
+      meter.restart(_first(state.step))  # Evaluation is not training time.
+      if run.stop_requested(_first(state.step), at_epoch_end=True):
         logging.warning('Stopped after epoch %d as asked; run again with the '
                         'same --workdir to resume.', epoch + 1)
         break
-  for action in run.actions:
-    action.at_end(state)
+  for s, seed_state in zip(run.seeds, _seed_states(run, state), strict=True):
+    for action in s.actions:
+      action.at_end(seed_state)
   return state

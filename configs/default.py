@@ -13,6 +13,9 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.model = 'gan'  # 'gan' (U-Net G + discriminator) or 'cnn' (L1 only).
   c.seed = 0
+  # Seeds trained as one program (a seed axis, `jax.vmap`): seed, seed + 1,
+  # ...; each gets WORKDIR/seed_k. 1: a plain run in WORKDIR.
+  c.num_seeds = 1
 
   # Data.
   c.dataset = 'samples'  # 'samples', a folder of images, or a TFDS name.

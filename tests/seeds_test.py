@@ -1,0 +1,110 @@
+"""Seeds as a batch axis: N seeds in one program equal N separate runs."""
+
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from colorjax import batching
+from colorjax import colorize
+from colorjax import names
+from colorjax import plots
+from colorjax import steps as steps_lib
+from colorjax import train
+from colorjax.config_validation import validate_config
+from colorjax.errors import CheckpointError
+from colorjax.errors import ConfigError
+
+# Equality is to float tolerance, not bit-exact: vmap batches the convolutions
+# differently, so sums round differently (losses agree to ~1e-7). Adam turns
+# the sign of a near-zero gradient into a step of ~lr, so a few parameters
+# (under 1% here) differ by up to ~lr per step; outputs stay within 2e-3.
+STEPS = 4
+LR = 3e-4
+
+
+def _leaves(tree):
+  return [np.asarray(x) for x in jax.tree.leaves(tree)]
+
+
+@pytest.mark.parametrize('model,norm', [('gan', 'batch'), ('gan', 'spectral'),
+                                        ('cnn', 'batch')])
+def test_seed_k_of_n_equals_a_single_run_with_seed_k(tiny_config, model, norm):
+  rng = np.random.RandomState(0)
+  batches = rng.randint(0, 256, (STEPS, 3, 8, 16, 16, 3)).astype(np.uint8)
+  probe = rng.randint(0, 256, (8, 16, 16, 3)).astype(np.uint8)
+  overrides = {'model': model, 'discriminator.norm': norm}
+  multi = steps_lib.Steps(tiny_config(num_seeds=3, **overrides),
+                          train.default_mesh())
+  state = multi.init_seeds()
+  singles = []
+  for k in range(3):
+    s = steps_lib.Steps(tiny_config(seed=k, **overrides), train.default_mesh())
+    singles.append([s, s.init()])
+    # The same initial state (bit for bit but for the spectral norm's first
+    # power iteration, which rounds differently under vmap).
+    for a, b in zip(_leaves(jax.tree.map(lambda x, k=k: x[k], state)),
+                    _leaves(singles[k][1]), strict=True):
+      np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+  for t in range(STEPS):
+    state, metrics = multi.train_seeds_step(state, batching.global_put(
+        {'rgb': batches[t]}, multi.seed_data_sharding))
+    for k, (s, single) in enumerate(singles):
+      singles[k][1], single_metrics = s.train_step(single, batching.global_put(
+          {'rgb': batches[t, k]}, s.data_sharding))
+      np.testing.assert_allclose(metrics[names.G_LOSS][k],
+                                 single_metrics[names.G_LOSS], rtol=1e-5)
+  for k, (s, single) in enumerate(singles):
+    seed_k = multi.seed_state(state, k)
+    diffs = np.concatenate([np.abs(a - b).ravel() for a, b in zip(
+        _leaves(seed_k.g.params), _leaves(single.g.params), strict=True)])
+    assert np.mean(diffs > 1e-5) < 0.01
+    assert diffs.max() < 2 * LR * STEPS
+    put = batching.global_put(probe, s.data_sharding)
+    np.testing.assert_allclose(s.predict_rgb(seed_k, put),
+                               s.predict_rgb(single, put), atol=2e-3)
+
+
+def test_a_run_of_seeds_has_a_workdir_per_seed(tiny_config, tmp_path):
+  config = tiny_config(model='cnn', num_seeds=2, seed=5)
+  workdir = str(tmp_path / 'w')
+  state = train.train_and_evaluate(config, workdir)
+  assert np.asarray(state.step).shape == (2,)
+  for k in range(2):
+    seed_dir = os.path.join(workdir, names.seed_dir(k))
+    with open(os.path.join(seed_dir, names.CONFIG)) as f:
+      saved = json.load(f)
+    assert (saved['seed'], saved['num_seeds']) == (5 + k, 1)
+    assert any(r['kind'] == names.VALIDATION
+               for r in plots.read_records(seed_dir))
+  # Each seed trains as the single run with its seed would (data order too).
+  single = train.train_and_evaluate(tiny_config(model='cnn', seed=6),
+                                    str(tmp_path / 'single'))
+  loaded = train.load_run(workdir, seed=1)[2]
+  for a, b in zip(_leaves(loaded.g.params), _leaves(single.g.params),
+                  strict=True):
+    np.testing.assert_allclose(a, b, atol=2 * LR * 4)  # 4 steps.
+  # Resuming continues every seed; another seed count is refused.
+  config.num_epochs = 2
+  state = train.train_and_evaluate(config, workdir)
+  np.testing.assert_array_equal(state.epoch, [2, 2])
+  with pytest.raises(CheckpointError, match='num_seeds=2') as info:
+    train.train_and_evaluate(tiny_config(model='cnn', num_seeds=3, seed=5),
+                             workdir)
+  assert '\n' not in str(info.value)
+  # Tools take --seed; out of range is one line.
+  out = tmp_path / 'out'
+  image = np.random.RandomState(0).randint(0, 256, (20, 30, 3), np.uint8)
+  a = colorize.Colorizer.from_workdir(workdir, seed=0).colorize(image)
+  b = colorize.Colorizer.from_workdir(workdir, seed=1).colorize(image)
+  assert a.shape == b.shape == (20, 30, 3) and not np.array_equal(a, b)
+  with pytest.raises(CheckpointError, match='holds 2 seed'):
+    colorize.Colorizer.from_workdir(workdir, seed=2)
+  del out
+
+
+def test_seed_count_must_be_positive(tiny_config):
+  with pytest.raises(ConfigError, match='config.num_seeds=0'):
+    validate_config(tiny_config(num_seeds=0), 1)
