@@ -13,6 +13,13 @@ of a 50,000-image (CIFAR-10-sized) epoch at that rate. With
 (benchmarks/torch_reference.py) is timed in windows alternating with
 colorjax's, so the machine's noise hits both alike, and the ratio is printed.
 Runs on whatever devices are present (batch sharded over all).
+
+  python benchmarks/train_step.py --seeds=1,2,4 [--models=bn,sn,cnn]
+
+times N seeds trained as one program (`config.num_seeds`, a vmapped step)
+instead, in windows alternating between the N values, and prints seed-images
+per second (N x batch x steps / time) and its ratio to one seed's: above 1,
+N seeds in one program cost less per seed-image than one run.
 """
 
 import os
@@ -45,6 +52,8 @@ flags.DEFINE_string('compute_dtype', 'float32', "'float32' or 'bfloat16'.")
 flags.DEFINE_bool('torch', False, 'Also time the PyTorch reference step.')
 flags.DEFINE_integer('torch_threads', 0, 'PyTorch threads (0: one per core '
                      'JAX can use, i.e. os.cpu_count()).')
+flags.DEFINE_list('seeds', [], 'Seed counts to time as one program each '
+                  '(e.g. 1,2,4); empty: the plain benchmark.')
 flags.DEFINE_float('peak_gflops', 0.0, 'Device fp32 peak for the fraction '
                    '(0: measure a 2048^3 matmul in this run).')
 FLAGS = flags.FLAGS
@@ -102,6 +111,63 @@ def _colorjax_window(name: str):
   return window, first, flops, buffers
 
 
+def _seeds_window(name: str, num_seeds: int):
+  """run_window() -> seed-images/s of `num_seeds` seeds as one program."""
+  c = configs_lib.load(RECIPES[name])
+  c.batch_size, c.image_size = FLAGS.batch_size, FLAGS.image_size
+  c.conv_impl, c.compute_dtype = FLAGS.conv_impl, FLAGS.compute_dtype
+  c.num_seeds = num_seeds
+  validate_config(c, jax.device_count())
+  trainer = steps_lib.Steps(c, Mesh(np.asarray(jax.devices()), ('data',)))
+  shape = (c.batch_size, c.image_size, c.image_size, 3)
+  if num_seeds == 1:
+    state, step, sharding = trainer.init(), trainer.train_step, (
+        trainer.data_sharding)
+  else:
+    state, step, sharding = trainer.init_seeds(), trainer.train_seeds_step, (
+        trainer.seed_data_sharding)
+    shape = (num_seeds,) + shape
+  batch = jax.device_put({'rgb': np.random.default_rng(0).integers(
+      0, 256, shape, np.uint8)}, sharding)
+  state, metrics = step(state, batch)  # Compiles.
+  jax.block_until_ready(metrics)
+  holder = {'state': state}
+
+  def window():
+    s = holder['state']
+    t0 = time.perf_counter()
+    for _ in range(FLAGS.steps):
+      s, m = step(s, batch)
+    jax.block_until_ready((s, m))
+    holder['state'] = s
+    return (num_seeds * FLAGS.steps * c.batch_size /
+            (time.perf_counter() - t0))
+
+  return window
+
+
+def _seeds_benchmark() -> None:
+  counts = [int(n) for n in FLAGS.seeds]
+  if min(counts) < 1:
+    sys.exit(f'error: --seeds={",".join(FLAGS.seeds)}: every count must be '
+             '>= 1.')
+  for name in FLAGS.models:
+    try:
+      windows = {n: _seeds_window(name, n) for n in counts}
+    except ConfigError as e:
+      sys.exit(f'error: {e}')
+    rates = {n: [] for n in counts}
+    for _ in range(FLAGS.repeats):  # Alternate, so noise hits all alike.
+      for n in counts:
+        rates[n].append(windows[n]())
+    one = float(np.median(rates[counts[0]]))
+    for n in counts:
+      rate = float(np.median(rates[n]))
+      print(f'{name:4s} seeds {n:3d} | {rate:8.1f} seed-img/s (min '
+            f'{min(rates[n]):.1f}, max {max(rates[n]):.1f}) | per '
+            f'seed-image vs {counts[0]} seed(s): {rate / one:.2f}x', flush=True)
+
+
 def _torch_window(name: str):
   import torch
   import torch_reference
@@ -134,6 +200,9 @@ def main(argv):
         f'{FLAGS.image_size}x{FLAGS.image_size}, {FLAGS.compute_dtype}, '
         f'conv_impl={FLAGS.conv_impl}; medians of {FLAGS.repeats} windows of '
         f'{FLAGS.steps} steps')
+  if FLAGS.seeds:
+    _seeds_benchmark()
+    return
   peak = FLAGS.peak_gflops or _matmul_gflops()
   print(f'# fp32 peak for the fractions below: {peak:.0f} GFLOP/s '
         f'({"--peak_gflops" if FLAGS.peak_gflops else "2048^3 matmul, measured"})')

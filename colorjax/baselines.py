@@ -51,3 +51,25 @@ def score_at_size(images: np.ndarray, predict: Optional[Callable],
             for b in batching.padded_batches(images, batch_size)]
     out[name] = metrics.summarize(sums)
   return out
+
+
+@jax.jit
+def _per_image_batch(batch, ab):
+  l, _ = color.rgb_uint8_to_model(batch['rgb'])
+  return metrics.score_ab(l, jnp.broadcast_to(ab, l.shape[:-1] + (2,)),
+                          batch['rgb'])
+
+
+def per_image(images: np.ndarray, predict: Optional[Callable],
+              prior_ab: Optional[np.ndarray] = None,
+              batch_size: int = 32) -> Dict[str, np.ndarray]:
+  """Per-image metrics (`metrics.score_ab`) of `predict(rgb) -> ab` (model
+  range) on uint8 `images`, or of the constant `prior_ab` if `predict` is
+  None: {metric: (N,)}, in image order."""
+  out = []
+  for b in batching.padded_batches(images, batch_size):
+    ab = prior_ab if predict is None else predict(b['rgb'])
+    scores = jax.device_get(_per_image_batch(b, ab))
+    keep = np.asarray(b['mask']) > 0
+    out.append({k: np.asarray(v)[keep] for k, v in scores.items()})
+  return {k: np.concatenate([o[k] for o in out]) for k in out[0]}

@@ -14,13 +14,25 @@ Re-running the --train form resumes unfinished runs. The report
 (`report.md` and overlaid curves in the output folder) gives each run's final
 and best validation metrics, its training images/s and wall time, and the grey
 and constant-prior baselines on the same validation images.
+
+With error bars: N seeds of each recipe, each recipe one N-seed program,
+plus a matched pair (the BN recipe with a spectral-norm discriminator, so the
+two differ only there), scored on a held-out split:
+
+  python -m colorjax.compare --train --workdir=DIR --seeds=3
+      --dataset=../shared/data/paintings_more --split=test [--size=demo]
+      [--num_epochs=N]
+
+writes `report.md`, `report.json` and `seeds.png` (`colorjax.seed_report`):
+means with 95% intervals over seeds, paired bootstrap differences, training
+stability and a `verdict:` line.
 """
 
 import json
 import os
 import sys
 import time
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from absl import app
 from absl import flags
@@ -34,20 +46,37 @@ from colorjax import evaluate
 from colorjax import names
 from colorjax import plots
 from colorjax import runtime
+from colorjax import seed_report
 from colorjax import train
 from colorjax.errors import CheckpointError
 from colorjax.errors import ColorjaxError
+from colorjax.errors import ConfigError
+from colorjax.errors import TrainingDiverged
 
 RECIPES = (('bn', 'gan_bn'), ('sn', 'gan_sn'), ('cnn', 'cnn'))
+# With --seeds: also the BN recipe with a spectral-norm discriminator.
+MATCHED = 'sn_matched'
+SEED_RECIPES = RECIPES[:2] + ((MATCHED, 'gan_bn'),) + RECIPES[2:]
+# (A, B, what differs) of the --seeds report.
+COMPARISONS = (
+    ('bn', 'sn', 'the reference recipes: normalisation, and also real_label, '
+     'l1_weight, learning rates and decay'),
+    ('bn', MATCHED, 'matched pair: only the normalisation differs'),
+)
 # Settings every run of a --train comparison shares, taken from the BN recipe.
 SHARED_KEYS = ('seed', 'dataset', 'image_size', 'batch_size', 'num_epochs',
-               'validation_fraction', 'samples', 'conv_impl', 'compute_dtype')
+               'validation_fraction', 'samples', 'conv_impl', 'compute_dtype',
+               'num_seeds')
 
 
-def recipe_configs(size: str = '', **overrides) -> Dict[str, object]:
-  """The three configs with SHARED_KEYS equalised (BN's values + overrides)."""
+def recipe_configs(size: str = '', recipes=RECIPES,
+                   **overrides) -> Dict[str, object]:
+  """The configs of `recipes` with SHARED_KEYS equalised (BN's values +
+  overrides); the matched recipe gets a spectral-norm discriminator."""
   configs = {name: configs_lib.load(f'{recipe}:{size}')
-             for name, recipe in RECIPES}
+             for name, recipe in recipes}
+  if MATCHED in configs:
+    configs[MATCHED].discriminator.norm = 'spectral'
   reference = configs['bn']
   for key, value in overrides.items():
     if value is not None:
@@ -60,17 +89,35 @@ def recipe_configs(size: str = '', **overrides) -> Dict[str, object]:
 
 
 def train_all(workdir: str, configs: Dict[str, object]) -> List[str]:
-  """Trains each config into workdir/NAME (resuming); returns the run dirs."""
+  """Trains each config into workdir/NAME (resuming); returns the run dirs.
+
+  A run whose training diverges is recorded (NAME/diverged.json; its last
+  good checkpoint is kept and scored) and the others still train.
+  """
   run_dirs = []
   for name, config in configs.items():
     run_dir = os.path.join(workdir, name)
     logging.info('Training %s into %s.', name, run_dir)
     start = time.perf_counter()
-    train.train_and_evaluate(config, run_dir)
+    try:
+      train.train_and_evaluate(config, run_dir)
+    except TrainingDiverged as e:
+      logging.error('%s diverged: %s', name, e)
+      with open(os.path.join(run_dir, seed_report.DIVERGED), 'w') as f:
+        json.dump({'error': str(e)}, f)
     with open(os.path.join(run_dir, names.WALL_TIME), 'w') as f:
       json.dump({'seconds': time.perf_counter() - start}, f)
     run_dirs.append(run_dir)
   return run_dirs
+
+
+def wall_seconds(run_dir: str) -> Optional[float]:
+  """The training wall time `train_all` recorded (None if it did not)."""
+  path = os.path.join(run_dir, names.WALL_TIME)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)['seconds']
 
 
 def _run_summary(run_dir: str) -> Dict[str, object]:
@@ -160,13 +207,21 @@ def _define_flags() -> None:
   flags.DEFINE_enum('size', '', ['', 'demo'], 'Config variant for --train.')
   flags.DEFINE_string('dataset', None, 'With --train: shared dataset.')
   flags.DEFINE_integer('num_epochs', None, 'With --train: shared epochs.')
-  flags.DEFINE_integer('seed', None, 'With --train: shared seed.')
+  flags.DEFINE_integer('seed', None, 'With --train: shared (first) seed.')
+  flags.DEFINE_integer('seeds', None, 'With --train: train each recipe with '
+                       'this many seeds (one program each), add the matched '
+                       'pair, and report intervals over seeds.')
+  flags.DEFINE_string('split', 'test', 'With --seeds: the split of --dataset '
+                      'to score (a MANIFEST.tsv split, or all).')
   flags.DEFINE_string('output', None, 'Report folder (default: the --train '
                       'workdir, or the runs\' common parent).')
 
 
 def main(argv):
   try:
+    if FLAGS.seeds is not None:
+      _main_seeds()
+      return
     if FLAGS.train:
       if not FLAGS.workdir:
         raise app.UsageError('--train needs --workdir.')
@@ -187,6 +242,29 @@ def main(argv):
   except ColorjaxError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)
+
+
+def _main_seeds() -> None:
+  """`--train --seeds=N`: the N-seed comparison and its report."""
+  if FLAGS.seeds < 1:
+    raise ConfigError(f'--seeds={FLAGS.seeds} must be >= 1 (seeds per '
+                      'recipe; 3 or more give intervals).')
+  if not FLAGS.train or not FLAGS.workdir or not FLAGS.dataset:
+    raise app.UsageError('--seeds needs --train, --workdir and --dataset '
+                         '(a folder with a held-out split).')
+  configs = recipe_configs(FLAGS.size, SEED_RECIPES, dataset=FLAGS.dataset,
+                           num_epochs=FLAGS.num_epochs, seed=FLAGS.seed,
+                           num_seeds=FLAGS.seeds)
+  runtime.setup(configs['bn'].compilation_cache_dir)
+  evaluate.image_paths(FLAGS.dataset, FLAGS.split)  # Fails before training.
+  run_dirs = dict(zip(configs, train_all(FLAGS.workdir, configs),
+                      strict=True))
+  output = FLAGS.output or FLAGS.workdir
+  print(seed_report.build(
+      run_dirs, FLAGS.dataset, FLAGS.split, COMPARISONS, output,
+      {n: wall_seconds(d) for n, d in run_dirs.items()
+       if wall_seconds(d) is not None}))
+  print(f'wrote {os.path.join(output, names.REPORT)}')
 
 
 if __name__ == '__main__':

@@ -205,13 +205,13 @@ def metric_headers() -> str:
   return ' | '.join(h for _, h, _ in COLUMNS)
 
 
-def _cell(value: float, fmt: str) -> str:
+def format_cell(value: float, fmt: str) -> str:
   return 'n/a' if np.isnan(value) else fmt.format(value)
 
 
 def metric_cells(values: Dict[str, float], prefix: str = '') -> str:
   """`values[prefix + metric]` formatted as Markdown cells, in COLUMNS order."""
-  return ' | '.join(_cell(values[prefix + k], fmt) for k, _, fmt in COLUMNS)
+  return ' | '.join(format_cell(values[prefix + k], fmt) for k, _, fmt in COLUMNS)
 
 
 def format_table(results: Dict[str, Dict[str, float]]) -> str:

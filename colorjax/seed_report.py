@@ -1,0 +1,278 @@
+"""BN versus SN with error bars: the report of runs trained with several seeds.
+
+`compare --seeds=N` trains each recipe as one N-seed program and calls
+`build(run_dirs, dataset, split, output)`, which scores every seed of every
+run on the same images and writes report.md, report.json and seeds.png:
+
+* per recipe, the mean and 95% t-interval over seeds of each metric of
+  `evaluate.COLUMNS`, beside the grey and constant-prior answers;
+* for each comparison (A, B), the paired per-image difference A - B with a
+  bootstrap interval over images and seeds (`colorjax.stats`);
+* training stability: seeds whose training diverged or collapsed, the spread
+  of the final losses, and the discriminator's accuracy over the epochs;
+* one line starting with 'verdict:'.
+"""
+
+import json
+import os
+from typing import Dict, List, Mapping, Sequence, Tuple
+
+import jax
+import matplotlib
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+import ml_collections  # noqa: E402
+import numpy as np  # noqa: E402
+
+from colorjax import baselines  # noqa: E402
+from colorjax import color  # noqa: E402
+from colorjax import evaluate  # noqa: E402
+from colorjax import names  # noqa: E402
+from colorjax import plots  # noqa: E402
+from colorjax import stats  # noqa: E402
+from colorjax import steps as steps_lib  # noqa: E402
+from colorjax import train  # noqa: E402
+
+# (metric, label, +1 if higher is better / -1 if lower / 0 if neither).
+PAIRED = (
+    (names.DELTA_E, 'Delta-E00', -1),
+    (names.LAB_ACC_TERM, 'LAB acc term', 1),
+    (names.PSNR, 'PSNR', 1),
+    (names.SSIM, 'SSIM', 1),
+    (names.DELTA_CF, 'dCF', -1),
+    (names.COLOURFULNESS_RATIO, 'colourfulness ratio', 0),
+)
+DIVERGED = 'diverged.json'  # Written by compare when a run's training stops.
+# A seed collapsed if its final validation is this grey, or its
+# discriminator separates real from fake this perfectly over its last epoch.
+COLLAPSED_RATIO = 0.1
+COLLAPSED_D_ACC = 0.99
+FIGURE = 'seeds.png'
+REPORT_JSON = 'report.json'
+
+
+def summary(per_image: Mapping[str, np.ndarray]) -> Dict[str, float]:
+  """Means of per-image metrics, and the colourfulness ratio of the means."""
+  out = {k: float(np.mean(v)) for k, v in per_image.items()}
+  out[names.COLOURFULNESS_RATIO] = (
+      out[names.COLOURFULNESS] / out[names.COLOURFULNESS_TRUE])
+  return out
+
+
+def _score_seeds(run_dir: str, images: np.ndarray
+                 ) -> List[Dict[str, np.ndarray]]:
+  """Per-image metrics of each seed of `run_dir` on `images`."""
+  with open(os.path.join(run_dir, names.CONFIG)) as f:
+    num_seeds = json.load(f).get('num_seeds', 1)
+  predict = jax.jit(lambda state, rgb: steps_lib.predict_ab(
+      state, color.rgb_uint8_to_model(rgb)[0]))
+  out = []
+  for k in range(num_seeds):
+    config, _, state = train.load_run(run_dir, seed=k if num_seeds > 1
+                                      else None)
+    out.append(baselines.per_image(
+        images, lambda rgb, state=state: predict(state, rgb),
+        batch_size=config.batch_size))
+  return out
+
+
+def _seed_dirs(run_dir: str) -> List[str]:
+  with open(os.path.join(run_dir, names.CONFIG)) as f:
+    n = json.load(f).get('num_seeds', 1)
+  return ([run_dir] if n == 1 else
+          [os.path.join(run_dir, names.seed_dir(k)) for k in range(n)])
+
+
+def stability(run_dir: str) -> Dict[str, object]:
+  """Diverged and collapsed seeds, final losses, D accuracy per epoch."""
+  seeds = [plots.per_epoch(plots.read_records(d)) for d in _seed_dirs(run_dir)]
+  diverged_path = os.path.join(run_dir, DIVERGED)
+  diverged = None
+  if os.path.exists(diverged_path):
+    with open(diverged_path) as f:
+      diverged = json.load(f)['error']
+  collapsed, finals, d_acc = [], {}, []
+  for k, s in enumerate(seeds):
+    ratio = s.get(names.val(names.COLOURFULNESS_RATIO), {})
+    real, fake = s.get(names.D_ACC_REAL, {}), s.get(names.D_ACC_FAKE, {})
+    last = max(real) if real else None
+    if (ratio and ratio[max(ratio)] < COLLAPSED_RATIO) or (
+        last is not None and min(real[last], fake[last]) > COLLAPSED_D_ACC):
+      collapsed.append(k)
+    for key in (names.G_LOSS, names.D_LOSS):
+      if s.get(key):
+        finals.setdefault(key, []).append(s[key][max(s[key])])
+    if real:
+      d_acc.append({e: (real[e] + fake[e]) / 2 for e in real})
+  return {'seeds': len(seeds), 'diverged': diverged, 'collapsed': collapsed,
+          'final_losses': {k: {'mean': float(np.mean(v)),
+                               'sd': float(np.std(v, ddof=1)) if len(v) > 1
+                               else float('nan')}
+                           for k, v in finals.items()},
+          'd_accuracy': d_acc}
+
+
+def _paired(a: List[Dict[str, np.ndarray]], b: List[Dict[str, np.ndarray]]
+            ) -> Dict[str, Tuple[float, float, float]]:
+  out = {}
+  for key, _, _ in PAIRED:
+    if key == names.COLOURFULNESS_RATIO:
+      out[key] = stats.paired_bootstrap(
+          np.stack([s[names.COLOURFULNESS] for s in a]),
+          np.stack([s[names.COLOURFULNESS] for s in b]),
+          np.stack([s[names.COLOURFULNESS_TRUE] for s in a]),
+          np.stack([s[names.COLOURFULNESS_TRUE] for s in b]))
+    else:
+      out[key] = stats.paired_bootstrap(np.stack([s[key] for s in a]),
+                                        np.stack([s[key] for s in b]))
+  return out
+
+
+def verdict(comparisons: Sequence[Tuple[str, str, str]],
+            paired: Mapping[str, Mapping[str, Tuple[float, float, float]]]
+            ) -> str:
+  """One line: per comparison, who is better on which metric, or that the
+  difference is not significant at 95%."""
+  parts = []
+  for a, b, what in comparisons:
+    diffs = paired[f'{a}-{b}']
+    said, unclear = [], []
+    for key, label, sign in PAIRED:
+      d, lo, hi = diffs[key]
+      if lo <= 0 <= hi:
+        unclear.append(label)
+      elif sign == 0:
+        said.append(f'{a if d > 0 else b} more colourful ({label} '
+                    f'{d:+.3g} [{lo:+.3g}, {hi:+.3g}])')
+      else:
+        said.append(f'{a if d * sign > 0 else b} better on {label} '
+                    f'({d:+.3g} [{lo:+.3g}, {hi:+.3g}])')
+    text = f'{a} vs {b} ({what}): ' + ('; '.join(said) if said else
+                                       'no significant difference')
+    if said and unclear:
+      text += f'; not significant at 95% on {", ".join(unclear)}'
+    elif not said:
+      text += ' at 95% on any metric'
+    parts.append(text)
+  return 'verdict: ' + ' | '.join(parts) + '.'
+
+
+def _figure(results, trivial, stable, path: str) -> None:
+  fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), dpi=110)
+  runs = list(results)
+  means = [results[r]['mean'][names.DELTA_E] for r in runs]
+  halves = [results[r]['ci95'][names.DELTA_E] for r in runs]
+  left.errorbar(range(len(runs)), means, yerr=np.nan_to_num(halves), fmt='o',
+                capsize=5)
+  for (name, values), style in zip(trivial.items(), (':', '--'), strict=True):
+    left.axhline(values[names.DELTA_E], linestyle=style, color='grey',
+                 label=f'{name} answer')
+  left.set_xticks(range(len(runs)), runs)
+  left.set_ylabel('Delta-E00 (lower is better)')
+  left.set_title('Test Delta-E00: mean and 95% CI over seeds')
+  left.legend()
+  for run in runs:
+    curves = stable[run]['d_accuracy']
+    if not curves:
+      continue
+    epochs = sorted(curves[0])
+    values = np.array([[c.get(e, np.nan) for e in epochs] for c in curves])
+    (line,) = right.plot(epochs, values.mean(0), label=run)
+    right.fill_between(epochs, values.min(0), values.max(0), alpha=0.2,
+                       color=line.get_color())
+  right.set_xlabel('epoch')
+  right.set_ylabel('D accuracy (real and fake)')
+  right.set_title('Discriminator accuracy (mean; band: min-max over seeds)')
+  right.legend()
+  fig.tight_layout()
+  fig.savefig(path)
+  plt.close(fig)
+
+
+def build(run_dirs: Mapping[str, str], dataset: str, split: str,
+          comparisons: Sequence[Tuple[str, str, str]], output: str,
+          wall_seconds: Mapping[str, float]) -> str:
+  """Scores, compares and writes the report; returns its Markdown."""
+  first = next(iter(run_dirs.values()))
+  with open(os.path.join(first, names.CONFIG)) as f:
+    config = ml_collections.ConfigDict(json.load(f))
+  images = evaluate.load_images(config, dataset, split)
+  prior = evaluate.training_prior(first, config)
+  zeros = np.zeros(2, np.float32)
+  trivial = {'grey': summary(baselines.per_image(images, None, zeros)),
+             'prior': summary(baselines.per_image(images, None, prior))}
+  scores = {name: _score_seeds(d, images) for name, d in run_dirs.items()}
+  results = {}
+  for name, seeds in scores.items():
+    per_seed = [summary(s) for s in seeds]
+    ci = {k: stats.mean_ci([s[k] for s in per_seed]) for k in per_seed[0]}
+    results[name] = {'per_seed': per_seed,
+                     'mean': {k: v[0] for k, v in ci.items()},
+                     'ci95': {k: v[1] for k, v in ci.items()}}
+  paired = {f'{a}-{b}': _paired(scores[a], scores[b])
+            for a, b, _ in comparisons}
+  stable = {name: stability(d) for name, d in run_dirs.items()}
+  line = verdict(comparisons, paired)
+  os.makedirs(output, exist_ok=True)
+  _figure(results, trivial, stable, os.path.join(output, FIGURE))
+  markdown = _markdown(results, trivial, paired, stable, comparisons, line,
+                       dict(dataset=dataset, split=split, images=len(images),
+                            size=config.image_size, wall=wall_seconds))
+  with open(os.path.join(output, names.REPORT), 'w') as f:
+    f.write(markdown)
+  with open(os.path.join(output, REPORT_JSON), 'w') as f:
+    json.dump({'dataset': dataset, 'split': split, 'num_images': len(images),
+               'results': results, 'trivial': trivial,
+               'paired': {k: {m: dict(zip(('diff', 'low', 'high'), v,
+                                          strict=True))
+                              for m, v in d.items()}
+                          for k, d in paired.items()},
+               'stability': stable, 'verdict': line,
+               'wall_seconds': dict(wall_seconds)}, f, indent=2)
+  return markdown
+
+
+def _markdown(results, trivial, paired, stable, comparisons, line,
+              info) -> str:
+  cols = evaluate.COLUMNS
+  n = {name: len(r['per_seed']) for name, r in results.items()}
+  lines = [
+      '# BN vs SN with several seeds: report', '',
+      f"{info['images']} images of `{info['dataset']}` ({info['split']} "
+      f"split) at {info['size']} px. Each cell: mean ± half-width of the 95% "
+      't-interval over seeds; the grey and prior answers have no seeds.', '',
+      f'| run | seeds | {evaluate.metric_headers()} | wall time |',
+      '|---' * (len(cols) + 3) + '|']
+  for name, r in results.items():
+    cells = ' | '.join(
+        f"{evaluate.format_cell(r['mean'][k], fmt)} ± "
+        f"{evaluate.format_cell(r['ci95'][k], fmt)}" for k, _, fmt in cols)
+    wall = info['wall'].get(name)
+    lines.append(f"| {name} | {n[name]} | {cells} | "
+                 f"{'-' if wall is None else f'{wall / 60:.1f} min'} |")
+  for name, values in trivial.items():
+    lines.append(f'| {name} answer | - | {evaluate.metric_cells(values)} | - |')
+  for a, b, what in comparisons:
+    lines += ['', f'Paired per-image difference {a} − {b} ({what}); 95% '
+              'bootstrap interval over images and seeds:', '',
+              '| metric | difference | 95% interval | significant |',
+              '|---|---|---|---|']
+    for key, label, _ in PAIRED:
+      d, lo, hi = paired[f'{a}-{b}'][key]
+      lines.append(f'| {label} | {d:+.3f} | [{lo:+.3f}, {hi:+.3f}] | '
+                   f"{'no' if lo <= 0 <= hi else 'yes'} |")
+  lines += ['', 'Training stability:', '',
+            '| run | seeds | diverged | collapsed seeds | final G loss '
+            '(mean ± sd) | final D loss (mean ± sd) | final D accuracy |',
+            '|---|---|---|---|---|---|---|']
+  for name, s in stable.items():
+    losses = [s['final_losses'].get(k) for k in (names.G_LOSS, names.D_LOSS)]
+    cells = [f"{v['mean']:.3f} ± {v['sd']:.3f}" if v else '-' for v in losses]
+    acc = ([c[max(c)] for c in s['d_accuracy']] if s['d_accuracy'] else [])
+    lines.append(f"| {name} | {s['seeds']} | {s['diverged'] or 'none'} | "
+                 f"{s['collapsed'] or 'none'} | {cells[0]} | {cells[1]} | "
+                 f"{', '.join(f'{a:.2f}' for a in acc) or '-'} |")
+  lines += ['', f'![Delta-E per recipe and D accuracy over time]({FIGURE})',
+            '', line]
+  return '\n'.join(lines) + '\n'

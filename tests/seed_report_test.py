@@ -1,0 +1,91 @@
+"""Intervals over seeds, the paired bootstrap and the N-seed comparison report."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from colorjax import names
+from colorjax import seed_report
+from colorjax import stats
+from colorjax import train
+from evaluate_test import _manifest_folder
+
+
+def test_mean_ci_is_the_student_t_interval():
+  mean, half = stats.mean_ci([1.0, 2.0, 3.0])
+  # t(0.975, 2 df) = 4.3027; sd = 1.
+  assert mean == 2.0 and half == pytest.approx(4.3027 / np.sqrt(3), rel=1e-4)
+  assert np.isnan(stats.mean_ci([5.0])[1])
+
+
+def test_paired_bootstrap_finds_a_shift_and_not_noise():
+  rng = np.random.default_rng(1)
+  a = rng.normal(10, 1, (3, 300))
+  d, lo, hi = stats.paired_bootstrap(a + 0.3 + rng.normal(0, 0.1, a.shape), a)
+  assert d == pytest.approx(0.3, abs=0.05) and 0 < lo < d < hi
+  d, lo, hi = stats.paired_bootstrap(a, a + rng.normal(0, 0.1, a.shape))
+  assert lo < 0 < hi
+  # A ratio of means: A twice as colourful as B.
+  cf, true = rng.uniform(10, 20, (2, 50)), rng.uniform(20, 30, (2, 50))
+  d, _, _ = stats.paired_bootstrap(2 * cf, cf, true, true)
+  assert d == pytest.approx(cf.mean() / true.mean(), rel=1e-6)
+  with pytest.raises(ValueError, match='same images'):
+    stats.paired_bootstrap(a, a[:, :10])
+
+
+@pytest.fixture(name='seed_runs', scope='module')
+def seed_runs_fixture(tmp_path_factory):
+  from tiny import tiny_config
+  root = tmp_path_factory.mktemp('seed_runs')
+  runs = {}
+  for name, norm in (('bn', 'batch'), ('sn', 'spectral')):
+    runs[name] = str(root / name)
+    train.train_and_evaluate(tiny_config(
+        num_seeds=3, **{'discriminator.norm': norm}), runs[name])
+  return runs, _manifest_folder(root / 'paintings')
+
+
+def test_the_report_has_intervals_baselines_stability_and_a_verdict(
+    seed_runs, tmp_path):
+  runs, folder = seed_runs
+  runs = dict(runs, bn_again=runs['bn'])  # The same runs: no difference.
+  comparisons = [('bn', 'sn', 'test pair'), ('bn', 'bn_again', 'identical')]
+  markdown = seed_report.build(runs, str(folder), 'test', comparisons,
+                               str(tmp_path), {'bn': 60.0})
+  with open(tmp_path / seed_report.REPORT_JSON) as f:
+    report = json.load(f)
+  assert report['num_images'] == 2
+  for name in runs:
+    result = report['results'][name]
+    assert len(result['per_seed']) == 3
+    assert np.isfinite(result['ci95'][names.DELTA_E])
+    # Three different seeds: different scores.
+    assert len({s[names.DELTA_E] for s in result['per_seed']}) == 3
+  assert set(report['trivial']) == {'grey', 'prior'}
+  identical = report['paired']['bn-bn_again'][names.DELTA_E]
+  assert identical['diff'] == 0 and identical['low'] <= 0 <= identical['high']
+  stability = report['stability']['bn']
+  assert stability['seeds'] == 3 and stability['diverged'] is None
+  assert len(stability['d_accuracy']) == 3
+  verdict = [line for line in markdown.splitlines()
+             if line.startswith('verdict:')]
+  assert len(verdict) == 1 and verdict[0] == report['verdict']
+  assert 'bn vs bn_again (identical): no significant difference' in verdict[0]
+  assert '| grey answer |' in markdown and '± ' in markdown
+  assert '| bn | 3 |' in markdown and '1.0 min' in markdown
+  assert os.path.getsize(tmp_path / seed_report.FIGURE) > 10_000
+
+
+def test_compare_seeds_refuses_zero():
+  result = subprocess.run(
+      [sys.executable, '-m', 'colorjax.compare', '--train', '--workdir=/tmp/x',
+       '--seeds=0', '--dataset=samples'], capture_output=True, text=True,
+      timeout=300)
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1] == (
+      'error: --seeds=0 must be >= 1 (seeds per recipe; 3 or more give '
+      'intervals).')
