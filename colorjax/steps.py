@@ -18,6 +18,7 @@ and each seed's batch over the rest.
 """
 
 import functools
+import os
 from typing import Dict, Optional, Sequence, Tuple
 
 import jax
@@ -36,6 +37,7 @@ from colorjax import losses
 from colorjax import metrics as metrics_lib
 from colorjax import names
 from colorjax import state as state_lib
+from colorjax.errors import ConfigError
 from colorjax.state import NetState
 from colorjax.state import TrainState
 
@@ -158,6 +160,24 @@ def seed_mesh(mesh: Mesh, num_seeds: int) -> Mesh:
   return Mesh(devices.reshape(rows, -1), ('seeds', 'data'))
 
 
+def device_memory_bytes(device: jax.Device) -> int:
+  """Free bytes for one device's buffers: the accelerator's limit, or this
+  host's available memory shared by its CPU devices (0: unknown)."""
+  stats = device.memory_stats() or {}
+  if stats.get('bytes_limit'):
+    return int(stats['bytes_limit'] - stats.get('bytes_in_use', 0))
+  try:
+    free = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_AVPHYS_PAGES')
+  except (ValueError, OSError):
+    return 0
+  return free // max(1, jax.local_device_count())
+
+
+def _size(num_bytes: float) -> str:
+  return (f'{num_bytes / 2**30:.1f} GiB' if num_bytes >= 2**30 else
+          f'{num_bytes / 2**20:.1f} MiB')
+
+
 def stack_states(states: Sequence[TrainState]) -> TrainState:
   """Single-seed states as one state with a leading seed axis (on host)."""
   return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]),
@@ -226,6 +246,30 @@ class Steps:
         in_shardings=(self.seed_sharding, self.seed_data_sharding),
         out_shardings=(self.seed_sharding, self.seed_sharding),
         donate_argnums=(0,))
+
+  def check_seeds_fit(self, state: TrainState) -> None:
+    """Raises ConfigError, saying how many seeds fit, if the compiled N-seed
+    step needs more memory per device than the device has free."""
+    c = self.config
+    batch = {'rgb': jax.ShapeDtypeStruct(
+        (self.num_seeds, c.batch_size, c.image_size, c.image_size, 3),
+        jnp.uint8, sharding=self.seed_data_sharding)}
+    mem = self.train_seeds_step.lower(state, batch).compile().memory_analysis()
+    limit = device_memory_bytes(self.seed_mesh.devices.flat[0])
+    if mem is None or not limit:
+      return
+    need = (mem.argument_size_in_bytes + mem.output_size_in_bytes +
+            mem.temp_size_in_bytes - mem.alias_size_in_bytes)
+    if need <= limit:
+      return
+    rows = self.seed_mesh.shape['seeds']
+    per_seed = need / (self.num_seeds // rows)
+    fits = int(limit // per_seed) * rows
+    room = (f'about {fits} seed(s) fit; lower --config.num_seeds' if fits
+            else 'not one seed fits; lower')
+    raise ConfigError(
+        f'config.num_seeds={self.num_seeds} needs about {_size(need)} per '
+        f'device and {_size(limit)} is free: {room} or --config.batch_size.')
 
   def seed_state(self, state: TrainState, k: int) -> TrainState:
     """Seed k of a seed-axis state, replicated as the single-seed steps

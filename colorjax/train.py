@@ -472,13 +472,19 @@ def _init_or_restore(config: ml_collections.ConfigDict, workdir: str,
         'each seed_k folder must come from the same run: restore the '
         'missing checkpoints or pass a fresh --workdir.')
   if latest[0] is None:
-    return steps.init() if len(seeds) == 1 else steps.init_seeds()
+    if len(seeds) == 1:
+      return steps.init()
+    state = steps.init_seeds()
+    steps.check_seeds_fit(state)
+    return state
   _check_resumable(config, workdir)
   if len(seeds) == 1:
     return checkpoint.restore(seeds[0].manager, steps.init())
   target = steps.abstract_state()
-  return steps.put_seeds(stack_states(
+  state = steps.put_seeds(stack_states(
       [checkpoint.restore(s.manager, target) for s in seeds]))
+  steps.check_seeds_fit(state)
+  return state
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict,

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+from evaluate_test import _manifest_folder
 import numpy as np
 import pytest
 
@@ -12,7 +13,6 @@ from colorjax import names
 from colorjax import seed_report
 from colorjax import stats
 from colorjax import train
-from evaluate_test import _manifest_folder
 
 
 def test_mean_ci_is_the_student_t_interval():

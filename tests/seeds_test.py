@@ -108,3 +108,28 @@ def test_a_run_of_seeds_has_a_workdir_per_seed(tiny_config, tmp_path):
 def test_seed_count_must_be_positive(tiny_config):
   with pytest.raises(ConfigError, match='config.num_seeds=0'):
     validate_config(tiny_config(num_seeds=0), 1)
+
+
+def test_too_many_seeds_says_how_many_fit(tiny_config, tmp_path, monkeypatch):
+  # 4 devices: 8 seeds are 4 rows of 2 seeds per device.
+  config = tiny_config(model='cnn', num_seeds=8)
+  need = {}
+  real = steps_lib.Steps.check_seeds_fit
+
+  def measure(self, state):
+    monkeypatch.setattr(steps_lib, 'device_memory_bytes', lambda d: 1 << 60)
+    real(self, state)  # Fits in 1 EiB.
+    mem = self.train_seeds_step.lower(state, {'rgb': jax.ShapeDtypeStruct(
+        (8, 8, 16, 16, 3), np.uint8, sharding=self.seed_data_sharding)}
+                                      ).compile().memory_analysis()
+    need['bytes'] = (mem.argument_size_in_bytes + mem.output_size_in_bytes +
+                     mem.temp_size_in_bytes - mem.alias_size_in_bytes)
+    # Room for one of each device's two seeds.
+    monkeypatch.setattr(steps_lib, 'device_memory_bytes',
+                        lambda d: need['bytes'] // 2 + 1)
+    real(self, state)
+
+  monkeypatch.setattr(steps_lib.Steps, 'check_seeds_fit', measure)
+  with pytest.raises(ConfigError, match=r'about 4 seed\(s\) fit') as info:
+    train.train_and_evaluate(config, str(tmp_path / 'w'))
+  assert '\n' not in str(info.value)
