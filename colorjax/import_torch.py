@@ -1,0 +1,123 @@
+"""Imports PyTorch weights of the GAN as a colorjax run (epoch 0).
+
+  python -m colorjax.import_torch --generator=G.pth [--discriminator=D.pth]
+      --config=configs/gan_bn.py --workdir=W
+
+reads the state dicts (`torch.load(..., weights_only=True)`; the optional
+extra: pip install -e ".[torch]"), maps every tensor to our modules
+(`colorjax.torch_weights`: the karoly-hars/GAN_image_colorizing layout or
+that of benchmarks/torch_reference.py) and writes an ordinary checkpoint at
+epoch 0 that `colorize`, `evaluate` and `launch.py` (to continue training,
+with fresh optimizer state) accept. Without --discriminator the
+discriminator starts from the config's seed. Any mismatch stops with one
+line before anything is written.
+"""
+
+import os
+import sys
+from typing import Optional
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+import ml_collections
+from ml_collections import config_flags
+
+from colorjax import batching
+from colorjax import checkpoint
+from colorjax import names
+from colorjax import runtime
+from colorjax import torch_weights
+from colorjax import train
+from colorjax.config_validation import validate_config
+from colorjax.errors import CheckpointError
+from colorjax.errors import ColorjaxError
+from colorjax.errors import ConfigError
+from colorjax.state import TrainState
+from colorjax.steps import Steps
+
+
+def _expected(net) -> dict:
+  return {'params': net.params, 'batch_stats': net.model_state}
+
+
+def import_weights(config: ml_collections.ConfigDict, generator: str,
+                   discriminator: Optional[str], workdir: str) -> TrainState:
+  """Writes the weights into a new run in `workdir`; returns its state.
+
+  Raises:
+    ColorjaxError: a bad config, a non-empty workdir, or weights that do not
+      fit (torch_weights.TorchWeightsError); nothing is written then.
+  """
+  if config.model != 'gan':
+    raise ConfigError(f'config.model={config.model!r}: import_torch brings '
+                      'in the GAN (U-Net generator and discriminator); use '
+                      'configs/gan_bn.py or gan_sn.py.')
+  validate_config(config, jax.device_count())
+  if os.path.exists(os.path.join(workdir, names.CONFIG)) or os.path.isdir(
+      os.path.join(workdir, names.CHECKPOINTS)):
+    raise CheckpointError(f'workdir {workdir!r} already holds a run; pass a '
+                          'fresh --workdir.')
+  steps = Steps(config, train.default_mesh())
+  abstract = steps.abstract_state()
+  g = torch_weights.to_flax(torch_weights.load(generator), 'generator',
+                            config, _expected(abstract.g))
+  d = None
+  if discriminator:
+    d = torch_weights.to_flax(torch_weights.load(discriminator),
+                              'discriminator', config, _expected(abstract.d))
+  state = steps.init()  # Fresh optimizer states and rng; epoch 0, step 0.
+  put = lambda tree: batching.global_put(tree, steps.replicated)
+  state = state.replace(g=state.g.replace(
+      params=put(g['params']), model_state=put(g['batch_stats'])))
+  if d is not None:
+    state = state.replace(d=state.d.replace(
+        params=put(d['params']), model_state=put(d['batch_stats'])))
+  else:
+    logging.info('No --discriminator: the discriminator starts from seed %d.',
+                 config.seed)
+  os.makedirs(workdir, exist_ok=True)
+  with open(os.path.join(workdir, names.CONFIG), 'w') as f:
+    f.write(config.to_json_best_effort(indent=2))
+  manager = checkpoint.create_manager(workdir, config)
+  checkpoint.save(manager, state, steps_per_epoch=0)
+  manager.wait_until_finished()
+  return state
+
+
+FLAGS = flags.FLAGS
+
+
+def _define_flags() -> None:
+  flags.DEFINE_string('generator', None, 'The generator\'s state dict (.pth).')
+  flags.DEFINE_string('discriminator', None, 'The discriminator\'s state '
+                      'dict (optional).')
+  flags.DEFINE_string('workdir', None, 'A new workdir for the imported run.')
+  config_flags.DEFINE_config_file('config', None, 'The recipe the weights '
+                                  'were trained with (configs/gan_bn.py, '
+                                  'gan_sn.py).', lock_config=True)
+  flags.mark_flags_as_required(['generator', 'workdir', 'config'])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+  runtime.setup()
+  try:
+    import_weights(FLAGS.config, FLAGS.generator, FLAGS.discriminator,
+                   FLAGS.workdir)
+  except ModuleNotFoundError as e:
+    print(f'error: {e.name} is not installed; pip install -e ".[torch]".',
+          file=sys.stderr)
+    sys.exit(1)
+  except ColorjaxError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(1)
+  print(f'wrote {FLAGS.workdir} (epoch 0); colourise with python -m '
+        f'colorjax.colorize --workdir={FLAGS.workdir} ...')
+
+
+if __name__ == '__main__':
+  _define_flags()
+  app.run(main)
