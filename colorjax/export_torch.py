@@ -67,10 +67,6 @@ def main(argv):
   try:
     export_weights(FLAGS.workdir, FLAGS.output, FLAGS.discriminator_output,
                    FLAGS.epoch, FLAGS.seed, FLAGS.layout)
-  except ModuleNotFoundError as e:
-    print(f'error: {e.name} is not installed; pip install -e ".[torch]".',
-          file=sys.stderr)
-    sys.exit(1)
   except ColorjaxError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)

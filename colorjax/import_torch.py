@@ -107,10 +107,6 @@ def main(argv):
   try:
     import_weights(FLAGS.config, FLAGS.generator, FLAGS.discriminator,
                    FLAGS.workdir)
-  except ModuleNotFoundError as e:
-    print(f'error: {e.name} is not installed; pip install -e ".[torch]".',
-          file=sys.stderr)
-    sys.exit(1)
   except ColorjaxError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)

@@ -270,13 +270,22 @@ def to_torch(variables: Mapping[str, Any], network: str, config,
   return out
 
 
+def _torch():
+  try:
+    import torch  # The optional extra, imported only when used.
+  except ModuleNotFoundError:
+    raise TorchWeightsError('PyTorch is not installed; pip install -e '
+                            '".[torch]".') from None
+  return torch
+
+
 def load(path: str) -> Dict[str, np.ndarray]:
   """A .pth state dict as NumPy arrays, never unpickling arbitrary objects.
 
   Accepts a plain state dict or one wrapped as {'state_dict': ...}; strips
   a DataParallel 'module.' prefix.
   """
-  import torch  # The optional extra: pip install -e ".[torch]".
+  torch = _torch()
   try:
     obj = torch.load(path, map_location='cpu', weights_only=True)
   except FileNotFoundError:
@@ -300,6 +309,6 @@ def load(path: str) -> Dict[str, np.ndarray]:
 
 def save(state_dict: Mapping[str, np.ndarray], path: str) -> None:
   """Writes NumPy arrays as a torch state dict (.pth)."""
-  import torch
+  torch = _torch()
   torch.save({k: torch.from_numpy(np.array(v)) for k, v in state_dict.items()},
              path)
