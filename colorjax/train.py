@@ -357,7 +357,7 @@ def _train_epoch(run: _Run, state: TrainState, epoch: int, skip: int,
       logging.warning('Saved step %d (epoch %d, batch %d of %d) to %s; run '
                       'again with the same --workdir to resume.', step,
                       epoch + 1, i + 1, spe,
-                      ', '.join(s.manager.directory for s in run.seeds))
+                      ', '.join(str(s.manager.directory) for s in run.seeds))
       return state, True
     if step % config.log_every_steps and not last:
       continue
