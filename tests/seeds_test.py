@@ -33,14 +33,14 @@ def _leaves(tree):
                                         ('cnn', 'batch')])
 def test_seed_k_of_n_equals_a_single_run_with_seed_k(tiny_config, model, norm):
   rng = np.random.RandomState(0)
-  batches = rng.randint(0, 256, (STEPS, 3, 8, 16, 16, 3)).astype(np.uint8)
+  batches = rng.randint(0, 256, (STEPS, 2, 8, 16, 16, 3)).astype(np.uint8)
   probe = rng.randint(0, 256, (8, 16, 16, 3)).astype(np.uint8)
   overrides = {'model': model, 'discriminator.norm': norm}
-  multi = steps_lib.Steps(tiny_config(num_seeds=3, **overrides),
+  multi = steps_lib.Steps(tiny_config(num_seeds=2, **overrides),
                           train.default_mesh())
   state = multi.init_seeds()
   singles = []
-  for k in range(3):
+  for k in range(2):
     s = steps_lib.Steps(tiny_config(seed=k, **overrides), train.default_mesh())
     singles.append([s, s.init()])
     # The same initial state (bit for bit but for the spectral norm's first
