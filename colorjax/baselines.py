@@ -28,12 +28,19 @@ def mean_ab(images: np.ndarray, chunk: int = 1024) -> np.ndarray:
   return (total / len(images)).astype(np.float32)
 
 
+def _per_image_scores(batch, ab):
+  """`metrics.score_ab` of ab (model range, broadcast to the batch)."""
+  l, _ = color.rgb_uint8_to_model(batch['rgb'])
+  return metrics.score_ab(l, jnp.broadcast_to(ab, l.shape[:-1] + (2,)),
+                          batch['rgb'])
+
+
 @jax.jit
 def _score_ab_batch(batch, ab):
-  l, _ = color.rgb_uint8_to_model(batch['rgb'])
-  ab = jnp.broadcast_to(ab, l.shape[:-1] + (2,))
-  return metrics.masked_sums(metrics.score_ab(l, ab, batch['rgb']),
-                             batch['mask'])
+  return metrics.masked_sums(_per_image_scores(batch, ab), batch['mask'])
+
+
+_per_image_batch = jax.jit(_per_image_scores)
 
 
 def score_at_size(images: np.ndarray, predict: Optional[Callable],
@@ -51,13 +58,6 @@ def score_at_size(images: np.ndarray, predict: Optional[Callable],
             for b in batching.padded_batches(images, batch_size)]
     out[name] = metrics.summarize(sums)
   return out
-
-
-@jax.jit
-def _per_image_batch(batch, ab):
-  l, _ = color.rgb_uint8_to_model(batch['rgb'])
-  return metrics.score_ab(l, jnp.broadcast_to(ab, l.shape[:-1] + (2,)),
-                          batch['rgb'])
 
 
 def per_image(images: np.ndarray, predict: Optional[Callable],

@@ -63,14 +63,11 @@ def summary(per_image: Mapping[str, np.ndarray]) -> Dict[str, float]:
 def _score_seeds(run_dir: str, images: np.ndarray
                  ) -> List[Dict[str, np.ndarray]]:
   """Per-image metrics of each seed of `run_dir` on `images`."""
-  with open(os.path.join(run_dir, names.CONFIG)) as f:
-    num_seeds = json.load(f).get('num_seeds', 1)
   predict = jax.jit(lambda state, rgb: steps_lib.predict_ab(
       state, color.rgb_uint8_to_model(rgb)[0]))
   out = []
-  for k in range(num_seeds):
-    config, _, state = train.load_run(run_dir, seed=k if num_seeds > 1
-                                      else None)
+  for seed_dir in _seed_dirs(run_dir):
+    config, _, state = train.load_run(seed_dir)
     out.append(baselines.per_image(
         images, lambda rgb, state=state: predict(state, rgb),
         batch_size=config.batch_size))
