@@ -1,7 +1,11 @@
 """Per-layer time of every convolution of the reference G and D, each form.
 
   python benchmarks/conv_layers.py [--batch_size=32] [--impls=xla,fast]
-      [--torch] [--repeats=5]
+      [--torch] [--repeats=5] [--seeds=1]
+
+With --seeds=N every form is timed under `jax.vmap` over N seeds (input and
+kernel both carry the seed axis, as in an N-seed train step) and the time is
+per seed, so it compares directly with --seeds=1.
 
 For each convolution of the U-Net generator and the discriminator at 32x32 it
 times forward + gradients w.r.t. input and kernel (what a train step needs),
@@ -29,6 +33,7 @@ flags.DEFINE_integer('batch_size', 32, 'Batch size.')
 flags.DEFINE_list('impls', ['fast'], 'colorjax forms to time.')
 flags.DEFINE_bool('torch', False, 'Also time PyTorch on the same shapes.')
 flags.DEFINE_integer('repeats', 5, 'Timed calls; the median is reported.')
+flags.DEFINE_integer('seeds', 1, 'Seeds vmapped over; times are per seed.')
 FLAGS = flags.FLAGS
 
 # (name, kind, H_in, Cin, Cout, stride, padding): the 32x32 reference layers.
@@ -58,20 +63,25 @@ def _median_ms(fn, *args) -> float:
 
 def _jax_ms(kind, h, cin, cout, stride, pad, impl) -> float:
   rng = np.random.default_rng(0)
-  x = jnp.asarray(rng.standard_normal((FLAGS.batch_size, h, h, cin)),
+  n = FLAGS.seeds
+  lead = (n,) if n > 1 else ()
+  x = jnp.asarray(rng.standard_normal(lead + (FLAGS.batch_size, h, h, cin)),
                   jnp.float32)
-  w = jnp.asarray(rng.standard_normal((4, 4, cin, cout)) * 0.01, jnp.float32)
+  w = jnp.asarray(rng.standard_normal(lead + (4, 4, cin, cout)) * 0.01,
+                  jnp.float32)
   if kind == 'conv':
     f = lambda a, b: layers.conv2d(a, b, stride=stride, padding=pad, impl=impl)
   else:
     f = lambda a, b: layers.conv_transpose_4x4_s2(a, b, impl=impl)
+  if n > 1:
+    f = jax.vmap(f)
 
   @jax.jit
   def fwd_bwd(a, b):
     y, vjp = jax.vjp(f, a, b)
     return vjp(y)
 
-  return _median_ms(fwd_bwd, x, w)
+  return _median_ms(fwd_bwd, x, w) / n
 
 
 def _torch_ms(kind, h, cin, cout, stride, pad) -> float:
@@ -95,7 +105,8 @@ def main(argv):
   runtime.keep_freed_memory()  # As launch.py does, for both frameworks.
   print(f'# python {" ".join(sys.argv)}')
   print(f'# batch {FLAGS.batch_size}, forward + input and kernel gradients, '
-        f'ms (median of {FLAGS.repeats})')
+        f'ms (median of {FLAGS.repeats})' +
+        (f', per seed of {FLAGS.seeds} vmapped' if FLAGS.seeds > 1 else ''))
   heads = [f'{i:>8s}' for i in FLAGS.impls] + (['   torch'] if FLAGS.torch
                                                  else [])
   print(f'{"layer":10s}' + ''.join(heads))

@@ -47,7 +47,7 @@ flags.DEFINE_integer('image_size', 32, 'Image side.')
 flags.DEFINE_integer('steps', 10, 'Steps per timed window.')
 flags.DEFINE_integer('repeats', 5, 'Timed windows; the median is reported.')
 flags.DEFINE_list('models', ['bn', 'sn', 'cnn'], 'Which of bn, sn, cnn.')
-flags.DEFINE_string('conv_impl', 'auto', "'auto', 'xla' or 'fast'.")
+flags.DEFINE_string('conv_impl', 'auto', "'auto', 'xla', 'fast' or 'matmul'.")
 flags.DEFINE_string('compute_dtype', 'float32', "'float32' or 'bfloat16'.")
 flags.DEFINE_bool('torch', False, 'Also time the PyTorch reference step.')
 flags.DEFINE_integer('torch_threads', 0, 'PyTorch threads (0: one per core '

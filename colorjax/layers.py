@@ -15,8 +15,16 @@ Two forms compute the same function with the same parameters:
   contains a transposed (lhs-dilated) or smaller-than-kernel convolution,
   which XLA:CPU lowers to a very slow path.
 
-``'auto'`` picks ``'fast'`` on CPU and ``'xla'`` elsewhere (see
-``benchmarks/conv_layers.py`` for the measurements behind that choice).
+* ``'matmul'``: ``'fast'`` with every strided convolution an im2col matmul
+  too, so no layer is an XLA convolution. This is the form for seeds as a
+  batch axis on CPU: under ``jax.vmap`` with per-seed kernels XLA turns each
+  convolution into a grouped one (``feature_group_count`` = seeds), which
+  XLA:CPU runs 5-7x slower per seed, while a matmul becomes a batched matmul
+  at the single-seed speed (``benchmarks/conv_layers.py --seeds=4``).
+
+``'auto'`` picks ``'fast'`` on CPU (``'matmul'`` for several seeds) and
+``'xla'`` elsewhere (see ``benchmarks/conv_layers.py`` for the measurements
+behind that choice).
 Parameters are named and shaped like flax's (``kernel`` HWIO, ``bias``), so a
 checkpoint does not care which form computed it.
 """
@@ -28,18 +36,22 @@ import jax
 from jax import lax
 import jax.numpy as jnp
 
-CONV_IMPLS = ('auto', 'xla', 'fast')
+CONV_IMPLS = ('auto', 'xla', 'fast', 'matmul')
 _DIMS = ('NHWC', 'HWIO', 'NHWC')
 
 
-def resolve_conv_impl(impl: str, platform: Optional[str] = None) -> str:
-  """Maps 'auto' to the fastest exact form for `platform` (default backend)."""
+def resolve_conv_impl(impl: str, platform: Optional[str] = None,
+                      num_seeds: int = 1) -> str:
+  """Maps 'auto' to the fastest exact form for `platform` (default backend)
+  and `num_seeds` seeds vmapped as a batch axis."""
   if impl not in CONV_IMPLS:
     raise ValueError(f'conv_impl={impl!r} is not one of {CONV_IMPLS}.')
   if impl != 'auto':
     return impl
   platform = platform or jax.default_backend()
-  return 'fast' if platform == 'cpu' else 'xla'
+  if platform != 'cpu':
+    return 'xla'
+  return 'fast' if num_seeds == 1 else 'matmul'
 
 
 @jax.custom_vjp
@@ -121,7 +133,7 @@ def conv2d(x: jax.Array, w: jax.Array, *, stride: int = 1, padding: int = 0,
     w: (kh, kw, Cin, Cout) kernel.
     stride: the same in both spatial dimensions.
     padding: zero padding on every side.
-    impl: 'xla' or 'fast' (resolved, not 'auto').
+    impl: 'xla', 'fast' or 'matmul' (resolved, not 'auto').
 
   Returns:
     (B, Ho, Wo, Cout) with Ho = (H + 2 * padding - kh) // stride + 1.
@@ -130,7 +142,7 @@ def conv2d(x: jax.Array, w: jax.Array, *, stride: int = 1, padding: int = 0,
     return _xla_conv(x, w, stride, padding)
   ho = (x.shape[1] + 2 * padding - w.shape[0]) // stride + 1
   wo = (x.shape[2] + 2 * padding - w.shape[1]) // stride + 1
-  if stride > 1 and min(ho, wo) >= _MIN_XLA_OUTPUT:
+  if impl == 'fast' and stride > 1 and min(ho, wo) >= _MIN_XLA_OUTPUT:
     return _xla_conv(x, w, stride, padding)
   return _im2col(_pad(x, padding), w, stride)
 
@@ -225,7 +237,7 @@ class Conv(nn.Module):
     strides: 1 or 2.
     padding: zero padding on every side.
     use_bias: whether to add a bias.
-    impl: 'auto', 'xla' or 'fast' (see module docstring).
+    impl: 'auto', 'xla', 'fast' or 'matmul' (see module docstring).
     dtype: computation dtype (None: that of the input); parameters stay
       `param_dtype`.
   """

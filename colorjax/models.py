@@ -47,7 +47,7 @@ class UNetGenerator(nn.Module):
     features: encoder widths; the decoder mirrors features[-2::-1].
     num_dropout: how many leading decoder blocks use dropout.
     dropout_rate: their dropout rate.
-    conv_impl: 'auto', 'xla' or 'fast' (see `colorjax.layers`).
+    conv_impl: 'auto', 'xla', 'fast' or 'matmul' (see `colorjax.layers`).
     dtype: computation dtype; parameters and BN statistics stay float32.
   """
   features: Sequence[int] = (64, 128, 256, 512, 512)
@@ -95,7 +95,7 @@ class Discriminator(nn.Module):
       (`flax.linen.SpectralNorm` around each strided conv; its `u` and `sigma`
       live in `batch_stats`) or 'none'.
     features: widths of the first conv and the strided convs.
-    conv_impl: 'auto', 'xla' or 'fast'.
+    conv_impl: 'auto', 'xla', 'fast' or 'matmul'.
     dtype: computation dtype.
   """
   norm: str = 'batch'
@@ -136,7 +136,7 @@ class CNNColorizer(nn.Module):
     features: encoder widths; the decoder mirrors features[-2::-1].
     num_classes: 0 regresses ab (tanh); else the number of ab classes.
     temperature: the annealed mean's temperature (classes only; 1 = mean).
-    conv_impl: 'auto', 'xla' or 'fast'.
+    conv_impl: 'auto', 'xla', 'fast' or 'matmul'.
     dtype: computation dtype.
   """
   features: Sequence[int] = (64, 128, 256, 512)

@@ -42,7 +42,7 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
   # annealed mean's at inference (1: the mean; lower: nearer the mode).
   c.head = 'regression'
   c.classes = ml_collections.ConfigDict(dict(rebalance=0.5, temperature=0.38))
-  c.conv_impl = 'auto'  # 'auto', 'xla' or 'fast': see colorjax/layers.py.
+  c.conv_impl = 'auto'  # 'auto', 'xla', 'fast' or 'matmul': see colorjax/layers.py.
   c.compute_dtype = 'float32'  # 'bfloat16' on GPU/TPU.
 
   # Optimisation: lr = base * decay_rate ** (step / decay_steps), >= min_lr.

@@ -1,4 +1,5 @@
-"""The 'fast' convolution forms equal the 'xla' forms, values and gradients."""
+"""The 'fast' and 'matmul' convolution forms equal the 'xla' forms, values and
+gradients, alone and vmapped over seeds."""
 
 import jax
 import jax.numpy as jnp
@@ -14,15 +15,17 @@ def _assert_same_function(f, x, w):
   y_xla = f(x, w, 'xla')
   cotangent = jnp.asarray(rng.standard_normal(y_xla.shape), jnp.float32)
   grads = {}
-  for impl in ('xla', 'fast'):
+  for impl in ('xla', 'fast', 'matmul'):
     grads[impl] = jax.grad(
         lambda a, b, impl=impl: jnp.vdot(f(a, b, impl), cotangent),
         argnums=(0, 1))(x, w)
-  for a, b in [(y_xla, f(x, w, 'fast')),
-               *zip(grads['xla'], grads['fast'], strict=True)]:
-    scale = max(1.0, float(jnp.abs(a).max()))
-    assert a.shape == b.shape
-    np.testing.assert_allclose(b / scale, a / scale, atol=1e-5)
+  for impl in ('fast', 'matmul'):
+    for a, b in [(y_xla, f(x, w, impl)),
+                 *zip(grads['xla'], grads[impl], strict=True)]:
+      scale = max(1.0, float(jnp.abs(a).max()))
+      assert a.shape == b.shape
+      np.testing.assert_allclose(b / scale, a / scale, atol=1e-5,
+                                 err_msg=impl)
 
 
 def _inputs(shape, kernel_shape, seed=0):
@@ -39,15 +42,10 @@ def _inputs(shape, kernel_shape, seed=0):
     (7, 9, 3, 5), (5, 4, 2, 3)])
 def test_stride2_conv(h, w, cin, cout):
   x, k = _inputs((2, h, w, cin), (4, 4, cin, cout))
+  # 'fast' keeps XLA's convolution for outputs of 4x4 and more; 'matmul'
+  # is the strided im2col form at every size.
   _assert_same_function(
       lambda a, b, i: layers.conv2d(a, b, stride=2, padding=1, impl=i), x, k)
-  # 'fast' keeps XLA's convolution for outputs of 4x4 and more; the strided
-  # im2col form it uses below that must hold at every size.
-  def strided_im2col(a, b):
-    return layers._im2col(layers._pad(a, 1), b, 2)
-  _assert_same_function(
-      lambda a, b, i: (layers.conv2d(a, b, stride=2, padding=1, impl=i)
-                       if i == 'xla' else strided_im2col(a, b)), x, k)
 
 
 @pytest.mark.parametrize('h,w,cin,cout,k,pad', [
@@ -121,3 +119,33 @@ def test_auto_resolves_per_platform():
   assert layers.resolve_conv_impl('xla', 'cpu') == 'xla'
   with pytest.raises(ValueError, match='conv_impl'):
     layers.resolve_conv_impl('cudnn')
+
+
+def test_auto_resolves_matmul_for_seed_axis_on_cpu():
+  assert layers.resolve_conv_impl('auto', 'cpu', num_seeds=4) == 'matmul'
+  assert layers.resolve_conv_impl('auto', 'gpu', num_seeds=4) == 'xla'
+  assert layers.resolve_conv_impl('fast', 'cpu', num_seeds=4) == 'fast'
+
+
+def test_matmul_form_vmaps_over_seed_kernels_without_convolutions():
+  # Per-seed kernels under vmap: 'matmul' stays matmuls (values equal to each
+  # seed's own convolution) where 'fast' becomes a grouped convolution.
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.standard_normal((3, 2, 8, 8, 4)), jnp.float32)
+  w = jnp.asarray(rng.standard_normal((3, 4, 4, 4, 5)) * 0.1, jnp.float32)
+
+  def loss(impl):
+    return lambda a, b: jnp.sum(jax.vmap(
+        lambda u, v: layers.conv2d(u, v, stride=2, padding=1, impl=impl))(
+            a, b) ** 2)
+
+  y = jax.vmap(lambda u, v: layers.conv2d(u, v, stride=2, padding=1,
+                                          impl='matmul'))(x, w)
+  for k in range(3):
+    np.testing.assert_allclose(
+        y[k], layers.conv2d(x[k], w[k], stride=2, padding=1, impl='xla'),
+        atol=1e-5)
+  hlo = {impl: jax.jit(jax.grad(loss(impl), argnums=(0, 1))).lower(
+      x, w).as_text() for impl in ('fast', 'matmul')}
+  assert 'feature_group_count = 3' in hlo['fast']
+  assert 'convolution' not in hlo['matmul']

@@ -71,6 +71,20 @@ def test_seed_k_of_n_equals_a_single_run_with_seed_k(tiny_config, model, norm):
                                s.predict_rgb(single, put), atol=2e-3)
 
 
+def test_the_seed_step_on_cpu_has_no_grouped_convolutions(tiny_config):
+  # Under vmap a convolution with per-seed kernels becomes a grouped one,
+  # which XLA:CPU runs 5-7x slower per seed; on CPU the seed step's layers
+  # are matmuls instead ('auto' -> 'matmul', colorjax/layers.py).
+  mesh = Mesh(np.asarray(jax.devices()[:1]), ('data',))
+  multi = steps_lib.Steps(tiny_config(num_seeds=2), mesh)
+  batch = jax.ShapeDtypeStruct((2, 8, 16, 16, 3), np.uint8,
+                               sharding=multi.seed_data_sharding)
+  hlo = multi.train_seeds_step.lower(jax.eval_shape(multi.init_seeds),
+                                     {'rgb': batch}).as_text()
+  assert 'dot_general' in hlo
+  assert 'convolution' not in hlo
+
+
 def test_a_run_of_seeds_has_a_workdir_per_seed(tiny_config, tmp_path):
   config = tiny_config(model='cnn', num_seeds=2, seed=5)
   workdir = str(tmp_path / 'w')
