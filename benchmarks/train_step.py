@@ -135,13 +135,15 @@ def _seeds_window(name: str, num_seeds: int):
 
   def window():
     s = holder['state']
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     t0 = time.perf_counter()
     for _ in range(FLAGS.steps):
       s, m = step(s, batch)
     jax.block_until_ready((s, m))
     holder['state'] = s
-    return (num_seeds * FLAGS.steps * c.batch_size /
-            (time.perf_counter() - t0))
+    rate = num_seeds * FLAGS.steps * c.batch_size / (time.perf_counter() - t0)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+    return rate, faults / FLAGS.steps
 
   return window
 
@@ -157,15 +159,19 @@ def _seeds_benchmark() -> None:
     except ConfigError as e:
       sys.exit(f'error: {e}')
     rates = {n: [] for n in counts}
+    faults = {n: [] for n in counts}
     for _ in range(FLAGS.repeats):  # Alternate, so noise hits all alike.
       for n in counts:
-        rates[n].append(windows[n]())
+        rate, step_faults = windows[n]()
+        rates[n].append(rate)
+        faults[n].append(step_faults)
     one = float(np.median(rates[counts[0]]))
     for n in counts:
       rate = float(np.median(rates[n]))
       print(f'{name:4s} seeds {n:3d} | {rate:8.1f} seed-img/s (min '
             f'{min(rates[n]):.1f}, max {max(rates[n]):.1f}) | per '
-            f'seed-image vs {counts[0]} seed(s): {rate / one:.2f}x', flush=True)
+            f'seed-image vs {counts[0]} seed(s): {rate / one:.2f}x | '
+            f'{np.median(faults[n]):,.0f} page faults/step', flush=True)
 
 
 def _torch_window(name: str):

@@ -38,6 +38,9 @@ def keep_freed_memory() -> bool:
   page-faults all of it in again: `benchmarks/train_step.py --models=bn`
   counts about 106,000 faults per step that way and runs 17% slower. With one
   arena, no mmap and no trimming, the blocks are reused (0 faults per step).
+  Trimming is off altogether (threshold -1): the largest finite threshold,
+  2 GiB, still trimmed the 4-seed step's larger temporaries (about 310,000
+  faults per step, `benchmarks/train_step.py --seeds=1,4`).
   Must run before JAX starts its backend threads; set COLORJAX_SYSTEM_MALLOC=1
   to skip it. The process's resident memory then stays at its peak.
 
@@ -49,7 +52,7 @@ def keep_freed_memory() -> bool:
     return False
   libc = ctypes.CDLL(None)
   ok = all([libc.mallopt(param, value) == 1 for param, value in (  # Try all.
-      (_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, 2**31 - 1))])
+      (_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, -1))])
   logging.log_if(logging.WARNING, 'mallopt refused a setting; XLA:CPU steps '
                  'may page-fault their buffers in again.', not ok)
   return ok

@@ -7,7 +7,8 @@ run on the same images and writes report.md, report.json and seeds.png:
 * per recipe, the mean and 95% t-interval over seeds of each metric of
   `evaluate.COLUMNS`, beside the grey and constant-prior answers;
 * for each comparison (A, B), the paired per-image difference A - B with a
-  bootstrap interval over images and seeds (`colorjax.stats`);
+  bootstrap interval over images and seeds and a t interval over seeds
+  (`colorjax.stats`); significant where both exclude zero;
 * training stability: seeds whose training diverged or collapsed, the spread
   of the final losses, and the discriminator's accuracy over the epochs;
 * one line starting with 'verdict:'.
@@ -111,40 +112,56 @@ def stability(run_dir: str) -> Dict[str, object]:
 
 
 def _paired(a: List[Dict[str, np.ndarray]], b: List[Dict[str, np.ndarray]]
-            ) -> Dict[str, Tuple[float, float, float]]:
+            ) -> Dict[str, Dict[str, float]]:
+  """Per metric: the difference A - B, its bootstrap interval over images and
+  seeds (low, high) and its t interval over seeds (seed_low, seed_high)."""
   out = {}
   for key, _, _ in PAIRED:
     if key == names.COLOURFULNESS_RATIO:
-      out[key] = stats.paired_bootstrap(
+      d, lo, hi = stats.paired_bootstrap(
           np.stack([s[names.COLOURFULNESS] for s in a]),
           np.stack([s[names.COLOURFULNESS] for s in b]),
           np.stack([s[names.COLOURFULNESS_TRUE] for s in a]),
           np.stack([s[names.COLOURFULNESS_TRUE] for s in b]))
     else:
-      out[key] = stats.paired_bootstrap(np.stack([s[key] for s in a]),
-                                        np.stack([s[key] for s in b]))
+      d, lo, hi = stats.paired_bootstrap(np.stack([s[key] for s in a]),
+                                         np.stack([s[key] for s in b]))
+    _, seed_lo, seed_hi = stats.seed_difference_ci(
+        [summary(s)[key] for s in a], [summary(s)[key] for s in b])
+    out[key] = dict(diff=d, low=lo, high=hi, seed_low=seed_lo,
+                    seed_high=seed_hi)
   return out
 
 
+def significant(d: Mapping[str, float]) -> bool:
+  """Both intervals exclude zero (a NaN seed interval, one seed, counts as
+  excluding nothing: the bootstrap alone decides)."""
+  def excludes(lo, hi):
+    return not lo <= 0 <= hi
+  seed = (True if np.isnan(d['seed_low']) else
+          excludes(d['seed_low'], d['seed_high']))
+  return excludes(d['low'], d['high']) and seed
+
+
 def verdict(comparisons: Sequence[Tuple[str, str, str]],
-            paired: Mapping[str, Mapping[str, Tuple[float, float, float]]]
-            ) -> str:
+            paired: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:
   """One line: per comparison, who is better on which metric, or that the
-  difference is not significant at 95%."""
+  difference is not significant at 95% (`significant`)."""
   parts = []
   for a, b, what in comparisons:
     diffs = paired[f'{a}-{b}']
     said, unclear = [], []
     for key, label, sign in PAIRED:
-      d, lo, hi = diffs[key]
-      if lo <= 0 <= hi:
+      p = diffs[key]
+      d = p['diff']
+      span = (f"{d:+.3g}, bootstrap [{p['low']:+.3g}, {p['high']:+.3g}], "
+              f"seeds [{p['seed_low']:+.3g}, {p['seed_high']:+.3g}]")
+      if not significant(p):
         unclear.append(label)
       elif sign == 0:
-        said.append(f'{a if d > 0 else b} more colourful ({label} '
-                    f'{d:+.3g} [{lo:+.3g}, {hi:+.3g}])')
+        said.append(f'{a if d > 0 else b} more colourful ({label} {span})')
       else:
-        said.append(f'{a if d * sign > 0 else b} better on {label} '
-                    f'({d:+.3g} [{lo:+.3g}, {hi:+.3g}])')
+        said.append(f'{a if d * sign > 0 else b} better on {label} ({span})')
     text = f'{a} vs {b} ({what}): ' + ('; '.join(said) if said else
                                        'no significant difference')
     if said and unclear:
@@ -221,10 +238,7 @@ def build(run_dirs: Mapping[str, str], dataset: str, split: str,
   with open(os.path.join(output, REPORT_JSON), 'w') as f:
     json.dump({'dataset': dataset, 'split': split, 'num_images': len(images),
                'results': results, 'trivial': trivial,
-               'paired': {k: {m: dict(zip(('diff', 'low', 'high'), v,
-                                          strict=True))
-                              for m, v in d.items()}
-                          for k, d in paired.items()},
+               'paired': paired,
                'stability': stable, 'verdict': line,
                'wall_seconds': dict(wall_seconds)}, f, indent=2)
   return markdown
@@ -251,14 +265,18 @@ def _markdown(results, trivial, paired, stable, comparisons, line,
   for name, values in trivial.items():
     lines.append(f'| {name} answer | - | {evaluate.metric_cells(values)} | - |')
   for a, b, what in comparisons:
-    lines += ['', f'Paired per-image difference {a} − {b} ({what}); 95% '
-              'bootstrap interval over images and seeds:', '',
-              '| metric | difference | 95% interval | significant |',
-              '|---|---|---|---|']
+    lines += ['', f'Paired per-image difference {a} − {b} ({what}), with its '
+              '95% bootstrap interval over images and seeds and its 95% '
+              't-interval over seeds (paired by seed); significant where '
+              'both exclude zero:', '',
+              '| metric | difference | bootstrap 95% | seeds t 95% | '
+              'significant |', '|---|---|---|---|---|']
     for key, label, _ in PAIRED:
-      d, lo, hi = paired[f'{a}-{b}'][key]
-      lines.append(f'| {label} | {d:+.3f} | [{lo:+.3f}, {hi:+.3f}] | '
-                   f"{'no' if lo <= 0 <= hi else 'yes'} |")
+      p = paired[f'{a}-{b}'][key]
+      lines.append(f"| {label} | {p['diff']:+.3f} | [{p['low']:+.3f}, "
+                   f"{p['high']:+.3f}] | [{p['seed_low']:+.3f}, "
+                   f"{p['seed_high']:+.3f}] | "
+                   f"{'yes' if significant(p) else 'no'} |")
   lines += ['', 'Training stability:', '',
             '| run | seeds | diverged | collapsed seeds | final G loss '
             '(mean ± sd) | final D loss (mean ± sd) | final D accuracy |',

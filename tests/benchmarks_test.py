@@ -45,7 +45,8 @@ def test_train_step_prints_seed_images_per_second_and_ratio():
                 '--image_size=16', '--steps=1', '--repeats=1', '--seeds=1,2')
   assert result.returncode == 0, result.stderr[-3000:]
   lines = re.findall(r'^cnn +seeds +(\d+) \| +([\d.]+) seed-img/s \(min .*\) '
-                     r'\| per seed-image vs 1 seed\(s\): ([\d.]+)x$',
+                     r'\| per seed-image vs 1 seed\(s\): ([\d.]+)x \| '
+                     r'[\d,]+ page faults/step$',
                      result.stdout, re.M)
   assert [n for n, _, _ in lines] == ['1', '2'], result.stdout
   (_, one, r1), (_, two, r2) = lines

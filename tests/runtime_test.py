@@ -8,19 +8,21 @@ import textwrap
 
 import pytest
 
-# On a worker thread, as XLA:CPU does: mallocs, writes and frees 256 MiB
-# twice; prints the minor page faults of the second round, which an
-# allocator that reuses the block does not take.
+# On a worker thread, as XLA:CPU does: mallocs, writes and frees a block of
+# argv[1] bytes twice; prints the minor page faults of the second round,
+# which an allocator that reuses the block does not take.
 _PROBE = textwrap.dedent('''
-    import ctypes, resource, threading
+    import ctypes, resource, sys, threading
     from colorjax import runtime
     print(runtime.keep_freed_memory())
     libc = ctypes.CDLL(None)
     libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = [ctypes.c_size_t]
     libc.free.argtypes = [ctypes.c_void_p]
+    size = int(sys.argv[1])
     def touch():
-      p = libc.malloc(2**28)
-      ctypes.memset(p, 1, 2**28)
+      p = libc.malloc(size)
+      ctypes.memset(p, 1, size)
       libc.free(p)
     def work():
       touch()
@@ -33,8 +35,8 @@ _PROBE = textwrap.dedent('''
 ''')
 
 
-def _probe(**env):
-  out = subprocess.run([sys.executable, '-c', _PROBE], check=True,
+def _probe(size=2**28, **env):
+  out = subprocess.run([sys.executable, '-c', _PROBE, str(size)], check=True,
                        capture_output=True, text=True,
                        env={**os.environ, **env}).stdout.split()
   return out[0] == 'True', int(out[1])
@@ -46,6 +48,11 @@ def test_keep_freed_memory_reuses_large_blocks():
   applied, faults = _probe()
   assert applied
   assert faults < 1000  # Of 65,536 pages.
+  # Above 2 GiB free, a finite trim threshold would give it back (an N-seed
+  # step's temporaries are that large).
+  applied, faults = _probe(size=5 * 2**29)
+  assert applied
+  assert faults < 1000  # Of 655,360 pages.
   applied, faults = _probe(COLORJAX_SYSTEM_MALLOC='1')
   assert not applied
   assert faults > 10_000  # glibc's default: unmapped on free, faulted again.

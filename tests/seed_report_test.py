@@ -37,6 +37,32 @@ def test_paired_bootstrap_finds_a_shift_and_not_noise():
     stats.paired_bootstrap(a, a[:, :10])
 
 
+def test_seed_difference_ci_pairs_seeds_or_falls_back_to_welch():
+  from scipy import stats as scipy_stats
+  # Paired: differences 1, 1, 0.5 -> mean 0.833, sd 0.2887, t(0.975, 2).
+  d, lo, hi = stats.seed_difference_ci([1.0, 2.0, 3.0], [0.0, 1.0, 2.5])
+  half = 4.3027 * 0.288675 / np.sqrt(3)
+  assert d == pytest.approx(0.8333, abs=1e-4)
+  assert (lo, hi) == pytest.approx((d - half, d + half), abs=1e-3)
+  # Unequal counts (a diverged seed): Welch's interval, as scipy's.
+  a, b = [1.0, 2.0, 3.5, 2.2], [0.1, 0.9, 0.4]
+  d, lo, hi = stats.seed_difference_ci(a, b)
+  ref = scipy_stats.ttest_ind(a, b, equal_var=False).confidence_interval()
+  assert (lo, hi) == pytest.approx((ref.low, ref.high), rel=1e-6)
+  assert np.isnan(stats.seed_difference_ci([1.0], [2.0])[1])
+
+
+def test_significant_needs_both_intervals_to_exclude_zero():
+  tight = dict(diff=0.5, low=0.2, high=0.8)
+  assert seed_report.significant(dict(tight, seed_low=0.1, seed_high=0.9))
+  assert not seed_report.significant(dict(tight, seed_low=-0.4, seed_high=1.4))
+  assert not seed_report.significant(dict(diff=0.5, low=-0.1, high=0.8,
+                                          seed_low=0.1, seed_high=0.9))
+  # One seed a side: no seed interval, the bootstrap decides.
+  assert seed_report.significant(dict(tight, seed_low=np.nan,
+                                      seed_high=np.nan))
+
+
 @pytest.fixture(name='seed_runs', scope='module')
 def seed_runs_fixture(tmp_path_factory):
   from tiny import tiny_config
@@ -68,6 +94,7 @@ def test_the_report_has_intervals_baselines_stability_and_a_verdict(
   assert set(report['trivial']) == {'grey', 'prior'}
   identical = report['paired']['bn-bn_again'][names.DELTA_E]
   assert identical['diff'] == 0 and identical['low'] <= 0 <= identical['high']
+  assert identical['seed_low'] <= 0 <= identical['seed_high']
   stability = report['stability']['bn']
   assert stability['seeds'] == 3 and stability['diverged'] is None
   assert len(stability['d_accuracy']) == 3
