@@ -1,11 +1,11 @@
 """Convolution layers with PyTorch semantics and a choice of exact implementations.
 
-Two forms compute the same function with the same parameters:
+Three forms compute the same function with the same parameters:
 
 * ``'xla'``: one ``lax.conv_general_dilated`` per layer (what ``nn.Conv`` and
   ``nn.ConvTranspose`` do). Best where the backend has a fast general
   convolution (cuDNN on GPU, the TPU compiler).
-* ``'fast'``: the fastest exact form per layer on XLA:CPU. The 4x4 stride-2
+* ``'fast'``: exact forms that avoid XLA:CPU's slow convolutions. The 4x4 stride-2
   transposed convolution becomes four exact 2x2 phase convolutions
   interleaved by depth-to-space (one im2col matmul over a grid the phases
   share, or one per phase for inputs up to 4x4); stride-1 convolutions are
@@ -14,19 +14,20 @@ Two forms compute the same function with the same parameters:
   gradients) and below that become strided im2col matmuls. No pass then
   contains a transposed (lhs-dilated) or smaller-than-kernel convolution,
   which XLA:CPU lowers to a very slow path.
+* ``'matmul'``: ``'fast'`` with the strided convolutions as im2col matmuls
+  too, so no layer is an XLA convolution. Since the matmuls take autodiff's
+  kernel gradient it is the fastest form on XLA:CPU (the GAN step 6-9% faster
+  than ``'fast'``), and it is the form for seeds as a batch axis: under
+  ``jax.vmap`` with per-seed kernels XLA turns a convolution into a grouped
+  one (``feature_group_count`` = seeds), which XLA:CPU runs 5-7x slower per
+  seed, while a matmul becomes a batched matmul
+  (``benchmarks/conv_layers.py --seeds=4``).
 
-* ``'matmul'``: ``'fast'`` with every strided convolution an im2col matmul
-  too, so no layer is an XLA convolution. This is the form for seeds as a
-  batch axis on CPU: under ``jax.vmap`` with per-seed kernels XLA turns each
-  convolution into a grouped one (``feature_group_count`` = seeds), which
-  XLA:CPU runs 5-7x slower per seed, while a matmul becomes a batched matmul
-  at the single-seed speed (``benchmarks/conv_layers.py --seeds=4``).
-
-``'auto'`` picks ``'fast'`` on CPU (``'matmul'`` for several seeds) and
-``'xla'`` elsewhere (see ``benchmarks/conv_layers.py`` for the measurements
-behind that choice).
-Parameters are named and shaped like flax's (``kernel`` HWIO, ``bias``), so a
-checkpoint does not care which form computed it.
+``'auto'`` picks ``'matmul'`` on CPU and ``'xla'`` elsewhere (see
+``benchmarks/conv_layers.py`` and ``benchmarks/train_step.py`` for the
+measurements behind that choice). Parameters are named and shaped like
+flax's (``kernel`` HWIO, ``bias``), so a checkpoint does not care which form
+computed it.
 """
 
 from typing import Any, Optional
@@ -40,18 +41,14 @@ CONV_IMPLS = ('auto', 'xla', 'fast', 'matmul')
 _DIMS = ('NHWC', 'HWIO', 'NHWC')
 
 
-def resolve_conv_impl(impl: str, platform: Optional[str] = None,
-                      num_seeds: int = 1) -> str:
-  """Maps 'auto' to the fastest exact form for `platform` (default backend)
-  and `num_seeds` seeds vmapped as a batch axis."""
+def resolve_conv_impl(impl: str, platform: Optional[str] = None) -> str:
+  """Maps 'auto' to the fastest exact form for `platform` (default backend)."""
   if impl not in CONV_IMPLS:
     raise ValueError(f'conv_impl={impl!r} is not one of {CONV_IMPLS}.')
   if impl != 'auto':
     return impl
   platform = platform or jax.default_backend()
-  if platform != 'cpu':
-    return 'xla'
-  return 'fast' if num_seeds == 1 else 'matmul'
+  return 'matmul' if platform == 'cpu' else 'xla'
 
 
 def _matmul(p: jax.Array, m: jax.Array) -> jax.Array:

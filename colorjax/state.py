@@ -19,7 +19,6 @@ import ml_collections
 import optax
 
 from colorjax import ab_classes
-from colorjax import layers
 from colorjax import models
 
 
@@ -97,10 +96,8 @@ def _network(config: ml_collections.ConfigDict, model: Any, base_lr: float,
 def create_networks(config: ml_collections.ConfigDict
                     ) -> Tuple[Network, Optional[Network]]:
   """(generator, discriminator); the discriminator is None for the CNN."""
-  # Several seeds vmap the step, which needs its own conv form on CPU.
-  impl = layers.resolve_conv_impl(config.conv_impl,
-                                  num_seeds=config.get('num_seeds', 1))
-  common = dict(conv_impl=impl, dtype=jnp.dtype(config.compute_dtype))
+  common = dict(conv_impl=config.conv_impl,
+                dtype=jnp.dtype(config.compute_dtype))
   if config.model == 'cnn':
     classes = config.get('head', 'regression') == 'classes'
     cnn = models.CNNColorizer(

@@ -114,17 +114,11 @@ def test_transposed_conv_equals_flax_and_pytorch_semantics():
 
 
 def test_auto_resolves_per_platform():
-  assert layers.resolve_conv_impl('auto', 'cpu') == 'fast'
+  assert layers.resolve_conv_impl('auto', 'cpu') == 'matmul'
   assert layers.resolve_conv_impl('auto', 'gpu') == 'xla'
   assert layers.resolve_conv_impl('xla', 'cpu') == 'xla'
   with pytest.raises(ValueError, match='conv_impl'):
     layers.resolve_conv_impl('cudnn')
-
-
-def test_auto_resolves_matmul_for_seed_axis_on_cpu():
-  assert layers.resolve_conv_impl('auto', 'cpu', num_seeds=4) == 'matmul'
-  assert layers.resolve_conv_impl('auto', 'gpu', num_seeds=4) == 'xla'
-  assert layers.resolve_conv_impl('fast', 'cpu', num_seeds=4) == 'fast'
 
 
 def test_matmul_form_vmaps_over_seed_kernels_without_convolutions():

@@ -18,10 +18,9 @@ from colorjax.config_validation import validate_config
 from colorjax.errors import CheckpointError
 from colorjax.errors import ConfigError
 
-# Equality is to float tolerance, not bit-exact: the seed program computes
-# every convolution as a batched im2col matmul (conv_impl 'matmul' under
-# vmap), a single run some as XLA convolutions, so sums round differently
-# (losses agree to 1e-4 relative).
+# Equality is to float tolerance, not bit-exact: the seed program's im2col
+# matmuls are batched over seeds, a single run's are not, and the two sum in
+# different orders (losses agree to 1e-4 relative).
 # Adam turns the sign of a near-zero gradient into a step of ~lr, so some
 # parameters differ by up to ~lr per step (the median by under 1e-5); the
 # colourised outputs stay within 2e-3 (of 1) after 4 steps.

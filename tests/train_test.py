@@ -49,20 +49,21 @@ def _digest(tree):
 
 # (params, batch_stats) of G and D after 3 steps of the tiny configs on one
 # device, recorded on the tree before the NetState redesign (967a76f): the
-# redesign changed no bit of what a step computes on CPU. Since then one
-# thing changed on purpose: the im2col kernel gradient is autodiff's own
+# redesign changed no bit of what a step computes on CPU. Since then two
+# things changed on purpose: the im2col kernel gradient is autodiff's own
 # (`layers._matmul`; the old form is `_old_matmul` below, same values to
-# float rounding). With the old form the step still matches 967a76f bit for
-# bit; with the new one, the digests recorded when it changed.
+# float rounding), and 'auto' on CPU is 'matmul' (strided convolutions as
+# im2col too), not 'fast'. With the old forms the step still matches 967a76f
+# bit for bit; with the new ones, the digests recorded when they changed.
 BEFORE_REDESIGN = {
     ('gan', 'batch'): ('f7f297d1eff6159c', '6e44def145a07418'),
     ('gan', 'spectral'): ('2b7f539beaababc6', 'ce8b8de8fd138882'),
     ('cnn', 'batch'): ('5a09a6ccb62776dd', None),
 }
-AUTODIFF_KERNEL_GRADIENT = {
-    ('gan', 'batch'): ('22c597dc6e953b1a', '1451cc69ff98fc3c'),
-    ('gan', 'spectral'): ('c46fa46c321a852f', 'fd9ea7fdccbd449b'),
-    ('cnn', 'batch'): ('67d617522a6ca96e', None),
+CURRENT_FORMS = {
+    ('gan', 'batch'): ('6565e25abca0b7c5', '56e196378b20ffe9'),
+    ('gan', 'spectral'): ('d995e5591a23bf75', 'f1626248e9d07095'),
+    ('cnn', 'batch'): ('d15bdae432ae3870', None),
 }
 
 
@@ -104,8 +105,10 @@ def _three_step_digests(config):
 def test_three_steps_are_bit_exact_with_the_pre_redesign_tree(
     tiny_config, model, norm, monkeypatch):
   config = tiny_config(model=model, **{'discriminator.norm': norm})
-  assert _three_step_digests(config) == AUTODIFF_KERNEL_GRADIENT[(model, norm)]
+  assert _three_step_digests(config) == CURRENT_FORMS[(model, norm)]
+  # 967a76f's CPU form: 'fast' (then 'auto') with the old kernel gradient.
   monkeypatch.setattr(layers, '_matmul', _old_matmul)
+  config.conv_impl = 'fast'
   assert _three_step_digests(config) == BEFORE_REDESIGN[(model, norm)]
 
 
