@@ -116,6 +116,7 @@ def _paired(a: List[Dict[str, np.ndarray]], b: List[Dict[str, np.ndarray]]
   """Per metric: the difference A - B, its bootstrap interval over images and
   seeds (low, high) and its t interval over seeds (seed_low, seed_high)."""
   out = {}
+  means_a, means_b = [summary(s) for s in a], [summary(s) for s in b]
   for key, _, _ in PAIRED:
     if key == names.COLOURFULNESS_RATIO:
       d, lo, hi = stats.paired_bootstrap(
@@ -127,7 +128,7 @@ def _paired(a: List[Dict[str, np.ndarray]], b: List[Dict[str, np.ndarray]]
       d, lo, hi = stats.paired_bootstrap(np.stack([s[key] for s in a]),
                                          np.stack([s[key] for s in b]))
     _, seed_lo, seed_hi = stats.seed_difference_ci(
-        [summary(s)[key] for s in a], [summary(s)[key] for s in b])
+        [m[key] for m in means_a], [m[key] for m in means_b])
     out[key] = dict(diff=d, low=lo, high=hi, seed_low=seed_lo,
                     seed_high=seed_hi)
   return out
