@@ -16,11 +16,11 @@ Three forms compute the same function with the same parameters:
   which XLA:CPU lowers to a very slow path.
 * ``'matmul'``: ``'fast'`` with the strided convolutions as im2col matmuls
   too, so no layer is an XLA convolution. Since the matmuls take autodiff's
-  kernel gradient it is the fastest form on XLA:CPU (the GAN step 6-9% faster
-  than ``'fast'``), and it is the form for seeds as a batch axis: under
-  ``jax.vmap`` with per-seed kernels XLA turns a convolution into a grouped
-  one (``feature_group_count`` = seeds), which XLA:CPU runs 5-7x slower per
-  seed, while a matmul becomes a batched matmul
+  kernel gradient it is the fastest form on XLA:CPU (see the README's
+  ``benchmarks/compare_trees.py`` figures), and the form for seeds as a
+  batch axis: under ``jax.vmap`` with per-seed kernels XLA turns a
+  convolution into a grouped one (``feature_group_count`` = seeds), which
+  XLA:CPU runs 5-7x slower per seed, while a matmul becomes a batched matmul
   (``benchmarks/conv_layers.py --seeds=4``).
 
 ``'auto'`` picks ``'matmul'`` on CPU and ``'xla'`` elsewhere (see
@@ -55,10 +55,9 @@ def _matmul(p: jax.Array, m: jax.Array) -> jax.Array:
   """p @ m for im2col patches p (..., K) and a kernel matrix m (K, N).
 
   Plain autodiff: its kernel gradient p.T @ g, a dot contracting the rows of
-  both operands, is 20-35% faster on XLA:CPU's YNNPACK dots than
-  materialising p.T first (which paid off with the Eigen dots of older
-  jaxlibs), alone and vmapped over seeds (e.g. (8192 x 2048)^T (8192 x 128):
-  84 -> 61 ms).
+  both operands, is faster on XLA:CPU's YNNPACK dots than materialising p.T
+  first (which paid off with the Eigen dots of older jaxlibs), alone and
+  vmapped over seeds.
   """
   return jnp.dot(p, m)
 
