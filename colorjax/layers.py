@@ -20,7 +20,7 @@ Three forms compute the same function with the same parameters:
   ``benchmarks/compare_trees.py`` figures), and the form for seeds as a
   batch axis: under ``jax.vmap`` with per-seed kernels XLA turns a
   convolution into a grouped one (``feature_group_count`` = seeds), which
-  XLA:CPU runs 5-7x slower per seed, while a matmul becomes a batched matmul
+  XLA:CPU runs about 7x slower per seed, while a matmul becomes a batched matmul
   (``benchmarks/conv_layers.py --seeds=4``).
 
 ``'auto'`` picks ``'matmul'`` on CPU and ``'xla'`` elsewhere (see

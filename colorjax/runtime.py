@@ -39,8 +39,8 @@ def keep_freed_memory() -> bool:
   counts about 106,000 faults per step that way and runs 17% slower. With one
   arena, no mmap and no trimming, the blocks are reused (0 faults per step).
   Trimming is off altogether (threshold -1): the largest finite threshold,
-  2 GiB, still trimmed the 4-seed step's larger temporaries (about 310,000
-  faults per step, `benchmarks/train_step.py --seeds=1,4`).
+  2 GiB, still trimmed the 4-seed step's larger temporaries (360,540 faults
+  per step, `benchmarks/train_step.py --seeds=1,4 --steps=3 --repeats=2`).
   Must run before JAX starts its backend threads; set COLORJAX_SYSTEM_MALLOC=1
   to skip it. The process's resident memory then stays at its peak.
 
