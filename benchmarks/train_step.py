@@ -18,8 +18,11 @@ Runs on whatever devices are present (batch sharded over all).
 
 times N seeds trained as one program (`config.num_seeds`, a vmapped step)
 instead, in windows alternating between the N values, and prints seed-images
-per second (N x batch x steps / time) and its ratio to one seed's: above 1,
-N seeds in one program cost less per seed-image than one run.
+per second (N x batch x steps / time, median over windows) and its ratio to
+one seed's: the geometric mean of the ratios of windows run back to back, with
+its 95% interval over the --repeats pairs. Above 1, N seeds in one program
+cost less per seed-image than one run; an interval that holds 1 means the
+difference is within this machine's noise.
 """
 
 import os
@@ -38,6 +41,7 @@ import timing
 
 from colorjax import configs as configs_lib
 from colorjax import runtime
+from colorjax import stats
 from colorjax import steps as steps_lib
 from colorjax.config_validation import validate_config
 from colorjax.errors import ConfigError
@@ -160,18 +164,28 @@ def _seeds_benchmark() -> None:
       sys.exit(f'error: {e}')
     rates = {n: [] for n in counts}
     faults = {n: [] for n in counts}
-    for _ in range(FLAGS.repeats):  # Alternate, so noise hits all alike.
-      for n in counts:
+    for r in range(FLAGS.repeats):
+      # Alternate, in turn forwards and backwards, so the machine's noise and
+      # any drift hit every count alike.
+      for n in (counts if r % 2 == 0 else counts[::-1]):
         rate, step_faults = windows[n]()
         rates[n].append(rate)
         faults[n].append(step_faults)
-    one = float(np.median(rates[counts[0]]))
+    one = np.asarray(rates[counts[0]])
     for n in counts:
       rate = float(np.median(rates[n]))
+      # Each repeat's windows ran back to back: their ratio is paired. The
+      # geometric mean of the paired ratios, with a t interval on the log
+      # scale, says whether N seeds are slower beyond the noise.
+      log_ratio, half = stats.mean_ci(np.log(np.asarray(rates[n]) / one))
+      interval = ('' if not np.isfinite(half) else
+                  f' (paired, 95% CI {np.exp(log_ratio - half):.2f}-'
+                  f'{np.exp(log_ratio + half):.2f})')
       print(f'{name:4s} seeds {n:3d} | {rate:8.1f} seed-img/s (min '
             f'{min(rates[n]):.1f}, max {max(rates[n]):.1f}) | per '
-            f'seed-image vs {counts[0]} seed(s): {rate / one:.2f}x | '
-            f'{np.median(faults[n]):,.0f} page faults/step', flush=True)
+            f'seed-image vs {counts[0]} seed(s): {np.exp(log_ratio):.2f}x'
+            f'{interval} | {np.median(faults[n]):,.0f} page faults/step',
+            flush=True)
 
 
 def _torch_window(name: str):

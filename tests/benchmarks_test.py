@@ -40,18 +40,18 @@ def test_train_step_prints_rate_cost_and_epoch_time():
   assert 50_000 / (rate + 0.05) - 0.5 <= epoch_s <= 50_000 / (rate - 0.05) + 0.5
 
 
-def test_train_step_prints_seed_images_per_second_and_ratio():
+def test_train_step_prints_seed_images_per_second_and_paired_ratio():
   result = _run('train_step.py', '--models=cnn', '--batch_size=4',
-                '--image_size=16', '--steps=1', '--repeats=1', '--seeds=1,2')
+                '--image_size=16', '--steps=1', '--repeats=3', '--seeds=1,2')
   assert result.returncode == 0, result.stderr[-3000:]
   lines = re.findall(r'^cnn +seeds +(\d+) \| +([\d.]+) seed-img/s \(min .*\) '
-                     r'\| per seed-image vs 1 seed\(s\): ([\d.]+)x \| '
-                     r'[\d,]+ page faults/step$',
+                     r'\| per seed-image vs 1 seed\(s\): ([\d.]+)x \(paired, '
+                     r'95% CI ([\d.]+)-([\d.]+)\) \| [\d,]+ page faults/step$',
                      result.stdout, re.M)
-  assert [n for n, _, _ in lines] == ['1', '2'], result.stdout
-  (_, one, r1), (_, two, r2) = lines
-  assert float(r1) == 1.0
-  assert float(r2) == pytest.approx(float(two) / float(one), abs=0.01)
+  assert [n for n, *_ in lines] == ['1', '2'], result.stdout
+  (_, _, r1, lo1, hi1), (_, _, r2, lo2, hi2) = lines
+  assert float(r1) == float(lo1) == float(hi1) == 1.0
+  assert float(lo2) <= float(r2) <= float(hi2)
 
 
 def test_input_pipeline_prints_both_rates():
