@@ -22,7 +22,10 @@ per second (N x batch x steps / time, median over windows) and its ratio to
 one seed's: the geometric mean of the ratios of windows run back to back, with
 its 95% interval over the --repeats pairs. Above 1, N seeds in one program
 cost less per seed-image than one run; an interval that holds 1 means the
-difference is within this machine's noise.
+difference is within this machine's noise. With --op_profile=K it then
+prints, per seed-step, the time of the K kinds of XLA:CPU thunk that take the
+most (dots, concatenates, copies...) at each seed count: where N seeds lose
+or gain.
 """
 
 import os
@@ -58,6 +61,9 @@ flags.DEFINE_integer('torch_threads', 0, 'PyTorch threads (0: one per core '
                      'JAX can use, i.e. os.cpu_count()).')
 flags.DEFINE_list('seeds', [], 'Seed counts to time as one program each '
                   '(e.g. 1,2,4); empty: the plain benchmark.')
+flags.DEFINE_integer('op_profile', 0, 'With --seeds: also print the K thunk '
+                     'kinds that take the most time per seed-step (XLA:CPU '
+                     'profiler trace of --steps steps; 0: off).')
 flags.DEFINE_float('peak_gflops', 0.0, 'Device fp32 peak for the fraction '
                    '(0: measure a 2048^3 matmul in this run).')
 FLAGS = flags.FLAGS
@@ -149,7 +155,31 @@ def _seeds_window(name: str, num_seeds: int):
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
     return rate, faults / FLAGS.steps
 
-  return window
+  def profile():
+    """Milliseconds per seed-step in each kind of XLA thunk."""
+    def run():
+      holder['state'], m = step(holder['state'], batch)
+      return holder['state'], m
+    return {k: v / num_seeds
+            for k, v in timing.op_milliseconds(run, FLAGS.steps).items()}
+
+  return window, profile
+
+
+def _print_op_profile(name: str, profiles: dict) -> None:
+  """The thunk kinds that take the most time, per seed-step, side by side."""
+  counts = list(profiles)
+  kinds = sorted(profiles[counts[0]], key=profiles[counts[0]].get,
+                 reverse=True)[:FLAGS.op_profile]
+  print(f'# {name}: ms per seed-step in XLA thunks by kind (--op_profile; '
+        'thunks running at once on different threads each count in full)')
+  print(f'# {"kind":24s}' + ''.join(f'{f"{n} seed(s)":>12s}' for n in counts)
+        + f'   {counts[-1]} vs {counts[0]}')
+  for kind in kinds + ['all kinds']:
+    ms = [sum(p.values()) if kind == 'all kinds' else p.get(kind, 0.0)
+          for p in profiles.values()]
+    print(f'# {kind:24s}' + ''.join(f'{m:12.1f}' for m in ms) +
+          f'   {ms[-1] / ms[0]:.2f}x', flush=True)
 
 
 def _seeds_benchmark() -> None:
@@ -159,7 +189,7 @@ def _seeds_benchmark() -> None:
              '>= 1.')
   for name in FLAGS.models:
     try:
-      windows = {n: _seeds_window(name, n) for n in counts}
+      made = {n: _seeds_window(name, n) for n in counts}
     except ConfigError as e:
       sys.exit(f'error: {e}')
     rates = {n: [] for n in counts}
@@ -168,7 +198,7 @@ def _seeds_benchmark() -> None:
       # Alternate, in turn forwards and backwards, so the machine's noise and
       # any drift hit every count alike.
       for n in (counts if r % 2 == 0 else counts[::-1]):
-        rate, step_faults = windows[n]()
+        rate, step_faults = made[n][0]()
         rates[n].append(rate)
         faults[n].append(step_faults)
     one = np.asarray(rates[counts[0]])
@@ -186,6 +216,8 @@ def _seeds_benchmark() -> None:
             f'seed-image vs {counts[0]} seed(s): {np.exp(log_ratio):.2f}x'
             f'{interval} | {np.median(faults[n]):,.0f} page faults/step',
             flush=True)
+    if FLAGS.op_profile:
+      _print_op_profile(name, {n: made[n][1]() for n in counts})
 
 
 def _torch_window(name: str):

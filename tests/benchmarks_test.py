@@ -42,7 +42,8 @@ def test_train_step_prints_rate_cost_and_epoch_time():
 
 def test_train_step_prints_seed_images_per_second_and_paired_ratio():
   result = _run('train_step.py', '--models=cnn', '--batch_size=4',
-                '--image_size=16', '--steps=1', '--repeats=3', '--seeds=1,2')
+                '--image_size=16', '--steps=1', '--repeats=3', '--seeds=1,2',
+                '--op_profile=3')
   assert result.returncode == 0, result.stderr[-3000:]
   lines = re.findall(r'^cnn +seeds +(\d+) \| +([\d.]+) seed-img/s \(min .*\) '
                      r'\| per seed-image vs 1 seed\(s\): ([\d.]+)x \(paired, '
@@ -52,6 +53,17 @@ def test_train_step_prints_seed_images_per_second_and_paired_ratio():
   (_, _, r1, lo1, hi1), (_, _, r2, lo2, hi2) = lines
   assert float(r1) == float(lo1) == float(hi1) == 1.0
   assert float(lo2) <= float(r2) <= float(hi2)
+  # The op profile: the 3 costliest thunk kinds and their sum over all kinds,
+  # in ms per seed-step at 1 and 2 seeds, and the ratio of the two.
+  rows = re.findall(r'^# (\w[\w ]*?) +([\d.]+) +([\d.]+) +([\d.]+)x$',
+                    result.stdout, re.M)
+  assert len(rows) == 4 and rows[-1][0] == 'all kinds', result.stdout
+  for _, one, two, ratio in rows:
+    one, two, ratio = float(one), float(two), float(ratio)
+    assert 0 < one <= float(rows[-1][1]), result.stdout
+    # Printed to 0.1 ms and 0.01x: the ratio within the rounding's bounds.
+    assert ((two - 0.05) / (one + 0.05) - 0.005 <= ratio <=
+            (two + 0.05) / max(one - 0.05, 1e-9) + 0.005), result.stdout
 
 
 def test_input_pipeline_prints_both_rates():
