@@ -48,22 +48,41 @@ def _digest(tree):
 
 
 # (params, batch_stats) of G and D after 3 steps of the tiny configs on one
-# device, recorded on the tree before the NetState redesign (967a76f): the
-# redesign changed no bit of what a step computes on CPU. Since then two
-# things changed on purpose: the im2col kernel gradient is autodiff's own
-# (`layers._matmul`; the old form is `_old_matmul` below, same values to
-# float rounding), and 'auto' on CPU is 'matmul' (strided convolutions as
-# im2col too), not 'fast'. With the old forms the step still matches 967a76f
-# bit for bit; with the new ones, the digests recorded when they changed.
-BEFORE_REDESIGN = {
-    ('gan', 'batch'): ('f7f297d1eff6159c', '6e44def145a07418'),
-    ('gan', 'spectral'): ('2b7f539beaababc6', 'ce8b8de8fd138882'),
-    ('cnn', 'batch'): ('5a09a6ccb62776dd', None),
-}
-CURRENT_FORMS = {
-    ('gan', 'batch'): ('6565e25abca0b7c5', '56e196378b20ffe9'),
-    ('gan', 'spectral'): ('d995e5591a23bf75', 'f1626248e9d07095'),
-    ('cnn', 'batch'): ('d15bdae432ae3870', None),
+# device. XLA:CPU's dot kernels depend on the CPU (AVX-512 or not), and so do
+# the last bits, so each CPU kind has its own digests. `before` is what the
+# tree before the NetState redesign (967a76f) computes: the redesign changed
+# no bit of a step on CPU. Since then two things changed on purpose: the
+# im2col kernel gradient is autodiff's own (`layers._matmul`; the old form is
+# `_old_matmul` below, same values to float rounding), and 'auto' on CPU is
+# 'matmul' (strided convolutions as im2col too), not 'fast'. With the old
+# forms the step still matches 967a76f bit for bit; `current` is what the new
+# forms computed when they changed. `tests/pre_redesign_digests.py` computes
+# 967a76f's digests on another CPU kind from a checkout of that commit.
+DIGESTS_BY_CPU = {
+    'the sessions-1-3 VM (where 967a76f was recorded)': {
+        'before': {
+            ('gan', 'batch'): ('f7f297d1eff6159c', '6e44def145a07418'),
+            ('gan', 'spectral'): ('2b7f539beaababc6', 'ce8b8de8fd138882'),
+            ('cnn', 'batch'): ('5a09a6ccb62776dd', None),
+        },
+        'current': {
+            ('gan', 'batch'): ('6565e25abca0b7c5', '56e196378b20ffe9'),
+            ('gan', 'spectral'): ('d995e5591a23bf75', 'f1626248e9d07095'),
+            ('cnn', 'batch'): ('d15bdae432ae3870', None),
+        },
+    },
+    'AMD EPYC family 25 model 17 (Zen 4, AVX-512)': {
+        'before': {  # tests/pre_redesign_digests.py in a 967a76f checkout.
+            ('gan', 'batch'): ('147f1d8d98792113', '09f7668eb50c9244'),
+            ('gan', 'spectral'): ('6575ec0db2666a08', '988d44f724ec41b7'),
+            ('cnn', 'batch'): ('0abb7622267c8c92', None),
+        },
+        'current': {
+            ('gan', 'batch'): ('75dbaac434839640', 'a2d1c5a81b65c5d8'),
+            ('gan', 'spectral'): ('246cbe8e6b6bf36f', '3942b01efcd556e7'),
+            ('cnn', 'batch'): ('c834b470f7cf8e49', None),
+        },
+    },
 }
 
 
@@ -101,15 +120,24 @@ def _three_step_digests(config):
                for n in (state.g, state.d))
 
 
-@pytest.mark.parametrize('model,norm', sorted(BEFORE_REDESIGN))
+@pytest.mark.parametrize('model,norm', [('cnn', 'batch'), ('gan', 'batch'),
+                                        ('gan', 'spectral')])
 def test_three_steps_are_bit_exact_with_the_pre_redesign_tree(
     tiny_config, model, norm, monkeypatch):
   config = tiny_config(model=model, **{'discriminator.norm': norm})
-  assert _three_step_digests(config) == CURRENT_FORMS[(model, norm)]
+  current = _three_step_digests(config)
+  # The CPU kind is the one whose recorded digests the current forms give.
+  cpu = [name for name, d in DIGESTS_BY_CPU.items()
+         if d['current'][(model, norm)] == current]
+  assert cpu, (f'{current}: not the digests of any recorded CPU kind '
+               f'({list(DIGESTS_BY_CPU)}); either the step changed, or this '
+               'CPU is a new kind: record it with '
+               'tests/pre_redesign_digests.py in a checkout of 967a76f.')
   # 967a76f's CPU form: 'fast' (then 'auto') with the old kernel gradient.
   monkeypatch.setattr(layers, '_matmul', _old_matmul)
   config.conv_impl = 'fast'
-  assert _three_step_digests(config) == BEFORE_REDESIGN[(model, norm)]
+  assert (_three_step_digests(config) ==
+          DIGESTS_BY_CPU[cpu[0]]['before'][(model, norm)])
 
 
 @pytest.mark.parametrize('model,norm', [('gan', 'batch'), ('gan', 'spectral'),
