@@ -22,20 +22,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 # Runs inside the 967a76f checkout: its Trainer, its TrainState fields.
 _OLD_TREE_SCRIPT = '''
-import hashlib, os, pickle, sys
+import os, pickle, sys
 os.environ['XLA_FLAGS'] = ' --xla_force_host_platform_device_count=4'
 import jax, numpy as np
 from jax.sharding import Mesh
 from colorjax import train
 from configs import default
-
-def digest(tree):
-  h = hashlib.sha256()
-  for path, leaf in sorted(jax.tree_util.tree_leaves_with_path(tree),
-                           key=lambda item: jax.tree_util.keystr(item[0])):
-    h.update(jax.tree_util.keystr(path).encode())
-    h.update(np.asarray(leaf).tobytes())
-  return h.hexdigest()[:16]
+sys.path.insert(0, sys.argv[2])  # This tree's tests/, for digest.
+from digests import digest
 
 batches, sizes = pickle.load(open(sys.argv[1], 'rb'))
 for model, norm in [('gan', 'batch'), ('gan', 'spectral'), ('cnn', 'batch')]:
@@ -76,7 +70,8 @@ def main(old_tree: str) -> None:
     pickle.dump((batches, sizes), f)
     f.flush()
     print("'before': {")
-    subprocess.run([sys.executable, '-c', _OLD_TREE_SCRIPT, f.name],
+    subprocess.run([sys.executable, '-c', _OLD_TREE_SCRIPT, f.name,
+                    os.path.dirname(os.path.abspath(__file__))],
                    cwd=old_tree, env=dict(os.environ, PYTHONPATH=old_tree),
                    check=True)
     print('},')

@@ -1,10 +1,10 @@
 """The train step, data parallelism, the training loop and resuming."""
 
-import hashlib
 import itertools
 import json
 import os
 
+from digests import digest
 import jax
 import jax.numpy as jnp
 from jax.sharding import Mesh
@@ -35,16 +35,6 @@ def _fixed_batch(config, seed=0):
 def _trainer(config, num_devices):
   devices = np.asarray(jax.devices()[:num_devices])
   return steps_lib.Steps(config, Mesh(devices, ('data',)))
-
-
-def _digest(tree):
-  """sha256 (16 hex digits) of a pytree's paths and leaf bytes."""
-  h = hashlib.sha256()
-  for path, leaf in sorted(jax.tree_util.tree_leaves_with_path(tree),
-                           key=lambda item: jax.tree_util.keystr(item[0])):
-    h.update(jax.tree_util.keystr(path).encode())
-    h.update(np.asarray(leaf).tobytes())
-  return h.hexdigest()[:16]
 
 
 # (params, batch_stats) of G and D after 3 steps of the tiny configs on one
@@ -115,7 +105,7 @@ def _three_step_digests(config):
       train_ds.train_batches(config.batch_size, 0, 0), 3):
     state, _ = trainer.train_step(state, batch)
   state = jax.device_get(state)
-  return tuple(None if n is None else _digest(
+  return tuple(None if n is None else digest(
       {'params': n.params, 'batch_stats': n.model_state})
                for n in (state.g, state.d))
 
