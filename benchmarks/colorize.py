@@ -18,6 +18,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 import timing
 
+from colorjax import color
 from colorjax import colorize
 from colorjax import models
 from colorjax import runtime
@@ -41,7 +42,7 @@ def main(argv):
         jax.random.key(0), np.zeros((1, FLAGS.work_size, FLAGS.work_size, 1)),
         train=False)
     colorizer = colorize.Colorizer(generator.apply, variables, FLAGS.work_size,
-                                   16)
+                                   16, ab_scale=color.REFERENCE_AB_SCALE)
   rng = np.random.default_rng(0)
   image = rng.integers(0, 256, (FLAGS.size, FLAGS.size), np.uint8)
   first, times = timing.call_seconds(colorizer.colorize, image,

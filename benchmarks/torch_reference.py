@@ -1,19 +1,196 @@
-"""Our own PyTorch implementation of the reference train step, for speed only.
+"""The reference implementation in PyTorch, for the import tests and the
+speed benchmark.
 
-Same layers, parameter counts, losses, optimizers and batch as colorjax's GAN
-step (U-Net generator, BN or SN discriminator, G update then D update with
-Adam(0.5, 0.999) and exponentially decayed learning rates). Never imported by
-the library; `benchmarks/train_step.py --torch` runs it beside colorjax.
-Needs the optional extra: ``pip install -e ".[bench]"``.
+`Generator`, `Discriminator`, `SpectralNorm`, `preprocess` and `postprocess`
+are written from karoly-hars/GAN_image_colorizing as it is (`networks.py`,
+`spectral_norm.py`, `datasets.py`): the same module tree and state-dict
+keys, the fixed 35 x 35 bilinear resize of ``F.upsample(x, size=(35, 35),
+mode='bilinear')`` (`F.interpolate` with PyTorch's default
+``align_corners=False``, the behaviour of every PyTorch since 0.4 and of the
+1.0 the reference was tested with), the sigmoid at the end of the
+discriminator, the spectral norm that iterates once on every call, and the
+/127 a, b scale with OpenCV's LAB conversion. `features` only narrows the
+widths for fast tests; the defaults are the reference's.
+
+`PlainGenerator` / `PlainDiscriminator` are the same networks in a plain
+layout with `torch.nn.utils.spectral_norm` (`colorize.export_torch
+--layout=benchmark` writes it). Never imported by the library; needs the
+optional extra: ``pip install -e ".[bench]"``.
 """
 
 import time
 from typing import Dict
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+REFERENCE_SIZE = 35  # The reference resizes every input to 35 x 35.
+
+
+def _l2normalize(v: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+  return v / (v.norm() + eps)
+
+
+class SpectralNorm(nn.Module):
+  """spectral_norm.py: `weight_bar`, `weight_u`, `weight_v` on the wrapped
+  module; one power iteration on every forward call, eval mode included."""
+
+  def __init__(self, module: nn.Module, name: str = 'weight'):
+    super().__init__()
+    self.module, self.name = module, name
+    w = getattr(module, name)
+    height = w.data.shape[0]
+    width = w.view(height, -1).data.shape[1]
+    u = nn.Parameter(_l2normalize(w.data.new(height).normal_(0, 1)),
+                     requires_grad=False)
+    v = nn.Parameter(_l2normalize(w.data.new(width).normal_(0, 1)),
+                     requires_grad=False)
+    del module._parameters[name]
+    module.register_parameter(name + '_u', u)
+    module.register_parameter(name + '_v', v)
+    module.register_parameter(name + '_bar', nn.Parameter(w.data))
+
+  def forward(self, *args):
+    m = self.module
+    u, v = getattr(m, self.name + '_u'), getattr(m, self.name + '_v')
+    w = getattr(m, self.name + '_bar')
+    height = w.data.shape[0]
+    v.data = _l2normalize(torch.mv(torch.t(w.view(height, -1).data), u.data))
+    u.data = _l2normalize(torch.mv(w.view(height, -1).data, v.data))
+    sigma = u.dot(w.view(height, -1).mv(v))
+    setattr(m, self.name, w / sigma.expand_as(w))
+    return m.forward(*args)
+
+
+class ConvBlock(nn.Module):
+  """networks.ConvBlock: conv [+ BN | spectral norm] + activation [+ dropout]."""
+
+  def __init__(self, in_size, out_size, normalize=None, kernel_size=4,
+               stride=2, padding=1, dropout=0.0,
+               activation_fn=None):
+    super().__init__()
+    conv = nn.Conv2d(in_size, out_size, kernel_size=kernel_size,
+                     stride=stride, padding=padding)
+    layers = [conv]
+    if normalize == 'batch':
+      layers.append(nn.BatchNorm2d(out_size))
+    elif normalize == 'spectral':
+      layers = [SpectralNorm(conv)]
+    layers.append(nn.LeakyReLU(0.2) if activation_fn is None
+                  else activation_fn)
+    if dropout > 0:
+      layers.append(nn.Dropout(dropout))
+    self.model = nn.Sequential(*layers)
+
+  def forward(self, x):
+    return self.model(x)
+
+
+class TransConvBlock(nn.Module):
+  """networks.TransConvBlock: transposed conv + BN + ReLU [+ dropout], then
+  concatenation with the skip input."""
+
+  def __init__(self, in_size, out_size, normalize=None, dropout=0.0):
+    super().__init__()
+    layers = [nn.ConvTranspose2d(in_size, out_size, kernel_size=4, stride=2,
+                                 padding=1)]
+    if normalize == 'batch':
+      layers.append(nn.BatchNorm2d(out_size))
+    layers.append(nn.ReLU())
+    if dropout > 0:
+      layers.append(nn.Dropout(dropout))
+    self.model = nn.Sequential(*layers)
+
+  def forward(self, x, skip_input):
+    return torch.cat((self.model(x), skip_input), 1)
+
+
+class Generator(nn.Module):
+  """networks.Generator: the U-Net (16,654,722 parameters at full width)."""
+
+  def __init__(self, normalization_type='batch',
+               features=(64, 128, 256, 512, 512)):
+    super().__init__()
+    norm, f = normalization_type, features
+    self.down1 = ConvBlock(1, f[0], norm, stride=1, padding=0)
+    for i in range(1, len(f)):
+      setattr(self, f'down{i + 1}', ConvBlock(f[i - 1], f[i], norm))
+    cin = f[-1]
+    for i, out in enumerate(f[-2::-1]):
+      setattr(self, f'up{i + 1}', TransConvBlock(
+          cin, out, norm, dropout=0.5 if i < 2 else 0.0))
+      cin = 2 * out
+    self.final = ConvBlock(cin, 2, None, kernel_size=1, stride=1, padding=0,
+                           activation_fn=nn.Tanh())
+    self.n = len(f)
+
+  def forward(self, x):
+    x = F.interpolate(x, size=(REFERENCE_SIZE, REFERENCE_SIZE),
+                      mode='bilinear')
+    skips = []
+    for i in range(self.n):
+      x = getattr(self, f'down{i + 1}')(x)
+      skips.append(x)
+    for i, skip in enumerate(skips[-2::-1]):
+      x = getattr(self, f'up{i + 1}')(x, skip)
+    return self.final(x)
+
+
+class Discriminator(nn.Module):
+  """networks.Discriminator: ends in a sigmoid, returns (B, patches)."""
+
+  def __init__(self, normalization_type='batch',
+               features=(64, 128, 256, 512)):
+    super().__init__()
+    f = features
+    self.down1 = ConvBlock(3, f[0], None, stride=1, padding=0)
+    for i in range(1, len(f)):
+      setattr(self, f'down{i + 1}', ConvBlock(f[i - 1], f[i],
+                                              normalization_type))
+    self.final = ConvBlock(f[-1], 1, None, stride=1, padding=0,
+                           activation_fn=nn.Sigmoid())
+    self.n = len(f)
+
+  def forward(self, x):
+    x = F.interpolate(x, size=(REFERENCE_SIZE, REFERENCE_SIZE),
+                      mode='bilinear')
+    for i in range(self.n):
+      x = getattr(self, f'down{i + 1}')(x)
+    x = self.final(x)
+    return x.view(x.size()[0], -1)
+
+
+def weights_init_normal(m: nn.Module) -> None:
+  """networks.weights_init_normal (the BN recipe's --apply_weight_init=1)."""
+  name = m.__class__.__name__
+  if name.find('Conv2d') != -1 or name.find('ConvTranspose2d') != -1:
+    torch.nn.init.normal_(m.weight.data, 0.0, 0.02)
+  elif name.find('BatchNorm2d') != -1:
+    torch.nn.init.normal_(m.weight.data, 1.0, 0.02)
+    torch.nn.init.constant_(m.bias.data, 0.0)
+
+
+def preprocess(img_bgr: np.ndarray) -> np.ndarray:
+  """datasets.preprocess: uint8 BGR (H, W, 3) -> float32 (3, H, W): L / 50 - 1,
+  a / 127, b / 127 (OpenCV's LAB of float BGR in [0, 1])."""
+  lab = cv2.cvtColor(img_bgr.astype(np.float32) / 255.0, cv2.COLOR_BGR2LAB)
+  lab[:, :, 0] = lab[:, :, 0] / 50 - 1
+  lab[:, :, 1] = lab[:, :, 1] / 127
+  lab[:, :, 2] = lab[:, :, 2] / 127
+  return lab.transpose((2, 0, 1))
+
+
+def postprocess(img_lab: np.ndarray) -> np.ndarray:
+  """datasets.postprocess: (3, H, W) model range -> uint8 BGR (truncated)."""
+  lab = img_lab.transpose((1, 2, 0)).copy()
+  lab[:, :, 0] = (lab[:, :, 0] + 1) * 50
+  lab[:, :, 1] = lab[:, :, 1] * 127
+  lab[:, :, 2] = lab[:, :, 2] * 127
+  bgr = cv2.cvtColor(lab, cv2.COLOR_LAB2BGR)
+  return (bgr * 255.0).astype(np.uint8)
 
 
 def _resize_plus_3(x: torch.Tensor) -> torch.Tensor:
@@ -22,8 +199,8 @@ def _resize_plus_3(x: torch.Tensor) -> torch.Tensor:
                        align_corners=False)
 
 
-class Generator(nn.Module):
-  """The reference U-Net: 16,654,722 parameters."""
+class PlainGenerator(nn.Module):
+  """The U-Net in the plain ('benchmark') export layout, any input size."""
 
   def __init__(self, features=(64, 128, 256, 512, 512)):
     super().__init__()
@@ -36,8 +213,7 @@ class Generator(nn.Module):
                                      nn.LeakyReLU(0.2)))
       cin = f
     self.up = nn.ModuleList()
-    skips = list(features[-2::-1])
-    for i, f in enumerate(skips):
+    for i, f in enumerate(features[-2::-1]):
       layers = [nn.ConvTranspose2d(cin, f, 4, 2, 1), nn.BatchNorm2d(f),
                 nn.ReLU()]
       if i < 2:
@@ -57,8 +233,8 @@ class Generator(nn.Module):
     return torch.tanh(self.head(x))
 
 
-class Discriminator(nn.Module):
-  """The reference discriminator: 2,766,529 parameters with BN."""
+class PlainDiscriminator(nn.Module):
+  """The discriminator in the plain layout (logits, no sigmoid)."""
 
   def __init__(self, norm='batch', features=(64, 128, 256, 512)):
     super().__init__()
@@ -80,8 +256,9 @@ class Discriminator(nn.Module):
 
 def make_step(norm: str, g_lr=3e-4, d_lr=6e-5, decay_steps=60_000,
               l1_weight=0.99, real_label=0.9):
-  """A closure doing one G then one D update on (L, ab) tensors."""
-  g, d = Generator(), Discriminator(norm)
+  """A closure doing one G then one D update on (L, ab) tensors, as the
+  reference's train.py: sigmoid outputs with BCELoss, D loss real + fake."""
+  g, d = Generator('batch'), Discriminator(norm)
   g.train()
   d.train()
   g_opt = torch.optim.Adam(g.parameters(), lr=g_lr, betas=(0.5, 0.999))
@@ -89,21 +266,21 @@ def make_step(norm: str, g_lr=3e-4, d_lr=6e-5, decay_steps=60_000,
   decay = lambda step: max(0.1 ** (step / decay_steps), 1e-6 / g_lr)
   g_sched = torch.optim.lr_scheduler.LambdaLR(g_opt, decay)
   d_sched = torch.optim.lr_scheduler.LambdaLR(d_opt, decay)
-  bce = nn.BCEWithLogitsLoss()
+  bce = nn.BCELoss()
 
   def step(l, ab) -> Dict[str, float]:
     fake = g(l)
-    fake_logits = d(torch.cat([l, fake], 1))
-    adv = bce(fake_logits, torch.ones_like(fake_logits))
+    fake_p = d(torch.cat([l, fake], 1))
+    adv = bce(fake_p, torch.ones_like(fake_p))
     g_loss = (1 - l1_weight) * adv + l1_weight * F.l1_loss(fake, ab)
     g_opt.zero_grad(set_to_none=True)
     g_loss.backward()
     g_opt.step()
     g_sched.step()
-    real_logits = d(torch.cat([l, ab], 1))
-    fake_logits = d(torch.cat([l, fake.detach()], 1))
-    d_loss = 0.5 * (bce(real_logits, torch.full_like(real_logits, real_label))
-                    + bce(fake_logits, torch.zeros_like(fake_logits)))
+    real_p = d(torch.cat([l, ab], 1))
+    fake_p = d(torch.cat([l, fake.detach()], 1))
+    d_loss = (bce(real_p, torch.full_like(real_p, real_label)) +
+              bce(fake_p, torch.zeros_like(fake_p)))
     d_opt.zero_grad(set_to_none=True)
     d_loss.backward()
     d_opt.step()

@@ -76,8 +76,8 @@ def class_weights(images: np.ndarray, mix: float = 0.5,
 
   @jax.jit
   def counts(rgb):
-    _, ab = color.rgb_uint8_to_model(rgb)
-    idx = nearest_class(color.ab_from_model(ab)).reshape(-1)
+    ab = color.rgb_to_lab(jnp.asarray(rgb, jnp.float32) / 255.0)[..., 1:]
+    idx = nearest_class(ab).reshape(-1)
     return jnp.bincount(idx, length=q)
 
   hist = sum(np.asarray(counts(images[i:i + chunk]), np.float64)
@@ -92,20 +92,23 @@ def class_weights(images: np.ndarray, mix: float = 0.5,
   return (w / np.sum(p_smooth * w)).astype(np.float32)
 
 
-def loss(logits: jax.Array, target_ab: jax.Array,
-         weights: jax.Array) -> jax.Array:
-  """Mean rebalanced cross-entropy of logits (..., Q) against model-range ab.
+def loss(logits: jax.Array, target_ab: jax.Array, weights: jax.Array,
+         ab_scale: float) -> jax.Array:
+  """Mean rebalanced cross-entropy of logits (..., Q) against model-range ab
+  (at `ab_scale`).
 
   Each pixel's cross-entropy with its soft target is weighted by the weight
   of its nearest class.
   """
-  ab = color.ab_from_model(target_ab.astype(jnp.float32))
+  ab = color.ab_from_model(target_ab.astype(jnp.float32), ab_scale)
   log_p = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
   ce = -jnp.sum(soft_targets(ab) * log_p, axis=-1)
   return jnp.mean(ce * jnp.asarray(weights)[nearest_class(ab)])
 
 
-def annealed_mean(logits: jax.Array, temperature: float) -> jax.Array:
-  """Model-range ab (..., 2) of logits (..., Q): the mean at `temperature`."""
+def annealed_mean(logits: jax.Array, temperature: float,
+                  ab_scale: float) -> jax.Array:
+  """Model-range ab (..., 2) at `ab_scale` of logits (..., Q): the mean at
+  `temperature`."""
   p = jax.nn.softmax(logits.astype(jnp.float32) / temperature, axis=-1)
-  return p @ jnp.asarray(bin_centres()) / color.AB_SCALE
+  return color.ab_to_model(p @ jnp.asarray(bin_centres()), ab_scale)

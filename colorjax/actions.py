@@ -115,8 +115,10 @@ class SampleGrid(Action):
     if not self.lead:
       return
     original = self.images.astype(np.float32) / 255.0
-    l, _ = color.rgb_uint8_to_model(self.images)
-    grey = np.asarray(color.model_to_rgb(l, np.zeros(l.shape[:-1] + (2,))))
+    scale = self.steps.config.ab_scale
+    l, _ = color.rgb_uint8_to_model(self.images, scale)
+    grey = np.asarray(color.model_to_rgb(l, np.zeros(l.shape[:-1] + (2,)),
+                                         scale))
     title = (f'epoch {epoch}: val Delta-E '
              f'{metrics[names.val(names.DELTA_E)]:.2f}')
     plots.save_sample_grid(os.path.join(self.workdir,

@@ -8,10 +8,14 @@ stay finite). Constants follow scikit-image's `rgb2lab` / `lab2rgb`
 
 Model range:
   * L in [0, 100] maps to [-1, 1] as `L / 50 - 1`.
-  * a, b map to `ab / AB_SCALE` with `AB_SCALE = 110`. The sRGB gamut spans
-    a in [-86.2, 98.2] and b in [-107.9, 94.5], so 110 keeps every displayable
-    colour strictly inside (-1, 1): the generator's tanh never has to saturate
-    to reach a real colour, and nothing in-gamut is clipped.
+  * a, b map to `ab / ab_scale`. The scale is a setting of each run
+    (`config.ab_scale`), passed to every conversion here:
+    `REFERENCE_AB_SCALE` (127) is the reference implementation's
+    (karoly-hars/GAN_image_colorizing, `datasets.preprocess` /
+    `postprocess`), the default of its recipes; `GAMUT_AB_SCALE` (110) is
+    the smallest round scale that holds the sRGB gamut (a in [-86.2, 98.2],
+    b in [-107.9, 94.5]) strictly inside (-1, 1), so a tanh never has to
+    saturate to reach a displayable colour.
 """
 
 from typing import Tuple
@@ -20,7 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-AB_SCALE = 110.0
+REFERENCE_AB_SCALE = 127.0
+GAMUT_AB_SCALE = 110.0
 
 # sRGB primaries -> CIE XYZ (D65), as in scikit-image. NumPy, not jnp:
 # importing colorjax must not start a JAX backend (jax.distributed needs to
@@ -82,29 +87,38 @@ def l_to_model(l: jax.Array) -> jax.Array:
   return l / 50.0 - 1.0
 
 
-def ab_from_model(ab: jax.Array) -> jax.Array:
+def ab_from_model(ab: jax.Array, ab_scale: float) -> jax.Array:
   """The model's ab in (-1, 1) to CIELAB a, b (any array)."""
-  return ab * AB_SCALE
+  return ab * ab_scale
 
 
-def lab_to_model(lab: jax.Array) -> Tuple[jax.Array, jax.Array]:
+def ab_to_model(ab: jax.Array, ab_scale: float) -> jax.Array:
+  """CIELAB a, b to the model's range (any array)."""
+  return ab / ab_scale
+
+
+def lab_to_model(lab: jax.Array, ab_scale: float
+                 ) -> Tuple[jax.Array, jax.Array]:
   """Splits LAB (..., 3) into the model's inputs L (..., 1) and targets ab (..., 2)."""
-  return l_to_model(lab[..., :1]), lab[..., 1:] / AB_SCALE
+  return l_to_model(lab[..., :1]), ab_to_model(lab[..., 1:], ab_scale)
 
 
-def model_to_lab(l: jax.Array, ab: jax.Array) -> jax.Array:
+def model_to_lab(l: jax.Array, ab: jax.Array, ab_scale: float) -> jax.Array:
   """Inverse of `lab_to_model`: L (..., 1) and ab (..., 2) in [-1, 1] to LAB."""
-  return jnp.concatenate([(l + 1.0) * 50.0, ab_from_model(ab)], axis=-1)
+  return jnp.concatenate([(l + 1.0) * 50.0, ab_from_model(ab, ab_scale)],
+                         axis=-1)
 
 
-def rgb_uint8_to_model(rgb: jax.Array) -> Tuple[jax.Array, jax.Array]:
+def rgb_uint8_to_model(rgb: jax.Array, ab_scale: float
+                       ) -> Tuple[jax.Array, jax.Array]:
   """uint8 sRGB images (..., 3) to the model's (L, ab), both in [-1, 1]."""
-  return lab_to_model(rgb_to_lab(jnp.asarray(rgb, jnp.float32) / 255.0))
+  return lab_to_model(rgb_to_lab(jnp.asarray(rgb, jnp.float32) / 255.0),
+                      ab_scale)
 
 
-def model_to_rgb(l: jax.Array, ab: jax.Array) -> jax.Array:
+def model_to_rgb(l: jax.Array, ab: jax.Array, ab_scale: float) -> jax.Array:
   """The model's (L, ab) back to sRGB in [0, 1]."""
-  return lab_to_rgb(model_to_lab(l, ab))
+  return lab_to_rgb(model_to_lab(l, ab, ab_scale))
 
 
 def lab_to_rgb_keep_lightness(lab: jax.Array, iterations: int = 12

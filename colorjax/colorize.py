@@ -23,6 +23,7 @@ From Python::
 """
 
 import collections
+import functools
 import os
 import sys
 from typing import Iterable, List, Optional, Sequence, Tuple
@@ -57,11 +58,19 @@ def _lightness(rgb: jax.Array) -> jax.Array:
   return color.rgb_to_lab(rgb)[..., 0]
 
 
-@jax.jit
-def _compose(l: jax.Array, ab: jax.Array) -> jax.Array:
+GAMUTS = ('desaturate', 'clip')
+
+
+@functools.partial(jax.jit, static_argnames='gamut')
+def _compose(l: jax.Array, ab: jax.Array, gamut: str = 'desaturate'
+             ) -> jax.Array:
+  """L (H, W) and a, b (H, W, 2) to uint8 sRGB; out-of-gamut colours are
+  desaturated at their lightness, or clipped per channel (the reference's
+  `datasets.postprocess`, which changes their lightness)."""
   lab = jnp.concatenate([l[..., None], ab], axis=-1)
-  return jnp.round(color.lab_to_rgb_keep_lightness(lab) * 255).astype(
-      jnp.uint8)
+  rgb = (color.lab_to_rgb_keep_lightness(lab) if gamut == 'desaturate'
+         else color.lab_to_rgb(lab))
+  return jnp.round(rgb * 255).astype(jnp.uint8)
 
 
 def pad_to_bucket(a: np.ndarray) -> np.ndarray:
@@ -73,10 +82,10 @@ def pad_to_bucket(a: np.ndarray) -> np.ndarray:
                 mode='edge')
 
 
-def _bucketed(fn, *arrays: np.ndarray) -> np.ndarray:
+def _bucketed(fn, *arrays: np.ndarray, **kwargs) -> np.ndarray:
   """Applies a jitted per-pixel `fn` on arrays padded to bucket sizes."""
   h, w = arrays[0].shape[:2]
-  return np.asarray(fn(*[pad_to_bucket(a) for a in arrays]))[:h, :w]
+  return np.asarray(fn(*[pad_to_bucket(a) for a in arrays], **kwargs))[:h, :w]
 
 
 def recipe_vibrance(config, vibrance: Optional[float] = None) -> float:
@@ -88,10 +97,17 @@ class Colorizer:
   """A trained generator that colourises images of any size."""
 
   def __init__(self, apply_fn, variables, work_size: int, factor: int,
-               batch_size: int = 8, vibrance: float = 1.0):
+               batch_size: int = 8, vibrance: float = 1.0, *,
+               ab_scale: float, gamut: str = 'desaturate'):
     """Use `from_workdir`; `apply_fn` is the generator's flax apply,
-    `factor` what work sizes must be divisible by, and `vibrance` the gain
-    on the predicted a, b (1: as trained; >1 more saturated)."""
+    `factor` what work sizes must be divisible by, `vibrance` the gain
+    on the predicted a, b (1: as trained; >1 more saturated), `ab_scale`
+    the model's a, b scale (its `config.ab_scale`) and `gamut` what happens
+    to colours outside sRGB ('desaturate' keeps the painting's lightness;
+    'clip' clips each channel as the reference's postprocess did)."""
+    if gamut not in GAMUTS:
+      raise DataError(f'gamut {gamut!r} is unknown; use one of {GAMUTS}.')
+    self.gamut = gamut
     if work_size <= 0 or work_size % factor:
       raise DataError(f'work size {work_size} must be a positive multiple of '
                       f'{factor} for this model.')
@@ -101,6 +117,7 @@ class Colorizer:
     self.work_size = work_size
     self.batch_size = batch_size
     self.vibrance = vibrance
+    self.ab_scale = float(ab_scale)
     self._variables = variables
     self._predict = jax.jit(lambda v, l: apply_fn(v, l, train=False))
 
@@ -109,7 +126,8 @@ class Colorizer:
                    work_size: Optional[int] = None, batch_size: int = 8,
                    vibrance: Optional[float] = None,
                    temperature: Optional[float] = None,
-                   seed: Optional[int] = None) -> 'Colorizer':
+                   seed: Optional[int] = None,
+                   gamut: str = 'desaturate') -> 'Colorizer':
     """Loads the generator of a training run (latest or `epoch` checkpoint).
 
     `vibrance` defaults to the run's recipe (`config.vibrance`, else 1);
@@ -120,7 +138,8 @@ class Colorizer:
                                       seed=seed)
     return cls(state.g.apply_fn, state.g.variables(),
                work_size or config.image_size, downsampling_factor(config),
-               batch_size, recipe_vibrance(config, vibrance))
+               batch_size, recipe_vibrance(config, vibrance),
+               ab_scale=config.ab_scale, gamut=gamut)
 
   def _work_input(self, l_full: np.ndarray) -> Tuple[np.ndarray, Tuple[int, int]]:
     """L (H, W) in [0, 100] -> model-range (S, S, 1) and the valid (h, w)."""
@@ -150,22 +169,22 @@ class Colorizer:
                        np.float32)
       batch[:len(chunk)] = [x for x, _ in chunk]
       ab = color.ab_from_model(np.asarray(self._predict(self._variables,
-                                                        batch)))
+                                                        batch)),
+                               np.float32(self.ab_scale))
       ab = ab * np.float32(self.vibrance)
       for i, (_, (nh, nw)) in enumerate(chunk):
         l = l_full[start + i]
         ab_full = cv2.resize(ab[i, :nh, :nw], (l.shape[1], l.shape[0]),
                              interpolation=cv2.INTER_CUBIC)
-        outputs.append(_bucketed(_compose, l, ab_full))
+        outputs.append(_bucketed(_compose, l, ab_full, gamut=self.gamut))
     return outputs
 
   @staticmethod
   def constant(image: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """The image's own lightness with one a, b (model range) everywhere:
-    the grey (ab = 0) and constant-prior answers, composed as outputs are."""
+    """The image's own lightness with one CIELAB a, b everywhere: the grey
+    (ab = 0) and constant-prior answers, composed as outputs are."""
     l = _bucketed(_lightness, image_io.to_float_rgb(np.asarray(image)))
-    ab_full = np.broadcast_to(color.ab_from_model(np.asarray(ab, np.float32)),
-                              l.shape + (2,))
+    ab_full = np.broadcast_to(np.asarray(ab, np.float32), l.shape + (2,))
     return _bucketed(_compose, l, np.ascontiguousarray(ab_full))
 
   def colorize(self, image: np.ndarray) -> np.ndarray:
@@ -313,6 +332,9 @@ def _define_flags() -> None:
                      'more vivid (default: the recipe\'s).')
   flags.DEFINE_integer('seed', None, 'In a run of several seeds, which one '
                        '(0-based; default 0).')
+  flags.DEFINE_enum('gamut', 'desaturate', GAMUTS, 'Colours outside sRGB: '
+                    'desaturate them at the painting\'s lightness, or clip '
+                    'each channel as the reference implementation did.')
   flags.mark_flags_as_required(['workdir', 'output'])
 
 
@@ -324,7 +346,7 @@ def main(argv):
     colorizer = Colorizer.from_workdir(FLAGS.workdir, FLAGS.epoch,
                                        FLAGS.work_size, FLAGS.batch_size,
                                        FLAGS.vibrance, FLAGS.temperature,
-                                       FLAGS.seed)
+                                       FLAGS.seed, FLAGS.gamut)
     failures = run(colorizer, argv[1:], FLAGS.output, FLAGS.compare,
                    FLAGS.overwrite)
   except ColorjaxError as e:

@@ -48,6 +48,7 @@ from colorjax import plots
 from colorjax import runtime
 from colorjax import seed_report
 from colorjax import train
+from colorjax import workdir as workdir_lib
 from colorjax.errors import CheckpointError
 from colorjax.errors import ColorjaxError
 from colorjax.errors import ConfigError
@@ -126,8 +127,7 @@ def _run_summary(run_dir: str) -> Dict[str, object]:
   if not evals:
     raise CheckpointError(f'{run_dir!r} has no evaluated epoch in '
                           f'{names.METRICS}; train it first.')
-  with open(os.path.join(run_dir, names.CONFIG)) as f:
-    config = json.load(f)
+  config = json.loads(workdir_lib.read_config(run_dir).to_json_best_effort())
   best = min(evals, key=lambda r: r[names.val(names.DELTA_E)])
   rates = [r[names.IMAGES_PER_SEC] for r in records
            if r['kind'] == names.TRAIN and names.IMAGES_PER_SEC in r]
@@ -179,7 +179,7 @@ def build_report(run_dirs: Sequence[str], output: str) -> str:
     images = evaluate.load_images(config, c['dataset'], 'validation')
     baselines = baselines_lib.score_at_size(
         images, None, evaluate.training_prior(run_dir, config),
-        c['batch_size'])
+        c['batch_size'], config.ab_scale)
     lines += ['', f"Baselines on the same {len(images)} validation images of "
               f"`{c['dataset']}` at {c['image_size']}px:", '',
               f'| baseline | {evaluate.metric_headers()} |',

@@ -9,7 +9,7 @@ from colorjax import layers
 from colorjax import models
 from colorjax.errors import ConfigError
 
-MODELS = ('gan', 'cnn')
+MODELS = ('gan', 'unet', 'cnn')
 HEADS = ('regression', 'classes')
 COMPUTE_DTYPES = ('float32', 'bfloat16')
 
@@ -21,8 +21,8 @@ def _require(ok: bool, message: str) -> None:
 
 def downsampling_factor(config: ml_collections.ConfigDict) -> int:
   """What image_size must be divisible by for the configured model."""
-  features = (config.generator.features if config.model == 'gan'
-              else config.cnn.features)
+  features = (config.cnn.features if config.model == 'cnn'
+              else config.generator.features)
   return 2 ** (len(features) - 1)
 
 
@@ -44,6 +44,14 @@ def validate_config(config: ml_collections.ConfigDict,
            f'config.image_size={config.image_size} must be a positive multiple '
            f'of {factor} (the generator halves it {factor.bit_length() - 1} '
            f'times); try {_nearest_size(config.image_size, factor)}.')
+  _require(isinstance(config.ab_scale, (int, float)) and
+           50 <= config.ab_scale <= 200,
+           f'config.ab_scale={config.ab_scale!r} must be a number in [50, 200] '
+           '(the model range of a, b is ab / ab_scale); use 127 (the '
+           'reference) or 110.')
+  _require(config.resize in models.RESIZES,
+           f'config.resize={config.resize!r} is unknown; use one of '
+           f'{models.RESIZES}.')
   _require(config.batch_size > 0 and config.batch_size % num_devices == 0,
            f'config.batch_size={config.batch_size} must be a positive multiple '
            f'of the number of devices ({num_devices}); try '
@@ -70,6 +78,22 @@ def validate_config(config: ml_collections.ConfigDict,
     _require(0 < config.classes.temperature <= 1,
              f'config.classes.temperature={config.classes.temperature} must '
              'be in (0, 1] (1: the mean of the class distribution).')
+  h = config.hints
+  if h.enabled:
+    _require(config.model in ('unet', 'gan'),
+             'config.hints.enabled needs the U-Net: config.model=\'unet\' '
+             'or \'gan\' (the CNN has no skips to carry a hint to its '
+             'pixel).')
+    _require(0 < h.p_none <= 1,
+             f'config.hints.p_none={h.p_none} must be in (0, 1] (the chance '
+             'that an image gets no hint).')
+    _require(isinstance(h.max_points, int) and 1 <= h.max_points <= 1024,
+             f'config.hints.max_points={h.max_points} must be an integer in '
+             '[1, 1024].')
+    _require(isinstance(h.propagation_iterations, int) and
+             1 <= h.propagation_iterations <= 10_000,
+             f'config.hints.propagation_iterations='
+             f'{h.propagation_iterations} must be an integer in [1, 10000].')
   _require(isinstance(config.num_seeds, int) and config.num_seeds >= 1,
            f'config.num_seeds={config.num_seeds} must be an integer >= 1 (the '
            'seeds trained side by side).')

@@ -113,7 +113,7 @@ def training_prior(workdir: str,
     with open(path) as f:
       return np.asarray(json.load(f)['mean_ab'], np.float32)
   return baselines.mean_ab(
-      sources.create_datasets(config)[0].eval_array())
+      sources.create_datasets(config)[0].eval_array(), config.ab_scale)
 
 
 @jax.jit
@@ -127,6 +127,7 @@ def _score_full(pred: jax.Array, true: jax.Array,
 def score_full_resolution(colorizer: Colorizer, paths: List[str],
                           prior_ab: np.ndarray
                           ) -> Dict[str, Dict[str, float]]:
+  # `prior_ab` is in the model range of `colorizer`'s model.
   """Metrics at each image's own size, through the `colorize` path.
 
   Images are padded to `colorize`'s size buckets with a mask, so one program
@@ -140,7 +141,8 @@ def score_full_resolution(colorizer: Colorizer, paths: List[str],
       continue  # Counted and named by decode_images at the training size.
     answers = {'model': colorizer.colorize(rgb),
                'grey': Colorizer.constant(rgb, np.zeros(2)),
-               'prior': Colorizer.constant(rgb, prior_ab)}
+               'prior': Colorizer.constant(
+                   rgb, color.ab_from_model(prior_ab, colorizer.ab_scale))}
     mask = np.zeros(pad_to_bucket(rgb[..., 0]).shape, np.float32)
     mask[:rgb.shape[0], :rgb.shape[1]] = 1
     true = pad_to_bucket(rgb).astype(np.float32)
@@ -182,7 +184,7 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
   # The state is an argument, not a closure: its weights are not baked into
   # the compiled program as constants.
   predict_ab = jax.jit(lambda state, rgb: steps.predict_ab(
-      state, color.rgb_uint8_to_model(rgb)[0]) * vibrance)
+      state, color.rgb_uint8_to_model(rgb, config.ab_scale)[0]) * vibrance)
   predict = functools.partial(predict_ab, state)
   report = {'workdir': os.path.abspath(workdir), 'epoch': int(state.epoch),
             'dataset': dataset, 'split': split, 'num_images': len(images),
@@ -190,11 +192,12 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
             'temperature': (config.classes.temperature
                             if config.get('head') == 'classes' else None),
             'results': baselines.score_at_size(images, predict, prior,
-                                               config.batch_size)}
+                                               config.batch_size,
+                                               config.ab_scale)}
   if full_res:
     colorizer = Colorizer(state.g.apply_fn, state.g.variables(),
                           config.image_size, downsampling_factor(config),
-                          vibrance=vibrance)
+                          vibrance=vibrance, ab_scale=config.ab_scale)
     report['full_res_results'] = score_full_resolution(
         colorizer, image_paths(dataset, split), prior)
   return report

@@ -49,7 +49,7 @@ def draw(paths: Sequence[str], runs: Sequence[Tuple[str, str]],
   """The gallery as one uint8 RGB image."""
   colorizers = [(name, Colorizer.from_workdir(workdir))
                 for name, workdir in runs]
-  prior = evaluate.training_prior(runs[0][1], None)
+  prior = evaluate.training_prior(runs[0][1], None) * colorizers[0][1].ab_scale
   gutter = 6
   rows = []
   for i, path in enumerate(paths):

@@ -225,8 +225,8 @@ def score_rgb(pred_rgb: jax.Array, true_rgb: jax.Array,
   }
 
 
-def score_ab(l: jax.Array, pred_ab: jax.Array,
-             true_rgb_uint8: jax.Array) -> Dict[str, jax.Array]:
+def score_ab(l: jax.Array, pred_ab: jax.Array, true_rgb_uint8: jax.Array,
+             ab_scale: float) -> Dict[str, jax.Array]:
   """Per-image metrics of predicted ab (model range) against the originals.
 
   Scores what a viewer sees: L + predicted ab is converted to sRGB (clipped
@@ -237,14 +237,15 @@ def score_ab(l: jax.Array, pred_ab: jax.Array,
     l: (B, H, W, 1) input lightness in the model range.
     pred_ab: (B, H, W, 2) predicted ab in the model range.
     true_rgb_uint8: (B, H, W, 3) the original colour images.
+    ab_scale: the model range's a, b scale (`colorjax.color`).
 
   Returns:
     A dict of (B,) arrays.
   """
   true_rgb = true_rgb_uint8.astype(jnp.float32) / 255.0
-  _, true_ab = color.rgb_uint8_to_model(true_rgb_uint8)
+  _, true_ab = color.rgb_uint8_to_model(true_rgb_uint8, ab_scale)
   return {names.L1: jnp.mean(jnp.abs(pred_ab - true_ab), axis=(1, 2, 3)),
-          **score_rgb(color.model_to_rgb(l, pred_ab), true_rgb)}
+          **score_rgb(color.model_to_rgb(l, pred_ab, ab_scale), true_rgb)}
 
 
 def masked_sums(per_image: Dict[str, jax.Array],

@@ -12,13 +12,15 @@ the generators return ab in [-1, 1] (B, H, W, 2).
 """
 
 import functools
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence, Tuple
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from colorjax import ab_classes
+from colorjax import hints as hints_lib
 from colorjax import layers
 
 NORMS = ('batch', 'spectral', 'none')
@@ -27,10 +29,43 @@ NORMS = ('batch', 'spectral', 'none')
 _BatchNorm = functools.partial(nn.BatchNorm, momentum=0.9, epsilon=1e-5)
 
 
-def _resize_plus_3(x: jax.Array) -> jax.Array:
-  """Bilinear resize to (H + 3, W + 3): a 4x4 VALID conv then restores H, W."""
+RESIZES = ('half_pixel', 'align_corners')
+
+
+def _align_corners_matrix(n_in: int, n_out: int) -> np.ndarray:
+  """(n_out, n_in) bilinear weights that put the first and last samples of
+  output and input on each other (PyTorch's ``align_corners=True``)."""
+  pos = np.arange(n_out) * ((n_in - 1) / max(n_out - 1, 1))
+  lo = np.minimum(np.floor(pos).astype(int), n_in - 1)
+  hi = np.minimum(lo + 1, n_in - 1)
+  frac = pos - lo
+  m = np.zeros((n_out, n_in), np.float64)
+  m[np.arange(n_out), lo] += 1 - frac
+  m[np.arange(n_out), hi] += frac
+  return m.astype(np.float32)
+
+
+def resize_plus_3(x: jax.Array, resize: str = 'half_pixel') -> jax.Array:
+  """Bilinear resize to (H + 3, W + 3): a 4x4 VALID conv then restores H, W.
+
+  Args:
+    x: (B, H, W, C).
+    resize: 'half_pixel' samples at pixel centres, as `jax.image.resize`
+      and PyTorch's ``F.interpolate(..., mode='bilinear')`` with its default
+      ``align_corners=False`` (what the reference's ``F.upsample(x,
+      size=(35, 35), mode='bilinear')`` does on PyTorch >= 0.4);
+      'align_corners' maps corner pixels onto corner pixels
+      (``align_corners=True``).
+  """
   b, h, w, c = x.shape
-  return jax.image.resize(x, (b, h + 3, w + 3, c), 'bilinear')
+  if resize == 'half_pixel':
+    return jax.image.resize(x, (b, h + 3, w + 3, c), 'bilinear')
+  if resize != 'align_corners':
+    raise ValueError(f'resize={resize!r} is not one of {RESIZES}.')
+  # Two small exact matmuls (the weights are constants of the program).
+  my = jnp.asarray(_align_corners_matrix(h, h + 3), x.dtype)
+  mx = jnp.asarray(_align_corners_matrix(w, w + 3), x.dtype)
+  return jnp.einsum('yh,bhwc,xw->byxc', my, x, mx)
 
 
 class UNetGenerator(nn.Module):
@@ -43,29 +78,50 @@ class UNetGenerator(nn.Module):
   concatenation with the encoder output of the same size; a 1x1 conv and tanh
   give ab. H and W must be divisible by 2 ** (len(features) - 1).
 
+  With `hints`, the generator also reads a hint map (`colorjax.hints`): its
+  input is L, the hint a, b, the mask, and Levin et al.'s propagation of the
+  hints (the prior colour where there are none), and it refines that
+  propagation: ab = tanh(atanh(propagation) + head), with the head
+  initialised to zero, so training starts from the propagation. No hint
+  (the default) is automatic colourisation.
+
   Attributes:
     features: encoder widths; the decoder mirrors features[-2::-1].
     num_dropout: how many leading decoder blocks use dropout.
     dropout_rate: their dropout rate.
     conv_impl: 'auto', 'xla', 'fast' or 'matmul' (see `colorjax.layers`).
+    resize: the first resize, 'half_pixel' or 'align_corners'
+      (`resize_plus_3`).
     dtype: computation dtype; parameters and BN statistics stay float32.
   """
   features: Sequence[int] = (64, 128, 256, 512, 512)
   num_dropout: int = 2
   dropout_rate: float = 0.5
   conv_impl: str = 'auto'
+  resize: str = 'half_pixel'
+  hints: bool = False
+  prior_ab: Tuple[float, float] = (0.0, 0.0)
+  propagation_iterations: int = 150
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+  def __call__(self, x: jax.Array, train: bool,
+               hint_ab: Optional[jax.Array] = None,
+               hint_mask: Optional[jax.Array] = None) -> jax.Array:
+    """ab (B, H, W, 2) of L `x` (B, H, W, 1), given the hints if any."""
     conv = functools.partial(layers.Conv, impl=self.conv_impl, dtype=self.dtype)
     norm = functools.partial(_BatchNorm, use_running_average=not train,
                              dtype=self.dtype)
+    if self.hints:
+      x, base = self._with_hints(x, hint_ab, hint_mask)
+    elif hint_ab is not None:
+      raise ValueError('this generator has no hint input (hints=False).')
     x = x.astype(self.dtype)
     skips = []
     for i, f in enumerate(self.features):
       if i == 0:
-        x = conv(f, kernel_size=4, name='down0')(_resize_plus_3(x))
+        x = conv(f, kernel_size=4, name='down0')(resize_plus_3(x,
+                                                               self.resize))
       else:
         x = conv(f, kernel_size=4, strides=2, padding=1, name=f'down{i}')(x)
       x = nn.leaky_relu(norm(name=f'down{i}_bn')(x), 0.2)
@@ -78,8 +134,27 @@ class UNetGenerator(nn.Module):
       if i < self.num_dropout:
         x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
       x = jnp.concatenate([x, skip], axis=-1)
+    if self.hints:
+      x = nn.Dense(2, kernel_init=nn.initializers.zeros, dtype=self.dtype,
+                   name='head')(x)
+      return jnp.tanh(jnp.arctanh(jnp.clip(base, -0.995, 0.995)) +
+                      x.astype(jnp.float32))
     x = conv(2, kernel_size=1, name='head')(x)
     return jnp.tanh(x.astype(jnp.float32))
+
+  def _with_hints(self, l, hint_ab, hint_mask):
+    """The 6-channel input (L, hint a, b, mask, propagation) and the
+    propagation."""
+    l = l.astype(jnp.float32)
+    if hint_ab is None:
+      hint_ab = jnp.zeros(l.shape[:-1] + (2,), jnp.float32)
+      hint_mask = jnp.zeros_like(l)
+    hint_mask = hint_mask.astype(jnp.float32)
+    hint_ab = hint_ab.astype(jnp.float32) * hint_mask
+    base = jax.lax.stop_gradient(hints_lib.propagate(
+        l, hint_ab, hint_mask, jnp.asarray(self.prior_ab, jnp.float32),
+        self.propagation_iterations))
+    return jnp.concatenate([l, hint_ab, hint_mask, base], -1), base
 
 
 class Discriminator(nn.Module):
@@ -96,11 +171,13 @@ class Discriminator(nn.Module):
       live in `batch_stats`) or 'none'.
     features: widths of the first conv and the strided convs.
     conv_impl: 'auto', 'xla', 'fast' or 'matmul'.
+    resize: the first resize, 'half_pixel' or 'align_corners'.
     dtype: computation dtype.
   """
   norm: str = 'batch'
   features: Sequence[int] = (64, 128, 256, 512)
   conv_impl: str = 'auto'
+  resize: str = 'half_pixel'
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -109,7 +186,8 @@ class Discriminator(nn.Module):
       raise ValueError(f'norm={self.norm!r} is not one of {NORMS}.')
     conv = functools.partial(layers.Conv, impl=self.conv_impl, dtype=self.dtype)
     x = x.astype(self.dtype)
-    x = conv(self.features[0], kernel_size=4, name='conv0')(_resize_plus_3(x))
+    x = conv(self.features[0], kernel_size=4, name='conv0')(
+        resize_plus_3(x, self.resize))
     x = nn.leaky_relu(x, 0.2)
     for i, f in enumerate(self.features[1:], start=1):
       layer = conv(f, kernel_size=4, strides=2, padding=1, name=f'conv{i}')
@@ -136,13 +214,18 @@ class CNNColorizer(nn.Module):
     features: encoder widths; the decoder mirrors features[-2::-1].
     num_classes: 0 regresses ab (tanh); else the number of ab classes.
     temperature: the annealed mean's temperature (classes only; 1 = mean).
+    ab_scale: the model range's a, b scale (classes only: the class centres
+      are CIELAB a, b, the output is in the model range).
     conv_impl: 'auto', 'xla', 'fast' or 'matmul'.
+    resize: the first resize, 'half_pixel' or 'align_corners'.
     dtype: computation dtype.
   """
   features: Sequence[int] = (64, 128, 256, 512)
   num_classes: int = 0
   temperature: float = 0.38
+  ab_scale: float = 127.0
   conv_impl: str = 'auto'
+  resize: str = 'half_pixel'
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -153,7 +236,8 @@ class CNNColorizer(nn.Module):
     norm = functools.partial(_BatchNorm, use_running_average=not train,
                              dtype=self.dtype)
     x = x.astype(self.dtype)
-    x = conv(self.features[0], kernel_size=4, name='down0')(_resize_plus_3(x))
+    x = conv(self.features[0], kernel_size=4, name='down0')(
+        resize_plus_3(x, self.resize))
     x = nn.relu(norm(name='down0_bn')(x))
     for i, f in enumerate(self.features[1:], start=1):
       x = conv(f, kernel_size=4, strides=2, padding=1, name=f'down{i}')(x)
@@ -167,4 +251,5 @@ class CNNColorizer(nn.Module):
           jnp.float32))
     x = conv(self.num_classes, kernel_size=1, name='head')(x).astype(
         jnp.float32)
-    return x if logits else ab_classes.annealed_mean(x, self.temperature)
+    return x if logits else ab_classes.annealed_mean(x, self.temperature,
+                                                     self.ab_scale)

@@ -23,7 +23,6 @@ import matplotlib
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
-import ml_collections  # noqa: E402
 import numpy as np  # noqa: E402
 
 from colorjax import baselines  # noqa: E402
@@ -34,6 +33,7 @@ from colorjax import plots  # noqa: E402
 from colorjax import stats  # noqa: E402
 from colorjax import steps as steps_lib  # noqa: E402
 from colorjax import train  # noqa: E402
+from colorjax import workdir as workdir_lib  # noqa: E402
 
 # (metric, label, +1 if higher is better / -1 if lower / 0 if neither).
 PAIRED = (
@@ -64,20 +64,20 @@ def summary(per_image: Mapping[str, np.ndarray]) -> Dict[str, float]:
 def _score_seeds(run_dir: str, images: np.ndarray
                  ) -> List[Dict[str, np.ndarray]]:
   """Per-image metrics of each seed of `run_dir` on `images`."""
-  predict = jax.jit(lambda state, rgb: steps_lib.predict_ab(
-      state, color.rgb_uint8_to_model(rgb)[0]))
+  predict = jax.jit(lambda state, rgb, ab_scale: steps_lib.predict_ab(
+      state, color.rgb_uint8_to_model(rgb, ab_scale)[0]), static_argnums=2)
   out = []
   for seed_dir in _seed_dirs(run_dir):
     config, _, state = train.load_run(seed_dir)
     out.append(baselines.per_image(
-        images, lambda rgb, state=state: predict(state, rgb),
-        batch_size=config.batch_size))
+        images, lambda rgb, state=state, s=config.ab_scale: predict(
+            state, rgb, s), batch_size=config.batch_size,
+        ab_scale=config.ab_scale))
   return out
 
 
 def _seed_dirs(run_dir: str) -> List[str]:
-  with open(os.path.join(run_dir, names.CONFIG)) as f:
-    n = json.load(f).get('num_seeds', 1)
+  n = workdir_lib.read_config(run_dir).num_seeds
   return ([run_dir] if n == 1 else
           [os.path.join(run_dir, names.seed_dir(k)) for k in range(n)])
 
@@ -210,13 +210,15 @@ def build(run_dirs: Mapping[str, str], dataset: str, split: str,
           wall_seconds: Mapping[str, float]) -> str:
   """Scores, compares and writes the report; returns its Markdown."""
   first = next(iter(run_dirs.values()))
-  with open(os.path.join(first, names.CONFIG)) as f:
-    config = ml_collections.ConfigDict(json.load(f))
+  config = workdir_lib.read_config(first)
   images = evaluate.load_images(config, dataset, split)
   prior = evaluate.training_prior(first, config)
   zeros = np.zeros(2, np.float32)
-  trivial = {'grey': summary(baselines.per_image(images, None, zeros)),
-             'prior': summary(baselines.per_image(images, None, prior))}
+  scale = config.ab_scale
+  trivial = {'grey': summary(baselines.per_image(images, None, zeros,
+                                                  ab_scale=scale)),
+             'prior': summary(baselines.per_image(images, None, prior,
+                                                  ab_scale=scale))}
   scores = {name: _score_seeds(d, images) for name, d in run_dirs.items()}
   results = {}
   for name, seeds in scores.items():

@@ -95,20 +95,29 @@ def _network(config: ml_collections.ConfigDict, model: Any, base_lr: float,
 
 def create_networks(config: ml_collections.ConfigDict
                     ) -> Tuple[Network, Optional[Network]]:
-  """(generator, discriminator); the discriminator is None for the CNN."""
-  common = dict(conv_impl=config.conv_impl,
+  """(generator, discriminator); the discriminator is None for the
+  L1-only models ('cnn', 'unet')."""
+  common = dict(conv_impl=config.conv_impl, resize=config.resize,
                 dtype=jnp.dtype(config.compute_dtype))
   if config.model == 'cnn':
+    if config.hints.enabled:
+      raise ValueError('hints need the U-Net (config.model unet or gan).')
     classes = config.get('head', 'regression') == 'classes'
     cnn = models.CNNColorizer(
         features=tuple(config.cnn.features),
         num_classes=ab_classes.num_classes() if classes else 0,
-        temperature=config.classes.temperature if classes else 1.0, **common)
+        temperature=config.classes.temperature if classes else 1.0,
+        ab_scale=config.ab_scale, **common)
     return _network(config, cnn, config.g_lr, 1), None
+  h = config.hints
   generator = models.UNetGenerator(
       features=tuple(config.generator.features),
       num_dropout=config.generator.num_dropout,
-      dropout_rate=config.generator.dropout_rate, **common)
+      dropout_rate=config.generator.dropout_rate, hints=h.enabled,
+      prior_ab=tuple(float(v) for v in h.prior_ab),
+      propagation_iterations=h.propagation_iterations, **common)
+  if config.model == 'unet':
+    return _network(config, generator, config.g_lr, 1), None
   discriminator = models.Discriminator(
       norm=config.discriminator.norm,
       features=tuple(config.discriminator.features), **common)

@@ -33,6 +33,7 @@ import optax
 from colorjax import ab_classes
 from colorjax import batching
 from colorjax import color
+from colorjax import hints as hints_lib
 from colorjax import losses
 from colorjax import metrics as metrics_lib
 from colorjax import names
@@ -69,8 +70,9 @@ def _discriminator_update(d: NetState, l: jax.Array, ab: jax.Array,
 
 
 def train_step(state: TrainState, batch: Batch, rng: jax.Array, *,
-               l1_weight: float, real_label: float,
-               class_weights: Optional[jax.Array] = None
+               l1_weight: float, real_label: float, ab_scale: float,
+               class_weights: Optional[jax.Array] = None,
+               hint_simulation: Optional[hints_lib.Simulation] = None
                ) -> Tuple[TrainState, Metrics]:
   """One generator update, then one discriminator update (GAN), or L1 (CNN).
 
@@ -85,23 +87,32 @@ def train_step(state: TrainState, batch: Batch, rng: jax.Array, *,
     rng: the key of this step's dropout.
     l1_weight: the generator loss's weight of L1 against the adversarial term.
     real_label: the discriminator's target for real pairs.
+    ab_scale: the model range's a, b scale (`colorjax.color`).
     class_weights: (Q,) rebalancing weights of a CNN with an ab-classes head
       (`colorjax.ab_classes`): its loss is their cross-entropy, not L1.
+    hint_simulation: for a generator with hint inputs, how to draw its hints
+      from the batch's true a, b (with a key split from `rng`).
 
   Returns:
     The updated state and a dict of scalar metrics.
   """
-  l, ab = color.rgb_uint8_to_model(batch['rgb'])
+  l, ab = color.rgb_uint8_to_model(batch['rgb'], ab_scale)
   g, d = state.g, state.d
+  hint_kwargs = {}
+  if hint_simulation is not None:
+    rng, hint_rng = jax.random.split(rng)
+    hint_ab, hint_mask = hint_simulation.draw(hint_rng, ab)
+    hint_kwargs = dict(hint_ab=hint_ab, hint_mask=hint_mask)
 
   def g_loss_fn(params):
     if class_weights is not None:
       logits, g_mut = g.apply_fn(g.variables(params), l, train=True,
                                  logits=True, mutable=['batch_stats'])
-      ce = ab_classes.loss(logits, ab, class_weights)
+      ce = ab_classes.loss(logits, ab, class_weights, ab_scale)
       return ce, (g_mut['batch_stats'], None, None, {names.G_CE: ce})
     fake_ab, g_mut = g.apply_fn(g.variables(params), l, train=True,
-                                rngs={'dropout': rng}, mutable=['batch_stats'])
+                                rngs={'dropout': rng}, mutable=['batch_stats'],
+                                **hint_kwargs)
     if d is None:
       l1 = losses.l1_loss(fake_ab, ab)
       return l1, (g_mut['batch_stats'], fake_ab, None, {names.G_L1: l1})
@@ -124,26 +135,33 @@ def train_step(state: TrainState, batch: Batch, rng: jax.Array, *,
   return state.replace(step=state.step + 1, g=g, d=d), metrics
 
 
-def predict_ab(state: TrainState, l: jax.Array) -> jax.Array:
-  """The generator's ab (model range) for model-range L (inference mode)."""
-  return state.g.apply_fn(state.g.variables(), l, train=False)
+def predict_ab(state: TrainState, l: jax.Array,
+               hint_ab: Optional[jax.Array] = None,
+               hint_mask: Optional[jax.Array] = None) -> jax.Array:
+  """The generator's ab (model range) for model-range L (inference mode),
+  given a hint map if the generator takes one (none: automatic)."""
+  if hint_ab is None:
+    return state.g.apply_fn(state.g.variables(), l, train=False)
+  return state.g.apply_fn(state.g.variables(), l, train=False,
+                          hint_ab=hint_ab, hint_mask=hint_mask)
 
 
-def eval_step(state: TrainState, batch: Batch) -> Metrics:
+def eval_step(state: TrainState, batch: Batch, *, ab_scale: float) -> Metrics:
   """Sums over a batch of per-image validation metrics (inference mode).
 
   `batch['mask']` is 1 for real images and 0 for padding.
   """
-  l, _ = color.rgb_uint8_to_model(batch['rgb'])
+  l, _ = color.rgb_uint8_to_model(batch['rgb'], ab_scale)
   return metrics_lib.masked_sums(
-      metrics_lib.score_ab(l, predict_ab(state, l), batch['rgb']),
+      metrics_lib.score_ab(l, predict_ab(state, l), batch['rgb'], ab_scale),
       batch['mask'])
 
 
-def predict_rgb(state: TrainState, rgb: jax.Array) -> jax.Array:
+def predict_rgb(state: TrainState, rgb: jax.Array, *,
+                ab_scale: float) -> jax.Array:
   """Colourises the lightness of uint8 images: sRGB in [0, 1] (inference)."""
-  l, _ = color.rgb_uint8_to_model(rgb)
-  return color.model_to_rgb(l, predict_ab(state, l))
+  l, _ = color.rgb_uint8_to_model(rgb, ab_scale)
+  return color.model_to_rgb(l, predict_ab(state, l), ab_scale)
 
 
 def _advance(state: TrainState, batch: Batch, *, step_fn
@@ -214,17 +232,23 @@ class Steps:
       class_weights = np.ones(ab_classes.num_classes(), np.float32)
     step_fn = functools.partial(train_step, l1_weight=config.l1_weight,
                                 real_label=config.real_label,
-                                class_weights=class_weights)
+                                ab_scale=config.ab_scale,
+                                class_weights=class_weights,
+                                hint_simulation=(
+                                    hints_lib.Simulation.from_config(config)
+                                    if config.hints.enabled else None))
     self.train_step = jax.jit(
         functools.partial(_advance, step_fn=step_fn),
         in_shardings=(self.replicated, self.data_sharding),
         out_shardings=(self.replicated, self.replicated),
         donate_argnums=(0,))
     self.eval_step = jax.jit(
-        eval_step, in_shardings=(self.replicated, self.data_sharding),
+        functools.partial(eval_step, ab_scale=config.ab_scale),
+        in_shardings=(self.replicated, self.data_sharding),
         out_shardings=self.replicated)
     self.predict_rgb = jax.jit(
-        predict_rgb, in_shardings=(self.replicated, self.data_sharding),
+        functools.partial(predict_rgb, ab_scale=config.ab_scale),
+        in_shardings=(self.replicated, self.data_sharding),
         out_shardings=self.replicated)
     self.num_seeds = int(config.get('num_seeds', 1))
     if self.num_seeds > 1:

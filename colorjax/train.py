@@ -37,6 +37,7 @@ from colorjax import batching
 from colorjax import checkpoint
 from colorjax import names
 from colorjax import sources
+from colorjax import workdir as workdir_lib
 from colorjax.config_validation import validate_config
 from colorjax.errors import CheckpointError
 from colorjax.errors import ConfigError
@@ -69,16 +70,7 @@ def load_run(workdir: str, epoch: Optional[int] = None,
   Raises:
     CheckpointError: the workdir, its config or the checkpoint is missing.
   """
-  if not os.path.isdir(workdir):
-    raise CheckpointError(f'workdir {workdir!r} does not exist; pass the '
-                          '--workdir a training run wrote.')
-  config_path = os.path.join(workdir, names.CONFIG)
-  if not os.path.exists(config_path):
-    raise CheckpointError(f'{workdir!r} is not a colorjax workdir (no '
-                          f'{names.CONFIG}); pass the --workdir of a training '
-                          'run.')
-  with open(config_path) as f:
-    config = ml_collections.ConfigDict(json.load(f))
+  config = workdir_lib.read_config(workdir)
   num_seeds = config.get('num_seeds', 1)
   if seed is not None and not 0 <= seed < num_seeds:
     raise CheckpointError(f'--seed={seed}: {workdir!r} holds {num_seeds} '
@@ -154,16 +146,15 @@ class _WorkdirLock:
 
 
 # What shapes the saved state: a run cannot resume under other values.
-_STATE_KEYS = ('model', 'generator', 'discriminator', 'cnn')
+_STATE_KEYS = ('model', 'generator', 'discriminator', 'cnn', 'ab_scale',
+               'resize')
 
 
 def _check_resumable(config: ml_collections.ConfigDict, workdir: str) -> None:
   """Raises naming what differs if `workdir` holds a run of another model."""
-  path = os.path.join(workdir, names.CONFIG)
-  if not os.path.exists(path):
+  if not os.path.exists(os.path.join(workdir, names.CONFIG)):
     return
-  with open(path) as f:
-    saved = json.load(f)
+  saved = json.loads(workdir_lib.read_config(workdir).to_json_best_effort())
   current = json.loads(config.to_json_best_effort())
   changed = [k for k in _STATE_KEYS if k in saved
              and (k != 'discriminator' or current['model'] == 'gan')
@@ -404,12 +395,18 @@ def _set_up(config: ml_collections.ConfigDict,
                'on %d %s device(s).', len(train_ds), spe, len(val_ds),
                len(devices), jax.default_backend())
   classes = config.head == 'classes'
+  everywhere = classes or config.hints.enabled  # Needed by every process.
   train_images = (train_ds.eval_array()
-                  if classes or jax.process_index() == 0 else None)
+                  if everywhere or jax.process_index() == 0 else None)
+  prior = (baselines.mean_ab(train_images, config.ab_scale)
+           if train_images is not None else None)
   class_weights = None
   if classes:  # Same weights on every process.
     class_weights = multihost_utils.broadcast_one_to_all(
         ab_classes.class_weights(train_images, config.classes.rebalance))
+  if config.hints.enabled:  # The hint model's colour where no hint reaches.
+    prior = multihost_utils.broadcast_one_to_all(prior)
+    config.hints.prior_ab = tuple(float(v) for v in prior)
   steps = Steps(config, default_mesh(), class_weights)
   _check_seed_count(config, workdir)
   seeds = [_Seed(c, d, checkpoint.create_manager(d, c, spe))
@@ -417,14 +414,12 @@ def _set_up(config: ml_collections.ConfigDict,
   state = _init_or_restore(config, workdir, steps, seeds)
   val_images = val_ds.eval_array()
   if jax.process_index() == 0:  # Writes files; every process computes.
-    prior = baselines.mean_ab(train_images)
     trivial = baselines.score_at_size(val_images, None, prior,
-                                      config.batch_size)
+                                      config.batch_size, config.ab_scale)
     for c, d in [(config, workdir)] + [(s.config, s.workdir) for s in seeds]:
-      with open(os.path.join(d, names.CONFIG), 'w') as f:
-        f.write(c.to_json_best_effort(indent=2))
-      with open(os.path.join(d, names.DATA_STATS), 'w') as f:
-        json.dump({'mean_ab': prior.tolist(), 'validation': trivial}, f)
+      workdir_lib.write_config(d, c)
+      workdir_lib.write_text(os.path.join(d, names.DATA_STATS), json.dumps(
+          {'mean_ab': prior.tolist(), 'validation': trivial}))
   for s in seeds:
     s.actions = actions_lib.create_actions(
         s.config, s.workdir, steps, val_images, s.manager, spe,
@@ -450,11 +445,9 @@ def _seed_workdirs(config: ml_collections.ConfigDict, workdir: str
 
 def _check_seed_count(config: ml_collections.ConfigDict, workdir: str) -> None:
   """A run resumes only with the seed count it was started with."""
-  path = os.path.join(workdir, names.CONFIG)
-  if not os.path.exists(path):
+  if not os.path.exists(os.path.join(workdir, names.CONFIG)):
     return
-  with open(path) as f:
-    saved = json.load(f).get('num_seeds', 1)
+  saved = workdir_lib.read_config(workdir).num_seeds
   if saved != config.num_seeds:
     raise CheckpointError(
         f'workdir {workdir!r} holds a run of {saved} seed(s), not '

@@ -11,7 +11,9 @@ import ml_collections
 def get_config(arg: str = '') -> ml_collections.ConfigDict:
   """The default config; `arg` may be '' or 'demo'."""
   c = ml_collections.ConfigDict()
-  c.model = 'gan'  # 'gan' (U-Net G + discriminator) or 'cnn' (L1 only).
+  # 'gan' (U-Net G + discriminator), 'unet' (the U-Net, L1 only) or 'cnn'
+  # (a plain encoder-decoder, L1 only).
+  c.model = 'gan'
   c.seed = 0
   # Seeds trained as one program (a seed axis, `jax.vmap`): seed, seed + 1,
   # ...; each gets WORKDIR/seed_k. 1: a plain run in WORKDIR.
@@ -42,6 +44,21 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
   # annealed mean's at inference (1: the mean; lower: nearer the mode).
   c.head = 'regression'
   c.classes = ml_collections.ConfigDict(dict(rebalance=0.5, temperature=0.38))
+  # The model range of a, b is ab / ab_scale; 127 is the reference's
+  # (karoly-hars/GAN_image_colorizing datasets.preprocess), so its weights
+  # import exactly. `resize` is the models' first bilinear resize to H + 3:
+  # 'half_pixel' (the reference's F.upsample on PyTorch >= 0.4) or
+  # 'align_corners'. See colorjax/color.py and colorjax/models.py.
+  c.ab_scale = 127.0
+  c.resize = 'half_pixel'
+  # Colour hints (colorjax/hints.py): the U-Net reads L + a hint map and
+  # Levin et al.'s propagation of it, trained on hints simulated from the
+  # ground truth (a geometric number of points per image, P(0) = p_none, at
+  # most max_points). prior_ab, the colour where no hint reaches, is set by
+  # training to the training set's mean a, b (model range).
+  c.hints = ml_collections.ConfigDict(dict(
+      enabled=False, p_none=0.125, max_points=32, prior_ab=(0.0, 0.0),
+      propagation_iterations=150))
   c.conv_impl = 'auto'  # 'auto', 'xla', 'fast' or 'matmul': see colorjax/layers.py.
   c.compute_dtype = 'float32'  # 'bfloat16' on GPU/TPU.
 

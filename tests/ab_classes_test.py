@@ -44,8 +44,8 @@ def test_rebalancing_favours_rare_colours():
   red[..., 0] = 200
   images = np.concatenate([grey, red])
   w = ab_classes.class_weights(images[rng.permutation(17)], mix=0.5)
-  ids = ab_classes.nearest_class(color.ab_from_model(
-      color.rgb_uint8_to_model(images[[0, -1], 0, 0])[1]))
+  ids = ab_classes.nearest_class(
+      color.rgb_to_lab(images[[0, -1], 0, 0] / 255.0)[..., 1:])
   assert w[ids[1]] > 2 * w[ids[0]]  # Red is 16x rarer than grey.
   np.testing.assert_allclose(ab_classes.class_weights(images, mix=1.0), 1,
                              rtol=1e-5)
@@ -56,20 +56,20 @@ def test_annealed_mean_moves_from_the_mean_to_the_mode():
   logits = np.full(len(centres), -10.0, np.float32)
   logits[[5, 100]] = [2.0, 1.5]
   p = jax.nn.softmax(logits)
-  mean = ab_classes.annealed_mean(jnp.asarray(logits), 1.0)
-  np.testing.assert_allclose(mean, p @ centres / color.AB_SCALE, atol=1e-6)
-  mode = ab_classes.annealed_mean(jnp.asarray(logits), 0.01)
-  np.testing.assert_allclose(mode, centres[5] / color.AB_SCALE, atol=1e-5)
+  mean = ab_classes.annealed_mean(jnp.asarray(logits), 1.0, 127.0)
+  np.testing.assert_allclose(mean, p @ centres / 127.0, atol=1e-6)
+  mode = ab_classes.annealed_mean(jnp.asarray(logits), 0.01, 110.0)
+  np.testing.assert_allclose(mode, centres[5] / 110.0, atol=1e-5)
 
 
 def test_the_loss_prefers_the_right_class():
   centres = ab_classes.bin_centres()
-  target = jnp.asarray(centres[[7]] / color.AB_SCALE)
+  target = jnp.asarray(centres[[7]] / 127.0)
   weights = jnp.ones(len(centres))
   right = jnp.zeros((1, len(centres))).at[0, 7].set(5.0)
   wrong = jnp.zeros((1, len(centres))).at[0, 150].set(5.0)
-  assert (ab_classes.loss(right, target, weights) <
-          ab_classes.loss(wrong, target, weights))
+  assert (ab_classes.loss(right, target, weights, 127.0) <
+          ab_classes.loss(wrong, target, weights, 127.0))
 
 
 def test_cnn_with_classes_returns_ab_or_logits():

@@ -160,9 +160,10 @@ def test_masked_scores_equal_the_unpadded_image():
 
 def test_colourfulness_ratio_of_greyscale_originals_is_not_a_number():
   grey = np.repeat(_images(6, (2, 16, 16, 1)), 3, axis=-1)
-  l, _ = color.rgb_uint8_to_model(grey)
+  l, _ = color.rgb_uint8_to_model(grey, 127.0)
   pred_ab = np.full(l.shape[:-1] + (2,), 0.2, np.float32)
-  sums = metrics.masked_sums(metrics.score_ab(l, pred_ab, grey), np.ones(2))
+  sums = metrics.masked_sums(metrics.score_ab(l, pred_ab, grey, 127.0),
+                             np.ones(2))
   summary = metrics.summarize([sums])
   assert np.isnan(summary[names.COLOURFULNESS_RATIO])
   assert summary[names.DELTA_CF] > 1  # The absolute difference still counts.

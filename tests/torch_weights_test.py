@@ -1,17 +1,19 @@
 """PyTorch weights in and out: outputs match PyTorch's in eval mode.
 
-The PyTorch modules below follow the key layout of the reference
-implementation (karoly-hars/GAN_image_colorizing, networks.py and its
-spectral_norm.py): blocks named down1.., up1.., final, each an `nn.Sequential`
-called `model`; its spectral norm wraps the conv as `.module` with
-`weight_bar`, `weight_u`, `weight_v` and iterates once per call. They resize
-to (H + 3, W + 3) where the reference hard-codes 35 x 35 (the same at 32 px),
-so they also run at another size.
+The PyTorch side is `benchmarks/torch_reference.py`, written from the
+reference implementation's own files (karoly-hars/GAN_image_colorizing:
+networks.py, spectral_norm.py, datasets.py): its module tree and keys, its
+fixed 35 x 35 resize, its sigmoid discriminator, its spectral norm and its
+/127 pre- and post-processing. Narrow widths keep the tests fast; the
+structure is the reference's. Its plain layout (`PlainGenerator`,
+`PlainDiscriminator`, torch.nn.utils.spectral_norm) is what
+`export_torch --layout=benchmark` writes.
 """
 
 import os
 import sys
 
+import cv2
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -36,91 +38,12 @@ G_FEATURES = (8, 16, 16, 32, 32)
 D_FEATURES = (8, 16, 32, 32)
 
 
-def _plus_3(x):
-  return F.interpolate(x, size=(x.shape[-2] + 3, x.shape[-1] + 3),
-                       mode='bilinear', align_corners=False)
+def RefGenerator():  # noqa: N802  (a class, narrowed)
+  return torch_reference.Generator('batch', G_FEATURES)
 
 
-class _RefSpectralNorm(nn.Module):
-  """The reference's spectral norm: one power iteration on every call."""
-
-  def __init__(self, conv):
-    super().__init__()
-    self.module = conv
-    w = conv.weight.data
-    u = nn.Parameter(F.normalize(torch.randn(w.shape[0]), dim=0),
-                     requires_grad=False)
-    v = nn.Parameter(F.normalize(torch.randn(w[0].numel()), dim=0),
-                     requires_grad=False)
-    del conv._parameters['weight']
-    conv.register_parameter('weight_u', u)
-    conv.register_parameter('weight_v', v)
-    conv.register_parameter('weight_bar', nn.Parameter(w))
-
-  def forward(self, x):
-    m = self.module
-    mat = m.weight_bar.view(m.weight_bar.shape[0], -1)
-    m.weight_v.data = F.normalize(mat.t() @ m.weight_u.data, dim=0, eps=1e-12)
-    m.weight_u.data = F.normalize(mat @ m.weight_v.data, dim=0, eps=1e-12)
-    sigma = m.weight_u @ mat @ m.weight_v
-    return F.conv2d(x, m.weight_bar / sigma, m.bias, m.stride, m.padding)
-
-
-def _block(*layers):
-  block = nn.Module()
-  block.model = nn.Sequential(*layers)
-  return block
-
-
-class RefGenerator(nn.Module):
-
-  def __init__(self, features=G_FEATURES):
-    super().__init__()
-    cin = 1
-    for i, f in enumerate(features):
-      conv = nn.Conv2d(cin, f, 4, 1, 0) if i == 0 else nn.Conv2d(cin, f, 4, 2, 1)
-      setattr(self, f'down{i + 1}',
-              _block(conv, nn.BatchNorm2d(f), nn.LeakyReLU(0.2)))
-      cin = f
-    for i, f in enumerate(features[-2::-1]):
-      setattr(self, f'up{i + 1}', _block(nn.ConvTranspose2d(cin, f, 4, 2, 1),
-                                         nn.BatchNorm2d(f), nn.ReLU(),
-                                         nn.Dropout(0.5 if i < 2 else 0)))
-      cin = 2 * f
-    self.final = _block(nn.Conv2d(cin, 2, 1), nn.Tanh())
-    self.n = len(features)
-
-  def forward(self, x):
-    x = _plus_3(x)
-    skips = []
-    for i in range(self.n):
-      x = getattr(self, f'down{i + 1}').model(x)
-      skips.append(x)
-    for i, skip in enumerate(skips[-2::-1]):
-      x = torch.cat([getattr(self, f'up{i + 1}').model(x), skip], 1)
-    return self.final.model(x)
-
-
-class RefDiscriminator(nn.Module):
-
-  def __init__(self, norm, features=D_FEATURES):
-    super().__init__()
-    self.down1 = _block(nn.Conv2d(3, features[0], 4, 1, 0), nn.LeakyReLU(0.2))
-    cin = features[0]
-    for i, f in enumerate(features[1:], start=2):
-      conv = nn.Conv2d(cin, f, 4, 2, 1)
-      layers = ([_RefSpectralNorm(conv)] if norm == 'spectral' else
-                [conv, nn.BatchNorm2d(f)])
-      setattr(self, f'down{i}', _block(*layers, nn.LeakyReLU(0.2)))
-      cin = f
-    self.final = _block(nn.Conv2d(cin, 1, 4, 1, 0), nn.Sigmoid())
-    self.n = len(features)
-
-  def forward(self, x):
-    x = _plus_3(x)
-    for i in range(self.n):
-      x = getattr(self, f'down{i + 1}').model(x)
-    return self.final.model(x).view(x.shape[0], -1)
+def RefDiscriminator(norm):  # noqa: N802
+  return torch_reference.Discriminator(norm, D_FEATURES)
 
 
 def _randomise_batch_norms(module, seed=0):
@@ -155,8 +78,8 @@ def _ours(config, network):
   return model, shapes
 
 
-@pytest.mark.parametrize('size', [32, 48])
-def test_reference_generator_matches_in_eval_mode(tiny_config, size):
+def test_reference_generator_matches_in_eval_mode(tiny_config):
+  size = 32  # The reference resizes every input to 35 x 35.
   torch.manual_seed(0)
   ref = _randomise_batch_norms(RefGenerator()).eval()
   config = _config(tiny_config)
@@ -172,8 +95,8 @@ def test_reference_generator_matches_in_eval_mode(tiny_config, size):
 
 
 @pytest.mark.parametrize('norm', ['batch', 'spectral'])
-@pytest.mark.parametrize('size', [32, 64])
-def test_reference_discriminator_matches_in_eval_mode(tiny_config, norm, size):
+def test_reference_discriminator_matches_in_eval_mode(tiny_config, norm):
+  size = 32
   torch.manual_seed(1)
   ref = _randomise_batch_norms(RefDiscriminator(norm)).eval()
   config = _config(tiny_config, norm)
@@ -194,8 +117,8 @@ def test_reference_discriminator_matches_in_eval_mode(tiny_config, norm, size):
                                           ('discriminator', 'spectral')])
 def test_benchmark_layout_matches_in_eval_mode(tiny_config, network, norm):
   torch.manual_seed(2)
-  ref = (torch_reference.Generator(G_FEATURES) if network == 'generator' else
-         torch_reference.Discriminator(norm, D_FEATURES))
+  ref = (torch_reference.PlainGenerator(G_FEATURES) if network == 'generator'
+         else torch_reference.PlainDiscriminator(norm, D_FEATURES))
   channels = 1 if network == 'generator' else 3
   x = torch.from_numpy(np.random.RandomState(3).uniform(
       -1, 1, (2, channels, 32, 32)).astype(np.float32))
@@ -301,3 +224,89 @@ def test_bad_weights_stop_with_one_line_and_write_nothing(tiny_config,
                                 _saved(tmp_path, 'd.pth', d_good),
                                 str(workdir))
   assert not workdir.exists()
+
+
+@pytest.mark.parametrize('resize,align_corners', [('half_pixel', False),
+                                                  ('align_corners', True)])
+@pytest.mark.parametrize('shape', [(32, 32), (16, 24), (5, 7)])
+def test_resize_plus_3_is_torch_bilinear(resize, align_corners, shape):
+  x = np.random.RandomState(0).uniform(-1, 1, (2, 3) + shape).astype(
+      np.float32)
+  theirs = F.interpolate(torch.from_numpy(x), size=(shape[0] + 3,
+                                                    shape[1] + 3),
+                         mode='bilinear', align_corners=align_corners)
+  ours = models.resize_plus_3(jnp.asarray(x.transpose(0, 2, 3, 1)), resize)
+  np.testing.assert_allclose(ours, theirs.numpy().transpose(0, 2, 3, 1),
+                             atol=1e-5)
+
+
+def _painting_32():
+  """A 32 x 32 colour image that ships with scikit-image."""
+  from skimage import data  # pylint: disable=g-import-not-at-top
+  return cv2.resize(data.astronaut(), (32, 32), interpolation=cv2.INTER_AREA)
+
+
+def test_reference_generator_colourises_as_the_reference(tiny_config,
+                                                         tmp_path):
+  # The reference's BN recipe: weights_init_normal, then a trained-looking
+  # set of BatchNorm statistics; saved as its train.py saves it.
+  torch.manual_seed(6)
+  g = RefGenerator()
+  g.apply(torch_reference.weights_init_normal)
+  g = _randomise_batch_norms(g, seed=6).eval()
+  path = _saved(tmp_path, 'checkpoint_ep0_gen.pt', g.state_dict())
+  config = _config(tiny_config)
+  assert config.ab_scale == 127 and config.resize == 'half_pixel'
+  workdir = str(tmp_path / 'imported')
+  import_torch.import_weights(config, path, None, workdir)
+  rgb = _painting_32()
+  # The reference: datasets.preprocess -> Generator -> datasets.postprocess.
+  lab = torch_reference.preprocess(rgb[..., ::-1])
+  with torch.no_grad():
+    ab = g(torch.from_numpy(lab[None, :1])).numpy()[0]
+  theirs = torch_reference.postprocess(np.concatenate([lab[:1], ab]))[..., ::-1]
+  colorizer = colorize.Colorizer.from_workdir(workdir)
+  # a, b in the model range from the same input: the weights import exactly.
+  ours_ab = colorizer._predict(colorizer._variables,
+                               lab[None, :1].transpose(0, 2, 3, 1))
+  np.testing.assert_allclose(ours_ab[0], ab.transpose(1, 2, 0), atol=1e-5)
+  assert np.abs(ab).max() > 0.1  # Colours, not grey.
+  # End to end through colorize --gamut=clip, the reference's postprocess:
+  # within one 8-bit level of the reference (it truncates to uint8, we
+  # round; OpenCV's LAB differs in the 4th digit).
+  clip = colorize.Colorizer.from_workdir(workdir, gamut='clip')
+  diff = np.abs(clip.colorize(rgb).astype(int) - theirs.astype(int))
+  assert diff.max() <= 1, diff.max()
+  # By default colours outside sRGB are desaturated at the painting's own
+  # lightness instead; the colours inside it are the reference's.
+  lab_ours = np.concatenate([(lab[:1] + 1) * 50, ab * 127]).transpose(1, 2, 0)
+  raw = np.asarray(colorize.color.lab_to_rgb(lab_ours, clip=False))
+  inside = np.all((raw > 0.01) & (raw < 0.99), axis=-1)
+  assert 0.5 < inside.mean() < 1  # Both kinds of pixel are tested.
+  diff = np.abs(colorizer.colorize(rgb).astype(int) - theirs.astype(int))
+  assert diff[inside].max() <= 1, diff[inside].max()
+
+
+def test_runs_stored_before_the_scale_setting_load_as_trained(tiny_run,
+                                                              tmp_path):
+  import json  # pylint: disable=g-import-not-at-top
+  import shutil  # pylint: disable=g-import-not-at-top
+  rgb = _painting_32()
+  outputs = {}
+  for name, edit in [('stored_110', {'ab_scale': 110.0}),
+                     ('absent', None), ('stored_127', {'ab_scale': 127.0})]:
+    run = tmp_path / name
+    shutil.copytree(tiny_run, run)
+    with open(run / 'config.json') as f:
+      config = json.load(f)
+    config.pop('ab_scale'), config.pop('resize')
+    config.update(edit or {})
+    with open(run / 'config.json', 'w') as f:
+      json.dump(config, f)
+    loaded, _, _ = train.load_run(str(run))
+    assert loaded.resize == 'half_pixel'
+    outputs[name] = colorize.Colorizer.from_workdir(str(run)).colorize(rgb)
+  assert loaded.ab_scale == 127.0
+  np.testing.assert_array_equal(outputs['absent'], outputs['stored_110'])
+  assert np.abs(outputs['absent'].astype(int) -
+                outputs['stored_127'].astype(int)).max() > 0

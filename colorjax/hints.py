@@ -1,0 +1,249 @@
+"""Colour hints: simulated for training, propagated, and Levin et al.'s solve.
+
+A hint map is a pair (hint_ab, mask): hint_ab (B, H, W, 2) holds a, b in the
+model range where mask (B, H, W, 1) is 1, and 0 elsewhere. Zero hints (mask
+all 0) is automatic colourisation, so one model serves both.
+
+* `simulate`: hints drawn from the ground truth as Zhang, Zhu et al. 2017
+  ("Real-Time User-Guided Image Colorization with Learned Deep Priors") did:
+  per image a geometric number of points (P(0) = 1/8), each at a uniform
+  position revealing the mean a, b of a square patch (1-3 px at 32 px, scaled
+  with the image size). Pure JAX, drawn from the step's key.
+* `propagate`: Levin, Lischinski & Weiss 2004 ("Colorization using
+  Optimization"): every pixel without a hint is the affinity-weighted mean of
+  its 3x3 neighbours, with affinities from lightness. Solved on the device
+  by Jacobi iterations from coarse to fine (the fixed point is the exact
+  solution); where no hint exists anywhere the prior colour remains. The
+  hint models read it as two more input channels and refine it.
+* `levin`: the same linear system solved exactly with `scipy.sparse` (the
+  baseline of `evaluate --hints`, and the check of `propagate`).
+"""
+
+import dataclasses
+from typing import Sequence, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+# The 8 neighbours of a pixel in its 3x3 window.
+_OFFSETS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+                 if (dy, dx) != (0, 0))
+# Levin et al.'s published code: the variance is scaled by 0.6 and floored so
+# that the nearest neighbour keeps at least a 1% weight.
+_VAR_SCALE = 0.6
+_MIN_VAR = 2e-6
+
+
+def _shift(x: jax.Array, dy: int, dx: int) -> jax.Array:
+  """x[..., y + dy, x + dx, :] with zeros outside (B, H, W, C)."""
+  h, w = x.shape[1:3]
+  x = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+  return x[:, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+
+
+def affinities(y: jax.Array) -> jax.Array:
+  """Row-normalised 3x3 affinities of lightness y in [0, 1] (B, H, W, 1).
+
+  Returns (B, H, W, 8): the weight of each neighbour in `_OFFSETS` order;
+  neighbours outside the image weigh 0.
+  """
+  y = jnp.asarray(y, jnp.float32)
+  inside = jnp.ones_like(y)
+  ny = jnp.concatenate([_shift(y, dy, dx) for dy, dx in _OFFSETS], -1)
+  nin = jnp.concatenate([_shift(inside, dy, dx) for dy, dx in _OFFSETS], -1)
+  count = 1 + jnp.sum(nin, -1, keepdims=True)
+  mean = (y + jnp.sum(ny * nin, -1, keepdims=True)) / count
+  var = ((y - mean) ** 2 + jnp.sum(nin * (ny - mean) ** 2, -1,
+                                   keepdims=True)) / count
+  d2 = (ny - y) ** 2
+  nearest = jnp.min(jnp.where(nin > 0, d2, jnp.inf), -1, keepdims=True)
+  var = jnp.maximum(jnp.maximum(var * _VAR_SCALE, nearest / np.log(100.0)),
+                    _MIN_VAR)
+  w = jnp.exp(-d2 / var) * nin
+  return w / jnp.sum(w, -1, keepdims=True)
+
+
+def _jacobi(ab: jax.Array, w: jax.Array, hint_ab: jax.Array,
+            mask: jax.Array, iterations: int) -> jax.Array:
+  def step(_, x):
+    mean = sum(w[..., k:k + 1] * _shift(x, dy, dx)
+               for k, (dy, dx) in enumerate(_OFFSETS))
+    return jnp.where(mask > 0, hint_ab, mean)
+  return jax.lax.fori_loop(0, iterations, step, ab)
+
+
+def _down(x: jax.Array) -> jax.Array:
+  b, h, w, c = x.shape
+  return x.reshape(b, h // 2, 2, w // 2, 2, c).mean((2, 4))
+
+
+def propagate(l: jax.Array, hint_ab: jax.Array, mask: jax.Array,
+              prior_ab: jax.Array, iterations: int = 40) -> jax.Array:
+  """Levin et al.'s propagation of the hints over the image, on the device.
+
+  Args:
+    l: (B, H, W, 1) lightness in the model range [-1, 1].
+    hint_ab: (B, H, W, 2) hint a, b (model range) where `mask` is 1.
+    mask: (B, H, W, 1) 1 where a hint is given.
+    prior_ab: (2,) the colour of images without any hint.
+    iterations: Jacobi sweeps per level of the pyramid (halving while the
+      sides stay even and >= 4, coarsest first).
+
+  Returns:
+    (B, H, W, 2) a, b in the model range, equal to the hints where given.
+  """
+  l = jnp.asarray(l, jnp.float32)
+  hint_ab = jnp.asarray(hint_ab, jnp.float32)
+  mask = jnp.asarray(mask, jnp.float32)
+  levels = [(l, hint_ab * mask, mask)]
+  while all(s % 2 == 0 and s >= 8 for s in levels[-1][0].shape[1:3]):
+    y, h, m = levels[-1]
+    levels.append((_down(y), _down(h), _down(m)))
+  b = l.shape[0]
+  y, h, m = levels[-1]
+  ab = jnp.broadcast_to(jnp.asarray(prior_ab, jnp.float32),
+                        y.shape[:3] + (2,))
+  for i, (y, h, m) in enumerate(reversed(levels)):
+    if i:
+      ab = jnp.repeat(jnp.repeat(ab, 2, 1), 2, 2)
+    # A coarse cell is a hint where any of its pixels is: its mean colour.
+    given = (m > 0).astype(jnp.float32)
+    hint = h / jnp.maximum(m, 1e-6)
+    ab = _jacobi(jnp.where(given > 0, hint, ab), affinities((y + 1) / 2),
+                 hint, given, iterations)
+  del b
+  return ab
+
+
+def levin(l: np.ndarray, hint_ab: np.ndarray, mask: np.ndarray,
+          prior_ab: np.ndarray) -> np.ndarray:
+  """The exact solution of `propagate`'s system for one image (scipy).
+
+  Args:
+    l: (H, W, 1) lightness in the model range.
+    hint_ab: (H, W, 2) hint a, b where `mask` (H, W, 1) is 1.
+    prior_ab: (2,) the answer when there is no hint.
+
+  Returns:
+    (H, W, 2) float32 a, b in the model range.
+  """
+  from scipy import sparse  # pylint: disable=g-import-not-at-top
+  from scipy.sparse import linalg  # pylint: disable=g-import-not-at-top
+  h, w = l.shape[:2]
+  given = np.asarray(mask).reshape(-1) > 0
+  if not given.any():
+    return np.broadcast_to(np.asarray(prior_ab, np.float32),
+                           (h, w, 2)).copy()
+  weights = np.asarray(affinities(((np.asarray(l, np.float32) + 1) / 2)[None])
+                       )[0].reshape(h * w, 8)
+  idx = np.arange(h * w).reshape(h, w)
+  rows, cols, vals = [np.arange(h * w)], [np.arange(h * w)], [np.ones(h * w)]
+  for k, (dy, dx) in enumerate(_OFFSETS):
+    ys, xs = np.mgrid[0:h, 0:w]
+    ny, nx = ys + dy, xs + dx
+    ok = ((ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)).reshape(-1) & ~given
+    src = idx.reshape(-1)[ok]
+    rows.append(src)
+    cols.append(idx[np.clip(ny, 0, h - 1), np.clip(nx, 0, w - 1)].reshape(-1)
+                [ok])
+    vals.append(-weights[ok, k])
+  a = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows),
+                                                np.concatenate(cols))),
+                        shape=(h * w, h * w))
+  rhs = np.where(given[:, None], np.asarray(hint_ab).reshape(-1, 2), 0.0)
+  out = linalg.spsolve(a.tocsc(), rhs)
+  return np.asarray(out, np.float32).reshape(h, w, 2)
+
+
+def _patch_means(ab: jax.Array, y0: jax.Array, x0: jax.Array,
+                 size: jax.Array) -> jax.Array:
+  """Mean a, b of the squares [y0, y0 + size) x [x0, x0 + size) of one image
+  (H, W, 2), for K squares at once: (K, 2)."""
+  s = jnp.pad(jnp.cumsum(jnp.cumsum(ab, 0), 1), ((1, 0), (1, 0), (0, 0)))
+  y1, x1 = y0 + size, x0 + size
+  total = s[y1, x1] - s[y0, x1] - s[y1, x0] + s[y0, x0]
+  return total / (size * size)[:, None].astype(jnp.float32)
+
+
+def paint(shape: Tuple[int, int], y0: jax.Array, x0: jax.Array,
+          size: jax.Array, ab: jax.Array, keep: jax.Array
+          ) -> Tuple[jax.Array, jax.Array]:
+  """A hint map (H, W, 2), (H, W, 1) of K squares of one image, averaged
+  where they overlap; `keep` (K,) marks the squares that are given."""
+  h, w = shape
+  ys, xs = jnp.arange(h)[None, :, None], jnp.arange(w)[None, None, :]
+  inside = ((ys >= y0[:, None, None]) & (ys < (y0 + size)[:, None, None]) &
+            (xs >= x0[:, None, None]) & (xs < (x0 + size)[:, None, None]) &
+            keep[:, None, None]).astype(jnp.float32)  # (K, H, W)
+  count = jnp.sum(inside, 0)[..., None]
+  total = jnp.einsum('khw,kc->hwc', inside, ab)
+  mask = (count > 0).astype(jnp.float32)
+  return total / jnp.maximum(count, 1.0), mask
+
+
+def simulate(rng: jax.Array, ab: jax.Array, num_points: jax.Array,
+             max_points: int, patch_sizes: Sequence[int]
+             ) -> Tuple[jax.Array, jax.Array]:
+  """Hints revealed from the true a, b of a batch.
+
+  Args:
+    rng: a key.
+    ab: (B, H, W, 2) the true a, b (model range).
+    num_points: (B,) int, the number of points of each image (<= max_points).
+    max_points: the static bound on `num_points`.
+    patch_sizes: the sides a point's square may have (uniform among them).
+
+  Returns:
+    (hint_ab (B, H, W, 2), mask (B, H, W, 1)).
+  """
+  b, h, w = ab.shape[:3]
+  k_size, k_y, k_x = jax.random.split(rng, 3)
+  sizes = jnp.asarray(patch_sizes, jnp.int32)[jax.random.randint(
+      k_size, (b, max_points), 0, len(patch_sizes))]
+  y0 = (jax.random.uniform(k_y, (b, max_points)) *
+        (h - sizes + 1)).astype(jnp.int32)
+  x0 = (jax.random.uniform(k_x, (b, max_points)) *
+        (w - sizes + 1)).astype(jnp.int32)
+  keep = jnp.arange(max_points)[None] < num_points[:, None]
+
+  def one(ab_i, y0_i, x0_i, s_i, keep_i):
+    means = _patch_means(ab_i.astype(jnp.float32), y0_i, x0_i, s_i)
+    return paint((h, w), y0_i, x0_i, s_i, means, keep_i)
+
+  return jax.vmap(one)(ab, y0, x0, sizes, keep)
+
+
+def training_counts(rng: jax.Array, batch: int, p_none: float,
+                    max_points: int) -> jax.Array:
+  """(batch,) geometric point counts: P(n) = p (1 - p) ** n, capped."""
+  n = jax.random.geometric(rng, p_none, (batch,)) - 1
+  return jnp.minimum(n, max_points).astype(jnp.int32)
+
+
+def patch_sizes(image_size: int) -> Tuple[int, ...]:
+  """Sides of a simulated hint's square: 1-3 px at 32 px, scaled."""
+  scale = max(1, round(image_size / 32))
+  return tuple(s * scale for s in (1, 2, 3))
+
+
+@dataclasses.dataclass(frozen=True)
+class Simulation:
+  """How a train step draws hints: a geometric count per image, P(0) =
+  `p_none`, at most `max_points`, squares of `patch_sizes`."""
+  p_none: float
+  max_points: int
+  patch_sizes: Tuple[int, ...]
+
+  @classmethod
+  def from_config(cls, config) -> 'Simulation':
+    return cls(float(config.hints.p_none), int(config.hints.max_points),
+               patch_sizes(config.image_size))
+
+  def draw(self, rng: jax.Array, ab: jax.Array
+           ) -> Tuple[jax.Array, jax.Array]:
+    """(hint_ab, mask) for a batch of true a, b (B, H, W, 2)."""
+    count_rng, rng = jax.random.split(rng)
+    counts = training_counts(count_rng, ab.shape[0], self.p_none,
+                             self.max_points)
+    return simulate(rng, ab, counts, self.max_points, self.patch_sizes)

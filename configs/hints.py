@@ -1,0 +1,35 @@
+"""Colourisation guided by colour hints (points or strokes a person places).
+
+The U-Net generator, L1 only, reading L, a hint map and Levin et al.'s
+propagation of it (colorjax/hints.py), trained on hints simulated from the
+ground truth as Zhang, Zhu et al. 2017 did, on the `paintings_more` corpus
+(its `test` split left out). Zero hints is automatic colourisation, so the
+same model serves both. The U-Net, not the paintings recipe's CNN: a hint is
+local, and the U-Net's skips carry it back to its own pixels. The a, b scale
+is 110 as in the paintings recipe (the whole sRGB gamut inside the tanh).
+
+Variants: ``:cpu`` trains in about 45 minutes on 2 CPU cores (the README's
+figures come from it); the full variant trains longer, for a GPU; ``:demo``
+runs on the embedded samples.
+"""
+
+import ml_collections
+
+from colorjax.configs import default
+from colorjax.configs import paintings
+
+
+def get_config(arg: str = '') -> ml_collections.ConfigDict:
+  c = paintings.get_config()
+  c.model = 'unet'
+  c.hints.enabled = True
+  c.vibrance = 1.0  # Hints bring the colour; no gain at inference.
+  c.num_epochs = 150
+  c.lr_decay_steps = 8_000
+  if arg == 'cpu':
+    c.num_epochs = 40
+    c.lr_decay_steps = 2_000
+    c.log_every_steps = 20
+    c.keep_checkpoints = 1
+    return c
+  return default.apply_variant(c, arg)
