@@ -2,6 +2,7 @@
 
   python -m colorjax.colorize --workdir=DIR [--epoch=N] INPUT... --output=OUT_DIR
                               [--work_size=256] [--compare] [--overwrite]
+                              [--hints=FILE_OR_FOLDER]
 
 (also installed as ``colorjax-colorize``). INPUT is any mix of image files and
 folders (searched recursively). Each output is a PNG of the input's width and
@@ -15,11 +16,18 @@ so the output keeps the input's lightness and every detail of it. One program
 is compiled per working size and per full-resolution bucket (sides rounded up
 to 256), not per image size.
 
+A model trained with hints (`configs/hints.py`) also takes colour hints
+(`colorjax.hint_files`): ``--hints`` names one hints file (one input) or a
+folder of ``<input stem>.json`` / ``.png`` files; inputs without one are
+colourised automatically.
+
 From Python::
 
   colorizer = Colorizer.from_workdir('workdirs/paintings')
   rgb = colorizer.colorize(grey)            # uint8 HxW or HxWx3 -> uint8 HxWx3
   rgbs = colorizer.colorize_batch([a, b])   # any sizes
+  rgb = colorizer.colorize(grey, hints=[{'x': 120, 'y': 48,
+                                         'color': '#1f4e9c'}])
 """
 
 import collections
@@ -38,6 +46,7 @@ import numpy as np
 
 from colorjax import batching
 from colorjax import color
+from colorjax import hint_files
 from colorjax import image_io
 from colorjax import runtime
 from colorjax import sources
@@ -98,13 +107,15 @@ class Colorizer:
 
   def __init__(self, apply_fn, variables, work_size: int, factor: int,
                batch_size: int = 8, vibrance: float = 1.0, *,
-               ab_scale: float, gamut: str = 'desaturate'):
+               ab_scale: float, gamut: str = 'desaturate',
+               takes_hints: bool = False):
     """Use `from_workdir`; `apply_fn` is the generator's flax apply,
     `factor` what work sizes must be divisible by, `vibrance` the gain
     on the predicted a, b (1: as trained; >1 more saturated), `ab_scale`
     the model's a, b scale (its `config.ab_scale`) and `gamut` what happens
     to colours outside sRGB ('desaturate' keeps the painting's lightness;
-    'clip' clips each channel as the reference's postprocess did)."""
+    'clip' clips each channel as the reference's postprocess did);
+    `takes_hints` whether the generator reads a hint map."""
     if gamut not in GAMUTS:
       raise DataError(f'gamut {gamut!r} is unknown; use one of {GAMUTS}.')
     self.gamut = gamut
@@ -119,7 +130,12 @@ class Colorizer:
     self.vibrance = vibrance
     self.ab_scale = float(ab_scale)
     self._variables = variables
-    self._predict = jax.jit(lambda v, l: apply_fn(v, l, train=False))
+    self.takes_hints = takes_hints
+    if takes_hints:
+      self._predict = jax.jit(lambda v, l, h, m: apply_fn(
+          v, l, train=False, hint_ab=h, hint_mask=m))
+    else:
+      self._predict = jax.jit(lambda v, l, h, m: apply_fn(v, l, train=False))
 
   @classmethod
   def from_workdir(cls, workdir: str, epoch: Optional[int] = None,
@@ -139,7 +155,8 @@ class Colorizer:
     return cls(state.g.apply_fn, state.g.variables(),
                work_size or config.image_size, downsampling_factor(config),
                batch_size, recipe_vibrance(config, vibrance),
-               ab_scale=config.ab_scale, gamut=gamut)
+               ab_scale=config.ab_scale, gamut=gamut,
+               takes_hints=bool(config.hints.enabled))
 
   def _work_input(self, l_full: np.ndarray) -> Tuple[np.ndarray, Tuple[int, int]]:
     """L (H, W) in [0, 100] -> model-range (S, S, 1) and the valid (h, w)."""
@@ -153,31 +170,75 @@ class Colorizer:
                    if min(nh, nw) > 1 else 'edge')
     return color.l_to_model(small)[..., None].astype(np.float32), (nh, nw)
 
-  def colorize_batch(self, images: Sequence[np.ndarray]) -> List[np.ndarray]:
+  def hint_map(self, hints, shape: Tuple[int, int]
+               ) -> Tuple[np.ndarray, np.ndarray]:
+    """The (S, S, 2) model-range hint a, b and (S, S, 1) mask of `hints` (a
+    hints file path, a list of point dicts as in a JSON hints file,
+    `hint_files` points or scribble, a (hint_ab, mask) map at the working
+    size, or None) for a painting of `shape`.
+
+    Raises:
+      HintError: bad hints, or hints for a model trained without them.
+    """
+    if hints is None:
+      return hint_files.rasterize(None, shape, self.work_size, self.ab_scale)
+    if isinstance(hints, tuple) and self.takes_hints:  # A map already.
+      return hints
+    if not self.takes_hints:
+      raise hint_files.HintError(
+          'this model was trained without hint channels; train one that '
+          'takes hints: python launch.py --config=configs/hints.py:cpu '
+          '--workdir=workdirs/hints')
+    if isinstance(hints, (str, os.PathLike)):
+      hints = hint_files.read_hints(os.fspath(hints), shape)
+    elif isinstance(hints, list) and not all(
+        isinstance(p, hint_files.Point) for p in hints):
+      hints = hint_files.parse_points(hints, shape)
+    return hint_files.rasterize(hints, shape, self.work_size, self.ab_scale)
+
+  def colorize_batch(self, images: Sequence[np.ndarray],
+                     hints: Optional[Sequence[object]] = None
+                     ) -> List[np.ndarray]:
     """Colourises images of any sizes: uint8/uint16/float, grey or colour.
 
-    A colour input is reduced to its lightness first. Returns uint8 RGB
+    A colour input is reduced to its lightness first. `hints` gives each
+    image's hints (see `hint_map`; None: automatic). Returns uint8 RGB
     (H, W, 3) arrays of the inputs' sizes.
     """
     rgbs = [image_io.to_float_rgb(np.asarray(img)) for img in images]
+    hints = [None] * len(rgbs) if hints is None else list(hints)
+    if len(hints) != len(rgbs):
+      raise hint_files.HintError(f'{len(hints)} hints for {len(rgbs)} '
+                                 'images; give one (or None) per image.')
+    maps = [self.hint_map(h, rgb.shape[:2]) for h, rgb in zip(
+        hints, rgbs, strict=True)]
     l_full = [_bucketed(_lightness, rgb) for rgb in rgbs]
     work = [self._work_input(l) for l in l_full]
     outputs = []
+    s = self.work_size
     for start in range(0, len(work), self.batch_size):
       chunk = work[start:start + self.batch_size]
-      batch = np.zeros((self.batch_size, self.work_size, self.work_size, 1),
-                       np.float32)
+      batch = np.zeros((self.batch_size, s, s, 1), np.float32)
       batch[:len(chunk)] = [x for x, _ in chunk]
-      ab = color.ab_from_model(np.asarray(self._predict(self._variables,
-                                                        batch)),
+      hint_ab = np.zeros((self.batch_size, s, s, 2), np.float32)
+      hint_mask = np.zeros((self.batch_size, s, s, 1), np.float32)
+      for i, (h, m) in enumerate(maps[start:start + self.batch_size]):
+        hint_ab[i], hint_mask[i] = h, m
+      ab = color.ab_from_model(np.asarray(self._predict(
+          self._variables, batch, hint_ab, hint_mask)),
                                np.float32(self.ab_scale))
       ab = ab * np.float32(self.vibrance)
       for i, (_, (nh, nw)) in enumerate(chunk):
-        l = l_full[start + i]
-        ab_full = cv2.resize(ab[i, :nh, :nw], (l.shape[1], l.shape[0]),
-                             interpolation=cv2.INTER_CUBIC)
-        outputs.append(_bucketed(_compose, l, ab_full, gamut=self.gamut))
+        outputs.append(self.compose(l_full[start + i], ab[i, :nh, :nw]))
     return outputs
+
+  def compose(self, l_full: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """uint8 RGB of the full-resolution L (H, W) with CIELAB a, b of the
+    working size's valid region (h, w, 2), upsampled."""
+    ab_full = cv2.resize(np.asarray(ab, np.float32),
+                         (l_full.shape[1], l_full.shape[0]),
+                         interpolation=cv2.INTER_CUBIC)
+    return _bucketed(_compose, l_full, ab_full, gamut=self.gamut)
 
   @staticmethod
   def constant(image: np.ndarray, ab: np.ndarray) -> np.ndarray:
@@ -187,9 +248,10 @@ class Colorizer:
     ab_full = np.broadcast_to(np.asarray(ab, np.float32), l.shape + (2,))
     return _bucketed(_compose, l, np.ascontiguousarray(ab_full))
 
-  def colorize(self, image: np.ndarray) -> np.ndarray:
-    """Colourises one image (uint8 HxW or HxWx3 in, uint8 HxWx3 RGB out)."""
-    return self.colorize_batch([image])[0]
+  def colorize(self, image: np.ndarray, hints: object = None) -> np.ndarray:
+    """Colourises one image (uint8 HxW or HxWx3 in, uint8 HxWx3 RGB out),
+    guided by `hints` if given (see `hint_map`)."""
+    return self.colorize_batch([image], [hints])[0]
 
 
 def collect_inputs(inputs: Iterable[str]) -> List[Tuple[str, str]]:
@@ -270,14 +332,20 @@ def _plan(items: List[Tuple[str, str]], output: str, compare: bool,
 
 
 def run(colorizer: 'Colorizer', inputs: Sequence[str], output: str,
-        compare: bool = False, overwrite: bool = False) -> int:
+        compare: bool = False, overwrite: bool = False,
+        hints: Optional[str] = None) -> int:
   """The command: colourises `inputs` into `output`; returns the failure count.
 
-  Every failure (unreadable input, an output that would replace an input, a
-  write that fails) is printed with its file and counted.
+  Every failure (unreadable input or hints file, an output that would
+  replace an input, a write that fails) is printed with its file and
+  counted. `hints` is a hints file (one input) or a folder of them.
   """
   from tqdm import tqdm  # Only the command shows progress.
   items = collect_inputs(inputs)
+  if hints is not None:
+    if not colorizer.takes_hints:
+      colorizer.hint_map([], (1, 1))  # Raises: the model takes no hints.
+    hint_files.find_hints(hints, items[0][0] if items else '', len(items))
   todo, errors = _plan(items, output, compare, overwrite)
   for error in errors:
     print(f'error: {error}', file=sys.stderr)
@@ -287,11 +355,13 @@ def run(colorizer: 'Colorizer', inputs: Sequence[str], output: str,
       bar.update(1)
       try:
         rgb = image_io.read_image(path)
+        hints_path = (None if hints is None else
+                      hint_files.find_hints(hints, path, len(items)))
+        result = colorizer.colorize(rgb, hints_path)
       except ColorjaxError as e:
-        print(f'error: {e}', file=sys.stderr)
+        bar.write(f'error: {e}', file=sys.stderr)  # On its own line.
         failures += 1
         continue
-      result = colorizer.colorize(rgb)
       outputs = [(out_path, result)]
       if compare:
         original = image_io.to_uint8(rgb)
@@ -302,7 +372,7 @@ def run(colorizer: 'Colorizer', inputs: Sequence[str], output: str,
       problems = [(p, why) for p, img in outputs
                   if (why := _write_png(p, img))]
       for p, why in problems:
-        print(f'error: cannot write {p}: {why}.', file=sys.stderr)
+        bar.write(f'error: cannot write {p}: {why}.', file=sys.stderr)
       failures += bool(problems)
       written += not problems
   logging.info('Colourised %d of %d images into %s.', written, len(items),
@@ -332,6 +402,10 @@ def _define_flags() -> None:
                      'more vivid (default: the recipe\'s).')
   flags.DEFINE_integer('seed', None, 'In a run of several seeds, which one '
                        '(0-based; default 0).')
+  flags.DEFINE_string('hints', None, 'Colour hints (models trained with '
+                      'hints): a JSON list of points or a scribble PNG/WebP '
+                      'with alpha for one input, or a folder of '
+                      '<input name>.json / .png files.')
   flags.DEFINE_enum('gamut', 'desaturate', GAMUTS, 'Colours outside sRGB: '
                     'desaturate them at the painting\'s lightness, or clip '
                     'each channel as the reference implementation did.')
@@ -348,7 +422,7 @@ def main(argv):
                                        FLAGS.vibrance, FLAGS.temperature,
                                        FLAGS.seed, FLAGS.gamut)
     failures = run(colorizer, argv[1:], FLAGS.output, FLAGS.compare,
-                   FLAGS.overwrite)
+                   FLAGS.overwrite, FLAGS.hints)
   except ColorjaxError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)

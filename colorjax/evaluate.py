@@ -3,6 +3,7 @@
   python -m colorjax.evaluate --workdir=DIR [--epoch=N]
       [--dataset=samples|FOLDER] [--split=validation|all|test|...]
       [--full_res] [--vibrance=1.0] [--image_size=S] [--output=FILE.json]
+      [--hints=0,1,2,5,10,20 [--auto_workdir=DIR] [--plot=FILE.png]]
 
 `--split` is the run's own validation split, every image of a folder, or the
 split that the folder's MANIFEST.tsv names (e.g. `test`). Every report scores,
@@ -15,6 +16,11 @@ its absolute difference (dCF) stand beside it.
 Scores are at the training size (centre crops, as validation); `--full_res`
 adds the same table at each image's own size, colourised through the real
 `colorize` path (the image's L kept, a, b predicted at the work size).
+
+`--hints` (a model trained with hints) scores it with N simulated hints per
+image for each N given, beside Levin et al.'s propagation of the same hints,
+an automatic recipe (`--auto_workdir`) and the trivial answers
+(`colorjax.hint_eval`).
 """
 
 import functools
@@ -32,6 +38,7 @@ import numpy as np
 
 from colorjax import baselines
 from colorjax import color
+from colorjax import hint_eval
 from colorjax import image_io
 from colorjax import metrics
 from colorjax import names
@@ -159,12 +166,17 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
              image_size: Optional[int] = None, full_res: bool = False,
              vibrance: Optional[float] = None,
              temperature: Optional[float] = None,
-             seed: Optional[int] = None) -> Dict[str, object]:
+             seed: Optional[int] = None,
+             hint_counts: Optional[List[int]] = None,
+             auto_workdir: Optional[str] = None,
+             hint_seed: int = 0) -> Dict[str, object]:
   """Scores the checkpoint of `epoch` and the trivial answers.
 
   Returns:
     The report: `results` at the training size (or `image_size`) and, with
-    `full_res`, `full_res_results`, each {'model'|'grey'|'prior': metrics}.
+    `full_res`, `full_res_results`, each {'model'|'grey'|'prior': metrics};
+    with `hint_counts`, `hints`: {'at_size' and, with `full_res`,
+    'full_res': {N: {method: metrics}}} (`colorjax.hint_eval`).
   """
   if full_res and split == 'validation':
     raise DataError('--full_res scores files: pass --split=all or a '
@@ -200,7 +212,50 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
                           vibrance=vibrance, ab_scale=config.ab_scale)
     report['full_res_results'] = score_full_resolution(
         colorizer, image_paths(dataset, split), prior)
+  if hint_counts:
+    report['hints'] = _score_hints(config, state, images, vibrance,
+                                   hint_counts, auto_workdir, hint_seed,
+                                   (dataset, split) if full_res else None)
   return report
+
+
+def _score_hints(config, state, images, vibrance, counts, auto_workdir,
+                 seed, full_res):
+  """`evaluate`'s hint report (see `colorjax.hint_eval`)."""
+  if not config.hints.enabled:
+    raise DataError('--hints scores a model trained with hints; this one was '
+                    'not (train one: python launch.py '
+                    '--config=configs/hints.py:cpu --workdir=...).')
+  if any(n < 0 or n > 10_000 for n in counts):
+    raise DataError(f'--hints={counts}: each count must be in [0, 10000].')
+  scale = config.ab_scale
+  prior = np.asarray(config.hints.prior_ab, np.float32)
+  predict_fn = jax.jit(lambda st, l, h, m: steps.predict_ab(st, l, h, m) *
+                       vibrance)
+  auto_size = auto_colorizer = None
+  if auto_workdir:
+    auto_config, _, auto_state = train.load_run(auto_workdir)
+    auto_vibrance = recipe_vibrance(auto_config, None)
+    auto_predict = jax.jit(lambda st, rgb: steps.predict_ab(
+        st, color.rgb_uint8_to_model(rgb, auto_config.ab_scale)[0]) *
+                           auto_vibrance * auto_config.ab_scale)
+    auto_size = lambda rgb: np.asarray(auto_predict(auto_state, rgb))
+    auto_colorizer = Colorizer.from_workdir(auto_workdir,
+                                            work_size=config.image_size)
+  out = {'counts': list(counts), 'seed': seed,
+         'auto_workdir': auto_workdir,
+         'at_size': hint_eval.at_size(
+             images, counts, seed, functools.partial(predict_fn, state),
+             scale, prior, auto_size, config.batch_size)}
+  if full_res:
+    colorizer = Colorizer(state.g.apply_fn, state.g.variables(),
+                          config.image_size, downsampling_factor(config),
+                          vibrance=vibrance, ab_scale=scale,
+                          takes_hints=True)
+    out['full_res'] = hint_eval.full_resolution(
+        image_paths(*full_res), counts, seed, colorizer, prior,
+        auto_colorizer)
+  return out
 
 
 def metric_headers() -> str:
@@ -236,6 +291,16 @@ def format_report(report: Dict[str, object]) -> str:
   if 'full_res_results' in report:
     text += ('\nat full resolution (through colorize):\n'
              f'{format_table(report["full_res_results"])}')
+  for key, label in (('at_size', f'at {report["image_size"]}px'),
+                     ('full_res', 'at full resolution')):
+    if key in report.get('hints', {}):
+      results = report['hints'][key]
+      for metric, name in ((names.DELTA_E, 'Delta-E00 (lower is better)'),
+                           (names.COLOURFULNESS_RATIO, 'colourfulness ratio'),
+                           (names.PSNR, 'PSNR dB'),
+                           (names.MEAN_ABS_DL, 'mean abs dL')):
+        text += (f'\nwith simulated hints, {label}, {name}:\n'
+                 f'{hint_eval.table(results, metric)}')
   return text
 
 
@@ -264,6 +329,14 @@ def _define_flags() -> None:
                        'training size).')
   flags.DEFINE_string('output', None, 'JSON path (default: '
                       'WORKDIR/eval/epoch_N.json).')
+  flags.DEFINE_list('hints', None, 'Hint counts to score a hint model with, '
+                    'e.g. 0,1,2,5,10,20 (simulated from the ground truth).')
+  flags.DEFINE_integer('hint_seed', 0, 'Seed of the simulated hints (the '
+                       'same points for every method).')
+  flags.DEFINE_string('auto_workdir', None, 'With --hints: an automatic '
+                      'recipe\'s workdir to score beside the hint model.')
+  flags.DEFINE_string('plot', None, 'With --hints: write Delta-E00 against '
+                      'the number of hints to this PNG.')
 
 
 def _write(report: Dict[str, object], output: Optional[str]) -> str:
@@ -290,10 +363,29 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
   runtime.setup()
   try:
+    counts = None
+    if FLAGS.hints:
+      try:
+        counts = [int(n) for n in FLAGS.hints]
+      except ValueError:
+        raise DataError(f'--hints={",".join(FLAGS.hints)} must be whole '
+                        'numbers, e.g. 0,1,2,5,10,20.') from None
     report = evaluate(FLAGS.workdir, FLAGS.epoch, FLAGS.dataset, FLAGS.split,
                       FLAGS.image_size, FLAGS.full_res, FLAGS.vibrance,
-                      FLAGS.temperature, FLAGS.seed)
+                      FLAGS.temperature, FLAGS.seed, counts,
+                      FLAGS.auto_workdir, FLAGS.hint_seed)
     print(format_report(report))
+    if FLAGS.plot and 'hints' in report:
+      by_size = {f'{report["image_size"]} px (centre crops)':
+                 report['hints']['at_size']}
+      if 'full_res' in report['hints']:
+        by_size['full resolution (through colorize)'] = (
+            report['hints']['full_res'])
+      hint_eval.plot(by_size, names.DELTA_E, FLAGS.plot,
+                     f'python -m colorjax.evaluate --hints='
+                     f'{",".join(FLAGS.hints)} ({report["dataset"]}, '
+                     f'{report["split"]}, {report["num_images"]} images)')
+      print(f'wrote {FLAGS.plot}')
     print(f'wrote {_write(report, FLAGS.output)}')
   except ColorjaxError as e:
     print(f'error: {e}', file=sys.stderr)

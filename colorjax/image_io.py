@@ -123,13 +123,55 @@ def read_image(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
   Raises:
     ImageError: missing, empty, not an image, truncated/corrupt, too large.
   """
+  return decode_image(_read_bytes(path, max_pixels), path, max_pixels)
+
+
+def _read_bytes(path: str, max_pixels: int) -> bytes:
+  """The bytes of an image file; every OS error is an ImageError naming it."""
   if '://' not in str(path):  # Local: look before reading.
     _check_regular_file(path, max_pixels)
   try:
-    data = epath.Path(path).read_bytes()
+    return epath.Path(path).read_bytes()
   except (FileNotFoundError, IsADirectoryError) as e:
     raise ImageError(path, 'missing', 'no such file') from e
-  return decode_image(data, path, max_pixels)
+  except OSError as e:  # Permission denied, I/O errors, ...
+    raise ImageError(path, 'unreadable',
+                     e.strerror or type(e).__name__) from e
+
+
+def read_raw(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+  """An image file's pixels as stored, RGB(A)-ordered, EXIF-oriented:
+  uint8 or uint16 (H, W), (H, W, 3) or (H, W, 4), alpha kept.
+
+  Raises:
+    ImageError: as `read_image`.
+  """
+  data = _read_bytes(path, max_pixels)
+  if not data:
+    raise ImageError(path, 'empty file', '0 bytes')
+  orientation = _check_with_pillow(data, path, max_pixels)
+  img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+  if img is None:
+    with Image.open(io.BytesIO(data)) as im:
+      img = np.asarray(im.convert('RGBA'))
+  elif img.ndim == 3:  # OpenCV's BGR(A) -> RGB(A).
+    img = img[..., [2, 1, 0, 3][:img.shape[-1]]]
+  return np.ascontiguousarray(_ORIENT.get(orientation, lambda a: a)(img))
+
+
+def check_regular_file(path: str, max_bytes: int, error=DataError) -> None:
+  """Refuses what is not a regular file of at most `max_bytes` (a FIFO
+  would hang a read, a device exhaust memory) with `error`, one line."""
+  try:
+    info = os.stat(path)
+  except OSError as e:
+    raise error(f'{path}: {e.strerror or type(e).__name__}.') from None
+  if not stat.S_ISREG(info.st_mode):
+    raise error(f'{path} is not a regular file (a folder, FIFO, socket or '
+                'device).')
+  if info.st_size > max_bytes:
+    raise error(f'{path} is {info.st_size / 2**20:.0f} MiB, more than the '
+                f'{max_bytes / 2**20:.0f} MiB allowed.')
 
 
 # Bytes per pixel of the largest uncompressed file (16-bit RGBA): files larger

@@ -1,0 +1,213 @@
+"""Scores colourisation with N simulated hints, as Zhang, Zhu et al. 2017 did.
+
+For each hint count N, every image gets N points drawn from its ground truth
+with a fixed seed (`colorjax.hints.simulate`: uniform positions, squares of
+1-3 px at 32 px revealing their mean a, b), and the same points go to every
+method that reads hints:
+
+* `hint model`: the run being evaluated (a model trained with hints);
+* `Levin et al. 2004`: the propagation of the same hints by the exact
+  sparse solve (`colorjax.hints.levin`), no learning;
+* `automatic`: a recipe without hints (`--auto_workdir`), the same for
+  every N;
+* `grey` and `prior`: the answers that need no model.
+
+At the evaluation size the images are centre crops (as validation); at full
+resolution each painting goes through `colorize`'s path (its longer side to
+the working size, a, b upsampled onto its own L), the hints drawn at the
+working size, and Levin's a, b upsampled the same way.
+"""
+
+from typing import Callable, Dict, List, Optional, Sequence
+
+import cv2
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from colorjax import color
+from colorjax import hints as hints_lib
+from colorjax import image_io
+from colorjax import metrics
+from colorjax.colorize import Colorizer
+from colorjax.colorize import pad_to_bucket
+
+HINT_MODEL, LEVIN, AUTO = 'hint model', 'Levin et al. 2004', 'automatic'
+METHODS = (HINT_MODEL, LEVIN, AUTO, 'grey', 'prior')
+
+
+def _key(seed: int, count: int, index: int = 0) -> jax.Array:
+  return jax.random.fold_in(jax.random.fold_in(jax.random.PRNGKey(seed),
+                                               count), index)
+
+
+def simulate_fixed(true_ab: np.ndarray, count: int, seed: int,
+                   index: int = 0) -> Sequence[np.ndarray]:
+  """`count` hints per image of true a, b (B, H, W, 2), the same for a given
+  (seed, count, index): (hint_ab, mask) as NumPy arrays."""
+  b, h = true_ab.shape[:2]
+  if count == 0:
+    return (np.zeros(true_ab.shape, np.float32),
+            np.zeros(true_ab.shape[:-1] + (1,), np.float32))
+  hint_ab, mask = hints_lib.simulate(
+      _key(seed, count, index), jnp.asarray(true_ab),
+      jnp.full((b,), count, jnp.int32), count,
+      hints_lib.patch_sizes(max(h, true_ab.shape[2])))
+  return np.asarray(hint_ab), np.asarray(mask)
+
+
+@jax.jit
+def _scores(l, ab, rgb, scale):
+  return metrics.score_ab(l, ab, rgb, scale)
+
+
+def _summarize(per_image: List[Dict[str, np.ndarray]]) -> Dict[str, float]:
+  sums = [dict({k: np.sum(v) for k, v in p.items()},
+               count=np.float32(len(next(iter(p.values())))))
+          for p in per_image]
+  return metrics.summarize(sums)
+
+
+def at_size(images: np.ndarray, counts: Sequence[int], seed: int,
+            predict: Callable, ab_scale: float, prior_ab: np.ndarray,
+            auto: Optional[Callable] = None, batch_size: int = 32
+            ) -> Dict[int, Dict[str, Dict[str, float]]]:
+  """{N: {method: metrics}} on uint8 centre crops (B, S, S, 3).
+
+  Args:
+    images: the evaluation images.
+    counts: the hint counts N.
+    seed: fixes the hints.
+    predict: (l, hint_ab, hint_mask) -> model-range a, b of the hint model.
+    ab_scale: the hint model's a, b scale; `prior_ab` is in its range.
+    prior_ab: (2,) its training set's mean a, b: the prior answer, and
+      Levin's answer where there is no hint.
+    auto: rgb uint8 -> CIELAB a, b of the automatic recipe (None: not
+      scored).
+    batch_size: images per call.
+  """
+  out = {}
+  auto_ab = None
+  for n in counts:
+    per = {m: [] for m in METHODS if m != AUTO or auto is not None}
+    for start in range(0, len(images), batch_size):
+      rgb = images[start:start + batch_size]
+      l, true_ab = (np.asarray(x) for x in
+                    color.rgb_uint8_to_model(rgb, ab_scale))
+      hint_ab, mask = simulate_fixed(true_ab, n, seed, start)
+      answers = {
+          HINT_MODEL: np.asarray(predict(l, hint_ab, mask)),
+          LEVIN: np.stack([hints_lib.levin(l[i], hint_ab[i], mask[i],
+                                           prior_ab)
+                           for i in range(len(rgb))]),
+          'grey': np.zeros_like(true_ab),
+          'prior': np.broadcast_to(prior_ab, true_ab.shape),
+      }
+      if auto is not None:
+        if auto_ab is None or len(auto_ab) <= start:
+          auto_ab = (np.zeros((0,) + true_ab.shape[1:], np.float32)
+                     if auto_ab is None else auto_ab)
+          auto_ab = np.concatenate([auto_ab, auto(rgb) / ab_scale])
+        answers[AUTO] = auto_ab[start:start + len(rgb)]
+      for m, ab in answers.items():
+        per[m].append(jax.device_get(_scores(l, np.asarray(ab, np.float32),
+                                             rgb, ab_scale)))
+    out[n] = {m: _summarize(p) for m, p in per.items()}
+  return out
+
+
+@jax.jit
+def _score_full(pred, true, mask):
+  return metrics.score_rgb(pred[None] / 255.0, true[None] / 255.0,
+                           mask[None])
+
+
+def full_resolution(paths: Sequence[str], counts: Sequence[int], seed: int,
+                    colorizer: Colorizer, prior_ab: np.ndarray,
+                    auto: Optional[Colorizer] = None
+                    ) -> Dict[int, Dict[str, Dict[str, float]]]:
+  """{N: {method: metrics}} at each painting's own size, through the
+  `colorize` path of `colorizer` (a hint model) and `auto`."""
+  s = colorizer.work_size
+  scale_ab = colorizer.ab_scale
+  per = {n: {m: [] for m in METHODS if m != AUTO or auto is not None}
+         for n in counts}
+  for index, path in enumerate(paths):
+    try:
+      rgb = image_io.to_uint8(image_io.read_image(path))
+    except image_io.ImageError:
+      continue  # Counted and named where the images are loaded at size.
+    l_full = np.asarray(color.rgb_to_lab(rgb / 255.0))[..., 0]
+    l_work, (nh, nw) = colorizer._work_input(l_full)  # pylint: disable=protected-access
+    small = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA)
+    _, true_ab = (np.asarray(x) for x in
+                  color.rgb_uint8_to_model(small[None], scale_ab))
+    mask_full = np.zeros(pad_to_bucket(rgb[..., 0]).shape, np.float32)
+    mask_full[:rgb.shape[0], :rgb.shape[1]] = 1
+    true = pad_to_bucket(rgb).astype(np.float32)
+    fixed = {'grey': Colorizer.constant(rgb, np.zeros(2)),
+             'prior': Colorizer.constant(rgb, prior_ab * scale_ab)}
+    if auto is not None:
+      fixed[AUTO] = auto.colorize(rgb)
+    for n in counts:
+      hint_ab, mask = simulate_fixed(true_ab, n, seed, index)
+      work_ab = np.zeros((s, s, 2), np.float32)
+      work_mask = np.zeros((s, s, 1), np.float32)
+      work_ab[:nh, :nw], work_mask[:nh, :nw] = hint_ab[0], mask[0]
+      levin = hints_lib.levin(l_work[:nh, :nw], hint_ab[0], mask[0],
+                              prior_ab)
+      answers = dict(fixed)
+      answers[HINT_MODEL] = colorizer.colorize(rgb, (work_ab, work_mask))
+      answers[LEVIN] = colorizer.compose(l_full, levin * scale_ab)
+      for m, out in answers.items():
+        per[n][m].append(jax.device_get(_score_full(
+            pad_to_bucket(out).astype(np.float32), true, mask_full)))
+  return {n: {m: _summarize(p) for m, p in d.items()}
+          for n, d in per.items()}
+
+
+def table(results: Dict[int, Dict[str, Dict[str, float]]],
+          metric: str) -> str:
+  """A Markdown table of one metric: a row per method, a column per N."""
+  counts = sorted(results)
+  methods = [m for m in METHODS if m in results[counts[0]]]
+  lines = ['| method | ' + ' | '.join(f'{n} hints' for n in counts) + ' |',
+           '|---' * (len(counts) + 1) + '|']
+  for m in methods:
+    lines.append(f'| {m} | ' + ' | '.join(
+        f'{results[n][m][metric]:.2f}' for n in counts) + ' |')
+  return '\n'.join(lines)
+
+
+def plot(results_by_size: Dict[str, Dict[int, Dict[str, Dict[str, float]]]],
+         metric: str, path: str, title: str) -> None:
+  """Delta-E00 (or `metric`) against the number of hints, one panel per
+  resolution, one line per method."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  fig, axes = plt.subplots(1, len(results_by_size),
+                           figsize=(5.5 * len(results_by_size), 4),
+                           squeeze=False)
+  styles = {HINT_MODEL: 'o-', LEVIN: 's--', AUTO: '^:', 'grey': 'k-',
+            'prior': 'k--'}
+  for ax, (label, results) in zip(axes[0], results_by_size.items(),
+                                  strict=True):
+    counts = sorted(results)
+    for m in METHODS:
+      if m in results[counts[0]]:
+        ax.plot(counts, [results[n][m][metric] for n in counts],
+                styles[m], label=m, alpha=0.6 if m in ('grey', 'prior')
+                else 1.0)
+    ax.set_xscale('symlog', linthresh=1)
+    ax.set_xticks(counts)
+    ax.set_xticklabels([str(n) for n in counts])
+    ax.set_xlabel('hints per painting')
+    ax.set_ylabel(metric.replace('delta_e', 'Delta-E00 (lower is better)'))
+    ax.set_title(label)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+  fig.suptitle(title, fontsize=9)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)

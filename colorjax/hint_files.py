@@ -1,0 +1,273 @@
+"""Colour hints from a person: JSON points or a scribble image, and their map
+at a model's working size.
+
+A hints file for one painting is either
+
+* a JSON list of points in the painting's own pixel coordinates (x = column,
+  y = row), each with one colour: ``"color": "#1f4e9c"`` (sRGB hex),
+  ``"rgb": [31, 78, 156]`` or ``"ab": [12.5, -30.1]`` (CIELAB a, b), and an
+  optional ``"radius"`` in pixels (default: one working-size cell), e.g.
+  ``[{"x": 120, "y": 48, "color": "#1f4e9c"}]``; an empty list is no hint; or
+* a scribble image (PNG or WebP with alpha, the painting's size): every
+  opaque pixel (alpha >= 128) is a hint of its colour.
+
+Only a colour's a, b are used: the painting keeps its own lightness. Hints
+are mapped to the working size as `colorize` maps the painting (longer side
+to the working size), averaged where several fall in one cell.
+"""
+
+import dataclasses
+import json
+import os
+import re
+from typing import List, Optional, Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+
+from colorjax import color
+from colorjax import image_io
+from colorjax.errors import DataError
+
+SCRIBBLE_EXTENSIONS = ('.png', '.webp')
+_HEX = re.compile(r'^#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$')
+_MAX_POINTS = 100_000
+_MAX_JSON_BYTES = 64 * 2**20
+
+
+class HintError(DataError):
+  """A hints file or value that cannot be used (one line, names it)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Point:
+  """One hint: CIELAB a, b at painting pixel (x, y), over `radius` pixels
+  (None: one working-size cell)."""
+  x: float
+  y: float
+  ab: Tuple[float, float]
+  radius: Optional[float] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Scribble:
+  """Hint colours painted on a layer: CIELAB a, b (H, W, 2) where `opaque`
+  (H, W) is True."""
+  ab: np.ndarray
+  opaque: np.ndarray
+
+
+Hints = Union[List[Point], Scribble]
+
+
+def hex_to_rgb(value: str) -> Tuple[int, int, int]:
+  """'#1f4e9c' or '#14c' -> (31, 78, 156); raises HintError."""
+  m = _HEX.match(value.strip()) if isinstance(value, str) else None
+  if not m:
+    raise HintError(f'colour {value!r} is not an sRGB hex colour like '
+                    '"#1f4e9c".')
+  h = m.group(1)
+  if len(h) == 3:
+    h = ''.join(c * 2 for c in h)
+  return tuple(int(h[i:i + 2], 16) for i in (0, 2, 4))
+
+
+def rgb_to_ab(rgb: Sequence[float]) -> Tuple[float, float]:
+  """CIELAB a, b of an 8-bit sRGB colour."""
+  lab = np.asarray(color.rgb_to_lab(np.asarray(rgb, np.float32) / 255.0))
+  return float(lab[1]), float(lab[2])
+
+
+def _number(point: dict, key: str, where: str) -> float:
+  value = point.get(key)
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+      not np.isfinite(value)):
+    raise HintError(f'{where}: "{key}" must be a finite number, not '
+                    f'{value!r}.')
+  return float(value)
+
+
+def _point_ab(point: dict, where: str) -> Tuple[float, float]:
+  given = [k for k in ('color', 'rgb', 'ab') if k in point]
+  if len(given) != 1:
+    raise HintError(f'{where}: give exactly one colour, as "color" ("#rrggbb"),'
+                    ' "rgb" ([r, g, b] in 0-255) or "ab" ([a, b] CIELAB).')
+  value = point[given[0]]
+  if given[0] == 'color':
+    try:
+      return rgb_to_ab(hex_to_rgb(value))
+    except HintError as e:
+      raise HintError(f'{where}: {e}') from None
+  n = 3 if given[0] == 'rgb' else 2
+  if (not isinstance(value, list) or len(value) != n or
+      any(isinstance(v, bool) or not isinstance(v, (int, float)) or
+          not np.isfinite(v) for v in value)):
+    raise HintError(f'{where}: "{given[0]}" must be a list of {n} numbers, '
+                    f'not {value!r}.')
+  if given[0] == 'rgb':
+    if not all(0 <= v <= 255 for v in value):
+      raise HintError(f'{where}: "rgb" values must be in 0-255, not {value}.')
+    return rgb_to_ab(value)
+  if not all(-128 <= v <= 128 for v in value):
+    raise HintError(f'{where}: "ab" values must be in [-128, 128], not '
+                    f'{value}.')
+  return float(value[0]), float(value[1])
+
+
+def parse_points(points: object, shape: Tuple[int, int],
+                 source: str = 'hints') -> List[Point]:
+  """Points from decoded JSON, checked against a painting of `shape` (H, W).
+
+  Raises:
+    HintError: not a list of point objects, a point outside the painting, a
+      missing or unknown colour, a bad radius; the message names the point.
+  """
+  if not isinstance(points, list):
+    raise HintError(f'{source}: expected a JSON list of points like '
+                    '[{"x": 10, "y": 20, "color": "#1f4e9c"}], not '
+                    f'{type(points).__name__}.')
+  if len(points) > _MAX_POINTS:
+    raise HintError(f'{source}: {len(points)} points; at most {_MAX_POINTS} '
+                    '(use a scribble image for dense hints).')
+  h, w = shape
+  out = []
+  for i, p in enumerate(points):
+    where = f'{source}: point {i}'
+    if not isinstance(p, dict):
+      raise HintError(f'{where} is {p!r}, not an object like {{"x": 10, '
+                      '"y": 20, "color": "#1f4e9c"}.')
+    unknown = set(p) - {'x', 'y', 'color', 'rgb', 'ab', 'radius'}
+    if unknown:
+      raise HintError(f'{where}: unknown field(s) {sorted(unknown)}; use x, '
+                      'y, one of color / rgb / ab, and optionally radius.')
+    x, y = _number(p, 'x', where), _number(p, 'y', where)
+    if not (0 <= x < w and 0 <= y < h):
+      raise HintError(f'{where} at (x={x:g}, y={y:g}) is outside the '
+                      f'painting ({w} x {h} pixels; x < {w}, y < {h}).')
+    radius = None
+    if 'radius' in p:
+      radius = _number(p, 'radius', where)
+      if not 0 < radius <= max(h, w):
+        raise HintError(f'{where}: "radius" {radius:g} must be in (0, '
+                        f'{max(h, w)}] pixels.')
+    out.append(Point(x, y, _point_ab(p, where), radius))
+  return out
+
+
+def read_scribble(path: str, shape: Tuple[int, int]) -> Scribble:
+  """A scribble layer of the painting's size; raises HintError."""
+  raw = image_io.read_raw(path)
+  if raw.ndim != 3 or raw.shape[2] != 4:
+    raise HintError(f'{path}: a scribble needs an alpha channel (paint the '
+                    'hints on a transparent layer and save it as PNG or '
+                    'WebP with transparency).')
+  if raw.shape[:2] != tuple(shape):
+    raise HintError(f'{path} is {raw.shape[1]} x {raw.shape[0]} pixels, the '
+                    f'painting {shape[1]} x {shape[0]}; a scribble must have '
+                    'the painting\'s size.')
+  alpha = raw[..., 3].astype(np.float32)
+  if raw.dtype == np.uint16:
+    alpha /= 257.0
+  rgb = image_io.to_uint8(raw[..., :3])
+  opaque = alpha >= 128
+  lab = np.asarray(color.rgb_to_lab(rgb.astype(np.float32) / 255.0))
+  return Scribble(lab[..., 1:].astype(np.float32), opaque)
+
+
+def read_hints(path: str, shape: Tuple[int, int]) -> Hints:
+  """The hints in `path` (JSON points or a scribble image) for a painting of
+  `shape` (H, W); raises HintError naming the file and the problem."""
+  ext = os.path.splitext(path)[1].lower()
+  if ext in SCRIBBLE_EXTENSIONS:
+    try:
+      return read_scribble(path, shape)
+    except image_io.ImageError as e:
+      raise HintError(f'hints {e}') from None
+  if ext != '.json':
+    raise HintError(f'{path}: hints are a .json list of points or a '
+                    f'{"/".join(SCRIBBLE_EXTENSIONS)} scribble with alpha.')
+  image_io.check_regular_file(path, _MAX_JSON_BYTES, HintError)
+  try:
+    with open(path, encoding='utf-8') as f:
+      points = json.load(f)
+  except (OSError, UnicodeDecodeError) as e:
+    raise HintError(f'{path} cannot be read ({e}).') from None
+  except json.JSONDecodeError as e:
+    raise HintError(f'{path} is not valid JSON ({e.msg} at line {e.lineno}, '
+                    f'column {e.colno}).') from None
+  return parse_points(points, shape, path)
+
+
+def find_hints(hints: str, input_path: str, num_inputs: int
+               ) -> Optional[str]:
+  """The hints file of `input_path`: `hints` itself (a file, for one input)
+  or `hints`/<input stem>.json|.png|.webp (a folder; None if absent)."""
+  if os.path.isdir(hints):
+    stem = os.path.splitext(os.path.basename(input_path))[0]
+    found = [os.path.join(hints, stem + ext)
+             for ext in ('.json',) + SCRIBBLE_EXTENSIONS
+             if os.path.isfile(os.path.join(hints, stem + ext))]
+    if len(found) > 1:
+      raise HintError(f'{hints} holds {len(found)} hints files for '
+                      f'{input_path} ({", ".join(found)}); keep one.')
+    return found[0] if found else None
+  if not os.path.exists(hints):
+    raise HintError(f'--hints={hints} does not exist; pass a hints file or a '
+                    'folder of <input name>.json / .png files.')
+  if num_inputs != 1:
+    raise HintError(f'--hints={hints} is one file but {num_inputs} inputs '
+                    'were given; pass a folder holding <input name>.json or '
+                    '.png for each.')
+  return hints
+
+
+def work_geometry(shape: Tuple[int, int], work_size: int
+                  ) -> Tuple[float, int, int]:
+  """(scale, h, w): how `colorize` fits a painting of `shape` into a square
+  of side `work_size` (longer side to it; the rest is padding)."""
+  h, w = shape
+  scale = work_size / max(h, w)
+  return scale, max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def rasterize(hints: Optional[Hints], shape: Tuple[int, int], work_size: int,
+              ab_scale: float) -> Tuple[np.ndarray, np.ndarray]:
+  """The hint map at the working size: (S, S, 2) a, b in the model range and
+  its (S, S, 1) mask."""
+  s = work_size
+  total = np.zeros((s, s, 2), np.float64)
+  count = np.zeros((s, s), np.float64)
+  scale, nh, nw = work_geometry(shape, s)
+  if isinstance(hints, Scribble):
+    weight = hints.opaque.astype(np.float32)
+    small_w = cv2.resize(weight, (nw, nh), interpolation=cv2.INTER_AREA)
+    small_ab = cv2.resize(hints.ab * weight[..., None], (nw, nh),
+                          interpolation=cv2.INTER_AREA)
+    if small_ab.ndim == 2:
+      small_ab = small_ab[..., None]
+    total[:nh, :nw] = small_ab
+    count[:nh, :nw] = small_w
+  elif hints:
+    rows, cols = np.mgrid[0:nh, 0:nw]
+    for p in hints:
+      cy, cx = p.y * scale, p.x * scale  # In cells; cell centres at +0.5.
+      r = 0.5 if p.radius is None else max(0.5, p.radius * scale)
+      inside = (rows + 0.5 - cy) ** 2 + (cols + 0.5 - cx) ** 2 <= r * r
+      inside[min(int(cy), nh - 1), min(int(cx), nw - 1)] = True
+      total[:nh, :nw][inside] += p.ab
+      count[:nh, :nw][inside] += 1
+  mask = count > 0
+  ab = np.where(mask[..., None], total / np.maximum(count, 1e-12)[..., None],
+                0.0) / ab_scale
+  return ab.astype(np.float32), mask[..., None].astype(np.float32)
+
+
+def to_json(points: Sequence[Point]) -> str:
+  """Points as the JSON list `read_hints` reads (colours as CIELAB a, b)."""
+  out = []
+  for p in points:
+    d = {'x': p.x, 'y': p.y, 'ab': [round(p.ab[0], 4), round(p.ab[1], 4)]}
+    if p.radius is not None:
+      d['radius'] = p.radius
+    out.append(d)
+  return json.dumps(out, indent=1)

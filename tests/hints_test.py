@@ -1,0 +1,313 @@
+"""Colour hints: simulation, propagation, hint files, and hints end to end."""
+
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from colorjax import color
+from colorjax import colorize
+from colorjax import evaluate
+from colorjax import hint_eval
+from colorjax import hint_files
+from colorjax import hints
+from colorjax import models
+from colorjax import train
+from colorjax.errors import ConfigError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _paintings(n=4, size=32):
+  """Smooth colour images with regions of distinct hues (made here)."""
+  rng = np.random.RandomState(0)
+  out = []
+  for _ in range(n):
+    small = rng.randint(0, 256, (4, 4, 3)).astype(np.uint8)
+    out.append(cv2.resize(small, (size, size),
+                          interpolation=cv2.INTER_NEAREST))
+  return np.stack(out)
+
+
+def test_simulated_hints_reveal_patch_means_and_counts():
+  rgb = _paintings(8)
+  _, ab = color.rgb_uint8_to_model(rgb, 110.0)
+  counts = jnp.asarray([0, 1, 2, 3, 5, 8, 8, 8])
+  hint_ab, mask = hints.simulate(jax.random.PRNGKey(0), ab, counts, 8, (1,))
+  assert hint_ab.shape == ab.shape and mask.shape == ab.shape[:-1] + (1,)
+  # 1-px patches: each hint is that pixel's own a, b; counts are respected
+  # (two points may land on one pixel).
+  given = np.asarray(mask[..., 0]) > 0
+  assert given[0].sum() == 0 and given[1].sum() == 1
+  assert all(1 <= given[i].sum() <= int(counts[i]) for i in range(1, 8))
+  # (Box sums from a summed-area table: float32 rounding of 1e-5.)
+  np.testing.assert_allclose(np.asarray(hint_ab)[given], np.asarray(ab)[given],
+                             atol=1e-4)
+  # Larger patches reveal their mean: a uniform image gives its own colour.
+  flat = jnp.broadcast_to(jnp.asarray([0.2, -0.3]), (2, 16, 16, 2))
+  h, m = hints.simulate(jax.random.PRNGKey(1), flat, jnp.asarray([4, 4]), 4,
+                        (3,))
+  np.testing.assert_allclose(np.asarray(h)[np.asarray(m[..., 0]) > 0],
+                             [[0.2, -0.3]] * int(np.sum(m)), atol=1e-4)
+
+
+def test_training_counts_are_geometric():
+  n = np.asarray(hints.training_counts(jax.random.PRNGKey(0), 20_000, 0.125,
+                                       32))
+  assert abs((n == 0).mean() - 0.125) < 0.01  # About 1/8 get no hint.
+  assert abs(n.mean() - 7) < 0.3 and n.max() <= 32
+
+
+def test_propagation_converges_to_levins_solve():
+  rgb = _paintings(3)
+  l, ab = color.rgb_uint8_to_model(rgb, 110.0)
+  hint_ab, mask = hints.simulate(jax.random.PRNGKey(2), ab,
+                                 jnp.asarray([3, 10, 20]), 20, (1, 2, 3))
+  prior = np.asarray([0.05, 0.1], np.float32)
+  exact = np.stack([hints.levin(np.asarray(l[i]), np.asarray(hint_ab[i]),
+                                np.asarray(mask[i]), prior)
+                    for i in range(3)])
+  approx = np.asarray(hints.propagate(l, hint_ab, mask, prior, 400))
+  # Hints are kept exactly; elsewhere the iteration nears the solve.
+  given = np.asarray(mask[..., 0]) > 0
+  np.testing.assert_allclose(approx[given], np.asarray(hint_ab)[given])
+  np.testing.assert_allclose(exact[given], np.asarray(hint_ab)[given],
+                             atol=1e-6)
+  # Hard-edged regions converge slowest; within 1.5 CIELAB units on
+  # average, and nearer with more sweeps.
+  err = np.abs(approx - exact).mean() * 110
+  fewer = np.abs(np.asarray(hints.propagate(l, hint_ab, mask, prior, 20)) -
+                 exact).mean() * 110
+  assert err < 1.5 and err < fewer / 2, (err, fewer)
+  # Levin's solution is a weighted mean of hints: within their range.
+  for i in range(3):
+    h = np.asarray(hint_ab[i])[given[i]]
+    assert exact[i].min() >= h.min() - 1e-4
+    assert exact[i].max() <= h.max() + 1e-4
+  # No hint: the prior everywhere.
+  none = hints.propagate(l, jnp.zeros_like(ab), jnp.zeros_like(l), prior)
+  np.testing.assert_allclose(none, np.broadcast_to(prior, ab.shape),
+                             atol=1e-6)
+  np.testing.assert_allclose(
+      hints.levin(np.asarray(l[0]), np.zeros((32, 32, 2)),
+                  np.zeros((32, 32, 1)), prior),
+      np.broadcast_to(prior, (32, 32, 2)))
+
+
+def test_hint_generator_starts_from_the_propagation():
+  g = models.UNetGenerator(features=(8, 16, 16), hints=True,
+                           prior_ab=(0.1, -0.1), propagation_iterations=50)
+  l = jnp.zeros((1, 16, 16, 1))
+  variables = g.init(jax.random.PRNGKey(0), l, train=False)
+  out = g.apply(variables, l, train=False)  # No hint: the prior.
+  np.testing.assert_allclose(out, np.broadcast_to([0.1, -0.1], out.shape),
+                             atol=1e-6)
+  h = jnp.zeros((1, 16, 16, 2)).at[0, 3, 4].set(jnp.asarray([0.5, 0.2]))
+  m = jnp.zeros((1, 16, 16, 1)).at[0, 3, 4].set(1.0)
+  out = g.apply(variables, l, train=False, hint_ab=h, hint_mask=m)
+  np.testing.assert_allclose(out[0, 3, 4], [0.5, 0.2], atol=1e-5)
+  with pytest.raises(ValueError, match='no hint input'):
+    models.UNetGenerator(features=(8, 16, 16)).apply(
+        models.UNetGenerator(features=(8, 16, 16)).init(
+            jax.random.PRNGKey(0), l, train=False), l, train=False,
+        hint_ab=h, hint_mask=m)
+
+
+def test_points_parse_all_colour_forms():
+  points = hint_files.parse_points(
+      [{'x': 1, 'y': 2, 'color': '#1f4e9c'},
+       {'x': 3.5, 'y': 0, 'rgb': [31, 78, 156], 'radius': 4},
+       {'x': 0, 'y': 9, 'ab': [12.5, -30.1]}, {'x': 0, 'y': 0, 'color': '#fff'}],
+      (10, 20))
+  assert points[0].ab == pytest.approx(points[1].ab)
+  assert points[0].ab[1] < -30  # A blue: negative b.
+  assert points[1].radius == 4 and points[0].radius is None
+  assert points[2].ab == (12.5, -30.1)
+  assert points[3].ab == pytest.approx((0, 0), abs=0.01)  # White has no hue.
+  assert hint_files.parse_points([], (10, 20)) == []
+
+
+@pytest.mark.parametrize('points,message', [
+    ({'x': 1}, 'expected a JSON list'),
+    ([{'x': 30, 'y': 2, 'color': '#000000'}], 'outside the painting'),
+    ([{'x': 1, 'y': -1, 'color': '#000000'}], 'outside the painting'),
+    ([{'x': 1, 'y': 2, 'color': 'blue'}], 'not an sRGB hex colour'),
+    ([{'x': 1, 'y': 2}], 'give exactly one colour'),
+    ([{'x': 1, 'y': 2, 'color': '#000', 'ab': [1, 2]}], 'exactly one colour'),
+    ([{'x': 1, 'y': 2, 'rgb': [0, 300, 0]}], 'in 0-255'),
+    ([{'x': 1, 'y': 2, 'ab': [1]}], 'list of 2 numbers'),
+    ([{'x': 'a', 'y': 2, 'ab': [1, 2]}], '"x" must be a finite number'),
+    ([{'x': 1, 'y': 2, 'ab': [1, 2], 'radius': 0}], '"radius"'),
+    ([{'x': 1, 'y': 2, 'ab': [1, 2], 'size': 3}], 'unknown field'),
+    ([3], 'not an object'),
+])
+def test_bad_points_get_one_line(points, message):
+  with pytest.raises(hint_files.HintError) as info:
+    hint_files.parse_points(points, (10, 20), 'h.json')
+  assert message in str(info.value) and '\n' not in str(info.value)
+  assert str(info.value).startswith('h.json')
+
+
+def test_hint_files_are_read_and_checked(tmp_path):
+  good = tmp_path / 'p.json'
+  good.write_text(json.dumps([{'x': 5, 'y': 5, 'color': '#ff0000'}]))
+  assert len(hint_files.read_hints(str(good), (10, 10))) == 1
+  torn = tmp_path / 'torn.json'
+  torn.write_text('[{"x": 5, "y": ')
+  with pytest.raises(hint_files.HintError, match='not valid JSON'):
+    hint_files.read_hints(str(torn), (10, 10))
+  with pytest.raises(hint_files.HintError, match='.json list of points'):
+    hint_files.read_hints(str(tmp_path / 'p.txt'), (10, 10))
+  fifo = tmp_path / 'f.json'
+  os.mkfifo(fifo)
+  with pytest.raises(hint_files.HintError, match='not a regular file'):
+    hint_files.read_hints(str(fifo), (10, 10))
+  # Scribbles: alpha needed, the painting's size, opaque pixels only.
+  rgba = np.zeros((10, 12, 4), np.uint8)
+  rgba[2:4, 3:5] = [255, 0, 0, 255]  # An opaque red stroke (RGBA).
+  rgba[7, 7] = [0, 0, 255, 60]  # Mostly transparent: not a hint.
+  cv2.imwrite(str(tmp_path / 's.png'), rgba[..., [2, 1, 0, 3]])
+  scribble = hint_files.read_hints(str(tmp_path / 's.png'), (10, 12))
+  assert scribble.opaque.sum() == 4 and scribble.ab[2, 3, 0] > 50  # Red.
+  with pytest.raises(hint_files.HintError, match='must have the painting'):
+    hint_files.read_hints(str(tmp_path / 's.png'), (20, 12))
+  cv2.imwrite(str(tmp_path / 'rgb.png'), rgba[..., :3])
+  with pytest.raises(hint_files.HintError, match='needs an alpha channel'):
+    hint_files.read_hints(str(tmp_path / 'rgb.png'), (10, 12))
+
+
+def test_rasterize_maps_points_to_working_cells():
+  # A 64 x 128 painting at work size 32: scale 1/4, valid 16 x 32 cells.
+  points = [hint_files.Point(8, 4, (40.0, -20.0)),
+            hint_files.Point(9, 5, (20.0, 0.0)),  # Same cell: averaged.
+            hint_files.Point(127, 63, (0.0, 10.0), radius=8)]
+  ab, mask = hint_files.rasterize(points, (64, 128), 32, 100.0)
+  assert mask.shape == (32, 32, 1)
+  np.testing.assert_allclose(ab[1, 2], [0.3, -0.1])
+  assert mask[15, 31, 0] == 1 and mask[14, 30, 0] == 1  # Radius 2 cells.
+  assert mask[16:].sum() == 0  # Nothing in the padding.
+  assert mask.sum() < 10
+  none_ab, none_mask = hint_files.rasterize(None, (64, 128), 32, 100.0)
+  assert none_mask.sum() == 0 and not none_ab.any()
+
+
+@pytest.fixture(name='hint_run', scope='module')
+def hint_run_fixture(tmp_path_factory):
+  """A tiny U-Net trained with hints for one epoch on the samples."""
+  from tiny import tiny_config  # pylint: disable=g-import-not-at-top
+  config = tiny_config(model='unet', **{'hints.enabled': True,
+                                        'hints.propagation_iterations': 30})
+  config.image_size = 32
+  config.generator.features = (8, 16, 16, 16)
+  workdir = str(tmp_path_factory.mktemp('hint_run') / 'h')
+  train.train_and_evaluate(config, workdir)
+  return workdir
+
+
+def test_colorize_follows_hints_and_keeps_lightness(hint_run, tmp_path):
+  colorizer = colorize.Colorizer.from_workdir(hint_run)
+  assert colorizer.takes_hints
+  grey = np.full((48, 64), 128, np.uint8)  # Uniform grey: no cue but hints.
+  auto = colorizer.colorize(grey)
+  blue = colorizer.colorize(grey, [{'x': 32, 'y': 24, 'color': '#1f4e9c',
+                                    'radius': 30}])
+  lab_auto = np.asarray(color.rgb_to_lab(auto / 255.0))
+  lab_blue = np.asarray(color.rgb_to_lab(blue / 255.0))
+  assert lab_blue[24, 32, 2] < lab_auto[24, 32, 2] - 10  # Bluer (lower b).
+  l_in = np.asarray(color.rgb_to_lab(np.full((1, 3), 128 / 255.0)))[0, 0]
+  assert np.abs(lab_blue[..., 0] - l_in).mean() < 0.5
+  # The command: a folder of hints by input name; an input without one is
+  # automatic; the same hints reproduce the same image.
+  inputs = tmp_path / 'in'
+  inputs.mkdir()
+  cv2.imwrite(str(inputs / 'a.png'), grey)
+  cv2.imwrite(str(inputs / 'b.png'), grey)
+  hint_dir = tmp_path / 'hints'
+  hint_dir.mkdir()
+  (hint_dir / 'a.json').write_text(json.dumps(
+      [{'x': 32, 'y': 24, 'color': '#1f4e9c', 'radius': 30}]))
+  out = tmp_path / 'out'
+  assert colorize.run(colorizer, [str(inputs)], str(out),
+                      hints=str(hint_dir)) == 0
+  np.testing.assert_array_equal(cv2.imread(str(out / 'a.png'))[..., ::-1],
+                                blue)
+  np.testing.assert_array_equal(cv2.imread(str(out / 'b.png'))[..., ::-1],
+                                auto)
+
+
+def test_bad_hints_on_the_command_line_lose_nothing(hint_run, tiny_run,
+                                                    tmp_path):
+  inputs = tmp_path / 'in'
+  inputs.mkdir()
+  for name in ('a', 'b'):
+    cv2.imwrite(str(inputs / f'{name}.png'), np.full((20, 30), 90, np.uint8))
+  hint_dir = tmp_path / 'hints'
+  hint_dir.mkdir()
+  (hint_dir / 'a.json').write_text('[{"x": 500, "y": 1, "color": "#000"}]')
+  env = dict(os.environ, JAX_PLATFORMS='cpu')
+  base = [sys.executable, '-m', 'colorjax.colorize', f'--output={tmp_path}/o']
+  run = lambda *args: subprocess.run(base + list(args), cwd=ROOT, env=env,
+                                     capture_output=True, text=True,
+                                     timeout=600, check=False)
+  result = run(f'--workdir={hint_run}', f'--hints={hint_dir}', str(inputs))
+  assert result.returncode == 1
+  errors = [l for l in result.stderr.splitlines() if l.startswith('error:')]
+  assert len(errors) == 1 and 'outside the painting' in errors[0]
+  assert 'Traceback' not in result.stderr
+  assert (tmp_path / 'o' / 'b.png').exists()  # The other input is done.
+  assert not (tmp_path / 'o' / 'a.png').exists()
+  # One hints file for two inputs; hints for a model without hint channels.
+  result = run(f'--workdir={hint_run}', f'--hints={hint_dir}/a.json',
+               str(inputs))
+  assert result.returncode == 1 and 'is one file but 2 inputs' in (
+      result.stderr)
+  result = run(f'--workdir={tiny_run}', f'--hints={hint_dir}', str(inputs))
+  assert result.returncode == 1
+  assert 'trained without hint channels' in result.stderr
+  assert 'configs/hints.py' in result.stderr and 'Traceback' not in (
+      result.stderr)
+
+
+def test_evaluate_with_hints_scores_every_method(hint_run, tmp_path):
+  folder = tmp_path / 'paintings'
+  folder.mkdir()
+  rows = ['file\tsplit']
+  for i, img in enumerate(_paintings(5, 48)):
+    cv2.imwrite(str(folder / f'p{i}.png'), img[..., ::-1])
+    rows.append(f'p{i}.png\ttest')
+  (folder / 'MANIFEST.tsv').write_text('\n'.join(rows) + '\n')
+  report = evaluate.evaluate(hint_run, dataset=str(folder), split='test',
+                             full_res=True, hint_counts=[0, 2, 10],
+                             auto_workdir=hint_run)
+  for key in ('at_size', 'full_res'):
+    results = report['hints'][key]
+    assert sorted(results) == [0, 2, 10]
+    assert set(results[2]) == set(hint_eval.METHODS)
+    # Levin's propagation improves with hints; no hint is the prior.
+    levin = [results[n][hint_eval.LEVIN]['delta_e'] for n in (0, 2, 10)]
+    assert levin[2] < levin[0]
+    assert results[0][hint_eval.LEVIN]['delta_e'] == pytest.approx(
+        results[0]['prior']['delta_e'], abs=0.05)
+    # The automatic answer does not depend on the hints.
+    assert results[0][hint_eval.AUTO]['delta_e'] == pytest.approx(
+        results[10][hint_eval.AUTO]['delta_e'])
+  text = evaluate.format_report(report)
+  assert 'Levin et al. 2004' in text and '10 hints' in text
+  path = str(tmp_path / 'curve.png')
+  hint_eval.plot({'32 px': report['hints']['at_size']}, 'delta_e', path, 't')
+  assert os.path.getsize(path) > 1000
+
+
+def test_hints_need_the_unet(tiny_config):
+  from colorjax.config_validation import validate_config  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ConfigError, match='needs the U-Net'):
+    validate_config(tiny_config(model='cnn', **{'hints.enabled': True}), 1)
+  with pytest.raises(ConfigError, match='p_none'):
+    validate_config(tiny_config(model='unet', **{'hints.enabled': True,
+                                                 'hints.p_none': 0}), 1)
