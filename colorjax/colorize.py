@@ -416,16 +416,12 @@ def main(argv):
   if len(argv) < 2:
     raise app.UsageError('name at least one image file or folder.')
   runtime.setup()
-  try:
-    colorizer = Colorizer.from_workdir(FLAGS.workdir, FLAGS.epoch,
-                                       FLAGS.work_size, FLAGS.batch_size,
-                                       FLAGS.vibrance, FLAGS.temperature,
-                                       FLAGS.seed, FLAGS.gamut)
-    failures = run(colorizer, argv[1:], FLAGS.output, FLAGS.compare,
-                   FLAGS.overwrite, FLAGS.hints)
-  except ColorjaxError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
+  colorizer = Colorizer.from_workdir(FLAGS.workdir, FLAGS.epoch,
+                                     FLAGS.work_size, FLAGS.batch_size,
+                                     FLAGS.vibrance, FLAGS.temperature,
+                                     FLAGS.seed, FLAGS.gamut)
+  failures = run(colorizer, argv[1:], FLAGS.output, FLAGS.compare,
+                 FLAGS.overwrite, FLAGS.hints)
   if failures:
     print(f'{failures} input(s) failed.', file=sys.stderr)
     sys.exit(1)
@@ -436,7 +432,7 @@ def console_main() -> None:
   sys.argv = [a.replace('--work-size', '--work_size', 1)
               if a.startswith('--work-size') else a for a in sys.argv]
   _define_flags()
-  app.run(main)
+  runtime.run_tool(main)
 
 
 if __name__ == '__main__':

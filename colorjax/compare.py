@@ -30,7 +30,6 @@ stability and a `verdict:` line.
 
 import json
 import os
-import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
@@ -50,7 +49,6 @@ from colorjax import seed_report
 from colorjax import train
 from colorjax import workdir as workdir_lib
 from colorjax.errors import CheckpointError
-from colorjax.errors import ColorjaxError
 from colorjax.errors import ConfigError
 from colorjax.errors import TrainingDiverged
 
@@ -218,30 +216,26 @@ def _define_flags() -> None:
 
 
 def main(argv):
-  try:
-    if FLAGS.seeds is not None:
-      _main_seeds()
-      return
-    if FLAGS.train:
-      if not FLAGS.workdir:
-        raise app.UsageError('--train needs --workdir.')
-      configs = recipe_configs(FLAGS.size, dataset=FLAGS.dataset,
-                               num_epochs=FLAGS.num_epochs, seed=FLAGS.seed)
-      runtime.setup(configs['bn'].compilation_cache_dir)
-      run_dirs = train_all(FLAGS.workdir, configs)
-      output = FLAGS.output or FLAGS.workdir
-    else:
-      run_dirs = argv[1:]
-      if not run_dirs:
-        raise app.UsageError('name the run directories to compare, or --train.')
-      output = FLAGS.output or os.path.join(
-          os.path.commonpath([os.path.abspath(d) for d in run_dirs]),
-          os.path.splitext(names.REPORT)[0])
-    print(build_report(run_dirs, output))
-    print(f'wrote {os.path.join(output, names.REPORT)}')
-  except ColorjaxError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
+  if FLAGS.seeds is not None:
+    _main_seeds()
+    return
+  if FLAGS.train:
+    if not FLAGS.workdir:
+      raise app.UsageError('--train needs --workdir.')
+    configs = recipe_configs(FLAGS.size, dataset=FLAGS.dataset,
+                             num_epochs=FLAGS.num_epochs, seed=FLAGS.seed)
+    runtime.setup(configs['bn'].compilation_cache_dir)
+    run_dirs = train_all(FLAGS.workdir, configs)
+    output = FLAGS.output or FLAGS.workdir
+  else:
+    run_dirs = argv[1:]
+    if not run_dirs:
+      raise app.UsageError('name the run directories to compare, or --train.')
+    output = FLAGS.output or os.path.join(
+        os.path.commonpath([os.path.abspath(d) for d in run_dirs]),
+        os.path.splitext(names.REPORT)[0])
+  print(build_report(run_dirs, output))
+  print(f'wrote {os.path.join(output, names.REPORT)}')
 
 
 def _main_seeds() -> None:
@@ -269,4 +263,4 @@ def _main_seeds() -> None:
 
 if __name__ == '__main__':
   _define_flags()
-  app.run(main)
+  runtime.run_tool(main)

@@ -50,7 +50,6 @@ from colorjax.colorize import Colorizer
 from colorjax.colorize import pad_to_bucket
 from colorjax.colorize import recipe_vibrance
 from colorjax.config_validation import downsampling_factor
-from colorjax.errors import ColorjaxError
 from colorjax.errors import DataError
 
 # Columns of the printed table: (metric, header, format).
@@ -362,37 +361,33 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
   runtime.setup()
-  try:
-    counts = None
-    if FLAGS.hints:
-      try:
-        counts = [int(n) for n in FLAGS.hints]
-      except ValueError:
-        raise DataError(f'--hints={",".join(FLAGS.hints)} must be whole '
-                        'numbers, e.g. 0,1,2,5,10,20.') from None
-    report = evaluate(FLAGS.workdir, FLAGS.epoch, FLAGS.dataset, FLAGS.split,
-                      FLAGS.image_size, FLAGS.full_res, FLAGS.vibrance,
-                      FLAGS.temperature, FLAGS.seed, counts,
-                      FLAGS.auto_workdir, FLAGS.hint_seed)
-    print(format_report(report))
-    if FLAGS.plot and 'hints' in report:
-      by_size = {f'{report["image_size"]} px (centre crops)':
-                 report['hints']['at_size']}
-      if 'full_res' in report['hints']:
-        by_size['full resolution (through colorize)'] = (
-            report['hints']['full_res'])
-      hint_eval.plot(by_size, names.DELTA_E, FLAGS.plot,
-                     f'python -m colorjax.evaluate --hints='
-                     f'{",".join(FLAGS.hints)} ({report["dataset"]}, '
-                     f'{report["split"]}, {report["num_images"]} images)')
-      print(f'wrote {FLAGS.plot}')
-    print(f'wrote {_write(report, FLAGS.output)}')
-  except ColorjaxError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
+  counts = None
+  if FLAGS.hints:
+    try:
+      counts = [int(n) for n in FLAGS.hints]
+    except ValueError:
+      raise DataError(f'--hints={",".join(FLAGS.hints)} must be whole '
+                      'numbers, e.g. 0,1,2,5,10,20.') from None
+  report = evaluate(FLAGS.workdir, FLAGS.epoch, FLAGS.dataset, FLAGS.split,
+                    FLAGS.image_size, FLAGS.full_res, FLAGS.vibrance,
+                    FLAGS.temperature, FLAGS.seed, counts,
+                    FLAGS.auto_workdir, FLAGS.hint_seed)
+  print(format_report(report))
+  if FLAGS.plot and 'hints' in report:
+    by_size = {f'{report["image_size"]} px (centre crops)':
+               report['hints']['at_size']}
+    if 'full_res' in report['hints']:
+      by_size['full resolution (through colorize)'] = (
+          report['hints']['full_res'])
+    hint_eval.plot(by_size, names.DELTA_E, FLAGS.plot,
+                   f'python -m colorjax.evaluate --hints='
+                   f'{",".join(FLAGS.hints)} ({report["dataset"]}, '
+                   f'{report["split"]}, {report["num_images"]} images)')
+    print(f'wrote {FLAGS.plot}')
+  print(f'wrote {_write(report, FLAGS.output)}')
 
 
 if __name__ == '__main__':
   _define_flags()
   flags.mark_flags_as_required(['workdir'])
-  app.run(main)
+  runtime.run_tool(main)

@@ -11,7 +11,6 @@ extra: pip install -e ".[torch]".
 """
 
 import os
-import sys
 from typing import Optional
 
 from absl import app
@@ -20,7 +19,6 @@ from absl import flags
 from colorjax import runtime
 from colorjax import torch_weights
 from colorjax import train
-from colorjax.errors import ColorjaxError
 from colorjax.errors import ConfigError
 
 
@@ -64,16 +62,12 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
   runtime.setup()
-  try:
-    export_weights(FLAGS.workdir, FLAGS.output, FLAGS.discriminator_output,
-                   FLAGS.epoch, FLAGS.seed, FLAGS.layout)
-  except ColorjaxError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
+  export_weights(FLAGS.workdir, FLAGS.output, FLAGS.discriminator_output,
+                 FLAGS.epoch, FLAGS.seed, FLAGS.layout)
   print(f'wrote {FLAGS.output}' + (f' and {FLAGS.discriminator_output}'
                                    if FLAGS.discriminator_output else ''))
 
 
 if __name__ == '__main__':
   _define_flags()
-  app.run(main)
+  runtime.run_tool(main)

@@ -23,7 +23,6 @@ from colorjax import evaluate
 from colorjax import image_io
 from colorjax import runtime
 from colorjax.colorize import Colorizer
-from colorjax.errors import ColorjaxError
 from colorjax.errors import DataError
 
 
@@ -91,20 +90,16 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
   runtime.setup()
-  try:
-    runs = []
-    for spec in FLAGS.run:
-      name, sep, workdir = spec.partition('=')
-      if not sep:
-        raise DataError(f'--run={spec!r} must be NAME=WORKDIR.')
-      runs.append((name, workdir))
-    if not runs:
-      raise DataError('name at least one --run=NAME=WORKDIR.')
-    paths = pick(evaluate.image_paths(FLAGS.dataset, FLAGS.split), FLAGS.num)
-    figure = draw(paths, runs, FLAGS.height)
-  except ColorjaxError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
+  runs = []
+  for spec in FLAGS.run:
+    name, sep, workdir = spec.partition('=')
+    if not sep:
+      raise DataError(f'--run={spec!r} must be NAME=WORKDIR.')
+    runs.append((name, workdir))
+  if not runs:
+    raise DataError('name at least one --run=NAME=WORKDIR.')
+  paths = pick(evaluate.image_paths(FLAGS.dataset, FLAGS.split), FLAGS.num)
+  figure = draw(paths, runs, FLAGS.height)
   os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
   if not cv2.imwrite(FLAGS.output, figure[..., ::-1],
                      [cv2.IMWRITE_JPEG_QUALITY, FLAGS.quality]):
@@ -118,4 +113,4 @@ def main(argv):
 
 if __name__ == '__main__':
   _define_flags()
-  app.run(main)
+  runtime.run_tool(main)

@@ -14,7 +14,6 @@ line before anything is written.
 """
 
 import os
-import sys
 from typing import Optional
 
 from absl import app
@@ -32,7 +31,6 @@ from colorjax import torch_weights
 from colorjax import train
 from colorjax.config_validation import validate_config
 from colorjax.errors import CheckpointError
-from colorjax.errors import ColorjaxError
 from colorjax.errors import ConfigError
 from colorjax.state import TrainState
 from colorjax.steps import Steps
@@ -104,16 +102,12 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
   runtime.setup()
-  try:
-    import_weights(FLAGS.config, FLAGS.generator, FLAGS.discriminator,
-                   FLAGS.workdir)
-  except ColorjaxError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
+  import_weights(FLAGS.config, FLAGS.generator, FLAGS.discriminator,
+                 FLAGS.workdir)
   print(f'wrote {FLAGS.workdir} (epoch 0); colourise with python -m '
         f'colorjax.colorize --workdir={FLAGS.workdir} ...')
 
 
 if __name__ == '__main__':
   _define_flags()
-  app.run(main)
+  runtime.run_tool(main)

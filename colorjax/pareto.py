@@ -22,6 +22,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
 from colorjax import names  # noqa: E402
+from colorjax import runtime  # noqa: E402
 
 Point = Tuple[str, float, float]  # (label, colourfulness ratio, Delta-E)
 
@@ -100,4 +101,4 @@ def main(argv):
 
 if __name__ == '__main__':
   _define_flags()
-  app.run(main)
+  runtime.run_tool(main)

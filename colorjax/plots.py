@@ -9,7 +9,6 @@ import json
 import os
 from typing import Dict, List, Mapping, Optional
 
-from absl import logging
 import matplotlib
 
 matplotlib.use('Agg')  # No display on servers and CI.
@@ -18,6 +17,7 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np
 
 from colorjax import names
+from colorjax.workdir import read_records  # noqa: F401  (plots.read_records)
 
 Records = List[Dict[str, float]]
 
@@ -36,27 +36,6 @@ CURVES = (
      'the originals)', 'colourfulness ratio',
      [(names.val(names.COLOURFULNESS_RATIO), 'predicted / original')]),
 )
-
-
-def read_records(workdir: str) -> Records:
-  """The records of `workdir/metrics.jsonl` ([] if there is none yet).
-
-  A line cut short (a process killed mid-write; a resumed run starts on the
-  next line) is skipped with a warning.
-  """
-  path = os.path.join(workdir, names.METRICS)
-  if not os.path.exists(path):
-    return []
-  with open(path) as f:
-    lines = [line for line in f if line.strip()]
-  records = []
-  for i, line in enumerate(lines):
-    try:
-      records.append(json.loads(line))
-    except json.JSONDecodeError:
-      logging.warning('%s: skipped line %d, cut short (%d bytes).', path,
-                      i + 1, len(line))
-  return records
 
 
 def per_epoch(records: Records) -> Dict[str, Dict[int, float]]:

@@ -4,19 +4,32 @@ import ctypes
 import os
 import platform
 import socket
+import sys
 import time
+from typing import Callable, List, Optional
 
+from absl import app
+from absl import flags
 from absl import logging
 import jax
 
 from colorjax.errors import ColorjaxError
 
 
+def verbose() -> bool:
+  """Whether the libraries' start-up messages are wanted (COLORJAX_VERBOSE)."""
+  return os.environ.get('COLORJAX_VERBOSE', '') not in ('', '0')
+
+
 class _QuietLibraries(logging.logging.Filter):
   """Drops orbax's INFO chatter (dozens of lines per checkpoint) and its
-  warnings that a manager opened read-only (for evaluation) is read-only."""
+  warnings that a manager opened read-only (for evaluation) is read-only,
+  and JAX's INFO start-up lines (backends it did not find) unless
+  COLORJAX_VERBOSE is set."""
 
   def filter(self, record):
+    if '/jax/' in record.pathname or '/jaxlib/' in record.pathname:
+      return verbose() or record.levelno >= logging.logging.WARNING
     if '/orbax/' not in record.pathname:
       return True
     if record.levelno < logging.logging.WARNING:
@@ -70,14 +83,22 @@ def setup(compilation_cache_dir: str = '') -> None:
   """
   keep_freed_memory()
   logging.get_absl_handler().addFilter(_QuietLibraries())
-  try:  # tf.data (TFDS sources) must not take GPU memory from JAX.
-    import tensorflow as tf
-    tf.config.set_visible_devices([], 'GPU')
-  except ImportError:
-    pass
+  if not verbose():  # TensorFlow's C++ start-up notices (TFDS sources).
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
   if compilation_cache_dir:
     jax.config.update('jax_compilation_cache_dir',
                       os.path.expanduser(compilation_cache_dir))
+
+
+def tensorflow():
+  """TensorFlow, imported only where a TFDS source needs it, and kept off the
+  GPUs (tf.data must not take GPU memory from JAX)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  try:
+    tf.config.set_visible_devices([], 'GPU')
+  except RuntimeError:  # Already initialised: it was hidden then.
+    pass
+  return tf
 
 
 def _in_cluster() -> bool:
@@ -131,3 +152,43 @@ def initialize_distributed(coordinator_address: str = '',
       coordinator_address or None, num_processes or None,
       process_id if process_id >= 0 else None,
       initialization_timeout=timeout_s)
+
+
+_HELP_FLAGS = ('--help', '-h', '-?', '--helpshort', '--helpfull')
+
+
+class UsageError(ColorjaxError):
+  """A command line that cannot be run as given."""
+
+
+def run_tool(main: Callable[[List[str]], None], extra_help: str = '',
+             flags_parser: Optional[Callable] = None) -> None:
+  """absl's `app.run` for a command-line tool.
+
+  `--help` prints the tool's usage (its module docstring, `extra_help`, and
+  its own flags) and exits 0; a `ColorjaxError` from `main` is one
+  `error: ...` line on stderr and exit status 1, never a traceback; Ctrl-C
+  is one line too (status 130).
+  """
+  if any(a in _HELP_FLAGS for a in sys.argv[1:]):
+    module = sys.modules['__main__']
+    text = (module.__doc__ or '').strip()
+    own = flags.FLAGS.module_help(module) if hasattr(module, '__file__') else ''
+    print('\n\n'.join(t for t in (text, extra_help.strip(), own) if t))
+    sys.exit(0)
+
+  def wrapped(argv):
+    try:
+      main(argv)
+    except ColorjaxError as e:
+      sys.stdout.flush()
+      print(f'error: {e}', file=sys.stderr)
+      sys.exit(1)
+    except KeyboardInterrupt:
+      print('stopped (Ctrl-C); what was finished is kept.', file=sys.stderr)
+      sys.exit(130)
+
+  if flags_parser is None:
+    app.run(wrapped)
+  else:
+    app.run(wrapped, flags_parser=flags_parser)

@@ -10,12 +10,15 @@ trained with (`STORED_BEFORE`), else the current default.
 import json
 import os
 import tempfile
-from typing import Any, Dict
+from typing import Any, Dict, List, Optional
 
+from absl import logging
 import ml_collections
 
 from colorjax import names
 from colorjax.errors import CheckpointError
+
+Records = List[Dict[str, Any]]
 
 # Fields whose default changed after runs were stored without them: the value
 # those runs were trained with.
@@ -117,3 +120,64 @@ def write_text(path: str, text: str) -> None:
     if os.path.exists(tmp):
       os.unlink(tmp)
     raise
+
+
+def read_records(workdir: str) -> Records:
+  """The records of `workdir/metrics.jsonl` ([] if there is none yet).
+
+  A line cut short (a process killed mid-write; a resumed run starts on the
+  next line) is skipped with a warning.
+  """
+  path = os.path.join(workdir, names.METRICS)
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    lines = [line for line in f if line.strip()]
+  records = []
+  for i, line in enumerate(lines):
+    try:
+      records.append(json.loads(line))
+    except json.JSONDecodeError:
+      logging.warning('%s: skipped line %d, cut short (%d bytes).', path,
+                      i + 1, len(line))
+  return records
+
+
+def _verdict(model: float, grey: float, prior: float) -> str:
+  if model > grey:
+    return 'worse than leaving the images grey'
+  if model > prior:
+    return 'better than grey, worse than painting every pixel the mean colour'
+  return 'better than both grey and the mean colour'
+
+
+def summary(workdir: str, name: Optional[str] = None) -> str:
+  """What a finished run did, in words, where its files are and what to run
+  next; '' if it has no evaluated epoch."""
+  from colorjax import names as n  # pylint: disable=g-import-not-at-top
+  evals = [r for r in read_records(workdir) if r.get('kind') == n.VALIDATION]
+  name = name or workdir
+  try:
+    with open(os.path.join(workdir, n.DATA_STATS), encoding='utf-8') as f:
+      trivial = json.load(f).get('validation', {})
+  except (OSError, ValueError):
+    trivial = {}
+  if not evals or not {'grey', 'prior'} <= set(trivial):
+    return ''
+  last = evals[-1]
+  de, cf = last[n.val(n.DELTA_E)], last.get(n.val(n.COLOURFULNESS_RATIO))
+  grey, prior = trivial['grey'][n.DELTA_E], trivial['prior'][n.DELTA_E]
+  lines = [
+      f'Finished epoch {last["epoch"]}: validation Delta-E00 {de:.2f} '
+      f'(lower is better; grey {grey:.2f}, mean colour {prior:.2f}): '
+      f'{_verdict(de, grey, prior)}.' +
+      (f' Colourfulness {cf:.2f} of the originals\'.' if cf is not None
+       else ''),
+      f'Plots: {os.path.join(name, n.PLOTS)}/  samples: '
+      f'{os.path.join(name, n.SAMPLES)}/  checkpoints: '
+      f'{os.path.join(name, n.CHECKPOINTS)}/',
+      f'Next: python -m colorjax.colorize --workdir={name} --output=out '
+      'PAINTING...',
+      f'      python -m colorjax.evaluate --workdir={name}',
+  ]
+  return '\n'.join(lines)

@@ -66,8 +66,10 @@ class StreamingDataset:
                     ) -> Iterator[Dict[str, np.ndarray]]:
     """This process's batches, streamed; a pure function of (seed, epoch,
     process_index) like `InMemoryDataset.train_batches`."""
-    import tensorflow as tf
     import tensorflow_datasets as tfds
+
+    from colorjax import runtime
+    tf = runtime.tensorflow()
     n = self.num_batches(batch_size) if num_batches is None else num_batches
     file_seed = int(np.random.default_rng([seed, epoch, process_index])
                     .integers(2**31))
