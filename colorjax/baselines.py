@@ -16,6 +16,7 @@ import numpy as np
 from colorjax import batching
 from colorjax import color
 from colorjax import metrics
+from colorjax.errors import DataError
 
 ANSWERS = ('model', 'grey', 'prior')
 
@@ -59,8 +60,13 @@ def score_at_size(images: np.ndarray, predict: Optional[Callable],
     del answers['model']
   out = {}
   for name, answer in answers.items():
-    sums = [_score_ab_batch(b, answer(b['rgb']), ab_scale)
-            for b in batching.padded_batches(images, batch_size)]
+    sums = []
+    for b in batching.padded_batches(images, batch_size):
+      ab = answer(b['rgb'])
+      if not np.isfinite(np.asarray(ab)).all():
+        raise DataError(f'the {name}\'s colours are not finite (NaN or Inf): '
+                        'its weights are broken; no score is given.')
+      sums.append(_score_ab_batch(b, ab, ab_scale))
     out[name] = metrics.summarize(sums)
   return out
 

@@ -56,6 +56,9 @@ from colorjax.errors import ColorjaxError
 from colorjax.errors import DataError
 
 _BUCKET = 256  # Full-resolution arrays are padded to multiples of this.
+# The largest working size: the generator's activations at 2048 px already
+# take several GiB per image.
+MAX_WORK_SIZE = 2048
 
 
 def _round_up(x: int, m: int) -> int:
@@ -119,9 +122,11 @@ class Colorizer:
     if gamut not in GAMUTS:
       raise DataError(f'gamut {gamut!r} is unknown; use one of {GAMUTS}.')
     self.gamut = gamut
-    if work_size <= 0 or work_size % factor:
-      raise DataError(f'work size {work_size} must be a positive multiple of '
-                      f'{factor} for this model.')
+    if not 0 < work_size <= MAX_WORK_SIZE or work_size % factor:
+      raise DataError(f'work size {work_size} must be a multiple of {factor} '
+                      f'in [{factor}, {MAX_WORK_SIZE}] for this model.')
+    if not 1 <= batch_size <= 256:
+      raise DataError(f'batch size {batch_size} must be in [1, 256].')
     if not 0 <= vibrance <= 4:
       raise DataError(f'vibrance {vibrance} must be in [0, 4] (1: as '
                       'trained).')
@@ -153,7 +158,8 @@ class Colorizer:
     config, _, state = train.load_run(workdir, epoch, temperature=temperature,
                                       seed=seed)
     return cls(state.g.apply_fn, state.g.variables(),
-               work_size or config.image_size, downsampling_factor(config),
+               config.image_size if work_size is None else work_size,
+               downsampling_factor(config),
                batch_size, recipe_vibrance(config, vibrance),
                ab_scale=config.ab_scale, gamut=gamut,
                takes_hints=bool(config.hints.enabled))
@@ -227,6 +233,10 @@ class Colorizer:
       ab = color.ab_from_model(np.asarray(self._predict(
           self._variables, batch, hint_ab, hint_mask)),
                                np.float32(self.ab_scale))
+      if not np.isfinite(ab[:len(chunk)]).all():
+        raise DataError('the model\'s colours are not finite (NaN or Inf): '
+                        'its weights are broken; retrain it or restore an '
+                        'earlier checkpoint (--epoch).')
       ab = ab * np.float32(self.vibrance)
       for i, (_, (nh, nw)) in enumerate(chunk):
         outputs.append(self.compose(l_full[start + i], ab[i, :nh, :nw]))
@@ -285,13 +295,25 @@ def collect_inputs(inputs: Iterable[str]) -> List[Tuple[str, str]]:
 
 
 def _write_png(path: str, rgb: np.ndarray) -> Optional[str]:
-  """Writes uint8 RGB as PNG; returns None or why it could not."""
+  """Writes uint8 RGB as PNG, through a temporary file renamed into place (a
+  killed run never leaves half a PNG under the output's name); returns None
+  or why it could not."""
+  folder = os.path.dirname(os.path.abspath(path))
+  tmp = os.path.join(folder, f'.{os.path.basename(path)}.{os.getpid()}.tmp.png')
   try:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    if cv2.imwrite(path, rgb[..., ::-1]):
-      return None
-    return 'the image writer refused it (unwritable folder or bad name)'
+    os.makedirs(folder, exist_ok=True)
+    ok, encoded = cv2.imencode('.png', rgb[..., ::-1])
+    if not ok:
+      return 'the PNG encoder refused it'
+    with open(tmp, 'wb') as f:
+      f.write(encoded.tobytes())
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return None
   except (OSError, cv2.error) as e:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
     return getattr(e, 'strerror', None) or str(e).splitlines()[0]
 
 

@@ -184,11 +184,11 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
                                     seed=seed)
   vibrance = recipe_vibrance(config, vibrance)
   dataset = dataset or config.dataset
-  if image_size:
+  if image_size is not None:
     factor = downsampling_factor(config)
-    if image_size % factor:
+    if not 0 < image_size <= 2048 or image_size % factor:
       raise DataError(f'--image_size={image_size} must be a multiple of '
-                      f'{factor} for this model.')
+                      f'{factor} in [{factor}, 2048] for this model.')
     config.image_size = image_size
   images = load_images(config, dataset, split)
   prior = training_prior(workdir, config)

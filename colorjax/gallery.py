@@ -11,15 +11,17 @@ the same figure. The prior column paints the first run's training mean a, b.
 """
 
 import os
-import sys
-from typing import List, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from absl import app
 from absl import flags
 import cv2
 import numpy as np
 
+from colorjax import color
 from colorjax import evaluate
+from colorjax import hint_eval
+from colorjax import hint_files
 from colorjax import image_io
 from colorjax import runtime
 from colorjax.colorize import Colorizer
@@ -49,14 +51,81 @@ def draw(paths: Sequence[str], runs: Sequence[Tuple[str, str]],
   colorizers = [(name, Colorizer.from_workdir(workdir))
                 for name, workdir in runs]
   prior = evaluate.training_prior(runs[0][1], None) * colorizers[0][1].ab_scale
+
+  def panels(rgb, _):
+    out = [('grey input', Colorizer.constant(rgb, np.zeros(2))),
+           ('constant prior', Colorizer.constant(rgb, prior))]
+    out += [(name, c.colorize(rgb)) for name, c in colorizers]
+    return out + [('original', rgb)]
+
+  return _layout(paths, panels, height)
+
+
+def _dots(rgb: np.ndarray, hint_ab: np.ndarray, mask: np.ndarray,
+          scale: float) -> np.ndarray:
+  """The grey painting with each hint cell drawn as a square of its colour
+  (at lightness 65), edged in white and black so it shows on any ground."""
+  out = Colorizer.constant(rgb, np.zeros(2)).copy()
+  ys, xs = np.nonzero(mask[..., 0])
+  cells = [((int(x / scale), int(y / scale)),
+            (int((x + 1) / scale) - 1, int((y + 1) / scale) - 1))
+           for y, x in zip(ys, xs, strict=True)]
+  for grow, fill in ((3, (0, 0, 0)), (2, (255, 255, 255))):
+    for (x0, y0), (x1, y1) in cells:
+      cv2.rectangle(out, (x0 - grow, y0 - grow), (x1 + grow, y1 + grow),
+                    fill, -1)
+  for ((x0, y0), (x1, y1)), y, x in zip(cells, ys, xs, strict=True):
+    lab = np.asarray([65.0, *hint_ab[y, x]], np.float32)
+    fill = np.asarray(color.lab_to_rgb(lab)) * 255
+    cv2.rectangle(out, (x0, y0), (x1, y1), tuple(float(c) for c in fill), -1)
+  return out
+
+
+def draw_hints(paths: Sequence[str], hint_workdir: str,
+               auto_workdir: Optional[str], counts: Sequence[int],
+               height: int, seed: int = 0,
+               split_paths: Optional[Sequence[str]] = None) -> np.ndarray:
+  """grey input | automatic | for each N: the N hints as dots, the hint
+  model's result | the original. With `split_paths` (the split `paths` come
+  from, in `evaluate.image_paths` order) the hints are those `evaluate
+  --hints --full_res` draws for the same paintings."""
+  every = list(split_paths or paths)
+  model = Colorizer.from_workdir(hint_workdir)
+  auto = Colorizer.from_workdir(auto_workdir) if auto_workdir else None
+  s = model.work_size
+
+  def panels(rgb, row):
+    index = every.index(paths[row]) if paths[row] in every else row
+    out = [('grey input', Colorizer.constant(rgb, np.zeros(2)))]
+    if auto is not None:
+      out.append(('automatic', auto.colorize(rgb)))
+    out.append(('hint model, no hint', model.colorize(rgb)))
+    scale, nh, nw = hint_files.work_geometry(rgb.shape[:2], s)
+    small = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA)
+    _, true_ab = color.rgb_uint8_to_model(small[None], model.ab_scale)
+    for n in counts:
+      hint_ab, mask = hint_eval.simulate_fixed(np.asarray(true_ab), n, seed,
+                                               index)
+      work_ab = np.zeros((s, s, 2), np.float32)
+      work_mask = np.zeros((s, s, 1), np.float32)
+      work_ab[:nh, :nw], work_mask[:nh, :nw] = hint_ab[0], mask[0]
+      out.append((f'{n} hints', _dots(rgb, work_ab * model.ab_scale,
+                                      work_mask, scale)))
+      out.append((f'with {n} hints', model.colorize(rgb, (work_ab,
+                                                          work_mask))))
+    return out + [('original', rgb)]
+
+  return _layout(paths, panels, height)
+
+
+def _layout(paths: Sequence[str], panels_of: Callable, height: int
+            ) -> np.ndarray:
+  """Rows of labelled panels, one row per painting."""
   gutter = 6
   rows = []
   for i, path in enumerate(paths):
     rgb = image_io.to_uint8(image_io.read_image(path))
-    panels = [('grey input', Colorizer.constant(rgb, np.zeros(2))),
-              ('constant prior', Colorizer.constant(rgb, prior))]
-    panels += [(name, c.colorize(rgb)) for name, c in colorizers]
-    panels.append(('original', rgb))
+    panels = panels_of(rgb, i)
     tiles = []
     for label, img in panels:
       width = round(img.shape[1] * height / img.shape[0])
@@ -79,6 +148,13 @@ def _define_flags() -> None:
   flags.DEFINE_string('dataset', None, 'A folder with a MANIFEST.tsv split.')
   flags.DEFINE_string('split', 'test', 'The manifest split (or "all").')
   flags.DEFINE_multi_string('run', [], 'NAME=WORKDIR, one column each.')
+  flags.DEFINE_string('hint_run', None, 'Instead of --run: a hint model\'s '
+                      'workdir, drawn with --hints simulated hints.')
+  flags.DEFINE_string('auto_run', None, 'With --hint_run: an automatic '
+                      'recipe\'s workdir, one more column.')
+  flags.DEFINE_list('hints', ['5', '10'], 'With --hint_run: hint counts.')
+  flags.DEFINE_list('files', [], 'These files of the split (names), instead '
+                    'of --num spread over it.')
   flags.DEFINE_string('output', None, 'The figure (.jpg or .png).')
   flags.DEFINE_integer('num', 8, 'Paintings (rows).')
   flags.DEFINE_integer('height', 160, 'Row height in pixels.')
@@ -90,6 +166,15 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
   runtime.setup()
+  if FLAGS.hint_run:
+    paths = _paths()
+    figure = draw_hints(paths, FLAGS.hint_run, FLAGS.auto_run,
+                        [int(n) for n in FLAGS.hints], FLAGS.height,
+                        split_paths=evaluate.image_paths(FLAGS.dataset,
+                                                         FLAGS.split))
+    _save(figure, f'{len(paths)} paintings with {",".join(FLAGS.hints)} '
+          'hints')
+    return
   runs = []
   for spec in FLAGS.run:
     name, sep, workdir = spec.partition('=')
@@ -98,17 +183,34 @@ def main(argv):
     runs.append((name, workdir))
   if not runs:
     raise DataError('name at least one --run=NAME=WORKDIR.')
-  paths = pick(evaluate.image_paths(FLAGS.dataset, FLAGS.split), FLAGS.num)
+  paths = _paths()
   figure = draw(paths, runs, FLAGS.height)
-  os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
-  if not cv2.imwrite(FLAGS.output, figure[..., ::-1],
-                     [cv2.IMWRITE_JPEG_QUALITY, FLAGS.quality]):
-    print(f'error: cannot write {FLAGS.output}; pass a writable --output.',
-          file=sys.stderr)
-    sys.exit(1)
-  print(f'wrote {FLAGS.output} ({os.path.getsize(FLAGS.output) / 1024:.0f} '
-        f'KB): {len(paths)} paintings; columns grey, prior, '
+  _save(figure, f'{len(paths)} paintings; columns grey, prior, '
         f'{", ".join(n for n, _ in runs)}, original')
+
+
+def _paths() -> List[str]:
+  """--files of the split, else --num spread over it."""
+  every = evaluate.image_paths(FLAGS.dataset, FLAGS.split)
+  if not FLAGS.files:
+    return pick(every, FLAGS.num)
+  by_name = {os.path.basename(p): p for p in every}
+  missing = [f for f in FLAGS.files if f not in by_name]
+  if missing:
+    raise DataError(f'--files: {", ".join(missing)} not in the {FLAGS.split} '
+                    'split.')
+  return [by_name[f] for f in FLAGS.files]
+
+
+def _save(figure: np.ndarray, what: str) -> None:
+  os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
+  tmp = FLAGS.output + '.tmp' + os.path.splitext(FLAGS.output)[1]
+  if not cv2.imwrite(tmp, figure[..., ::-1],
+                     [cv2.IMWRITE_JPEG_QUALITY, FLAGS.quality]):
+    raise DataError(f'cannot write {FLAGS.output}; pass a writable --output.')
+  os.replace(tmp, FLAGS.output)
+  print(f'wrote {FLAGS.output} ({os.path.getsize(FLAGS.output) / 1024:.0f} '
+        f'KB): {what}')
 
 
 if __name__ == '__main__':

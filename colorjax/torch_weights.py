@@ -22,6 +22,7 @@ fixed). Every function here is NumPy; only `load`/`save` need torch.
 """
 
 import dataclasses
+import os
 import re
 from typing import Any, Dict, List, Mapping, Tuple
 
@@ -169,6 +170,13 @@ def to_flax(state_dict: Mapping[str, np.ndarray], network: str, config,
   for layer in layers:
     t = {k: np.asarray(state_dict[layer.theirs + k], np.float32)
          for k in _torch_keys(layer, layout)}
+    for k, v in t.items():
+      if not np.isfinite(v).all():
+        raise TorchWeightsError(
+            f'{network} tensor {layer.theirs + k!r} holds '
+            f'{int(np.size(v) - np.isfinite(v).sum())} NaN or Inf value(s); '
+            'these weights are broken: export them from a healthy '
+            'checkpoint.')
     if layer.kind == 'bn':
       params[layer.ours] = {'scale': t['weight'], 'bias': t['bias']}
       stats[layer.ours] = {'mean': t['running_mean'],
@@ -303,12 +311,39 @@ def load(path: str) -> Dict[str, np.ndarray]:
     raise TorchWeightsError(
         f'{path!r} holds a {type(obj).__name__}, not a state dict of '
         'tensors; save model.state_dict().')
-  return {re.sub(r'^module\.', '', k): v.detach().cpu().numpy()
-          for k, v in obj.items()}
+  out = {}
+  for k, v in obj.items():
+    if not isinstance(k, str):
+      raise TorchWeightsError(f'{path!r} has a key {k!r} that is not a '
+                              'string; save model.state_dict().')
+    if v.layout != torch.strided or v.is_meta:
+      kind = ('a meta tensor (no data)' if v.is_meta else
+              f'{v.layout} (sparse)')
+      raise TorchWeightsError(f'{path!r}: tensor {k!r} is {kind}; save a '
+                              'dense state dict with values.')
+    # Checked before any copy: a declared shape can be far larger than the
+    # file (a broadcast view), and no layer of ours has 2**28 values.
+    if v.numel() > 2**28:
+      raise TorchWeightsError(f'{path!r}: tensor {k!r} has shape '
+                              f'{tuple(v.shape)}, larger than any colorjax '
+                              'layer; not a colorjax-compatible state dict.')
+    if v.is_floating_point() and v.dtype != torch.float32:
+      v = v.float()  # bfloat16 / float16 / float64: NumPy takes float32.
+    out[re.sub(r'^module\.', '', k)] = v.detach().cpu().numpy()
+  return out
 
 
 def save(state_dict: Mapping[str, np.ndarray], path: str) -> None:
   """Writes NumPy arrays as a torch state dict (.pth)."""
   torch = _torch()
-  torch.save({k: torch.from_numpy(np.array(v)) for k, v in state_dict.items()},
-             path)
+  # Through a temporary file in the same folder, renamed into place: a
+  # reader never sees half a .pth.
+  folder = os.path.dirname(os.path.abspath(path))
+  tmp = os.path.join(folder, f'.{os.path.basename(path)}.{os.getpid()}.tmp')
+  try:
+    torch.save({k: torch.from_numpy(np.array(v))
+                for k, v in state_dict.items()}, tmp)
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.unlink(tmp)

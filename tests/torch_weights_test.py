@@ -310,3 +310,37 @@ def test_runs_stored_before_the_scale_setting_load_as_trained(tiny_run,
   np.testing.assert_array_equal(outputs['absent'], outputs['stored_110'])
   assert np.abs(outputs['absent'].astype(int) -
                 outputs['stored_127'].astype(int)).max() > 0
+
+
+def test_state_dicts_are_checked_before_their_data_is_used(tiny_config,
+                                                           tmp_path):
+  torch.manual_seed(7)
+  config = _config(tiny_config)
+  g = RefGenerator().eval()
+  workdir = tmp_path / 'w'
+  # bfloat16 weights import (as float32).
+  half = {k: (v.to(torch.bfloat16) if v.is_floating_point() else v)
+          for k, v in g.state_dict().items()}
+  import_torch.import_weights(config, _saved(tmp_path, 'bf16.pth', half),
+                              None, str(workdir))
+  assert colorize.Colorizer.from_workdir(str(workdir)).colorize(
+      np.full((32, 32), 100, np.uint8)).shape == (32, 32, 3)
+  key = 'down1.model.0.weight'
+  nan = dict(g.state_dict(), **{key: torch.full_like(g.state_dict()[key],
+                                                     float('nan'))})
+  broad = dict(g.state_dict(), **{key: torch.zeros(1).expand(2**29)})
+  cases = [
+      (nan, f"tensor '{key}' holds"),
+      (dict(g.state_dict(), **{key: g.state_dict()[key].to('meta')}),
+       'meta tensor'),
+      (dict(g.state_dict(), **{key: g.state_dict()[key].to_sparse()}),
+       'sparse'),
+      (broad, 'larger than any colorjax layer'),
+      ({1: torch.zeros(1)}, 'not a string'),
+  ]
+  for obj, message in cases:
+    with pytest.raises(torch_weights.TorchWeightsError) as info:
+      import_torch.import_weights(config, _saved(tmp_path, 'bad.pth', obj),
+                                  None, str(tmp_path / 'never'))
+    assert message in str(info.value) and '\n' not in str(info.value)
+    assert not (tmp_path / 'never').exists()
