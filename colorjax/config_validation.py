@@ -7,6 +7,7 @@ import ml_collections
 
 from colorjax import layers
 from colorjax import models
+from colorjax import names
 from colorjax.errors import ConfigError
 
 MODELS = ('gan', 'unet', 'cnn')
@@ -137,6 +138,11 @@ def validate_config(config: ml_collections.ConfigDict,
   _require(isinstance(dataset, str) and dataset,
            'config.dataset is empty: use "samples", a folder or a TFDS name.')
   if dataset != 'samples' and not os.path.isdir(os.path.expanduser(dataset)):
+    _require(os.path.basename(os.path.normpath(dataset)) != 'paintings_more',
+             f'config.dataset={dataset!r}: the paintings_more corpus is not '
+             f'there; build it with {names.PAINTINGS_MORE_BUILD} (2,500 '
+             'paintings, about 50 MB; research and non-commercial terms) or '
+             'pass --config.dataset=DIR.')
     looks_like_path = os.sep in dataset or dataset.startswith(('.', '~'))
     _require(not looks_like_path and _is_tfds_name(dataset),
              f'config.dataset={dataset!r} is unknown: use "samples", the path '

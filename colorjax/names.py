@@ -16,6 +16,11 @@ WALL_TIME = 'wall_time.json'  # `compare --train`'s wall time of a run.
 REPORT = 'report.md'  # `compare`'s report.
 LOCK = 'lock'  # Held by the process training in the workdir.
 
+# Where `python -m colorjax.datasets.paintings_more` builds the painting corpus
+# by default, and where the recipes look for it.
+PAINTINGS_MORE_DIR = '~/colorjax_data/paintings_more'
+PAINTINGS_MORE_BUILD = 'python -m colorjax.datasets.paintings_more'
+
 
 def seed_dir(k: int) -> str:
   """Seed k's workdir inside a run of several seeds (a complete workdir)."""

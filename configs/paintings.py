@@ -22,12 +22,19 @@ import os
 
 import ml_collections
 
+from colorjax import names
 from colorjax.configs import default
 
-# The painting corpus beside a checkout (override with --config.dataset).
-PAINTINGS = os.path.normpath(os.path.join(
+# The painting corpus: beside a checkout, else where
+# `python -m colorjax.datasets.paintings_more` builds it (override with
+# --config.dataset). Training names the build command when neither exists.
+_BESIDE = os.path.normpath(os.path.join(
     os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared', 'data',
     'paintings_more'))
+PAINTINGS = next((d for d in (_BESIDE,
+                              os.path.expanduser(names.PAINTINGS_MORE_DIR))
+                  if os.path.isfile(os.path.join(d, 'MANIFEST.tsv'))),
+                 os.path.expanduser(names.PAINTINGS_MORE_DIR))
 
 
 def get_config(arg: str = '') -> ml_collections.ConfigDict:

@@ -31,10 +31,7 @@ import io
 import json
 import os
 import sys
-import time
 from typing import Dict, List, Optional, Sequence
-import urllib.error
-import urllib.request
 
 from absl import logging
 import cv2
@@ -42,6 +39,7 @@ from etils import epath
 import tensorflow_datasets as tfds
 
 from colorjax import image_io
+from colorjax.datasets import download as download_lib
 
 NAME = 'oxford_paintings'
 MAX_SIDE = 512
@@ -124,27 +122,13 @@ def _fetch(url: str, dest: str, retries: int, timeout: float) -> str:
   """Downloads url to dest atomically; returns 'ok', 'exists' or an error."""
   if os.path.exists(dest) and os.path.getsize(dest) > 0:
     return 'exists'
-  error = ''
-  for attempt in range(retries + 1):
-    try:
-      request = urllib.request.Request(url, headers={'User-Agent': 'colorjax'})
-      with urllib.request.urlopen(request, timeout=timeout) as response:
-        data = response.read()
-      if not data:
-        raise ValueError('empty response')
-      tmp = dest + '.part'
-      with open(tmp, 'wb') as f:
-        f.write(data)
-      os.replace(tmp, dest)  # Never a half-written image under the real name.
-      return 'ok'
-    except urllib.error.HTTPError as e:
-      error = f'HTTP {e.code}'
-      if e.code in (404, 410):  # Dead link: retrying will not help.
-        break
-    except Exception as e:  # Timeouts, resets, DNS...
-      error = type(e).__name__
-    time.sleep(min(0.2 * 2**attempt, 5.0))
-  return error
+  try:
+    data = download_lib.fetch_bytes(url, retries, timeout)
+  except download_lib.FetchError as e:
+    return str(e)
+  # Never a half-written image under the real name.
+  download_lib.write_atomically(dest, data)
+  return 'ok'
 
 
 def download(paintings: Sequence[Painting], manual_dir: str, workers: int = 16,
