@@ -50,7 +50,7 @@ from colorjax import hint_files
 from colorjax import image_io
 from colorjax import runtime
 from colorjax import sources
-from colorjax import train
+from colorjax import workdir as workdir_lib
 from colorjax.config_validation import downsampling_factor
 from colorjax.errors import ColorjaxError
 from colorjax.errors import DataError
@@ -155,7 +155,7 @@ class Colorizer:
     `temperature` (ab-classes models) to its `config.classes.temperature`;
     `seed` picks one seed of a run of several (default 0).
     """
-    config, _, state = train.load_run(workdir, epoch, temperature=temperature,
+    config, _, state = workdir_lib.load_run(workdir, epoch, temperature=temperature,
                                       seed=seed)
     return cls(state.g.apply_fn, state.g.variables(),
                config.image_size if work_size is None else work_size,

@@ -45,7 +45,7 @@ from colorjax import names
 from colorjax import runtime
 from colorjax import sources
 from colorjax import steps
-from colorjax import train
+from colorjax import workdir as workdir_lib
 from colorjax.colorize import Colorizer
 from colorjax.colorize import pad_to_bucket
 from colorjax.colorize import recipe_vibrance
@@ -180,7 +180,7 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
   if full_res and split == 'validation':
     raise DataError('--full_res scores files: pass --split=all or a '
                     'manifest split (e.g. test).')
-  config, _, state = train.load_run(workdir, epoch, temperature=temperature,
+  config, _, state = workdir_lib.load_run(workdir, epoch, temperature=temperature,
                                     seed=seed)
   vibrance = recipe_vibrance(config, vibrance)
   dataset = dataset or config.dataset
@@ -233,7 +233,7 @@ def _score_hints(config, state, images, vibrance, counts, auto_workdir,
                        vibrance)
   auto_size = auto_colorizer = None
   if auto_workdir:
-    auto_config, _, auto_state = train.load_run(auto_workdir)
+    auto_config, _, auto_state = workdir_lib.load_run(auto_workdir)
     auto_vibrance = recipe_vibrance(auto_config, None)
     auto_predict = jax.jit(lambda st, rgb: steps.predict_ab(
         st, color.rgb_uint8_to_model(rgb, auto_config.ab_scale)[0]) *

@@ -18,7 +18,7 @@ from absl import flags
 
 from colorjax import runtime
 from colorjax import torch_weights
-from colorjax import train
+from colorjax import workdir as workdir_lib
 from colorjax.errors import ConfigError
 
 
@@ -27,7 +27,7 @@ def export_weights(workdir: str, output: str,
                    epoch: Optional[int] = None, seed: Optional[int] = None,
                    layout: str = 'reference') -> None:
   """Writes the run's generator to `output` (and its discriminator)."""
-  config, _, state = train.load_run(workdir, epoch, seed=seed)
+  config, _, state = workdir_lib.load_run(workdir, epoch, seed=seed)
   if config.model != 'gan':
     raise ConfigError(f'{workdir!r} holds a {config.model!r} model; '
                       'export_torch writes the GAN\'s networks.')

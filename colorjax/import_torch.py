@@ -27,8 +27,8 @@ from colorjax import batching
 from colorjax import checkpoint
 from colorjax import names
 from colorjax import runtime
+from colorjax import steps as steps_lib
 from colorjax import torch_weights
-from colorjax import train
 from colorjax.config_validation import validate_config
 from colorjax.errors import CheckpointError
 from colorjax.errors import ConfigError
@@ -57,7 +57,7 @@ def import_weights(config: ml_collections.ConfigDict, generator: str,
       os.path.join(workdir, names.CHECKPOINTS)):
     raise CheckpointError(f'workdir {workdir!r} already holds a run; pass a '
                           'fresh --workdir.')
-  steps = Steps(config, train.default_mesh())
+  steps = Steps(config, steps_lib.default_mesh())
   abstract = steps.abstract_state()
   g = torch_weights.to_flax(torch_weights.load(generator), 'generator',
                             config, _expected(abstract.g))

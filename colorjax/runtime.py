@@ -3,8 +3,10 @@
 import ctypes
 import os
 import platform
+import signal
 import socket
 import sys
+import threading
 import time
 from typing import Callable, List, Optional
 
@@ -192,3 +194,28 @@ def run_tool(main: Callable[[List[str]], None], extra_help: str = '',
     app.run(wrapped)
   else:
     app.run(wrapped, flags_parser=flags_parser)
+
+
+class PreemptionSignals:
+  """Turns SIGTERM / SIGINT into a request to stop after the current step."""
+
+  def __init__(self):
+    self.requested = False
+    self._previous = {}
+
+  def _handle(self, signum, frame):
+    del frame
+    if not self.requested:
+      logging.warning('Received %s: finishing this step, then saving.',
+                      signal.Signals(signum).name)
+    self.requested = True
+
+  def __enter__(self):
+    if threading.current_thread() is threading.main_thread():
+      for sig in (signal.SIGTERM, signal.SIGINT):
+        self._previous[sig] = signal.signal(sig, self._handle)
+    return self
+
+  def __exit__(self, *exc):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)

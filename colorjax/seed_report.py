@@ -32,7 +32,6 @@ from colorjax import names  # noqa: E402
 from colorjax import plots  # noqa: E402
 from colorjax import stats  # noqa: E402
 from colorjax import steps as steps_lib  # noqa: E402
-from colorjax import train  # noqa: E402
 from colorjax import workdir as workdir_lib  # noqa: E402
 
 # (metric, label, +1 if higher is better / -1 if lower / 0 if neither).
@@ -68,7 +67,7 @@ def _score_seeds(run_dir: str, images: np.ndarray
       state, color.rgb_uint8_to_model(rgb, ab_scale)[0]), static_argnums=2)
   out = []
   for seed_dir in _seed_dirs(run_dir):
-    config, _, state = train.load_run(seed_dir)
+    config, _, state = workdir_lib.load_run(seed_dir)
     out.append(baselines.per_image(
         images, lambda rgb, state=state, s=config.ab_scale: predict(
             state, rgb, s), batch_size=config.batch_size,

@@ -171,6 +171,11 @@ def _advance(state: TrainState, batch: Batch, *, step_fn
   return step_fn(state.replace(rng=rng), batch, step_rng)
 
 
+def default_mesh() -> Mesh:
+  """Every device on one 'data' axis."""
+  return Mesh(np.asarray(jax.devices()), ('data',))
+
+
 def seed_mesh(mesh: Mesh, num_seeds: int) -> Mesh:
   """`mesh`'s devices as ('seeds', 'data'): gcd(devices, seeds) seed rows."""
   devices = mesh.devices.reshape(-1)
@@ -214,7 +219,7 @@ class Steps:
 
   A CNN with an ab-classes head trains with `class_weights` (Q,) from
   `ab_classes.class_weights` of its training data; without them (inference
-  only, as `train.load_run`) its train step weighs every class alike.
+  only, as `workdir.load_run`) its train step weighs every class alike.
   """
 
   def __init__(self, config: ml_collections.ConfigDict, mesh: Mesh,

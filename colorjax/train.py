@@ -13,20 +13,15 @@ checkpoints, metrics, samples), which every tool reads as a single run.
 """
 
 import dataclasses
-import fcntl
 import itertools
 import json
 import os
-import signal
-import socket
-import threading
 import time
 from typing import List, Optional, Tuple
 
 from absl import logging
 import jax
 from jax.experimental import multihost_utils
-from jax.sharding import Mesh
 import ml_collections
 import numpy as np
 
@@ -36,160 +31,17 @@ from colorjax import baselines
 from colorjax import batching
 from colorjax import checkpoint
 from colorjax import names
+from colorjax import runtime
 from colorjax import sources
+from colorjax import steps as steps_lib
 from colorjax import workdir as workdir_lib
 from colorjax.config_validation import validate_config
 from colorjax.errors import CheckpointError
-from colorjax.errors import ConfigError
 from colorjax.errors import DataError
 from colorjax.errors import TrainingDiverged
 from colorjax.state import TrainState
 from colorjax.steps import Steps
 from colorjax.steps import stack_states
-
-
-def default_mesh() -> Mesh:
-  """Every device on one 'data' axis."""
-  return Mesh(np.asarray(jax.devices()), ('data',))
-
-
-def load_run(workdir: str, epoch: Optional[int] = None,
-             mesh: Optional[Mesh] = None, temperature: Optional[float] = None,
-             seed: Optional[int] = None
-             ) -> Tuple[ml_collections.ConfigDict, Steps, TrainState]:
-  """The config, compiled steps and restored state of a training run.
-
-  Args:
-    workdir: a directory `train_and_evaluate` wrote.
-    epoch: the checkpoint at the end of this epoch (default: the latest).
-    mesh: devices to use (default: all).
-    temperature: the annealed mean's temperature of an ab-classes model
-      (default: the run's `config.classes.temperature`).
-    seed: in a run of several seeds, which one (0-based; default 0).
-
-  Raises:
-    CheckpointError: the workdir, its config or the checkpoint is missing.
-  """
-  config = workdir_lib.read_config(workdir)
-  num_seeds = config.get('num_seeds', 1)
-  if seed is not None and not 0 <= seed < num_seeds:
-    raise CheckpointError(f'--seed={seed}: {workdir!r} holds {num_seeds} '
-                          f'seed(s); pass 0 to {num_seeds - 1}.')
-  if num_seeds > 1:
-    if seed is None:
-      logging.info('%s holds %d seeds; using seed_0 (pass --seed=K for '
-                   'another).', workdir, num_seeds)
-    return load_run(os.path.join(workdir, names.seed_dir(seed or 0)), epoch,
-                    mesh, temperature)
-  if temperature is not None:
-    if config.get('head', 'regression') != 'classes':
-      raise ConfigError(f'--temperature={temperature} applies to a model '
-                        'with config.head=\'classes\'; this run regresses '
-                        'ab: use --vibrance.')
-    if not 0 < temperature <= 1:
-      raise ConfigError(f'--temperature={temperature} must be in (0, 1] (1: '
-                        'the mean of the class distribution).')
-    config.classes.temperature = temperature
-  mesh = mesh or default_mesh()
-  if config.batch_size % mesh.size:  # Inference only: any batch will do.
-    config.batch_size = mesh.size * max(1, config.batch_size // mesh.size)
-  steps = Steps(config, mesh)
-  state = checkpoint.restore(checkpoint.create_manager(workdir),
-                             steps.abstract_state(), epoch)
-  return config, steps, state
-
-
-def _prepare_workdir(workdir: str) -> None:
-  try:
-    os.makedirs(workdir, exist_ok=True)
-  except OSError as e:
-    raise CheckpointError(f'cannot create workdir {workdir!r} ({e.strerror}); '
-                          'pass a writable --workdir.') from e
-  if not os.access(workdir, os.W_OK):
-    raise CheckpointError(f'workdir {workdir!r} is not writable; pass a '
-                          'writable --workdir.')
-
-
-class _WorkdirLock:
-  """Process 0's exclusive lock on a workdir, so two runs never interleave
-  checkpoints and metrics. It is a kernel lock (flock) on `workdir/lock`:
-  it goes with the process, however that ends, so a lock is never stale."""
-
-  def __init__(self, workdir: str):
-    self.path = os.path.join(workdir, names.LOCK)
-    self._fd = None
-
-  def __enter__(self):
-    if jax.process_index():
-      return self
-    fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-      holder = os.pread(fd, 200, 0).decode(errors='replace').strip()
-      os.close(fd)
-      raise CheckpointError(
-          f'workdir {os.path.dirname(self.path)!r} is in use by another run '
-          f'({holder or "unknown process"}); wait for it to finish, stop it, '
-          'or pass another --workdir.') from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f'pid {os.getpid()} on {socket.gethostname()} since '
-              f'{time.strftime("%Y-%m-%d %H:%M:%S")}\n'.encode(), 0)
-    self._fd = fd
-    return self
-
-  def __exit__(self, *exc):
-    if self._fd is not None:
-      os.ftruncate(self._fd, 0)
-      os.close(self._fd)  # Releases the lock.
-      self._fd = None
-
-
-# What shapes the saved state: a run cannot resume under other values.
-_STATE_KEYS = ('model', 'generator', 'discriminator', 'cnn', 'ab_scale',
-               'resize')
-
-
-def _check_resumable(config: ml_collections.ConfigDict, workdir: str) -> None:
-  """Raises naming what differs if `workdir` holds a run of another model."""
-  if not os.path.exists(os.path.join(workdir, names.CONFIG)):
-    return
-  saved = json.loads(workdir_lib.read_config(workdir).to_json_best_effort())
-  current = json.loads(config.to_json_best_effort())
-  changed = [k for k in _STATE_KEYS if k in saved
-             and (k != 'discriminator' or current['model'] == 'gan')
-             and saved[k] != current[k]]
-  if changed:
-    diffs = '; '.join(f'{k}: {saved[k]} there, {current[k]} now'
-                      for k in changed)
-    raise CheckpointError(
-        f'workdir {workdir!r} holds a run of another model ({diffs}); resume '
-        'it with its own config.json, or pass a fresh --workdir.')
-
-
-class _PreemptionSignals:
-  """Turns SIGTERM / SIGINT into a request to stop after the current step."""
-
-  def __init__(self):
-    self.requested = False
-    self._previous = {}
-
-  def _handle(self, signum, frame):
-    del frame
-    if not self.requested:
-      logging.warning('Received %s: finishing this step, then saving.',
-                      signal.Signals(signum).name)
-    self.requested = True
-
-  def __enter__(self):
-    if threading.current_thread() is threading.main_thread():
-      for sig in (signal.SIGTERM, signal.SIGINT):
-        self._previous[sig] = signal.signal(sig, self._handle)
-    return self
-
-  def __exit__(self, *exc):
-    for sig, handler in self._previous.items():
-      signal.signal(sig, handler)
 
 
 @dataclasses.dataclass
@@ -211,8 +63,8 @@ class _Run:
   steps_per_epoch: int
   local_batch: int  # This process's part of the global batch.
   val_images: np.ndarray
-  signals: _PreemptionSignals = dataclasses.field(
-      default_factory=_PreemptionSignals)
+  signals: runtime.PreemptionSignals = dataclasses.field(
+      default_factory=runtime.PreemptionSignals)
 
   def stop_requested(self, step: int, at_epoch_end: bool = False) -> bool:
     """Whether to stop now. With several processes all must stop at the same
@@ -407,10 +259,10 @@ def _set_up(config: ml_collections.ConfigDict,
   if config.hints.enabled:  # The hint model's colour where no hint reaches.
     prior = multihost_utils.broadcast_one_to_all(prior)
     config.hints.prior_ab = tuple(float(v) for v in prior)
-  steps = Steps(config, default_mesh(), class_weights)
-  _check_seed_count(config, workdir)
+  steps = Steps(config, steps_lib.default_mesh(), class_weights)
+  workdir_lib.check_seed_count(config, workdir)
   seeds = [_Seed(c, d, checkpoint.create_manager(d, c, spe))
-           for c, d in _seed_workdirs(config, workdir)]
+           for c, d in workdir_lib.seed_workdirs(config, workdir)]
   state = _init_or_restore(config, workdir, steps, seeds)
   val_images = val_ds.eval_array()
   if jax.process_index() == 0:  # Writes files; every process computes.
@@ -428,33 +280,6 @@ def _set_up(config: ml_collections.ConfigDict,
               val_images), state
 
 
-def _seed_workdirs(config: ml_collections.ConfigDict, workdir: str
-                   ) -> List[Tuple[ml_collections.ConfigDict, str]]:
-  """(config, workdir) of each seed: the run's own for one seed, else
-  WORKDIR/seed_k with seed `config.seed + k`."""
-  if config.num_seeds == 1:
-    return [(config, workdir)]
-  out = []
-  for k in range(config.num_seeds):
-    c = config.copy_and_resolve_references()
-    c.seed, c.num_seeds = config.seed + k, 1
-    out.append((c, os.path.join(workdir, names.seed_dir(k))))
-    os.makedirs(out[-1][1], exist_ok=True)
-  return out
-
-
-def _check_seed_count(config: ml_collections.ConfigDict, workdir: str) -> None:
-  """A run resumes only with the seed count it was started with."""
-  if not os.path.exists(os.path.join(workdir, names.CONFIG)):
-    return
-  saved = workdir_lib.read_config(workdir).num_seeds
-  if saved != config.num_seeds:
-    raise CheckpointError(
-        f'workdir {workdir!r} holds a run of {saved} seed(s), not '
-        f'{config.num_seeds}; resume it with --config.num_seeds={saved}, or '
-        'pass a fresh --workdir.')
-
-
 def _init_or_restore(config: ml_collections.ConfigDict, workdir: str,
                      steps: Steps, seeds: List[_Seed]) -> TrainState:
   """A fresh state, or every seed's latest checkpoint (seed axis if N > 1)."""
@@ -470,7 +295,7 @@ def _init_or_restore(config: ml_collections.ConfigDict, workdir: str,
     state = steps.init_seeds()
     steps.check_seeds_fit(state)
     return state
-  _check_resumable(config, workdir)
+  workdir_lib.check_resumable(config, workdir)
   if len(seeds) == 1:
     return checkpoint.restore(seeds[0].manager, steps.init())
   target = steps.abstract_state()
@@ -493,8 +318,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     The final train state.
   """
   validate_config(config, jax.device_count())
-  _prepare_workdir(workdir)
-  with _WorkdirLock(workdir):
+  workdir_lib.prepare(workdir)
+  with workdir_lib.Lock(workdir):
     return _train(config, workdir)
 
 

@@ -1,4 +1,4 @@
-"""A run directory's config: one reader and one writer for `config.json`.
+"""What reads or writes a run directory: its config, lock, records and state.
 
 Every tool that reads a run (`colorize`, `evaluate`, `compare`, the seed
 report, training's resume) gets its config from `read_config`, which
@@ -7,16 +7,24 @@ this one place: a missing field takes the value that runs without it were
 trained with (`STORED_BEFORE`), else the current default.
 """
 
+import fcntl
 import json
 import os
+import socket
 import tempfile
-from typing import Any, Dict, List, Optional
+import time
+from typing import Any, Dict, List, Optional, Tuple
 
 from absl import logging
+import jax
+from jax.sharding import Mesh
 import ml_collections
 
+from colorjax import checkpoint
 from colorjax import names
+from colorjax import steps as steps_lib
 from colorjax.errors import CheckpointError
+from colorjax.errors import ConfigError
 
 Records = List[Dict[str, Any]]
 
@@ -181,3 +189,145 @@ def summary(workdir: str, name: Optional[str] = None) -> str:
       f'      python -m colorjax.evaluate --workdir={name}',
   ]
   return '\n'.join(lines)
+
+
+def load_run(workdir: str, epoch: Optional[int] = None,
+             mesh: Optional[Mesh] = None, temperature: Optional[float] = None,
+             seed: Optional[int] = None
+             ) -> Tuple[ml_collections.ConfigDict, Any, Any]:
+  """The config, compiled steps and restored state of a training run.
+
+  Args:
+    workdir: a directory `train_and_evaluate` wrote.
+    epoch: the checkpoint at the end of this epoch (default: the latest).
+    mesh: devices to use (default: all).
+    temperature: the annealed mean's temperature of an ab-classes model
+      (default: the run's `config.classes.temperature`).
+    seed: in a run of several seeds, which one (0-based; default 0).
+
+  Raises:
+    CheckpointError: the workdir, its config or the checkpoint is missing.
+  """
+  config = read_config(workdir)
+  num_seeds = config.get('num_seeds', 1)
+  if seed is not None and not 0 <= seed < num_seeds:
+    raise CheckpointError(f'--seed={seed}: {workdir!r} holds {num_seeds} '
+                          f'seed(s); pass 0 to {num_seeds - 1}.')
+  if num_seeds > 1:
+    if seed is None:
+      logging.info('%s holds %d seeds; using seed_0 (pass --seed=K for '
+                   'another).', workdir, num_seeds)
+    return load_run(os.path.join(workdir, names.seed_dir(seed or 0)), epoch,
+                    mesh, temperature)
+  if temperature is not None:
+    if config.get('head', 'regression') != 'classes':
+      raise ConfigError(f'--temperature={temperature} applies to a model '
+                        'with config.head=\'classes\'; this run regresses '
+                        'ab: use --vibrance.')
+    if not 0 < temperature <= 1:
+      raise ConfigError(f'--temperature={temperature} must be in (0, 1] (1: '
+                        'the mean of the class distribution).')
+    config.classes.temperature = temperature
+  mesh = mesh or steps_lib.default_mesh()
+  if config.batch_size % mesh.size:  # Inference only: any batch will do.
+    config.batch_size = mesh.size * max(1, config.batch_size // mesh.size)
+  steps = steps_lib.Steps(config, mesh)
+  state = checkpoint.restore(checkpoint.create_manager(workdir),
+                             steps.abstract_state(), epoch)
+  return config, steps, state
+
+
+def prepare(workdir: str) -> None:
+  """Creates `workdir` or says in one line why it cannot be written."""
+  try:
+    os.makedirs(workdir, exist_ok=True)
+  except OSError as e:
+    raise CheckpointError(f'cannot create workdir {workdir!r} ({e.strerror}); '
+                          'pass a writable --workdir.') from e
+  if not os.access(workdir, os.W_OK):
+    raise CheckpointError(f'workdir {workdir!r} is not writable; pass a '
+                          'writable --workdir.')
+
+
+class Lock:
+  """Process 0's exclusive lock on a workdir, so two runs never interleave
+  checkpoints and metrics. It is a kernel lock (flock) on `workdir/lock`:
+  it goes with the process, however that ends, so a lock is never stale."""
+
+  def __init__(self, workdir: str):
+    self.path = os.path.join(workdir, names.LOCK)
+    self._fd = None
+
+  def __enter__(self):
+    if jax.process_index():
+      return self
+    fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+      holder = os.pread(fd, 200, 0).decode(errors='replace').strip()
+      os.close(fd)
+      raise CheckpointError(
+          f'workdir {os.path.dirname(self.path)!r} is in use by another run '
+          f'({holder or "unknown process"}); wait for it to finish, stop it, '
+          'or pass another --workdir.') from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f'pid {os.getpid()} on {socket.gethostname()} since '
+              f'{time.strftime("%Y-%m-%d %H:%M:%S")}\n'.encode(), 0)
+    self._fd = fd
+    return self
+
+  def __exit__(self, *exc):
+    if self._fd is not None:
+      os.ftruncate(self._fd, 0)
+      os.close(self._fd)  # Releases the lock.
+      self._fd = None
+
+
+# What shapes the saved state: a run cannot resume under other values.
+_STATE_KEYS = ('model', 'generator', 'discriminator', 'cnn', 'ab_scale',
+               'resize')
+
+
+def check_resumable(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Raises naming what differs if `workdir` holds a run of another model."""
+  if not os.path.exists(os.path.join(workdir, names.CONFIG)):
+    return
+  saved = json.loads(read_config(workdir).to_json_best_effort())
+  current = json.loads(config.to_json_best_effort())
+  changed = [k for k in _STATE_KEYS if k in saved
+             and (k != 'discriminator' or current['model'] == 'gan')
+             and saved[k] != current[k]]
+  if changed:
+    diffs = '; '.join(f'{k}: {saved[k]} there, {current[k]} now'
+                      for k in changed)
+    raise CheckpointError(
+        f'workdir {workdir!r} holds a run of another model ({diffs}); resume '
+        'it with its own config.json, or pass a fresh --workdir.')
+
+
+def seed_workdirs(config: ml_collections.ConfigDict, workdir: str
+                   ) -> List[Tuple[ml_collections.ConfigDict, str]]:
+  """(config, workdir) of each seed: the run's own for one seed, else
+  WORKDIR/seed_k with seed `config.seed + k`."""
+  if config.num_seeds == 1:
+    return [(config, workdir)]
+  out = []
+  for k in range(config.num_seeds):
+    c = config.copy_and_resolve_references()
+    c.seed, c.num_seeds = config.seed + k, 1
+    out.append((c, os.path.join(workdir, names.seed_dir(k))))
+    os.makedirs(out[-1][1], exist_ok=True)
+  return out
+
+
+def check_seed_count(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """A run resumes only with the seed count it was started with."""
+  if not os.path.exists(os.path.join(workdir, names.CONFIG)):
+    return
+  saved = read_config(workdir).num_seeds
+  if saved != config.num_seeds:
+    raise CheckpointError(
+        f'workdir {workdir!r} holds a run of {saved} seed(s), not '
+        f'{config.num_seeds}; resume it with --config.num_seeds={saved}, or '
+        'pass a fresh --workdir.')

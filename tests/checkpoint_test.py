@@ -12,10 +12,11 @@ from colorjax import names
 from colorjax import sources
 from colorjax import steps as steps_lib
 from colorjax import train
+from colorjax import workdir as workdir_lib
 
 
 def _steps(config):
-  return steps_lib.Steps(config, train.default_mesh())
+  return steps_lib.Steps(config, steps_lib.default_mesh())
 
 
 def test_a_mid_epoch_save_resumes_after_its_batch_or_restarts_the_epoch(
@@ -57,7 +58,7 @@ def test_a_checkpoint_of_the_flat_layout_still_colourises(tiny_config,
   manager.wait_until_finished()
   with open(tmp_path / names.CONFIG, 'w') as f:
     json.dump(config.to_dict(), f)
-  _, _, restored = train.load_run(str(tmp_path), epoch=3)
+  _, _, restored = workdir_lib.load_run(str(tmp_path), epoch=3)
   assert (int(restored.epoch), int(restored.step)) == (3, 12)
   for a, b in zip(jax.tree.leaves(flat['g_params']),
                   jax.tree.leaves(restored.g.params), strict=True):

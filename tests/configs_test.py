@@ -78,7 +78,7 @@ def test_load_finds_recipes_from_any_directory(tmp_path):
 
 @pytest.mark.parametrize('spec,message', [
     ('gan_xx', "unknown recipe 'gan_xx'; use one of cnn, gan_bn, gan_sn, "
-     'paintings'),
+     'hints, paintings'),
     ('gan_bn:huge', 'unknown config variant'),
     ('no/such/file.py', "config file 'no/such/file.py' does not exist"),
 ])
@@ -89,7 +89,7 @@ def test_load_errors_are_one_line(spec, message):
 
 
 @pytest.mark.parametrize('name', ['default', 'gan_bn', 'gan_sn', 'cnn',
-                                  'paintings'])
+                                  'paintings', 'hints'])
 @pytest.mark.parametrize('arg', ['', 'demo'])
 def test_every_config_is_valid(name, arg):
   c = _load(name, arg)

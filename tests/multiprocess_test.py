@@ -10,7 +10,7 @@ import numpy as np
 
 from colorjax import checkpoint
 from colorjax import names
-from colorjax import train
+from colorjax import workdir as workdir_lib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = os.path.join(HERE, 'multiprocess_worker.py')
@@ -63,7 +63,7 @@ def test_two_process_run_restores_in_one_process(tmp_path):
   manager = checkpoint.create_manager(str(tmp_path / 'run'))
   assert checkpoint.epochs(manager) == {1: 32 // 4}
   assert (tmp_path / 'run' / names.METRICS).exists()
-  _, _, state = train.load_run(str(tmp_path / 'run'))
+  _, _, state = workdir_lib.load_run(str(tmp_path / 'run'))
   assert int(state.epoch) == 1 and int(state.step) == 32 // 4
 
 

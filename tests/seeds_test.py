@@ -14,6 +14,7 @@ from colorjax import names
 from colorjax import plots
 from colorjax import steps as steps_lib
 from colorjax import train
+from colorjax import workdir as workdir_lib
 from colorjax.config_validation import validate_config
 from colorjax.errors import CheckpointError
 from colorjax.errors import ConfigError
@@ -101,7 +102,7 @@ def test_a_run_of_seeds_has_a_workdir_per_seed(tiny_config, tmp_path):
   # Each seed trains as the single run with its seed would (data order too).
   single = train.train_and_evaluate(tiny_config(model='cnn', seed=6),
                                     str(tmp_path / 'single'))
-  loaded = train.load_run(workdir, seed=1)[2]
+  loaded = workdir_lib.load_run(workdir, seed=1)[2]
   for a, b in zip(_leaves(loaded.g.params), _leaves(single.g.params),
                   strict=True):
     np.testing.assert_allclose(a, b, atol=2 * LR * 4)  # 4 steps.

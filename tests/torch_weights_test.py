@@ -29,6 +29,7 @@ from colorjax import import_torch  # noqa: E402
 from colorjax import models  # noqa: E402
 from colorjax import torch_weights  # noqa: E402
 from colorjax import train  # noqa: E402
+from colorjax import workdir as workdir_lib  # noqa: E402
 from colorjax.errors import CheckpointError  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'benchmarks'))
@@ -144,7 +145,7 @@ def test_benchmark_layout_matches_in_eval_mode(tiny_config, network, norm):
 @pytest.mark.parametrize('layout', torch_weights.LAYOUTS)
 def test_export_then_import_is_bit_exact(tiny_config, tiny_run, layout):
   del tiny_config
-  config, _, state = train.load_run(tiny_run)
+  config, _, state = workdir_lib.load_run(tiny_run)
   for network, net in (('generator', state.g), ('discriminator', state.d)):
     variables = jax.device_get(net.variables())
     exported = torch_weights.to_torch(variables, network, config, layout)
@@ -303,7 +304,7 @@ def test_runs_stored_before_the_scale_setting_load_as_trained(tiny_run,
     config.update(edit or {})
     with open(run / 'config.json', 'w') as f:
       json.dump(config, f)
-    loaded, _, _ = train.load_run(str(run))
+    loaded, _, _ = workdir_lib.load_run(str(run))
     assert loaded.resize == 'half_pixel'
     outputs[name] = colorize.Colorizer.from_workdir(str(run)).colorize(rgb)
   assert loaded.ab_scale == 127.0
