@@ -153,5 +153,5 @@ def validate_config(config: ml_collections.ConfigDict,
 def _is_tfds_name(dataset: str) -> bool:
   import tensorflow_datasets as tfds  # Slow to import: only when needed.
 
-  import colorjax.datasets  # noqa: F401  (registers our builders)
+  import colorjax.datasets.oxford_paintings  # noqa: F401  (registers it)
   return dataset.split(':')[0].split('/')[0] in tfds.list_builders()

@@ -20,7 +20,7 @@ for memory is streamed.
 import collections
 import csv
 import os
-from typing import Dict, Iterator, List, Optional, Protocol, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 import zlib
 
 from absl import logging
@@ -28,9 +28,11 @@ import cv2
 import jax
 import numpy as np
 
-from colorjax import batching
 from colorjax import image_io
 from colorjax.batching import InMemoryDataset
+from colorjax.datasets.core import Split
+from colorjax.datasets.core import finish_split
+from colorjax.datasets.core import keep_if_usable
 from colorjax.errors import DataError
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -39,26 +41,6 @@ SAMPLE_IMAGES = ('astronaut', 'chelsea', 'coffee', 'rocket',
                  'stereo_motorcycle')
 # Fixed so that every run sees the same sample crops whatever its seed.
 _SAMPLES_SEED = 1234
-
-
-class Split(Protocol):
-  """What the training loop, evaluation and benchmarks need of a split."""
-  name: str
-  skipped: Dict[str, int]  # Unusable images per reason.
-
-  def __len__(self) -> int:
-    ...
-
-  def num_batches(self, batch_size: int) -> int:
-    """Full training batches per epoch."""
-
-  def train_batches(self, batch_size: int, seed: int, epoch: int,
-                    process_index: int = 0, num_batches: Optional[int] = None
-                    ) -> Iterator[Dict[str, np.ndarray]]:
-    """Shuffled, augmented batches: a pure function of (seed, epoch, process)."""
-
-  def eval_array(self) -> np.ndarray:
-    """Centre crops: uint8 (N, S, S, 3)."""
 
 
 def _sample_images() -> List[np.ndarray]:
@@ -197,27 +179,6 @@ def decode_images(paths: Sequence[str], image_size: int, name: str,
       continue
     keep_if_usable(rgb, image_size, skip_greyscale, path, images, skipped)
   return finish_split(images, image_size, name, skipped)
-
-
-def keep_if_usable(rgb: np.ndarray, image_size: int, skip_greyscale: bool,
-                    source: str, images: List[np.ndarray],
-                    skipped: Dict[str, List[str]]) -> None:
-  """Appends the resized image to `images`, or its source to `skipped`."""
-  reason = batching.unusable_reason(rgb, image_size, skip_greyscale)
-  if reason:
-    skipped[reason].append(source)
-  else:
-    images.append(batching.resize_shorter_side(rgb, image_size))
-
-
-def finish_split(images: List[np.ndarray], image_size: int, name: str,
-            skipped: Dict[str, List[str]]) -> InMemoryDataset:
-  """Logs one line per skip reason with examples; builds the split."""
-  for reason, bad in sorted(skipped.items()):
-    logging.warning('%s: skipped %d file(s): %s, e.g. %s', name, len(bad),
-                    reason, ', '.join(bad[:3]))
-  return InMemoryDataset(images, image_size, name,
-                         {reason: len(bad) for reason, bad in skipped.items()})
 
 
 def load_folder(folder: str, image_size: int, validation_fraction: float,

@@ -1,3 +1,3 @@
-"""TFDS builders of colorjax; importing this package registers them."""
-
-from colorjax.datasets import oxford_paintings  # noqa: F401  (registers it)
+"""Data sources below `colorjax.sources`: the split interface (`core`), TFDS
+(`tfds_source`), the Oxford Paintings TFDS builder (`oxford_paintings`,
+registered when imported) and the paintings_more builder."""

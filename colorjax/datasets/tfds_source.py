@@ -12,8 +12,8 @@ from absl import logging
 import numpy as np
 
 from colorjax import batching
-from colorjax import sources
 from colorjax.batching import InMemoryDataset
+from colorjax.datasets import core
 from colorjax.errors import DataError
 
 
@@ -198,7 +198,7 @@ def load_tfds(name: str, image_size: int, train_split: str = 'train',
       ds = tfds.load(name, split=split, data_dir=data_dir)
       images, skipped = [], collections.defaultdict(list)
       for i, example in enumerate(tfds.as_numpy(ds)):
-        sources.keep_if_usable(_tfds_rgb(example[key]), image_size, skip_grey,
+        core.keep_if_usable(_tfds_rgb(example[key]), image_size, skip_grey,
                         f'{name}[{split}]#{i}',
                         images, skipped)
     except DataError:
@@ -208,6 +208,6 @@ def load_tfds(name: str, image_size: int, train_split: str = 'train',
           f'cannot load TFDS {name!r} split {split!r} ({type(e).__name__}: '
           f'{str(e).splitlines()[0][:150]}); prepare it with `tfds build '
           f'{name}` or set --config.tfds.data_dir.') from e
-    splits.append(sources.finish_split(images, image_size,
+    splits.append(core.finish_split(images, image_size,
                                        f'{name}[{split}]', skipped))
   return splits[0], splits[1]
