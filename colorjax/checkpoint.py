@@ -90,7 +90,7 @@ def epochs(manager: Manager) -> Dict[int, int]:
   out = {}
   for step in manager.all_steps():
     meta = _metadata(manager, step)
-    if _EPOCH not in meta:  # Written before 0.2: numbered by epoch.
+    if _EPOCH not in meta:  # The older layout: steps numbered by epoch.
       out[step] = step
     elif not meta.get(_BATCH_IN_EPOCH):
       out[int(meta[_EPOCH])] = step
@@ -155,11 +155,11 @@ _FLAT_KEYS = ('g_params', 'g_batch_stats', 'd_params', 'd_batch_stats')
 
 
 def _restore_flat_layout(manager: Manager, step: int, target: Any) -> Any:
-  """A checkpoint of the flat train state written before the NetState
-  redesign (g_params, g_batch_stats, ... at the top), or None if it is not
-  one. Networks and counters are restored; optimizer states come from
-  `target`, so such a run colourises and evaluates, and continues training
-  with fresh Adam moments."""
+  """A checkpoint of the flat train state, the older layout (g_params,
+  g_batch_stats, ... at the top), or None if it is not one. Networks and
+  counters are restored; optimizer states come from `target`, so such a
+  run colourises and evaluates, and continues training with fresh Adam
+  moments."""
   try:
     raw = manager.restore(step, args=ocp.args.StandardRestore())
   except Exception:  # Not readable at all: the caller reports it.
@@ -172,9 +172,9 @@ def _restore_flat_layout(manager: Manager, step: int, target: Any) -> Any:
   if d is not None:
     d = d.replace(params=raw['d_params'],
                   model_state=raw['d_batch_stats'] or {})
-  logging.warning('Restored step %d from %s, a checkpoint written before '
-                  'the NetState layout: networks restored, optimizer state '
-                  'fresh.', step, manager.directory)
+  logging.warning('Restored step %d from %s, a checkpoint in the older flat '
+                  'layout: networks restored, optimizer state fresh.', step,
+                  manager.directory)
   return target.replace(step=raw['step'], epoch=raw['epoch'], rng=raw['rng'],
                         g=g, d=d)
 

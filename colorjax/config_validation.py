@@ -40,8 +40,12 @@ def validate_config(config: ml_collections.ConfigDict,
   _require(config.model in MODELS,
            f'config.model={config.model!r} is unknown; use one of {MODELS}.')
   factor = downsampling_factor(config)
-  _require(isinstance(config.image_size, int) and config.image_size > 0 and
-           config.image_size % factor == 0,
+  _require(isinstance(config.image_size, int) and
+           0 < config.image_size <= 2048,
+           f'config.image_size={config.image_size!r} must be a whole number '
+           f'of pixels in [{factor}, 2048] (a batch of 32 larger crops does '
+           'not fit in memory); try 32.')
+  _require(config.image_size % factor == 0,
            f'config.image_size={config.image_size} must be a positive multiple '
            f'of {factor} (the generator halves it {factor.bit_length() - 1} '
            f'times); try {_nearest_size(config.image_size, factor)}.')

@@ -1,6 +1,6 @@
 """The ways a new user broke colorjax: each must fail clearly or not at all.
 
-One test per case of issue 14 (resume after the data changed is in
+One test per case of misuse (resume after the data changed is in
 checkpoint_test.py); each failed on the code before its fix.
 """
 

@@ -178,7 +178,8 @@ def test_import_writes_a_run_that_colourises_and_trains(tiny_config, tmp_path):
       np.asarray(colorize.color.rgb_to_lab(rgb / 255.0))[..., 0])[0]
   with torch.no_grad():
     theirs = g(torch.from_numpy(l_model[None].transpose(0, 3, 1, 2))).numpy()
-  ours = np.asarray(colorizer._predict(colorizer._variables, l_model[None]))
+  ours = np.asarray(colorizer._predict(colorizer._variables, l_model[None],
+                                      None, None))
   np.testing.assert_allclose(ours, theirs.transpose(0, 2, 3, 1), atol=1e-5)
   state = train.train_and_evaluate(config, workdir)  # Continues: epoch 1.
   assert int(state.epoch) == 1
@@ -269,7 +270,7 @@ def test_reference_generator_colourises_as_the_reference(tiny_config,
   colorizer = colorize.Colorizer.from_workdir(workdir)
   # a, b in the model range from the same input: the weights import exactly.
   ours_ab = colorizer._predict(colorizer._variables,
-                               lab[None, :1].transpose(0, 2, 3, 1))
+                               lab[None, :1].transpose(0, 2, 3, 1), None, None)
   np.testing.assert_allclose(ours_ab[0], ab.transpose(1, 2, 0), atol=1e-5)
   assert np.abs(ab).max() > 0.1  # Colours, not grey.
   # End to end through colorize --gamut=clip, the reference's postprocess:

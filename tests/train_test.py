@@ -39,8 +39,8 @@ def _trainer(config, num_devices):
 
 # (params, batch_stats) of G and D after 3 steps of the tiny configs on one
 # device. XLA:CPU's dot kernels depend on the CPU (AVX-512 or not), and so do
-# the last bits, so each CPU kind has its own digests. `before` is what the
-# tree before the NetState redesign (967a76f) computes: the redesign changed
+# the last bits, so each CPU kind has its own digests. `before` is what
+# commit 967a76f (before the `NetState` layout) computes: that layout changed
 # no bit of a step on CPU. Since then two things changed on purpose: the
 # im2col kernel gradient is autodiff's own (`layers._matmul`; the old form is
 # `_old_matmul` below, same values to float rounding), and 'auto' on CPU is
