@@ -166,10 +166,8 @@ class Colorizer:
 
   def _work_input(self, l_full: np.ndarray) -> Tuple[np.ndarray, Tuple[int, int]]:
     """L (H, W) in [0, 100] -> model-range (S, S, 1) and the valid (h, w)."""
-    h, w = l_full.shape
     s = self.work_size
-    scale = s / max(h, w)
-    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    scale, nh, nw = hint_files.work_geometry(l_full.shape, s)
     small = cv2.resize(l_full, (nw, nh), interpolation=cv2.INTER_AREA
                        if scale < 1 else cv2.INTER_CUBIC)
     small = np.pad(small, ((0, s - nh), (0, s - nw)), mode='reflect'

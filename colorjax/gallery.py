@@ -100,15 +100,10 @@ def draw_hints(paths: Sequence[str], hint_workdir: str,
     if auto is not None:
       out.append(('automatic', auto.colorize(rgb)))
     out.append(('hint model, no hint', model.colorize(rgb)))
-    scale, nh, nw = hint_files.work_geometry(rgb.shape[:2], s)
-    small = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA)
-    _, true_ab = color.rgb_uint8_to_model(small[None], model.ab_scale)
+    scale = hint_files.work_geometry(rgb.shape[:2], s)[0]
     for n in counts:
-      hint_ab, mask = hint_eval.simulate_fixed(np.asarray(true_ab), n, seed,
-                                               index)
-      work_ab = np.zeros((s, s, 2), np.float32)
-      work_mask = np.zeros((s, s, 1), np.float32)
-      work_ab[:nh, :nw], work_mask[:nh, :nw] = hint_ab[0], mask[0]
+      work_ab, work_mask = hint_eval.work_hints(rgb, s, model.ab_scale, n,
+                                                seed, index)
       out.append((f'{n} hints', _dots(rgb, work_ab * model.ab_scale,
                                       work_mask, scale)))
       out.append((f'with {n} hints', model.colorize(rgb, (work_ab,

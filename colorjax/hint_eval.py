@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from colorjax import color
+from colorjax import hint_files
 from colorjax import hints as hints_lib
 from colorjax import image_io
 from colorjax import metrics
@@ -54,6 +55,21 @@ def simulate_fixed(true_ab: np.ndarray, count: int, seed: int,
       jnp.full((b,), count, jnp.int32), count,
       hints_lib.patch_sizes(max(h, true_ab.shape[2])))
   return np.asarray(hint_ab), np.asarray(mask)
+
+
+def work_hints(rgb: np.ndarray, work_size: int, ab_scale: float,
+               count: int, seed: int, index: int
+               ) -> Sequence[np.ndarray]:
+  """`simulate_fixed`'s hints for one painting drawn at `colorize`'s working
+  size: (hint_ab (S, S, 2), mask (S, S, 1)), zero in the padding."""
+  _, nh, nw = hint_files.work_geometry(rgb.shape[:2], work_size)
+  small = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA)
+  _, true_ab = color.rgb_uint8_to_model(small[None], ab_scale)
+  hint_ab, mask = simulate_fixed(np.asarray(true_ab), count, seed, index)
+  work_ab = np.zeros((work_size, work_size, 2), np.float32)
+  work_mask = np.zeros((work_size, work_size, 1), np.float32)
+  work_ab[:nh, :nw], work_mask[:nh, :nw] = hint_ab[0], mask[0]
+  return work_ab, work_mask
 
 
 @jax.jit
@@ -139,9 +155,6 @@ def full_resolution(paths: Sequence[str], counts: Sequence[int], seed: int,
       continue  # Counted and named where the images are loaded at size.
     l_full = np.asarray(color.rgb_to_lab(rgb / 255.0))[..., 0]
     l_work, (nh, nw) = colorizer._work_input(l_full)  # pylint: disable=protected-access
-    small = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA)
-    _, true_ab = (np.asarray(x) for x in
-                  color.rgb_uint8_to_model(small[None], scale_ab))
     mask_full = np.zeros(pad_to_bucket(rgb[..., 0]).shape, np.float32)
     mask_full[:rgb.shape[0], :rgb.shape[1]] = 1
     true = pad_to_bucket(rgb).astype(np.float32)
@@ -150,12 +163,9 @@ def full_resolution(paths: Sequence[str], counts: Sequence[int], seed: int,
     if auto is not None:
       fixed[AUTO] = auto.colorize(rgb)
     for n in counts:
-      hint_ab, mask = simulate_fixed(true_ab, n, seed, index)
-      work_ab = np.zeros((s, s, 2), np.float32)
-      work_mask = np.zeros((s, s, 1), np.float32)
-      work_ab[:nh, :nw], work_mask[:nh, :nw] = hint_ab[0], mask[0]
-      levin = hints_lib.levin(l_work[:nh, :nw], hint_ab[0], mask[0],
-                              prior_ab)
+      work_ab, work_mask = work_hints(rgb, s, scale_ab, n, seed, index)
+      levin = hints_lib.levin(l_work[:nh, :nw], work_ab[:nh, :nw],
+                              work_mask[:nh, :nw], prior_ab)
       answers = dict(fixed)
       answers[HINT_MODEL] = colorizer.colorize(rgb, (work_ab, work_mask))
       answers[LEVIN] = colorizer.compose(l_full, levin * scale_ab)
