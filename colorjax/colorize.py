@@ -46,6 +46,7 @@ import numpy as np
 
 from colorjax import batching
 from colorjax import color
+from colorjax import files
 from colorjax import hint_files
 from colorjax import image_io
 from colorjax import runtime
@@ -296,22 +297,14 @@ def _write_png(path: str, rgb: np.ndarray) -> Optional[str]:
   """Writes uint8 RGB as PNG, through a temporary file renamed into place (a
   killed run never leaves half a PNG under the output's name); returns None
   or why it could not."""
-  folder = os.path.dirname(os.path.abspath(path))
-  tmp = os.path.join(folder, f'.{os.path.basename(path)}.{os.getpid()}.tmp.png')
   try:
-    os.makedirs(folder, exist_ok=True)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     ok, encoded = cv2.imencode('.png', rgb[..., ::-1])
     if not ok:
       return 'the PNG encoder refused it'
-    with open(tmp, 'wb') as f:
-      f.write(encoded.tobytes())
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
+    files.write_atomically(path, encoded.tobytes())
     return None
   except (OSError, cv2.error) as e:
-    if os.path.exists(tmp):
-      os.unlink(tmp)
     return getattr(e, 'strerror', None) or str(e).splitlines()[0]
 
 

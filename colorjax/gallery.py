@@ -20,6 +20,7 @@ import numpy as np
 
 from colorjax import color
 from colorjax import evaluate
+from colorjax import files
 from colorjax import hint_eval
 from colorjax import hint_files
 from colorjax import image_io
@@ -199,11 +200,16 @@ def _paths() -> List[str]:
 
 def _save(figure: np.ndarray, what: str) -> None:
   os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
-  tmp = FLAGS.output + '.tmp' + os.path.splitext(FLAGS.output)[1]
-  if not cv2.imwrite(tmp, figure[..., ::-1],
-                     [cv2.IMWRITE_JPEG_QUALITY, FLAGS.quality]):
-    raise DataError(f'cannot write {FLAGS.output}; pass a writable --output.')
-  os.replace(tmp, FLAGS.output)
+  ok, encoded = cv2.imencode(os.path.splitext(FLAGS.output)[1] or '.png',
+                             figure[..., ::-1],
+                             [cv2.IMWRITE_JPEG_QUALITY, FLAGS.quality])
+  if not ok:
+    raise DataError(f'cannot encode {FLAGS.output}; name it .jpg or .png.')
+  try:
+    files.write_atomically(FLAGS.output, encoded.tobytes())
+  except OSError as e:
+    raise DataError(f'cannot write {FLAGS.output} ({e.strerror}); pass a '
+                    'writable --output.') from None
   print(f'wrote {FLAGS.output} ({os.path.getsize(FLAGS.output) / 1024:.0f} '
         f'KB): {what}')
 

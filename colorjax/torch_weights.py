@@ -22,12 +22,13 @@ fixed). Every function here is NumPy; only `load`/`save` need torch.
 """
 
 import dataclasses
-import os
+import io
 import re
 from typing import Any, Dict, List, Mapping, Tuple
 
 import numpy as np
 
+from colorjax import files
 from colorjax.errors import ColorjaxError
 
 LAYOUTS = ('reference', 'benchmark')
@@ -338,12 +339,7 @@ def save(state_dict: Mapping[str, np.ndarray], path: str) -> None:
   torch = _torch()
   # Through a temporary file in the same folder, renamed into place: a
   # reader never sees half a .pth.
-  folder = os.path.dirname(os.path.abspath(path))
-  tmp = os.path.join(folder, f'.{os.path.basename(path)}.{os.getpid()}.tmp')
-  try:
-    torch.save({k: torch.from_numpy(np.array(v))
-                for k, v in state_dict.items()}, tmp)
-    os.replace(tmp, path)
-  finally:
-    if os.path.exists(tmp):
-      os.unlink(tmp)
+  buffer = io.BytesIO()
+  torch.save({k: torch.from_numpy(np.array(v))
+              for k, v in state_dict.items()}, buffer)
+  files.write_atomically(path, buffer.getvalue())

@@ -11,7 +11,6 @@ import fcntl
 import json
 import os
 import socket
-import tempfile
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -21,6 +20,7 @@ from jax.sharding import Mesh
 import ml_collections
 
 from colorjax import checkpoint
+from colorjax import files
 from colorjax import names
 from colorjax import steps as steps_lib
 from colorjax.errors import CheckpointError
@@ -115,19 +115,7 @@ def write_config(workdir: str, config: ml_collections.ConfigDict) -> None:
 
 def write_text(path: str, text: str) -> None:
   """Writes `text` to `path` through a temporary file renamed into place."""
-  folder = os.path.dirname(os.path.abspath(path))
-  fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp-',
-                             suffix=os.path.basename(path))
-  try:
-    with os.fdopen(fd, 'w', encoding='utf-8') as f:
-      f.write(text)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.unlink(tmp)
-    raise
+  files.write_atomically(path, text.encode('utf-8'))
 
 
 def read_records(workdir: str) -> Records:

@@ -1,6 +1,5 @@
-"""HTTP downloads for the dataset builders: retried, never half-written."""
+"""HTTP downloads for the dataset builders, retried."""
 
-import os
 import time
 import urllib.error
 import urllib.request
@@ -38,14 +37,3 @@ def fetch_bytes(url: str, retries: int = 3, timeout: float = 30.0) -> bytes:
       time.sleep(min(0.2 * 2**attempt, 5.0))
   raise FetchError(error)
 
-
-def write_atomically(path: str, data: bytes) -> None:
-  """Writes `data` to `path` through a temporary file renamed into place."""
-  tmp = f'{path}.{os.getpid()}.part'
-  try:
-    with open(tmp, 'wb') as f:
-      f.write(data)
-    os.replace(tmp, path)
-  finally:
-    if os.path.exists(tmp):
-      os.unlink(tmp)

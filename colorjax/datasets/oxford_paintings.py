@@ -38,6 +38,7 @@ import cv2
 from etils import epath
 import tensorflow_datasets as tfds
 
+from colorjax import files
 from colorjax import image_io
 from colorjax.datasets import download as download_lib
 
@@ -127,7 +128,7 @@ def _fetch(url: str, dest: str, retries: int, timeout: float) -> str:
   except download_lib.FetchError as e:
     return str(e)
   # Never a half-written image under the real name.
-  download_lib.write_atomically(dest, data)
+  files.write_atomically(dest, data)
   return 'ok'
 
 

@@ -32,6 +32,7 @@ import urllib.parse
 from absl import flags
 from PIL import Image
 
+from colorjax import files
 from colorjax import names
 from colorjax.datasets import download as download_lib
 from colorjax.errors import DataError
@@ -102,7 +103,7 @@ def _build_one(row: Dict[str, str], out: str, base: str, retries: int,
     return 'present'
   try:
     data = download_lib.fetch_bytes(source_url(row, base), retries, timeout)
-    download_lib.write_atomically(path, convert(data, row))
+    files.write_atomically(path, convert(data, row))
   except (download_lib.FetchError, ValueError, OSError) as e:
     return str(e) or type(e).__name__
   return 'built'
@@ -142,7 +143,7 @@ def build(out: str, rows: Optional[Sequence[Dict[str, str]]] = None,
         counts['failed'] += 1
         failed[futures[future]] = result
   report = {'counts': counts, 'failed': dict(sorted(failed.items()))}
-  download_lib.write_atomically(os.path.join(out, 'build_report.json'),
+  files.write_atomically(os.path.join(out, 'build_report.json'),
                                 json.dumps(report, indent=1).encode())
   return report
 
