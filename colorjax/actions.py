@@ -89,11 +89,14 @@ class WriteMetrics(Action):
 class SaveCheckpoint(Action):
   """The state at each epoch end; waits for the last save at the end."""
 
-  def __init__(self, manager: checkpoint.Manager, steps_per_epoch: int):
+  def __init__(self, manager: checkpoint.Manager, steps_per_epoch: int,
+               optimizer: bool = True):
     self.manager, self.steps_per_epoch = manager, steps_per_epoch
+    self.optimizer = optimizer
 
   def every_epoch(self, state, epoch, metrics):
-    checkpoint.save(self.manager, state, self.steps_per_epoch)
+    checkpoint.save(self.manager, state, self.steps_per_epoch,
+                    optimizer=self.optimizer)
 
   def at_end(self, state):
     self.manager.wait_until_finished()
@@ -155,7 +158,7 @@ def create_actions(config: ml_collections.ConfigDict, workdir: str,
   lead = jax.process_index() == 0
   actions: List[Action] = [
       LogLine(config.num_epochs * steps_per_epoch, config.batch_size, label),
-      SaveCheckpoint(manager, steps_per_epoch)]
+      SaveCheckpoint(manager, steps_per_epoch, config.save_optimizer)]
   if lead:
     actions.append(WriteMetrics(writers.MetricWriter(workdir)))
   if config.num_sample_images:

@@ -15,6 +15,7 @@ Orbax writes each checkpoint to a temporary directory and renames it when
 complete, so a run killed mid-save leaves the previous checkpoint intact.
 """
 
+import logging as std_logging
 import os
 from typing import Any, Dict, Optional, Tuple
 
@@ -27,8 +28,20 @@ from colorjax import names
 from colorjax.errors import CheckpointError
 
 Manager = ocp.CheckpointManager
-_EPOCH, _BATCH_IN_EPOCH, _STEPS_PER_EPOCH = ('epoch', 'batch_in_epoch',
-                                             'steps_per_epoch')
+_EPOCH, _BATCH_IN_EPOCH, _STEPS_PER_EPOCH, _OPTIMIZER = (
+    'epoch', 'batch_in_epoch', 'steps_per_epoch', 'optimizer')
+
+
+class _ReadOnlyNotices(std_logging.Filter):
+  """Drops orbax's warnings that a manager opened read-only is read-only:
+  the tools open checkpoints so on purpose."""
+
+  def filter(self, record: std_logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(('Given directory is read only',
+                                           'CheckpointManagerOptions.read_only'))
+
+
+std_logging.getLogger('absl').addFilter(_ReadOnlyNotices())
 
 
 def create_manager(workdir: str,
@@ -54,15 +67,23 @@ def create_manager(workdir: str,
           policies) if policies else None),
       create=not read_only, read_only=read_only)
   directory = os.path.join(os.path.abspath(workdir), names.CHECKPOINTS)
-  return ocp.CheckpointManager(directory, options=options)
+  # The handler named, so reading a step's metadata knows its one item.
+  return ocp.CheckpointManager(directory, options=options,
+                               item_handlers=ocp.StandardCheckpointHandler())
 
 
 def _metadata(manager: Manager, step: int) -> Dict[str, Any]:
   return dict(manager.metadata(step).custom_metadata or {})
 
 
+def _without_optimizer(state: Any) -> Any:
+  nets = {k: getattr(state, k) for k in ('g', 'd')}
+  return state.replace(**{k: n.replace(opt_state=None)
+                          for k, n in nets.items() if n is not None})
+
+
 def save(manager: Manager, state: Any, steps_per_epoch: int,
-         batch_in_epoch: int = 0) -> None:
+         batch_in_epoch: int = 0, optimizer: bool = True) -> None:
   """Saves `state` at its step (asynchronously at an epoch end).
 
   Args:
@@ -71,12 +92,17 @@ def save(manager: Manager, state: Any, steps_per_epoch: int,
     steps_per_epoch: of the run, so a resume can tell if the data changed.
     batch_in_epoch: 0 at an epoch end, else the batches of the unfinished
       epoch trained on (a preemption save, deleted by the next epoch end).
+    optimizer: also save the optimizer states (Adam's moments: twice the
+      weights). Without them a checkpoint colourises and evaluates, and a
+      resumed run continues with fresh moments (`config.save_optimizer`).
   """
   step = int(state.step)
-  manager.save(step, args=ocp.args.StandardSave(state),
+  manager.save(step, args=ocp.args.StandardSave(
+      state if optimizer else _without_optimizer(state)),
                custom_metadata={_EPOCH: int(state.epoch),
                                 _BATCH_IN_EPOCH: batch_in_epoch,
-                                _STEPS_PER_EPOCH: steps_per_epoch})
+                                _STEPS_PER_EPOCH: steps_per_epoch,
+                                _OPTIMIZER: optimizer})
   if batch_in_epoch:
     manager.wait_until_finished()  # The process is about to exit.
     return
@@ -135,9 +161,16 @@ def restore(manager: Manager, target: Any, epoch: Optional[int] = None) -> Any:
           f'no checkpoint for epoch {epoch} in {manager.directory}; '
           f'available epochs: {sorted(available)}.')
     step = available[epoch]
+  optimizer = _metadata(manager, step).get(_OPTIMIZER, True)
   try:
-    restored = manager.restore(
-        step, args=ocp.args.StandardRestore(_abstract(target)))
+    restored = manager.restore(step, args=ocp.args.StandardRestore(_abstract(
+        target if optimizer else _without_optimizer(target))))
+    if not optimizer:  # Fresh optimizer states, from the target.
+      restored = restored.replace(**{
+          k: getattr(restored, k).replace(opt_state=getattr(target, k).opt_state)
+          for k in ('g', 'd') if getattr(restored, k) is not None})
+      logging.info('Step %d of %s was saved without optimizer states: they '
+                   'start fresh.', step, manager.directory)
   except Exception as e:  # Orbax raises many types for bad files.
     restored = _restore_flat_layout(manager, step, target)
     if restored is not None:

@@ -85,10 +85,9 @@ def validate_config(config: ml_collections.ConfigDict,
              'be in (0, 1] (1: the mean of the class distribution).')
   h = config.hints
   if h.enabled:
-    _require(config.model in ('unet', 'gan'),
-             'config.hints.enabled needs the U-Net: config.model=\'unet\' '
-             'or \'gan\' (the CNN has no skips to carry a hint to its '
-             'pixel).')
+    _require(config.model != 'cnn' or config.head == 'regression',
+             'config.hints.enabled needs config.head=\'regression\': a hint '
+             'model refines the propagation of its hints.')
     _require(0 < h.p_none <= 1,
              f'config.hints.p_none={h.p_none} must be in (0, 1] (the chance '
              'that an image gets no hint).')

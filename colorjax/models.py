@@ -68,6 +68,41 @@ def resize_plus_3(x: jax.Array, resize: str = 'half_pixel') -> jax.Array:
   return jnp.einsum('yh,bhwc,xw->byxc', my, x, mx)
 
 
+def hint_input(l: jax.Array, hint_ab: Optional[jax.Array],
+               hint_mask: Optional[jax.Array], prior_ab: Tuple[float, float],
+               iterations: int) -> Tuple[jax.Array, jax.Array]:
+  """The 6-channel input of a hint generator and the propagation it refines.
+
+  Args:
+    l: model-range L (B, H, W, 1).
+    hint_ab: model-range hint a, b (B, H, W, 2), or None (no hints).
+    hint_mask: 1 where a hint was given (B, H, W, 1), or None.
+    prior_ab: the model-range colour where no hint reaches.
+    iterations: Jacobi sweeps per level of `hints.propagate`.
+
+  Returns:
+    (L, hint a, b, mask, propagation) concatenated, and the propagation.
+  """
+  l = l.astype(jnp.float32)
+  if hint_ab is None:
+    hint_ab = jnp.zeros(l.shape[:-1] + (2,), jnp.float32)
+    hint_mask = jnp.zeros_like(l)
+  hint_mask = hint_mask.astype(jnp.float32)
+  hint_ab = hint_ab.astype(jnp.float32) * hint_mask
+  base = jax.lax.stop_gradient(hints_lib.propagate(
+      l, hint_ab, hint_mask, jnp.asarray(prior_ab, jnp.float32), iterations))
+  return jnp.concatenate([l, hint_ab, hint_mask, base], -1), base
+
+
+def refine(base: jax.Array, features: jax.Array, dtype: Any) -> jax.Array:
+  """ab = tanh(atanh(base) + head(features)), the head zero-initialised, so a
+  hint generator starts as the propagation and learns what it gets wrong."""
+  head = nn.Dense(2, kernel_init=nn.initializers.zeros, dtype=dtype,
+                  name='head')(features)
+  return jnp.tanh(jnp.arctanh(jnp.clip(base, -0.995, 0.995)) +
+                  head.astype(jnp.float32))
+
+
 class UNetGenerator(nn.Module):
   """The reference U-Net generator (16,654,722 parameters with default widths).
 
@@ -113,7 +148,8 @@ class UNetGenerator(nn.Module):
     norm = functools.partial(_BatchNorm, use_running_average=not train,
                              dtype=self.dtype)
     if self.hints:
-      x, base = self._with_hints(x, hint_ab, hint_mask)
+      x, base = hint_input(x, hint_ab, hint_mask, self.prior_ab,
+                           self.propagation_iterations)
     elif hint_ab is not None:
       raise ValueError('this generator has no hint input (hints=False).')
     x = x.astype(self.dtype)
@@ -135,27 +171,9 @@ class UNetGenerator(nn.Module):
         x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
       x = jnp.concatenate([x, skip], axis=-1)
     if self.hints:
-      x = nn.Dense(2, kernel_init=nn.initializers.zeros, dtype=self.dtype,
-                   name='head')(x)
-      return jnp.tanh(jnp.arctanh(jnp.clip(base, -0.995, 0.995)) +
-                      x.astype(jnp.float32))
+      return refine(base, x, self.dtype)
     x = conv(2, kernel_size=1, name='head')(x)
     return jnp.tanh(x.astype(jnp.float32))
-
-  def _with_hints(self, l, hint_ab, hint_mask):
-    """The 6-channel input (L, hint a, b, mask, propagation) and the
-    propagation."""
-    l = l.astype(jnp.float32)
-    if hint_ab is None:
-      hint_ab = jnp.zeros(l.shape[:-1] + (2,), jnp.float32)
-      hint_mask = jnp.zeros_like(l)
-    hint_mask = hint_mask.astype(jnp.float32)
-    hint_ab = hint_ab.astype(jnp.float32) * hint_mask
-    base = jax.lax.stop_gradient(hints_lib.propagate(
-        l, hint_ab, hint_mask, jnp.asarray(self.prior_ab, jnp.float32),
-        self.propagation_iterations))
-    return jnp.concatenate([l, hint_ab, hint_mask, base], -1), base
-
 
 class Discriminator(nn.Module):
   """Conditional PatchGAN discriminator on L + ab (2,766,529 parameters with BN).
@@ -218,6 +236,10 @@ class CNNColorizer(nn.Module):
       are CIELAB a, b, the output is in the model range).
     conv_impl: 'auto', 'xla', 'fast' or 'matmul'.
     resize: the first resize, 'half_pixel' or 'align_corners'.
+    hints: read a hint map and refine its propagation, as `UNetGenerator`
+      does (regression only).
+    prior_ab: the model-range colour where no hint reaches (hints only).
+    propagation_iterations: Jacobi sweeps per level (hints only).
     dtype: computation dtype.
   """
   features: Sequence[int] = (64, 128, 256, 512)
@@ -226,15 +248,27 @@ class CNNColorizer(nn.Module):
   ab_scale: float = 127.0
   conv_impl: str = 'auto'
   resize: str = 'half_pixel'
+  hints: bool = False
+  prior_ab: Tuple[float, float] = (0.0, 0.0)
+  propagation_iterations: int = 150
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool,
+               hint_ab: Optional[jax.Array] = None,
+               hint_mask: Optional[jax.Array] = None,
                logits: bool = False) -> jax.Array:
     """ab (B, H, W, 2) in [-1, 1], or with `logits` the class logits."""
     conv = functools.partial(layers.Conv, impl=self.conv_impl, dtype=self.dtype)
     norm = functools.partial(_BatchNorm, use_running_average=not train,
                              dtype=self.dtype)
+    if self.hints:
+      if self.num_classes:
+        raise ValueError('a hint generator regresses ab (num_classes=0).')
+      x, base = hint_input(x, hint_ab, hint_mask, self.prior_ab,
+                           self.propagation_iterations)
+    elif hint_ab is not None:
+      raise ValueError('this generator has no hint input (hints=False).')
     x = x.astype(self.dtype)
     x = conv(self.features[0], kernel_size=4, name='down0')(
         resize_plus_3(x, self.resize))
@@ -246,6 +280,8 @@ class CNNColorizer(nn.Module):
       x = layers.ConvTranspose(f, impl=self.conv_impl, dtype=self.dtype,
                                name=f'up{i}')(x)
       x = nn.relu(norm(name=f'up{i}_bn')(x))
+    if self.hints:
+      return refine(base, x, self.dtype)
     if not self.num_classes:
       return jnp.tanh(conv(2, kernel_size=1, name='head')(x).astype(
           jnp.float32))

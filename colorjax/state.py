@@ -99,23 +99,22 @@ def create_networks(config: ml_collections.ConfigDict
   L1-only models ('cnn', 'unet')."""
   common = dict(conv_impl=config.conv_impl, resize=config.resize,
                 dtype=jnp.dtype(config.compute_dtype))
+  h = config.hints
+  hint_fields = dict(hints=h.enabled,
+                     prior_ab=tuple(float(v) for v in h.prior_ab),
+                     propagation_iterations=h.propagation_iterations)
   if config.model == 'cnn':
-    if config.hints.enabled:
-      raise ValueError('hints need the U-Net (config.model unet or gan).')
     classes = config.get('head', 'regression') == 'classes'
     cnn = models.CNNColorizer(
         features=tuple(config.cnn.features),
         num_classes=ab_classes.num_classes() if classes else 0,
         temperature=config.classes.temperature if classes else 1.0,
-        ab_scale=config.ab_scale, **common)
+        ab_scale=config.ab_scale, **hint_fields, **common)
     return _network(config, cnn, config.g_lr, 1), None
-  h = config.hints
   generator = models.UNetGenerator(
       features=tuple(config.generator.features),
       num_dropout=config.generator.num_dropout,
-      dropout_rate=config.generator.dropout_rate, hints=h.enabled,
-      prior_ab=tuple(float(v) for v in h.prior_ab),
-      propagation_iterations=h.propagation_iterations, **common)
+      dropout_rate=config.generator.dropout_rate, **hint_fields, **common)
   if config.model == 'unet':
     return _network(config, generator, config.g_lr, 1), None
   discriminator = models.Discriminator(

@@ -196,7 +196,8 @@ def _train_epoch(run: _Run, state: TrainState, epoch: int, skip: int,
                     config.seed)
       for s, seed_state in zip(run.seeds, _seed_states(run, state),
                                strict=True):
-        checkpoint.save(s.manager, seed_state, spe, batch_in_epoch=i + 1)
+        checkpoint.save(s.manager, seed_state, spe, batch_in_epoch=i + 1,
+                        optimizer=config.save_optimizer)
       logging.warning('Saved step %d (epoch %d, batch %d of %d) to %s; run '
                       'again with the same --workdir to resume.', step,
                       epoch + 1, i + 1, spe,

@@ -33,6 +33,7 @@ Records = List[Dict[str, Any]]
 STORED_BEFORE: Dict[str, Any] = {
     'ab_scale': 110.0,  # colorjax's own scale before the reference's 127.
     'resize': 'half_pixel',
+    'save_optimizer': True,
 }
 
 

@@ -84,6 +84,9 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
   c.num_sample_images = 8  # Validation images in each epoch's grid; 0: none.
   c.keep_checkpoints = 2  # Latest N, besides the milestones.
   c.checkpoint_epochs = (200, 466, 666)
+  # False saves weights only (a third of the size): a resumed run restarts
+  # Adam's moments.
+  c.save_optimizer = True
   c.compilation_cache_dir = '~/.cache/colorjax/xla'  # '' turns it off.
 
   return apply_variant(c, arg)
@@ -102,4 +105,6 @@ def apply_variant(c: ml_collections.ConfigDict,
     c.num_epochs = 6
     c.log_every_steps = 8
     c.checkpoint_epochs = ()
+    c.keep_checkpoints = 1  # Weights only: the workdir stays under 150 MB.
+    c.save_optimizer = False
   return c

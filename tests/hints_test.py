@@ -100,9 +100,11 @@ def test_propagation_converges_to_levins_solve():
       np.broadcast_to(prior, (32, 32, 2)))
 
 
-def test_hint_generator_starts_from_the_propagation():
-  g = models.UNetGenerator(features=(8, 16, 16), hints=True,
-                           prior_ab=(0.1, -0.1), propagation_iterations=50)
+@pytest.mark.parametrize('model', [models.UNetGenerator,
+                                   models.CNNColorizer])
+def test_hint_generator_starts_from_the_propagation(model):
+  g = model(features=(8, 16, 16), hints=True, prior_ab=(0.1, -0.1),
+            propagation_iterations=50)
   l = jnp.zeros((1, 16, 16, 1))
   variables = g.init(jax.random.PRNGKey(0), l, train=False)
   out = g.apply(variables, l, train=False)  # No hint: the prior.
@@ -112,11 +114,10 @@ def test_hint_generator_starts_from_the_propagation():
   m = jnp.zeros((1, 16, 16, 1)).at[0, 3, 4].set(1.0)
   out = g.apply(variables, l, train=False, hint_ab=h, hint_mask=m)
   np.testing.assert_allclose(out[0, 3, 4], [0.5, 0.2], atol=1e-5)
+  plain = model(features=(8, 16, 16))
   with pytest.raises(ValueError, match='no hint input'):
-    models.UNetGenerator(features=(8, 16, 16)).apply(
-        models.UNetGenerator(features=(8, 16, 16)).init(
-            jax.random.PRNGKey(0), l, train=False), l, train=False,
-        hint_ab=h, hint_mask=m)
+    plain.apply(plain.init(jax.random.PRNGKey(0), l, train=False), l,
+                train=False, hint_ab=h, hint_mask=m)
 
 
 def test_points_parse_all_colour_forms():
@@ -304,10 +305,12 @@ def test_evaluate_with_hints_scores_every_method(hint_run, tmp_path):
   assert os.path.getsize(path) > 1000
 
 
-def test_hints_need_the_unet(tiny_config):
+def test_hints_need_a_regression_head(tiny_config):
   from colorjax.config_validation import validate_config  # pylint: disable=g-import-not-at-top
-  with pytest.raises(ConfigError, match='needs the U-Net'):
-    validate_config(tiny_config(model='cnn', **{'hints.enabled': True}), 1)
+  validate_config(tiny_config(model='cnn', **{'hints.enabled': True}), 1)
+  with pytest.raises(ConfigError, match='needs config.head=.regression'):
+    validate_config(tiny_config(model='cnn', head='classes',
+                                **{'hints.enabled': True}), 1)
   with pytest.raises(ConfigError, match='p_none'):
     validate_config(tiny_config(model='unet', **{'hints.enabled': True,
                                                  'hints.p_none': 0}), 1)
