@@ -28,20 +28,23 @@ from colorjax import names
 from colorjax.errors import CheckpointError
 
 Manager = ocp.CheckpointManager
+_STEP_METADATA = '_CHECKPOINT_METADATA'  # Orbax's file in each step folder.
 _EPOCH, _BATCH_IN_EPOCH, _STEPS_PER_EPOCH, _OPTIMIZER = (
     'epoch', 'batch_in_epoch', 'steps_per_epoch', 'optimizer')
 
 
-class _ReadOnlyNotices(std_logging.Filter):
-  """Drops orbax's warnings that a manager opened read-only is read-only:
-  the tools open checkpoints so on purpose."""
+class _ExpectedNotices(std_logging.Filter):
+  """Drops orbax's warnings about what this module does on purpose: tools
+  open checkpoints read-only, and a step's own metadata (epoch, position) is
+  read without its arrays' handler."""
 
   def filter(self, record: std_logging.LogRecord) -> bool:
-    return not str(record.msg).startswith(('Given directory is read only',
-                                           'CheckpointManagerOptions.read_only'))
+    return not str(record.msg).startswith((
+        'Given directory is read only', 'CheckpointManagerOptions.read_only',
+        'Item "%s" was found in the checkpoint, but could not'))
 
 
-std_logging.getLogger('absl').addFilter(_ReadOnlyNotices())
+std_logging.getLogger('absl').addFilter(_ExpectedNotices())
 
 
 def create_manager(workdir: str,
@@ -67,9 +70,7 @@ def create_manager(workdir: str,
           policies) if policies else None),
       create=not read_only, read_only=read_only)
   directory = os.path.join(os.path.abspath(workdir), names.CHECKPOINTS)
-  # The handler named, so reading a step's metadata knows its one item.
-  return ocp.CheckpointManager(directory, options=options,
-                               item_handlers=ocp.StandardCheckpointHandler())
+  return ocp.CheckpointManager(directory, options=options)
 
 
 def _metadata(manager: Manager, step: int) -> Dict[str, Any]:
@@ -115,6 +116,12 @@ def epochs(manager: Manager) -> Dict[int, int]:
   """{finished epochs: step} of the epoch-end checkpoints."""
   out = {}
   for step in manager.all_steps():
+    if not os.path.exists(os.path.join(str(manager.directory), str(step),
+                                       _STEP_METADATA)):
+      logging.warning('checkpoint step %d in %s has no %s: its epoch is '
+                      'unknown, so it is not listed by epoch.', step,
+                      manager.directory, _STEP_METADATA)
+      continue
     meta = _metadata(manager, step)
     if _EPOCH not in meta:  # The older layout: steps numbered by epoch.
       out[step] = step
@@ -175,10 +182,11 @@ def restore(manager: Manager, target: Any, epoch: Optional[int] = None) -> Any:
     restored = _restore_flat_layout(manager, step, target)
     if restored is not None:
       return restored
+    why = str(e).splitlines()[0].split(' See full TensorStore')[0][:200]
     raise CheckpointError(
         f'checkpoint of step {step} in {manager.directory} cannot be read '
-        f'({type(e).__name__}: {str(e).splitlines()[0][:200]}); delete that '
-        'step folder to fall back to an earlier one.') from e
+        f'({type(e).__name__}: {why}); delete that step folder to fall back '
+        'to an earlier one.') from e
   logging.info('Restored step %d (epoch %d) from %s.', step,
                int(restored.epoch), manager.directory)
   return restored

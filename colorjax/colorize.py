@@ -103,7 +103,7 @@ def _bucketed(fn, *arrays: np.ndarray, **kwargs) -> np.ndarray:
 
 def recipe_vibrance(config, vibrance: Optional[float] = None) -> float:
   """`vibrance` if given, else the recipe's recommended one (else 1)."""
-  return float(config.get('vibrance', 1.0) if vibrance is None else vibrance)
+  return float(config.vibrance if vibrance is None else vibrance)
 
 
 class Colorizer:

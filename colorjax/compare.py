@@ -42,6 +42,7 @@ import numpy as np
 from colorjax import baselines as baselines_lib
 from colorjax import configs as configs_lib
 from colorjax import evaluate
+from colorjax import files
 from colorjax import names
 from colorjax import plots
 from colorjax import runtime
@@ -179,7 +180,8 @@ def build_report(run_dirs: Sequence[str], output: str) -> str:
         images, None, evaluate.training_prior(run_dir, config),
         c['batch_size'], config.ab_scale)
     lines += ['', f"Baselines on the same {len(images)} validation images of "
-              f"`{c['dataset']}` at {c['image_size']}px:", '',
+              f"`{files.display_path(c['dataset'])}` at {c['image_size']}px:",
+              '',
               f'| baseline | {evaluate.metric_headers()} |',
               '|---' * (n_cols + 1) + '|']
     for name, values in baselines.items():

@@ -38,6 +38,7 @@ import numpy as np
 
 from colorjax import baselines
 from colorjax import color
+from colorjax import files
 from colorjax import hint_eval
 from colorjax import image_io
 from colorjax import metrics
@@ -197,11 +198,11 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
   predict_ab = jax.jit(lambda state, rgb: steps.predict_ab(
       state, color.rgb_uint8_to_model(rgb, config.ab_scale)[0]) * vibrance)
   predict = functools.partial(predict_ab, state)
-  report = {'workdir': os.path.abspath(workdir), 'epoch': int(state.epoch),
+  report = {'workdir': workdir, 'epoch': int(state.epoch),
             'dataset': dataset, 'split': split, 'num_images': len(images),
             'image_size': config.image_size, 'vibrance': vibrance,
             'temperature': (config.classes.temperature
-                            if config.get('head') == 'classes' else None),
+                            if config.head == 'classes' else None),
             'results': baselines.score_at_size(images, predict, prior,
                                                config.batch_size,
                                                config.ab_scale)}
@@ -281,8 +282,9 @@ def format_table(results: Dict[str, Dict[str, float]]) -> str:
 
 def format_report(report: Dict[str, object]) -> str:
   """The report's tables with a line saying what each scored."""
-  head = (f'{report["dataset"]} ({report["split"]}, {report["num_images"]} '
-          f'images), epoch {report["epoch"]}, vibrance {report["vibrance"]}')
+  head = (f'{files.display_path(report["dataset"])} ({report["split"]}, '
+          f'{report["num_images"]} images), epoch {report["epoch"]}, '
+          f'vibrance {report["vibrance"]}')
   if report.get('temperature') is not None:
     head += f', temperature {report["temperature"]}'
   text = (f'{head}\nat {report["image_size"]}px (centre crops):\n'
@@ -379,9 +381,10 @@ def main(argv):
     if 'full_res' in report['hints']:
       by_size['full resolution (through colorize)'] = (
           report['hints']['full_res'])
+    data = files.display_path(report['dataset'])
     hint_eval.plot(by_size, names.DELTA_E, FLAGS.plot,
                    f'python -m colorjax.evaluate --hints='
-                   f'{",".join(FLAGS.hints)} ({report["dataset"]}, '
+                   f'{",".join(FLAGS.hints)} ({data}, '
                    f'{report["split"]}, {report["num_images"]} images)')
     print(f'wrote {FLAGS.plot}')
   print(f'wrote {_write(report, FLAGS.output)}')

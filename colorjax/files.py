@@ -1,4 +1,5 @@
-"""Writing files so that a reader never sees half of one."""
+"""Files: written so that a reader never sees half of one, and named in
+reports as a person would type them."""
 
 import os
 
@@ -17,3 +18,18 @@ def write_atomically(path: str, data: bytes) -> None:
   finally:
     if os.path.exists(tmp):
       os.unlink(tmp)
+
+
+def display_path(path: str) -> str:
+  """`path` as a report names it: relative to the working directory when
+  it is near (at most one level up), else under `~` when in the home
+  folder, else as it is; names that are not paths ('samples') unchanged."""
+  if not os.path.isabs(path):
+    return path
+  rel = os.path.relpath(path)
+  if not rel.startswith(os.path.join(os.pardir, os.pardir)):
+    return rel
+  home = os.path.expanduser('~')
+  if home not in ('', os.sep) and path.startswith(home + os.sep):
+    return '~' + path[len(home):]
+  return path

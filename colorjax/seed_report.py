@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 from colorjax import baselines  # noqa: E402
 from colorjax import color  # noqa: E402
 from colorjax import evaluate  # noqa: E402
+from colorjax import files  # noqa: E402
 from colorjax import names  # noqa: E402
 from colorjax import plots  # noqa: E402
 from colorjax import stats  # noqa: E402
@@ -252,7 +253,8 @@ def _markdown(results, trivial, paired, stable, comparisons, line,
   n = {name: len(r['per_seed']) for name, r in results.items()}
   lines = [
       '# BN vs SN with several seeds: report', '',
-      f"{info['images']} images of `{info['dataset']}` ({info['split']} "
+      f"{info['images']} images of `{files.display_path(info['dataset'])}` "
+      f"({info['split']} "
       f"split) at {info['size']} px. Each cell: mean ± half-width of the 95% "
       't-interval over seeds; the grey and prior answers have no seeds.', '',
       f'| run | seeds | {evaluate.metric_headers()} | wall time |',

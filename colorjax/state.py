@@ -104,7 +104,7 @@ def create_networks(config: ml_collections.ConfigDict
                      prior_ab=tuple(float(v) for v in h.prior_ab),
                      propagation_iterations=h.propagation_iterations)
   if config.model == 'cnn':
-    classes = config.get('head', 'regression') == 'classes'
+    classes = config.head == 'classes'
     cnn = models.CNNColorizer(
         features=tuple(config.cnn.features),
         num_classes=ab_classes.num_classes() if classes else 0,

@@ -233,7 +233,7 @@ class Steps:
         functools.partial(state_lib.create_train_state, config,
                           self.generator, self.discriminator),
         out_shardings=self.replicated)
-    if config.get('head', 'regression') == 'classes' and class_weights is None:
+    if config.head == 'classes' and class_weights is None:
       class_weights = np.ones(ab_classes.num_classes(), np.float32)
     step_fn = functools.partial(train_step, l1_weight=config.l1_weight,
                                 real_label=config.real_label,
@@ -255,7 +255,7 @@ class Steps:
         functools.partial(predict_rgb, ab_scale=config.ab_scale),
         in_shardings=(self.replicated, self.data_sharding),
         out_shardings=self.replicated)
-    self.num_seeds = int(config.get('num_seeds', 1))
+    self.num_seeds = int(config.num_seeds)
     if self.num_seeds > 1:
       self._set_up_seeds(config, step_fn)
 

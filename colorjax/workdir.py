@@ -198,7 +198,7 @@ def load_run(workdir: str, epoch: Optional[int] = None,
     CheckpointError: the workdir, its config or the checkpoint is missing.
   """
   config = read_config(workdir)
-  num_seeds = config.get('num_seeds', 1)
+  num_seeds = config.num_seeds
   if seed is not None and not 0 <= seed < num_seeds:
     raise CheckpointError(f'--seed={seed}: {workdir!r} holds {num_seeds} '
                           f'seed(s); pass 0 to {num_seeds - 1}.')
@@ -209,7 +209,7 @@ def load_run(workdir: str, epoch: Optional[int] = None,
     return load_run(os.path.join(workdir, names.seed_dir(seed or 0)), epoch,
                     mesh, temperature)
   if temperature is not None:
-    if config.get('head', 'regression') != 'classes':
+    if config.head != 'classes':
       raise ConfigError(f'--temperature={temperature} applies to a model '
                         'with config.head=\'classes\'; this run regresses '
                         'ab: use --vibrance.')

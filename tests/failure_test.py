@@ -187,3 +187,31 @@ def test_unknown_config_key_is_one_line(tmp_path):
   assert 'Traceback' not in result.stderr
   (line,) = [l for l in result.stderr.splitlines() if l.startswith('error:')]
   assert 'num_epoch' in line and 'Did you mean "num_epochs"' in line
+
+
+def test_a_damaged_checkpoint_is_one_line(run_dir, tmp_path):
+  """Truncated array files: one `error:` line naming the step and the fix,
+  no tracebacks. A step folder without orbax's metadata file is not listed
+  as an epoch (its number is a step)."""
+  damaged = tmp_path / 'damaged'
+  subprocess.run(['cp', '-r', run_dir, str(damaged)], check=True)
+  ckpts = damaged / names.CHECKPOINTS
+  (step,) = os.listdir(ckpts)
+  for folder, _, files in os.walk(ckpts / step):
+    for f in files:
+      if os.sep + 'd' in folder[len(str(ckpts)):]:
+        os.truncate(os.path.join(folder, f), 10)
+  _picture(tmp_path / 'a.png')
+  result = subprocess.run(
+      [sys.executable, '-m', 'colorjax.colorize', f'--workdir={damaged}',
+       f'--output={tmp_path / "out"}', str(tmp_path / 'a.png')], cwd=ROOT,
+      capture_output=True, text=True, timeout=300,
+      env=dict(os.environ, JAX_PLATFORMS='cpu'))
+  assert result.returncode == 1, result.stderr[-2000:]
+  assert 'Traceback' not in result.stderr
+  assert 'Event loop is closed' not in result.stderr
+  (line,) = [l for l in result.stderr.splitlines() if l.startswith('error:')]
+  assert f'checkpoint of step {step}' in line and 'delete that step' in line
+  os.unlink(ckpts / step / '_CHECKPOINT_METADATA')
+  from colorjax import checkpoint  # pylint: disable=g-import-not-at-top
+  assert not checkpoint.epochs(checkpoint.create_manager(str(damaged)))

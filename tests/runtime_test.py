@@ -56,3 +56,23 @@ def test_keep_freed_memory_reuses_large_blocks():
   applied, faults = _probe(COLORJAX_SYSTEM_MALLOC='1')
   assert not applied
   assert faults > 10_000  # glibc's default: unmapped on free, faulted again.
+
+
+def test_reports_name_paths_as_a_person_types_them(tmp_path, monkeypatch):
+  from colorjax import files  # pylint: disable=g-import-not-at-top
+  work = tmp_path / 'project'
+  (work / 'runs').mkdir(parents=True)
+  monkeypatch.chdir(work)
+  assert files.display_path('samples') == 'samples'
+  assert files.display_path('runs') == 'runs'
+  assert files.display_path(str(work / 'runs')) == 'runs'
+  assert files.display_path(str(tmp_path / 'data')) == os.path.join('..',
+                                                                    'data')
+  deep = tmp_path / 'd1' / 'd2' / 'd3'
+  deep.mkdir(parents=True)
+  monkeypatch.chdir(deep)
+  monkeypatch.setenv('HOME', str(tmp_path / 'home'))
+  assert files.display_path(str(tmp_path / 'home' / 'data')) == os.path.join(
+      '~', 'data')
+  far = os.path.join(os.sep, 'nonexistent_root', 'a', 'b')
+  assert files.display_path(far) == far  # Too far to name relatively.
