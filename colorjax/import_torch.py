@@ -14,6 +14,7 @@ line before anything is written.
 """
 
 import os
+import shutil
 from typing import Optional
 
 from absl import app
@@ -29,6 +30,7 @@ from colorjax import names
 from colorjax import runtime
 from colorjax import steps as steps_lib
 from colorjax import torch_weights
+from colorjax import workdir as workdir_lib
 from colorjax.config_validation import validate_config
 from colorjax.errors import CheckpointError
 from colorjax.errors import ConfigError
@@ -75,13 +77,48 @@ def import_weights(config: ml_collections.ConfigDict, generator: str,
   else:
     logging.info('No --discriminator: the discriminator starts from seed %d.',
                  config.seed)
-  os.makedirs(workdir, exist_ok=True)
-  with open(os.path.join(workdir, names.CONFIG), 'w') as f:
-    f.write(config.to_json_best_effort(indent=2))
-  manager = checkpoint.create_manager(workdir, config)
-  checkpoint.save(manager, state, steps_per_epoch=0)
-  manager.wait_until_finished()
+  _write_run(config, state, workdir)
   return state
+
+
+def _write_run(config: ml_collections.ConfigDict, state: TrainState,
+               workdir: str) -> None:
+  """Builds the run in a temporary sibling folder and moves it into place
+  (checkpoints first, the config that marks a run last), so a failed write
+  (a full disk) leaves `workdir` as it was and a retry can succeed."""
+  workdir = os.path.abspath(workdir)
+  parent = os.path.dirname(workdir)
+  tmp = os.path.join(parent, f'.{os.path.basename(workdir)}.import-'
+                             f'{os.getpid()}')
+  shutil.rmtree(tmp, ignore_errors=True)  # Left by a killed attempt.
+  manager = None
+  try:
+    os.makedirs(tmp)
+    manager = checkpoint.create_manager(tmp, config)
+    checkpoint.save(manager, state, steps_per_epoch=0)
+    manager.wait_until_finished()
+    workdir_lib.write_config(tmp, config)
+    if not os.path.isdir(workdir) or not os.listdir(workdir):
+      os.replace(tmp, workdir)  # One rename (onto an empty folder too).
+    else:
+      for name in (names.CHECKPOINTS, names.CONFIG):
+        os.replace(os.path.join(tmp, name), os.path.join(workdir, name))
+  except Exception as e:  # Orbax raises many types for a failed write.
+    if manager is not None:
+      try:  # An asynchronous save must end before its folder goes.
+        manager.wait_until_finished()
+      except Exception:  # pylint: disable=broad-except
+        pass
+    raise CheckpointError(
+        f'could not write the imported run to {workdir} ({type(e).__name__}: '
+        f'{str(e).splitlines()[0][:200] if str(e) else ""}); nothing was '
+        'written there; free space (the run needs about 4 bytes per weight '
+        'and 8 more for the optimizer) and run the same command again.'
+    ) from e
+  finally:
+    if manager is not None:
+      manager.close()
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 FLAGS = flags.FLAGS

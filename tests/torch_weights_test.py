@@ -11,6 +11,7 @@ structure is the reference's. Its plain layout (`PlainGenerator`,
 """
 
 import os
+import shutil
 import sys
 
 import cv2
@@ -27,6 +28,7 @@ from torch.nn import functional as F  # noqa: E402
 from colorjax import colorize  # noqa: E402
 from colorjax import import_torch  # noqa: E402
 from colorjax import models  # noqa: E402
+from colorjax import names  # noqa: E402
 from colorjax import torch_weights  # noqa: E402
 from colorjax import train  # noqa: E402
 from colorjax import workdir as workdir_lib  # noqa: E402
@@ -226,6 +228,39 @@ def test_bad_weights_stop_with_one_line_and_write_nothing(tiny_config,
                                 _saved(tmp_path, 'd.pth', d_good),
                                 str(workdir))
   assert not workdir.exists()
+
+
+def test_an_import_that_cannot_be_written_leaves_nothing(tiny_config,
+                                                         tmp_path,
+                                                         monkeypatch):
+  """A full disk during the save: one line, the workdir as it was (empty
+  here, or missing), no temporary folder; the same command then succeeds."""
+  torch.manual_seed(6)
+  config = _config(tiny_config)
+  g = _saved(tmp_path, 'g.pth', RefGenerator().state_dict())
+  real_save = import_torch.checkpoint.save
+
+  def full_disk(*args, **kwargs):
+    real_save(*args, **kwargs)  # Part of the files reach the disk.
+    raise OSError(28, 'No space left on device')
+
+  for workdir in (tmp_path / 'new', tmp_path / 'empty'):
+    if workdir.name == 'empty':
+      workdir.mkdir()
+    monkeypatch.setattr(import_torch.checkpoint, 'save', full_disk)
+    with pytest.raises(CheckpointError) as info:
+      import_torch.import_weights(config, g, None, str(workdir))
+    assert 'No space left' in str(info.value)
+    assert 'nothing was written' in str(info.value)
+    assert '\n' not in str(info.value)
+    kept = {'g.pth'} | ({'empty'} if workdir.name == 'empty' else set())
+    assert set(os.listdir(tmp_path)) == kept  # No temporary folder stays.
+    assert not workdir.exists() or not os.listdir(workdir)
+    monkeypatch.setattr(import_torch.checkpoint, 'save', real_save)
+    import_torch.import_weights(config, g, None, str(workdir))
+    assert sorted(os.listdir(workdir)) == [names.CHECKPOINTS, names.CONFIG]
+    colorize.Colorizer.from_workdir(str(workdir))
+    shutil.rmtree(workdir)
 
 
 @pytest.mark.parametrize('resize,align_corners', [('half_pixel', False),
