@@ -17,6 +17,7 @@ complete, so a run killed mid-save leaves the previous checkpoint intact.
 
 import logging as std_logging
 import os
+import shutil
 from typing import Any, Dict, Optional, Tuple
 
 from absl import logging
@@ -83,6 +84,28 @@ def _without_optimizer(state: Any) -> Any:
                           for k, n in nets.items() if n is not None})
 
 
+def _check_space(manager: Manager, state: Any, step: int) -> None:
+  """Refuses a save the disk cannot hold before it starts: a save that fails
+  half-way fails in orbax's background threads, in many tracebacks."""
+  folder = str(manager.directory)
+  latest = manager.latest_step()
+  if latest is not None:  # The same state saved before: its size on disk.
+    need = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in
+               os.walk(os.path.join(folder, str(latest))) for f in files)
+  else:
+    need = sum(getattr(x, 'nbytes', 0) for x in jax.tree.leaves(state))
+  need = int(need * 1.1) + 2**16  # Metadata and file-system blocks.
+  free = shutil.disk_usage(folder if os.path.isdir(folder) else
+                           os.path.dirname(folder)).free
+  if free < need:
+    epochs_kept = sorted(epochs(manager))
+    raise CheckpointError(
+        f'{folder} has {free / 2**20:.1f} MB free; the checkpoint of step '
+        f'{step} needs about {need / 2**20:.1f} MB. The checkpoints kept '
+        f'(epochs {epochs_kept}) are intact: free space and run the same '
+        'command again to resume.')
+
+
 def save(manager: Manager, state: Any, steps_per_epoch: int,
          batch_in_epoch: int = 0, optimizer: bool = True) -> None:
   """Saves `state` at its step (asynchronously at an epoch end).
@@ -98,8 +121,9 @@ def save(manager: Manager, state: Any, steps_per_epoch: int,
       resumed run continues with fresh moments (`config.save_optimizer`).
   """
   step = int(state.step)
-  manager.save(step, args=ocp.args.StandardSave(
-      state if optimizer else _without_optimizer(state)),
+  saved = state if optimizer else _without_optimizer(state)
+  _check_space(manager, saved, step)
+  manager.save(step, args=ocp.args.StandardSave(saved),
                custom_metadata={_EPOCH: int(state.epoch),
                                 _BATCH_IN_EPOCH: batch_in_epoch,
                                 _STEPS_PER_EPOCH: steps_per_epoch,

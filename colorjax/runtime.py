@@ -1,6 +1,7 @@
 """Process setup shared by the command-line entry points."""
 
 import ctypes
+import errno
 import os
 import platform
 import signal
@@ -189,6 +190,15 @@ def run_tool(main: Callable[[List[str]], None], extra_help: str = '',
     except KeyboardInterrupt:
       print('stopped (Ctrl-C); what was finished is kept.', file=sys.stderr)
       sys.exit(130)
+    except OSError as e:
+      if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+        raise
+      sys.stdout.flush()
+      print(f'error: the disk is full ({e.strerror}'
+            f'{": " + str(e.filename) if e.filename else ""}); what was '
+            'finished is kept: free space and run the same command again.',
+            file=sys.stderr)
+      sys.exit(1)
 
   if flags_parser is None:
     app.run(wrapped)

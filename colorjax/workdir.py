@@ -123,20 +123,31 @@ def read_records(workdir: str) -> Records:
   """The records of `workdir/metrics.jsonl` ([] if there is none yet).
 
   A line cut short (a process killed mid-write; a resumed run starts on the
-  next line) is skipped with a warning.
+  next line) is skipped with a warning. A resumed run repeats the steps after
+  its checkpoint: a record of a step at or before one already read (of the
+  same kind) replaces the records from that step on, so no step is counted
+  twice.
   """
   path = os.path.join(workdir, names.METRICS)
   if not os.path.exists(path):
     return []
   with open(path) as f:
     lines = [line for line in f if line.strip()]
-  records = []
+  records, last = [], {}
   for i, line in enumerate(lines):
     try:
-      records.append(json.loads(line))
+      record = json.loads(line)
     except json.JSONDecodeError:
       logging.warning('%s: skipped line %d, cut short (%d bytes).', path,
                       i + 1, len(line))
+      continue
+    kind, step = record.get('kind'), record.get('step')
+    if isinstance(step, int):
+      if step <= last.get(kind, -1):  # Repeated after a resume.
+        records = [r for r in records
+                   if r.get('kind') != kind or r.get('step', -1) < step]
+      last[kind] = step
+    records.append(record)
   return records
 
 
@@ -250,7 +261,12 @@ class Lock:
   def __enter__(self):
     if jax.process_index():
       return self
-    fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+      fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+      raise CheckpointError(f'cannot open the lock file {self.path} '
+                            f'({e.strerror}); check the workdir\'s space and '
+                            'permissions.') from None
     try:
       fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -260,10 +276,13 @@ class Lock:
           f'workdir {os.path.dirname(self.path)!r} is in use by another run '
           f'({holder or "unknown process"}); wait for it to finish, stop it, '
           'or pass another --workdir.') from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f'pid {os.getpid()} on {socket.gethostname()} since '
-              f'{time.strftime("%Y-%m-%d %H:%M:%S")}\n'.encode(), 0)
     self._fd = fd
+    try:  # Who holds it, for the message above; a full disk may refuse.
+      os.ftruncate(fd, 0)
+      os.pwrite(fd, f'pid {os.getpid()} on {socket.gethostname()} since '
+                f'{time.strftime("%Y-%m-%d %H:%M:%S")}\n'.encode(), 0)
+    except OSError:
+      pass
     return self
 
   def __exit__(self, *exc):

@@ -215,3 +215,55 @@ def test_a_damaged_checkpoint_is_one_line(run_dir, tmp_path):
   os.unlink(ckpts / step / '_CHECKPOINT_METADATA')
   from colorjax import checkpoint  # pylint: disable=g-import-not-at-top
   assert not checkpoint.epochs(checkpoint.create_manager(str(damaged)))
+
+
+def test_a_full_disk_at_an_epoch_end_is_one_line_and_resumes(
+    tiny_config, tmp_path, monkeypatch):
+  """The checkpoint that does not fit is refused before it starts (orbax's
+  background threads would fail it in tracebacks); the earlier ones stay,
+  and the resumed run's metrics hold each step once."""
+  from colorjax import checkpoint  # pylint: disable=g-import-not-at-top
+  workdir = str(tmp_path / 'run')
+  train.train_and_evaluate(tiny_config(), workdir)  # Epoch 1 fits.
+  real = checkpoint.shutil.disk_usage
+  monkeypatch.setattr(checkpoint.shutil, 'disk_usage',
+                      lambda p: real(p)._replace(free=1000))
+  with pytest.raises(CheckpointError) as info:
+    train.train_and_evaluate(tiny_config(num_epochs=2), workdir)
+  line = str(info.value)
+  assert 'MB free' in line and 'epochs [1]) are intact' in line
+  assert '\n' not in line
+  monkeypatch.setattr(checkpoint.shutil, 'disk_usage', real)
+  state = train.train_and_evaluate(tiny_config(num_epochs=2), workdir)
+  assert int(state.epoch) == 2
+  steps = [(r['kind'], r['step']) for r in plots.read_records(workdir)]
+  assert len(steps) == len(set(steps))
+  assert steps[-1] == (names.VALIDATION, int(state.step))
+
+
+def test_a_resumed_run_replaces_the_records_after_its_checkpoint(tmp_path):
+  rows = [(names.TRAIN, 2, 0.5), (names.VALIDATION, 4, 9.0),
+          (names.TRAIN, 6, 0.4), (names.TRAIN, 8, 0.3),  # Not checkpointed.
+          (names.TRAIN, 6, 0.45), (names.TRAIN, 8, 0.35),  # The resumed run.
+          (names.VALIDATION, 8, 8.0)]
+  with open(tmp_path / names.METRICS, 'w') as f:
+    for kind, step, value in rows:
+      f.write(json.dumps({'kind': kind, 'step': step, 'v': value}) + '\n')
+  got = [(r['kind'], r['step'], r['v'])
+         for r in plots.read_records(str(tmp_path))]
+  assert got == [rows[0], rows[1], rows[4], rows[5], rows[6]]
+
+
+def test_a_full_disk_in_any_tool_is_one_line(tmp_path):
+  script = tmp_path / 'tool.py'
+  script.write_text(
+      'import errno\nfrom colorjax import runtime\n'
+      'def main(argv):\n'
+      '  raise OSError(errno.ENOSPC, "No space left on device", "/x/out.png")\n'
+      'runtime.run_tool(main)\n')
+  result = subprocess.run([sys.executable, str(script)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+  assert result.returncode == 1 and 'Traceback' not in result.stderr
+  assert result.stderr.strip() == (
+      'error: the disk is full (No space left on device: /x/out.png); what '
+      'was finished is kept: free space and run the same command again.')
