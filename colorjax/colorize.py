@@ -344,6 +344,15 @@ def _plan(items: List[Tuple[str, str]], output: str, compare: bool,
   return todo, errors
 
 
+def _out_of_memory(e: BaseException) -> bool:
+  """Whether `e` is NumPy's, OpenCV's or XLA's way of running out of memory."""
+  if isinstance(e, MemoryError):
+    return True
+  text = str(e)
+  return ('RESOURCE_EXHAUSTED' in text or 'Out of memory' in text or
+          'Insufficient memory' in text or 'Failed to allocate' in text)
+
+
 def run(colorizer: 'Colorizer', inputs: Sequence[str], output: str,
         compare: bool = False, overwrite: bool = False,
         hints: Optional[str] = None) -> int:
@@ -366,6 +375,7 @@ def run(colorizer: 'Colorizer', inputs: Sequence[str], output: str,
   with tqdm(total=len(todo), unit='img', file=sys.stderr) as bar:
     for path, out_path in todo:  # One at a time: memory stays one image's.
       bar.update(1)
+      rgb = None
       try:
         rgb = image_io.read_image(path)
         hints_path = (None if hints is None else
@@ -373,6 +383,17 @@ def run(colorizer: 'Colorizer', inputs: Sequence[str], output: str,
         result = colorizer.colorize(rgb, hints_path)
       except ColorjaxError as e:
         bar.write(f'error: {e}', file=sys.stderr)  # On its own line.
+        failures += 1
+        continue
+      except Exception as e:  # pylint: disable=broad-except
+        if not _out_of_memory(e):
+          raise
+        size = (f' ({rgb.shape[1]} x {rgb.shape[0]}, '
+                f'{rgb.shape[0] * rgb.shape[1] / 1e6:.1f} megapixels)'
+                if rgb is not None else '')
+        bar.write(f'error: {path}{size}: out of memory; the other inputs go '
+                  'on. Colourise it alone, on a machine with more memory, or '
+                  'shrink it.', file=sys.stderr)
         failures += 1
         continue
       outputs = [(out_path, result)]

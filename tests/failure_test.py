@@ -267,3 +267,35 @@ def test_a_full_disk_in_any_tool_is_one_line(tmp_path):
   assert result.stderr.strip() == (
       'error: the disk is full (No space left on device: /x/out.png); what '
       'was finished is kept: free space and run the same command again.')
+
+
+def test_a_painting_out_of_memory_is_reported_and_the_rest_done(
+    run_dir, tmp_path, capsys, monkeypatch):
+  """NumPy's MemoryError and XLA's RESOURCE_EXHAUSTED on one painting: that
+  painting is named with its size, counted, and the others are written."""
+  colorizer = colorize.Colorizer.from_workdir(run_dir)
+  real = colorizer.colorize
+  failing = {40: MemoryError(),
+             80: RuntimeError('RESOURCE_EXHAUSTED: Out of memory while '
+                              'trying to allocate 9.1GiB.')}
+
+  def colourise(rgb, hints=None):
+    if rgb.shape[0] in failing:
+      raise failing[rgb.shape[0]]
+    return real(rgb, hints)
+
+  monkeypatch.setattr(colorizer, 'colorize', colourise)
+  inputs = []
+  for i, height in enumerate((48, 40, 56, 80)):
+    path = tmp_path / f'{i}.png'
+    assert cv2.imwrite(str(path), skdata.astronaut()[:height, :64])
+    inputs.append(str(path))
+  out = tmp_path / 'out'
+  assert colorize.run(colorizer, inputs, str(out)) == 2
+  assert sorted(os.listdir(out)) == ['0.png', '2.png']
+  err = capsys.readouterr().err
+  assert f'error: {inputs[1]} (64 x 40, 0.0 megapixels): out of memory' in err
+  assert f'error: {inputs[3]} (64 x 80, 0.0 megapixels): out of memory' in err
+  monkeypatch.setattr(colorizer, 'colorize', lambda *a: 1 / 0)
+  with pytest.raises(ZeroDivisionError):  # Other bugs are not hidden.
+    colorize.run(colorizer, inputs[:1], str(tmp_path / 'o2'))
