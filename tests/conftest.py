@@ -36,3 +36,16 @@ def tiny_run_fixture(tmp_path_factory):
   run_dir = str(tmp_path_factory.mktemp('tiny_run') / 'bn')
   train.train_and_evaluate(tiny_config(), run_dir)
   return run_dir
+
+
+@pytest.fixture(name='hint_run', scope='session')
+def hint_run_fixture(tmp_path_factory):
+  """A tiny U-Net trained with hints for one epoch on the samples."""
+  from colorjax import train
+  config = tiny_config(model='unet', **{'hints.enabled': True,
+                                        'hints.propagation_iterations': 30})
+  config.image_size = 32
+  config.generator.features = (8, 16, 16, 16)
+  workdir = str(tmp_path_factory.mktemp('hint_run') / 'h')
+  train.train_and_evaluate(config, workdir)
+  return workdir

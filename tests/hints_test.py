@@ -18,7 +18,6 @@ from colorjax import hint_eval
 from colorjax import hint_files
 from colorjax import hints
 from colorjax import models
-from colorjax import train
 from colorjax.errors import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -196,19 +195,6 @@ def test_rasterize_maps_points_to_working_cells():
   assert mask.sum() < 10
   none_ab, none_mask = hint_files.rasterize(None, (64, 128), 32, 100.0)
   assert none_mask.sum() == 0 and not none_ab.any()
-
-
-@pytest.fixture(name='hint_run', scope='module')
-def hint_run_fixture(tmp_path_factory):
-  """A tiny U-Net trained with hints for one epoch on the samples."""
-  from tiny import tiny_config  # pylint: disable=g-import-not-at-top
-  config = tiny_config(model='unet', **{'hints.enabled': True,
-                                        'hints.propagation_iterations': 30})
-  config.image_size = 32
-  config.generator.features = (8, 16, 16, 16)
-  workdir = str(tmp_path_factory.mktemp('hint_run') / 'h')
-  train.train_and_evaluate(config, workdir)
-  return workdir
 
 
 def test_colorize_follows_hints_and_keeps_lightness(hint_run, tmp_path):

@@ -1,0 +1,163 @@
+"""The colouring page, driven in a real browser (headless Chromium).
+
+Needs the `app` extra (Gradio), Playwright and Debian's `chromium`; `.ci/run`
+installs them. Without them the test is skipped and says which is missing.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import cv2
+import numpy as np
+import pytest
+
+from colorjax import app
+from colorjax import color
+from colorjax import colorize
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
+BLUE = '#1f4e9c'
+
+
+def test_points_become_the_json_colorize_reads():
+  points = app.add_point([], 12.7, 30.2, 'rgba(31, 78, 156, 1)', 5, (40, 64))
+  points = app.add_point(points, 0, 0, '#14c', 1, (40, 64))
+  assert points == [{'x': 12, 'y': 30, 'color': BLUE, 'radius': 5.0},
+                    {'x': 0, 'y': 0, 'color': '#1144cc', 'radius': 1.0}]
+  assert json.loads(app.hints_json(points)) == points
+  with pytest.raises(app.hint_files.HintError, match='outside the painting'):
+    app.add_point(points, 64, 3, BLUE, 5, (40, 64))
+  with pytest.raises(app.hint_files.HintError, match='not an sRGB hex'):
+    app.add_point(points, 1, 3, 'blue-ish', 5, (40, 64))
+  shown, scale = app.preview(np.full((40, 64, 3), 128, np.uint8), points,
+                             side=32)
+  assert shown.shape == (20, 32, 3) and scale == 0.5
+  assert tuple(shown[15, 6]) == (31, 78, 156)  # The dot, in its colour.
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    return s.getsockname()[1]
+
+
+def _painting(path: str) -> np.ndarray:
+  """A grey painting with a bright upper band (the sky to hint)."""
+  rng = np.random.default_rng(0)
+  grey = np.full((150, 200), 90, np.uint8)
+  grey[:60] = 170
+  grey = np.clip(grey + rng.integers(-6, 7, grey.shape), 0, 255).astype(
+      np.uint8)
+  rgb = np.repeat(grey[..., None], 3, axis=2)
+  assert cv2.imwrite(path, rgb)
+  return rgb
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+  return np.asarray(color.rgb_to_lab(rgb.astype(np.float32) / 255.0))
+
+
+@pytest.fixture(name='server')
+def server_fixture(hint_run, tmp_path):
+  pytest.importorskip('gradio', reason='pip install -e ".[app]"')
+  pytest.importorskip('playwright.sync_api', reason='pip install playwright')
+  if not CHROMIUM:
+    pytest.skip('no chromium: apt-get install -y chromium')
+  port = _free_port()
+  log = open(tmp_path / 'app.log', 'w')  # noqa: SIM115  (closed below)
+  proc = subprocess.Popen(
+      [sys.executable, '-m', 'colorjax.app', f'--workdir={hint_run}',
+       f'--port={port}'], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+      env=dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS=''))
+  url = f'http://127.0.0.1:{port}/'
+  for _ in range(240):  # Bounded: at most 120 s to start.
+    if proc.poll() is not None:
+      break
+    try:
+      urllib.request.urlopen(url, timeout=2)
+      break
+    except OSError:
+      time.sleep(0.5)
+  else:
+    proc.kill()
+  try:
+    assert proc.poll() is None, (tmp_path / 'app.log').read_text()[-3000:]
+    yield url, proc
+  finally:
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+def _download(page, selector: str) -> bytes:
+  href = page.get_attribute(f'{selector} a', 'href')
+  with urllib.request.urlopen(href, timeout=30) as r:
+    return r.read()
+
+
+def _wait_for_new(page, selector: str, old) -> str:
+  for _ in range(240):  # Bounded: at most 120 s per update.
+    src = page.get_attribute(selector, 'src')
+    if src and src != old:
+      return src
+    time.sleep(0.5)
+  raise AssertionError(f'{selector} did not update')
+
+
+def test_a_blue_hint_colours_its_region_blue_in_the_browser(server, hint_run,
+                                                            tmp_path):
+  from playwright.sync_api import sync_playwright  # pylint: disable=g-import-not-at-top
+  url, proc = server
+  painting = str(tmp_path / 'painting.png')
+  original = _painting(painting)
+  with sync_playwright() as p:
+    browser = p.chromium.launch(executable_path=CHROMIUM,
+                                args=['--no-sandbox'])
+    page = browser.new_page(viewport={'width': 1300, 'height': 1000})
+    page.goto(url, timeout=60_000)
+    page.set_input_files('#upload input[type=file]', painting)
+    auto_src = _wait_for_new(page, '#result img', None)
+    auto = cv2.imdecode(np.frombuffer(_download(page, '#png'), np.uint8),
+                        cv2.IMREAD_COLOR)[..., ::-1]
+    box = page.locator('#hints img').bounding_box()
+    # The sky's middle: x 100 of 200, y 30 of 150.
+    page.locator('#hints img').click(position={'x': box['width'] * 0.5,
+                                               'y': box['height'] * 0.2})
+    _wait_for_new(page, '#result img', auto_src)
+    for _ in range(60):  # The files follow the image.
+      hints = json.loads(_download(page, '#json'))
+      if hints:
+        break
+      time.sleep(0.5)
+    hinted = cv2.imdecode(np.frombuffer(_download(page, '#png'), np.uint8),
+                          cv2.IMREAD_COLOR)[..., ::-1]
+    browser.close()
+  assert proc.poll() is None  # The server is still up.
+  assert len(hints) == 1 and hints[0]['color'] == BLUE
+  assert abs(hints[0]['x'] - 100) <= 3 and abs(hints[0]['y'] - 30) <= 3
+  assert hinted.shape == auto.shape == original.shape
+  lab_in, lab_hint, lab_auto = _lab(original), _lab(hinted), _lab(auto)
+  assert np.abs(lab_hint[..., 0] - lab_in[..., 0]).mean() < 0.5
+  region = (slice(15, 45), slice(85, 115))
+  a, b = lab_hint[region][..., 1].mean(), lab_hint[region][..., 2].mean()
+  hue = np.degrees(np.arctan2(b, a)) % 360
+  assert 220 <= hue <= 320 and np.hypot(a, b) > 8, (a, b)  # Blue.
+  a0, b0 = lab_auto[region][..., 1].mean(), lab_auto[region][..., 2].mean()
+  assert not (220 <= np.degrees(np.arctan2(b0, a0)) % 360 <= 320 and
+              np.hypot(a0, b0) > 8), (a0, b0)
+  # The downloaded hints reproduce the downloaded image from the command
+  # line's code path, bit for bit.
+  hints_path = tmp_path / 'painting.json'
+  hints_path.write_text(json.dumps(hints))
+  colorizer = colorize.Colorizer.from_workdir(hint_run, vibrance=1.0)
+  assert colorize.run(colorizer, [painting], str(tmp_path / 'out'),
+                      hints=str(hints_path)) == 0
+  again = cv2.imread(str(tmp_path / 'out' / 'painting.png'))[..., ::-1]
+  np.testing.assert_array_equal(again, hinted)
