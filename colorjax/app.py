@@ -15,7 +15,8 @@ reproduces the page's image bit for bit.
 The page is Gradio's (an optional extra: nothing else in colorjax imports
 it), with analytics off and system fonts, so it works without internet.
 What it does to a painting lives in the functions below, which need no
-Gradio: `add_point`, `preview`, `colourise` and `hints_json`.
+Gradio: `add_point`, `grey_preview`, `preview`, `colourise` and
+`hints_json`.
 """
 
 import copy
@@ -71,17 +72,23 @@ def hints_json(points: List[Point]) -> str:
   return json.dumps(points, indent=1) + '\n'
 
 
-def preview(rgb: np.ndarray, points: List[Point],
-            side: int = PREVIEW_SIDE) -> Tuple[np.ndarray, float]:
-  """The greyscale painting at most `side` large with the hints drawn as
-  dots of their colour (ringed for contrast), and its scale."""
-  grey = colorize_lib.Colorizer.constant(rgb, np.zeros(2))
-  h, w = grey.shape[:2]
+def grey_preview(rgb: np.ndarray, side: int = PREVIEW_SIDE
+                 ) -> Tuple[np.ndarray, float]:
+  """The painting's greyscale (its own lightness) at most `side` large, and
+  its scale; made once per upload (shrunk first: the page shows no more)."""
+  h, w = rgb.shape[:2]
   scale = min(1.0, side / max(h, w))
   if scale < 1:
-    grey = cv2.resize(grey, (max(1, round(w * scale)), max(1, round(h * scale))),
-                      interpolation=cv2.INTER_AREA)
-  grey = np.array(grey)  # Writable: the dots are drawn on it.
+    rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
+                     interpolation=cv2.INTER_AREA)
+  return colorize_lib.Colorizer.constant(rgb, np.zeros(2)), scale
+
+
+def preview(grey: np.ndarray, scale: float, points: List[Point]
+            ) -> np.ndarray:
+  """`grey_preview`'s image with the hints drawn as dots of their colour
+  (ringed for contrast)."""
+  grey = np.array(grey)  # Writable: the dots are drawn on a copy.
   for p in points:
     centre = (round(p['x'] * scale), round(p['y'] * scale))
     r = max(3, round(p['radius'] * scale))
@@ -89,7 +96,7 @@ def preview(rgb: np.ndarray, points: List[Point],
     cv2.circle(grey, centre, r + 2, (255, 255, 255), -1, cv2.LINE_AA)
     cv2.circle(grey, centre, r + 1, (0, 0, 0), -1, cv2.LINE_AA)
     cv2.circle(grey, centre, r, rgb_dot, -1, cv2.LINE_AA)
-  return grey, scale
+  return grey
 
 
 def colourise(colorizer: colorize_lib.Colorizer, rgb: np.ndarray,
@@ -98,6 +105,8 @@ def colourise(colorizer: colorize_lib.Colorizer, rgb: np.ndarray,
   --hints=<hints_json(points)>` writes (automatic without points)."""
   own = copy.copy(colorizer)  # Each request its own vibrance.
   own.vibrance = float(vibrance)
+  # The batch size stays the command line's: the same compiled program, so
+  # the page and `colorize` agree bit for bit.
   return own.colorize(rgb, points if colorizer.takes_hints else None)
 
 
@@ -124,7 +133,7 @@ def build(colorizer: colorize_lib.Colorizer, workdir: str) -> Any:
 
   def render(state: Dict[str, Any], vibrance: float):
     rgb, points = state['rgb'], state['points']
-    shown, state['scale'] = preview(rgb, points)
+    shown = preview(state['grey'], state['scale'], points)
     result = colourise(colorizer, rgb, points, vibrance)
     small = cv2.resize(result, (shown.shape[1], shown.shape[0]),
                        interpolation=cv2.INTER_AREA)
@@ -152,7 +161,9 @@ def build(colorizer: colorize_lib.Colorizer, workdir: str) -> Any:
       rgb = image_io.read_image(path)
     except ColorjaxError as e:
       fail(e)
+    grey, scale = grey_preview(rgb)
     state = {'rgb': rgb, 'points': [], 'id': os.urandom(8).hex(),
+             'grey': grey, 'scale': scale,
              'name': os.path.basename(path),
              'stem': os.path.splitext(os.path.basename(path))[0] or 'painting'}
     return render(state, vibrance)

@@ -36,8 +36,9 @@ def test_points_become_the_json_colorize_reads():
     app.add_point(points, 64, 3, BLUE, 5, (40, 64))
   with pytest.raises(app.hint_files.HintError, match='not an sRGB hex'):
     app.add_point(points, 1, 3, 'blue-ish', 5, (40, 64))
-  shown, scale = app.preview(np.full((40, 64, 3), 128, np.uint8), points,
-                             side=32)
+  grey, scale = app.grey_preview(np.full((40, 64, 3), 128, np.uint8),
+                                 side=32)
+  shown = app.preview(grey, scale, points)
   assert shown.shape == (20, 32, 3) and scale == 0.5
   assert tuple(shown[15, 6]) == (31, 78, 156)  # The dot, in its colour.
 
