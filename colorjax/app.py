@@ -155,18 +155,21 @@ def build(colorizer: colorize_lib.Colorizer, workdir: str) -> Any:
     return state, shown, small, png, js, command
 
   def on_upload(path: Optional[str], vibrance: float, state):
+    """(the upload, then the outputs); a file that is not a usable image is
+    a short message, and the upload clears for the next one."""
     if not path:
-      return (None,) * 5 + ('',)
+      return (gr.skip(),) + (None,) * 5 + ('',)
     try:
       rgb = image_io.read_image(path)
     except ColorjaxError as e:
-      fail(e)
+      gr.Warning(str(e).replace(os.path.dirname(path) + os.sep, ''))
+      return (None,) + (gr.skip(),) * 6
     grey, scale = grey_preview(rgb)
     state = {'rgb': rgb, 'points': [], 'id': os.urandom(8).hex(),
              'grey': grey, 'scale': scale,
              'name': os.path.basename(path),
              'stem': os.path.splitext(os.path.basename(path))[0] or 'painting'}
-    return render(state, vibrance)
+    return (gr.skip(),) + render(state, vibrance)
 
   def on_click(state, colour: str, radius: float, vibrance: float,
                evt: gr.SelectData):
@@ -219,7 +222,7 @@ def build(colorizer: colorize_lib.Colorizer, workdir: str) -> Any:
     command = gr.Textbox(label='The same from the command line',
                          elem_id='command')
     outputs = [state, shown, result, png, js, command]
-    upload.upload(on_upload, [upload, vibrance, state], outputs)
+    upload.upload(on_upload, [upload, vibrance, state], [upload] + outputs)
     shown.select(on_click, [state, colour, radius, vibrance], outputs)
     undo.click(lambda s, v: on_change(s, v, 'undo'), [state, vibrance],
                outputs)

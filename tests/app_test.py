@@ -43,6 +43,17 @@ def test_points_become_the_json_colorize_reads():
   assert tuple(shown[15, 6]) == (31, 78, 156)  # The dot, in its colour.
 
 
+def test_a_workdir_without_a_checkpoint_is_one_line_at_start_up(tmp_path):
+  pytest.importorskip('gradio', reason='pip install -e ".[app]"')
+  result = subprocess.run(
+      [sys.executable, '-m', 'colorjax.app', f'--workdir={tmp_path}',
+       '--port=0'], cwd=ROOT, capture_output=True, text=True, timeout=120,
+      env=dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS=''))
+  assert result.returncode == 1 and 'Traceback' not in result.stderr
+  (line,) = [l for l in result.stderr.splitlines() if l.startswith('error:')]
+  assert str(tmp_path) in line
+
+
 def _free_port() -> int:
   with socket.socket() as s:
     s.bind(('127.0.0.1', 0))
@@ -123,6 +134,12 @@ def test_a_blue_hint_colours_its_region_blue_in_the_browser(server, hint_run,
                                 args=['--no-sandbox'])
     page = browser.new_page(viewport={'width': 1300, 'height': 1000})
     page.goto(url, timeout=60_000)
+    # Not an image: a short message on the page, and the server goes on.
+    not_image = tmp_path / 'notes.png'
+    not_image.write_text('not a picture')
+    page.set_input_files('#upload input[type=file]', str(not_image))
+    page.get_by_text('not an image').first.wait_for(timeout=60_000)
+    assert 'Traceback' not in page.content()
     page.set_input_files('#upload input[type=file]', painting)
     auto_src = _wait_for_new(page, '#result img', None)
     auto = cv2.imdecode(np.frombuffer(_download(page, '#png'), np.uint8),
