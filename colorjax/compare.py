@@ -103,10 +103,10 @@ def train_all(workdir: str, configs: Dict[str, object]) -> List[str]:
       train.train_and_evaluate(config, run_dir)
     except TrainingDiverged as e:
       logging.error('%s diverged: %s', name, e)
-      with open(os.path.join(run_dir, seed_report.DIVERGED), 'w') as f:
-        json.dump({'error': str(e)}, f)
-    with open(os.path.join(run_dir, names.WALL_TIME), 'w') as f:
-      json.dump({'seconds': time.perf_counter() - start}, f)
+      files.write_json(os.path.join(run_dir, seed_report.DIVERGED),
+                       {'error': str(e)})
+    files.write_json(os.path.join(run_dir, names.WALL_TIME),
+                     {'seconds': time.perf_counter() - start})
     run_dirs.append(run_dir)
   return run_dirs
 
@@ -192,8 +192,7 @@ def build_report(run_dirs: Sequence[str], output: str) -> str:
   lines += [f'![{os.path.basename(p)}]({os.path.basename(p)})'
             for p in plot_paths]
   markdown = '\n'.join(lines) + '\n'
-  with open(os.path.join(output, names.REPORT), 'w') as f:
-    f.write(markdown)
+  files.write_text(os.path.join(output, names.REPORT), markdown)
   return markdown
 
 

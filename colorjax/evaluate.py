@@ -349,8 +349,7 @@ def _write(report: Dict[str, object], output: Optional[str]) -> str:
                         '.json', f'_{os.path.basename(FLAGS.workdir)}.json')]):
     try:
       os.makedirs(os.path.dirname(os.path.abspath(candidate)), exist_ok=True)
-      with open(candidate, 'w') as f:
-        json.dump(report, f, indent=2)
+      files.write_json(candidate, report)
       return candidate
     except OSError as e:
       print(f'warning: cannot write {candidate} ({e.strerror}).',

@@ -1,7 +1,10 @@
 """Files: written so that a reader never sees half of one, and named in
 reports as a person would type them."""
 
+import io
+import json
 import os
+from typing import Any
 
 
 def write_atomically(path: str, data: bytes) -> None:
@@ -33,3 +36,22 @@ def display_path(path: str) -> str:
   if home not in ('', os.sep) and path.startswith(home + os.sep):
     return '~' + path[len(home):]
   return path
+
+
+def write_text(path: str, text: str) -> None:
+  """`write_atomically` for text (UTF-8)."""
+  write_atomically(path, text.encode('utf-8'))
+
+
+def write_json(path: str, value: Any) -> None:
+  """`write_atomically` for a JSON document (indented)."""
+  write_text(path, json.dumps(value, indent=2))
+
+
+def save_figure(fig: Any, path: str, **kwargs: Any) -> None:
+  """A matplotlib figure written as `write_atomically` writes (its format
+  from the extension)."""
+  buffer = io.BytesIO()
+  fig.savefig(buffer, format=os.path.splitext(path)[1].lstrip('.') or 'png',
+              **kwargs)
+  write_atomically(path, buffer.getvalue())

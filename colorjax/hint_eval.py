@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from colorjax import color
+from colorjax import files
 from colorjax import hint_files
 from colorjax import hints as hints_lib
 from colorjax import image_io
@@ -219,5 +220,5 @@ def plot(results_by_size: Dict[str, Dict[int, Dict[str, Dict[str, float]]]],
     ax.legend(fontsize=8)
   fig.suptitle(title, fontsize=9)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
+  files.save_figure(fig, path, dpi=110)
   plt.close(fig)

@@ -21,6 +21,7 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
+from colorjax import files  # noqa: E402
 from colorjax import names  # noqa: E402
 from colorjax import runtime  # noqa: E402
 
@@ -58,7 +59,7 @@ def draw(models: List[Point], trivial: Dict[str, Point], path: str,
   ax.grid(alpha=0.3)
   ax.legend(fontsize=8)
   fig.tight_layout()
-  fig.savefig(path)
+  files.save_figure(fig, path)
   plt.close(fig)
 
 

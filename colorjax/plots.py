@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import matplotlib.ticker  # noqa: E402
 import numpy as np
 
+from colorjax import files
 from colorjax import names
 from colorjax.workdir import read_records  # noqa: F401  (plots.read_records)
 
@@ -110,7 +111,7 @@ def plot_runs(runs: Mapping[str, Records], out_dir: str,
               transform=ax.transAxes)
     fig.tight_layout()
     path = os.path.join(out_dir, filename)
-    fig.savefig(path)
+    files.save_figure(fig, path)
     plt.close(fig)
     paths.append(path)
   return paths
@@ -143,5 +144,5 @@ def save_sample_grid(path: str, grey: np.ndarray, colourised: np.ndarray,
     fig.suptitle(title, fontsize=10)
   fig.tight_layout()
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  fig.savefig(path)
+  files.save_figure(fig, path)
   plt.close(fig)

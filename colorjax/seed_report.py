@@ -201,7 +201,7 @@ def _figure(results, trivial, stable, path: str) -> None:
   right.set_title('Discriminator accuracy (mean; band: min-max over seeds)')
   right.legend()
   fig.tight_layout()
-  fig.savefig(path)
+  files.save_figure(fig, path)
   plt.close(fig)
 
 
@@ -236,14 +236,12 @@ def build(run_dirs: Mapping[str, str], dataset: str, split: str,
   markdown = _markdown(results, trivial, paired, stable, comparisons, line,
                        dict(dataset=dataset, split=split, images=len(images),
                             size=config.image_size, wall=wall_seconds))
-  with open(os.path.join(output, names.REPORT), 'w') as f:
-    f.write(markdown)
-  with open(os.path.join(output, REPORT_JSON), 'w') as f:
-    json.dump({'dataset': dataset, 'split': split, 'num_images': len(images),
-               'results': results, 'trivial': trivial,
-               'paired': paired,
-               'stability': stable, 'verdict': line,
-               'wall_seconds': dict(wall_seconds)}, f, indent=2)
+  files.write_text(os.path.join(output, names.REPORT), markdown)
+  files.write_json(os.path.join(output, REPORT_JSON), {
+      'dataset': dataset, 'split': split, 'num_images': len(images),
+      'results': results, 'trivial': trivial, 'paired': paired,
+      'stability': stable, 'verdict': line,
+      'wall_seconds': dict(wall_seconds)})
   return markdown
 
 

@@ -116,7 +116,7 @@ def write_config(workdir: str, config: ml_collections.ConfigDict) -> None:
 
 def write_text(path: str, text: str) -> None:
   """Writes `text` to `path` through a temporary file renamed into place."""
-  files.write_atomically(path, text.encode('utf-8'))
+  files.write_text(path, text)
 
 
 def read_records(workdir: str) -> Records:

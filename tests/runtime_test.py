@@ -76,3 +76,19 @@ def test_reports_name_paths_as_a_person_types_them(tmp_path, monkeypatch):
       '~', 'data')
   far = os.path.join(os.sep, 'nonexistent_root', 'a', 'b')
   assert files.display_path(far) == far  # Too far to name relatively.
+
+
+def test_figures_and_reports_are_written_whole(tmp_path):
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
+  from colorjax import files  # pylint: disable=g-import-not-at-top
+  fig, ax = plt.subplots()
+  ax.plot([0, 1], [1, 0])
+  files.save_figure(fig, str(tmp_path / 'curve.png'))
+  plt.close(fig)
+  files.write_json(str(tmp_path / 'r.json'), {'a': 1})
+  assert (tmp_path / 'curve.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+  assert (tmp_path / 'r.json').read_text() == '{\n  "a": 1\n}'
+  assert sorted(os.listdir(tmp_path)) == ['curve.png', 'r.json']  # No temps.
