@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import re
-import sys
 import tempfile
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -190,11 +189,8 @@ def build(colorizer: colorize_lib.Colorizer, workdir: str) -> Any:
               'same': state['points']}[drop]
     return render(dict(state, points=points), vibrance)
 
-  theme = gr.themes.Default(font=['system-ui', 'sans-serif'],
-                            font_mono=['ui-monospace', 'monospace'])
   with gr.Blocks(title='colorjax: colour a painting',
                  analytics_enabled=False) as page:
-    page.colorjax_theme = theme  # Gradio 6 takes the theme at launch.
     state = gr.State(None)
     gr.Markdown(f'## colorjax: colour a painting\n{hints_note} Model: '
                 f'`{workdir}`.')
@@ -252,7 +248,6 @@ def main(argv):
     raise runtime.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
   gr = _gradio()
-  del gr
   runtime.setup()
   colorizer = colorize_lib.Colorizer.from_workdir(
       FLAGS.workdir, FLAGS.epoch, seed=FLAGS.seed)
@@ -261,11 +256,12 @@ def main(argv):
   logging.getLogger('httpx').setLevel(logging.WARNING)  # Its every request.
   page.queue(default_concurrency_limit=2).launch(
       server_name=FLAGS.host, server_port=port, share=False,
-      theme=page.colorjax_theme,
+      # System fonts: nothing fetched from the internet.
+      theme=gr.themes.Default(font=['system-ui', 'sans-serif'],
+                              font_mono=['ui-monospace', 'monospace']),
       inbrowser=False, show_error=False, prevent_thread_lock=True,
       quiet=True)
   print(f'colorjax page: {page.local_url}', flush=True)
-  sys.stdout.flush()
   page.block_thread()
 
 

@@ -30,6 +30,7 @@ from colorjax import actions as actions_lib
 from colorjax import baselines
 from colorjax import batching
 from colorjax import checkpoint
+from colorjax import files
 from colorjax import names
 from colorjax import runtime
 from colorjax import sources
@@ -271,7 +272,7 @@ def _set_up(config: ml_collections.ConfigDict,
                                       config.batch_size, config.ab_scale)
     for c, d in [(config, workdir)] + [(s.config, s.workdir) for s in seeds]:
       workdir_lib.write_config(d, c)
-      workdir_lib.write_text(os.path.join(d, names.DATA_STATS), json.dumps(
+      files.write_text(os.path.join(d, names.DATA_STATS), json.dumps(
           {'mean_ab': prior.tolist(), 'validation': trivial}))
   for s in seeds:
     s.actions = actions_lib.create_actions(

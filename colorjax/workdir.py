@@ -110,13 +110,8 @@ def read_config(workdir: str) -> ml_collections.ConfigDict:
 def write_config(workdir: str, config: ml_collections.ConfigDict) -> None:
   """Writes `config` as `workdir`/config.json, atomically (a reader sees the
   old file or the new one, never half of one)."""
-  write_text(os.path.join(workdir, names.CONFIG),
-             config.to_json_best_effort(indent=2))
-
-
-def write_text(path: str, text: str) -> None:
-  """Writes `text` to `path` through a temporary file renamed into place."""
-  files.write_text(path, text)
+  files.write_text(os.path.join(workdir, names.CONFIG),
+                   config.to_json_best_effort(indent=2))
 
 
 def read_records(workdir: str) -> Records:
