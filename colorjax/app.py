@@ -6,20 +6,28 @@
 Serves on 127.0.0.1 (this machine only) and prints the address. Upload a
 painting (colour or greyscale, any size `colorize` takes): the automatic
 colourisation appears at once. Click the painting to place a hint of the
-picked colour (a model trained with `configs/hints.py`); every change
-colourises again. Undo and Clear take hints back; the vibrance slider is
-`colorize --vibrance`. The downloads are the full-resolution PNG and the
-hints as the JSON file `colorize --hints` reads: the same command
-reproduces the page's image bit for bit.
+picked colour (a model trained with `configs/hints.py`); with "Stroke" on,
+each click paints a line of hints from the last one. Every change
+colourises again. Undo takes back the last click, Clear all hints; the
+vibrance slider is `colorize --vibrance`. The downloads are the
+full-resolution PNG and the hints as the JSON file `colorize --hints`
+reads: the same command reproduces the page's image bit for bit.
+
+Scripts reach the same model over HTTP: the endpoint `/colourise` takes a
+painting, a hints JSON text and a vibrance and returns the PNG, e.g. with
+Gradio's client (`benchmarks/app.py` loads it so):
+
+  from gradio_client import Client, handle_file
+  png = Client('http://127.0.0.1:7860/').predict(
+      handle_file('painting.jpg'), '[]', 1.0, api_name='/colourise')
 
 The page is Gradio's (an optional extra: nothing else in colorjax imports
 it), with analytics off and system fonts, so it works without internet.
 What it does to a painting lives in the functions below, which need no
-Gradio: `add_point`, `grey_preview`, `preview`, `colourise` and
-`hints_json`.
+Gradio: `add_point`, `add_stroke`, `grey_preview`, `preview`, `colourise`
+and `hints_json`.
 """
 
-import copy
 import json
 import logging
 import os
@@ -66,6 +74,25 @@ def add_point(points: List[Point], x: float, y: float, colour: str,
   return points + [point]
 
 
+def add_stroke(points: List[Point], x: float, y: float, colour: str,
+               radius: float, shape: Tuple[int, int]) -> List[Point]:
+  """`points` and a stroke of hints from the last one to (x, y), one per
+  `radius` pixels of its length (a single point when there is none yet).
+
+  Raises:
+    HintError: as `add_point`.
+  """
+  if not points:
+    return add_point(points, x, y, colour, radius, shape)
+  x0, y0 = points[-1]['x'], points[-1]['y']
+  steps = max(1, int(np.hypot(x - x0, y - y0) // max(1.0, float(radius))))
+  for i in range(1, steps + 1):
+    t = i / steps
+    points = add_point(points, x0 + (x - x0) * t, y0 + (y - y0) * t, colour,
+                       radius, shape)
+  return points
+
+
 def hints_json(points: List[Point]) -> str:
   """The points as the JSON file `colorize --hints` reads."""
   return json.dumps(points, indent=1) + '\n'
@@ -102,11 +129,10 @@ def colourise(colorizer: colorize_lib.Colorizer, rgb: np.ndarray,
               points: List[Point], vibrance: float) -> np.ndarray:
   """The full-resolution colourisation that `colorize --vibrance=V
   --hints=<hints_json(points)>` writes (automatic without points)."""
-  own = copy.copy(colorizer)  # Each request its own vibrance.
-  own.vibrance = float(vibrance)
-  # The batch size stays the command line's: the same compiled program, so
-  # the page and `colorize` agree bit for bit.
-  return own.colorize(rgb, points if colorizer.takes_hints else None)
+  # Each request its own vibrance. The batch size stays the command line's:
+  # the same compiled program, so the page and `colorize` agree bit for bit.
+  return colorizer.with_vibrance(vibrance).colorize(
+      rgb, points if colorizer.takes_hints else None)
 
 
 def _gradio():
@@ -118,8 +144,10 @@ def _gradio():
   return gr
 
 
-def build(colorizer: colorize_lib.Colorizer, workdir: str) -> Any:
-  """The Gradio Blocks of the page for `colorizer`."""
+def build(colorizer: colorize_lib.Colorizer, workdir: str,
+          work_size: Optional[int] = None) -> Any:
+  """The Gradio Blocks of the page for `colorizer` (of `workdir`, at
+  `work_size` if not the trained size)."""
   gr = _gradio()
   folder = tempfile.mkdtemp(prefix='colorjax_app_')
   hints_note = ('Click the painting to place a hint of the picked colour.'
@@ -148,14 +176,16 @@ def build(colorizer: colorize_lib.Colorizer, workdir: str) -> Any:
     js = os.path.join(session, f'{stem}.json')
     with open(js, 'w', encoding='utf-8') as f:
       f.write(hints_json(points))
-    command = (f'python -m colorjax.colorize --workdir={workdir} '
+    size = f'--work_size={work_size} ' if work_size else ''
+    command = (f'python -m colorjax.colorize --workdir={workdir} {size}'
                f'--vibrance={vibrance:g} --hints={stem}.json --output=out '
                f'{state["name"]}')
     return state, shown, small, png, js, command
 
   def on_upload(path: Optional[str], vibrance: float, state):
-    """(the upload, then the outputs); a file that is not a usable image is
-    a short message, and the upload clears for the next one."""
+    """(the upload, then the outputs). The upload clears, ready for the
+    next painting (the page names the one shown); a file that is not a
+    usable image is a short message."""
     if not path:
       return (gr.skip(),) + (None,) * 5 + ('',)
     try:
@@ -164,44 +194,74 @@ def build(colorizer: colorize_lib.Colorizer, workdir: str) -> Any:
       gr.Warning(str(e).replace(os.path.dirname(path) + os.sep, ''))
       return (None,) + (gr.skip(),) * 6
     grey, scale = grey_preview(rgb)
-    state = {'rgb': rgb, 'points': [], 'id': os.urandom(8).hex(),
+    state = {'rgb': rgb, 'points': [], 'clicks': [],
+             'id': os.urandom(8).hex(),
              'grey': grey, 'scale': scale,
              'name': os.path.basename(path),
              'stem': os.path.splitext(os.path.basename(path))[0] or 'painting'}
-    return (gr.skip(),) + render(state, vibrance)
+    return (None,) + render(state, vibrance)
 
-  def on_click(state, colour: str, radius: float, vibrance: float,
-               evt: gr.SelectData):
+  def on_click(state, colour: str, radius: float, stroke: bool,
+               vibrance: float, evt: gr.SelectData):
     if not state:
       fail(ColorjaxError('upload a painting first.'))
     x, y = (v / state['scale'] for v in evt.index)
+    add = add_stroke if stroke else add_point
     try:
-      state = dict(state, points=add_point(
-          state['points'], x, y, colour, radius, state['rgb'].shape[:2]))
+      points = add(state['points'], x, y, colour, radius,
+                   state['rgb'].shape[:2])
     except ColorjaxError as e:
       fail(e)
-    return render(state, vibrance)
+    # Undo takes back a click: its one point or its whole stroke.
+    clicks = state['clicks'] + [len(points) - len(state['points'])]
+    return render(dict(state, points=points, clicks=clicks), vibrance)
 
   def on_change(state, vibrance: float, drop: str):
     if not state:
       return (state,) + (gr.skip(),) * 5
-    points = {'undo': state['points'][:-1], 'clear': [],
-              'same': state['points']}[drop]
-    return render(dict(state, points=points), vibrance)
+    points, clicks = state['points'], state['clicks']
+    if drop == 'undo' and clicks:
+      points, clicks = points[:len(points) - clicks[-1]], clicks[:-1]
+    elif drop == 'clear':
+      points, clicks = [], []
+    return render(dict(state, points=points, clicks=clicks), vibrance)
 
+  def on_api(path: Optional[str], hints: str, vibrance: float) -> np.ndarray:
+    """The `/colourise` endpoint: a painting, a hints JSON text (as
+    `colorize --hints` reads; empty: none) and a vibrance, to the PNG."""
+    if not path:
+      fail(ColorjaxError('send a painting.'))
+    try:
+      rgb = image_io.read_image(path)
+      try:
+        points = json.loads(hints or '[]')
+      except json.JSONDecodeError as e:
+        raise hint_files.HintError(f'hints: not JSON ({e})') from None
+      hint_files.parse_points(points, rgb.shape[:2])
+      if points and not colorizer.takes_hints:
+        colorizer.hint_map(points, rgb.shape[:2])  # Says how to train one.
+      return colourise(colorizer, rgb, points, colorizer.vibrance
+                       if vibrance is None else vibrance)
+    except ColorjaxError as e:
+      fail(ColorjaxError(str(e).replace(os.path.dirname(path) + os.sep, '')))
+
+  # Gradio's copies of the results are deleted an hour after they are made.
   with gr.Blocks(title='colorjax: colour a painting',
-                 analytics_enabled=False) as page:
+                 analytics_enabled=False, delete_cache=(600, 3600)) as page:
     state = gr.State(None)
     gr.Markdown(f'## colorjax: colour a painting\n{hints_note} Model: '
                 f'`{workdir}`.')
     with gr.Row():
-      upload = gr.File(label='Painting', file_types=['image'],
+      upload = gr.File(label='Painting (drop one; another starts afresh)',
+                       file_types=['image'],
                        elem_id='upload')
       with gr.Column():
         colour = gr.ColorPicker('#1f4e9c', label='Hint colour',
                                 elem_id='colour')
         radius = gr.Slider(1, 64, 8, step=1, label='Hint radius (pixels)',
                            elem_id='radius')
+        stroke = gr.Checkbox(False, label='Stroke: each click paints a line '
+                             'of hints from the last one', elem_id='stroke')
         vibrance = gr.Slider(0, 2, colorizer.vibrance, step=0.05,
                              label='Vibrance', elem_id='vibrance')
         with gr.Row():
@@ -218,14 +278,25 @@ def build(colorizer: colorize_lib.Colorizer, workdir: str) -> Any:
     command = gr.Textbox(label='The same from the command line',
                          elem_id='command')
     outputs = [state, shown, result, png, js, command]
-    upload.upload(on_upload, [upload, vibrance, state], [upload] + outputs)
-    shown.select(on_click, [state, colour, radius, vibrance], outputs)
-    undo.click(lambda s, v: on_change(s, v, 'undo'), [state, vibrance],
-               outputs)
-    clear.click(lambda s, v: on_change(s, v, 'clear'), [state, vibrance],
-                outputs)
-    vibrance.release(lambda s, v: on_change(s, v, 'same'), [state, vibrance],
-                     outputs)
+    edits = [
+        shown.select(on_click, [state, colour, radius, stroke, vibrance],
+                     outputs, api_visibility='private'),
+        undo.click(lambda s, v: on_change(s, v, 'undo'), [state, vibrance],
+                   outputs, api_visibility='private'),
+        clear.click(lambda s, v: on_change(s, v, 'clear'), [state, vibrance],
+                    outputs, api_visibility='private'),
+        vibrance.release(lambda s, v: on_change(s, v, 'same'),
+                         [state, vibrance], outputs,
+                         api_visibility='private')]
+    # A new upload cancels the edits of the last one still running, so their
+    # hints never land on the new painting.
+    upload.upload(on_upload, [upload, vibrance, state], [upload] + outputs,
+                  cancels=edits, api_visibility='private')
+    with gr.Row(visible=False):  # The HTTP endpoint's own fields.
+      api_file, api_hints = gr.File(), gr.Textbox()
+      api_vibrance, api_png = gr.Number(), gr.Image(format='png')
+      gr.Button().click(on_api, [api_file, api_hints, api_vibrance], api_png,
+                        api_name='colourise')
   return page
 
 
@@ -237,6 +308,8 @@ def _define_flags() -> None:
                       'hints; any other colours automatically).')
   flags.DEFINE_integer('seed', None, 'In a run of several seeds, which one.')
   flags.DEFINE_integer('epoch', None, 'Checkpoint epoch (default: latest).')
+  flags.DEFINE_integer('work_size', None, 'Working resolution, as colorize '
+                       '--work_size (default: the trained size).')
   flags.DEFINE_string('host', '127.0.0.1', 'Address to listen on (default: '
                       'this machine only).')
   flags.DEFINE_integer('port', 7860, 'Port (0: a free one).')
@@ -250,8 +323,8 @@ def main(argv):
   gr = _gradio()
   runtime.setup()
   colorizer = colorize_lib.Colorizer.from_workdir(
-      FLAGS.workdir, FLAGS.epoch, seed=FLAGS.seed)
-  page = build(colorizer, FLAGS.workdir)
+      FLAGS.workdir, FLAGS.epoch, work_size=FLAGS.work_size, seed=FLAGS.seed)
+  page = build(colorizer, FLAGS.workdir, FLAGS.work_size)
   port = FLAGS.port or None
   logging.getLogger('httpx').setLevel(logging.WARNING)  # Its every request.
   page.queue(default_concurrency_limit=2).launch(

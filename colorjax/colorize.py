@@ -31,6 +31,7 @@ From Python::
 """
 
 import collections
+import copy
 import functools
 import os
 import sys
@@ -106,6 +107,13 @@ def recipe_vibrance(config, vibrance: Optional[float] = None) -> float:
   return float(config.vibrance if vibrance is None else vibrance)
 
 
+def _checked_vibrance(vibrance: float) -> float:
+  if not 0 <= vibrance <= 4:
+    raise DataError(f'vibrance {vibrance} must be in [0, 4] (1: as '
+                    'trained).')
+  return float(vibrance)
+
+
 class Colorizer:
   """A trained generator that colourises images of any size."""
 
@@ -128,12 +136,9 @@ class Colorizer:
                       f'in [{factor}, {MAX_WORK_SIZE}] for this model.')
     if not 1 <= batch_size <= 256:
       raise DataError(f'batch size {batch_size} must be in [1, 256].')
-    if not 0 <= vibrance <= 4:
-      raise DataError(f'vibrance {vibrance} must be in [0, 4] (1: as '
-                      'trained).')
     self.work_size = work_size
     self.batch_size = batch_size
-    self.vibrance = vibrance
+    self.vibrance = _checked_vibrance(vibrance)
     self.ab_scale = float(ab_scale)
     self._variables = variables
     self.takes_hints = takes_hints
@@ -248,6 +253,13 @@ class Colorizer:
                          (l_full.shape[1], l_full.shape[0]),
                          interpolation=cv2.INTER_CUBIC)
     return _bucketed(_compose, l_full, ab_full, gamut=self.gamut)
+
+  def with_vibrance(self, vibrance: float) -> 'Colorizer':
+    """The same model with another vibrance (sharing its compiled
+    programs); raises DataError outside [0, 4]."""
+    other = copy.copy(self)
+    other.vibrance = _checked_vibrance(vibrance)
+    return other
 
   @staticmethod
   def constant(image: np.ndarray, ab: np.ndarray) -> np.ndarray:

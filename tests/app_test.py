@@ -8,10 +8,12 @@ import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import time
 import urllib.request
+import zlib
 
 import cv2
 import numpy as np
@@ -43,6 +45,18 @@ def test_points_become_the_json_colorize_reads():
   assert tuple(shown[15, 6]) == (31, 78, 156)  # The dot, in its colour.
 
 
+def test_a_stroke_is_a_line_of_hints_from_the_last_point():
+  points = app.add_stroke([], 10, 10, BLUE, 4, (40, 64))
+  assert points == [{'x': 10, 'y': 10, 'color': BLUE, 'radius': 4.0}]
+  points = app.add_stroke(points, 30, 10, '#ff0000', 4, (40, 64))
+  # 20 pixels at one point per 4: five more, ending where it was clicked.
+  assert [(p['x'], p['y']) for p in points[1:]] == [
+      (14, 10), (18, 10), (22, 10), (26, 10), (30, 10)]
+  assert {p['color'] for p in points[1:]} == {'#ff0000'}
+  with pytest.raises(app.hint_files.HintError, match='outside the painting'):
+    app.add_stroke(points, 70, 10, BLUE, 4, (40, 64))
+
+
 def test_a_workdir_without_a_checkpoint_is_one_line_at_start_up(tmp_path):
   pytest.importorskip('gradio', reason='pip install -e ".[app]"')
   result = subprocess.run(
@@ -72,18 +86,32 @@ def _painting(path: str) -> np.ndarray:
   return rgb
 
 
+def _declares_megapixels(path, megapixels: int) -> str:
+  """A PNG whose header declares a painting of `megapixels`, in 100 bytes."""
+  def chunk(kind: bytes, data: bytes) -> bytes:
+    return (struct.pack('>I', len(data)) + kind + data +
+            struct.pack('>I', zlib.crc32(kind + data)))
+  header = struct.pack('>IIBBBBB', 10_000, megapixels * 100, 8, 2, 0, 0, 0)
+  path.write_bytes(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) +
+                   chunk(b'IDAT', zlib.compress(b'\0' * 64)) +
+                   chunk(b'IEND', b''))
+  return str(path)
+
+
 def _lab(rgb: np.ndarray) -> np.ndarray:
   return np.asarray(color.rgb_to_lab(rgb.astype(np.float32) / 255.0))
 
 
-@pytest.fixture(name='server')
-def server_fixture(hint_run, tmp_path):
+@pytest.fixture(name='server', scope='module')
+def server_fixture(hint_run, tmp_path_factory):
+  """The page's server on a free port, shared by this file's tests."""
   pytest.importorskip('gradio', reason='pip install -e ".[app]"')
   pytest.importorskip('playwright.sync_api', reason='pip install playwright')
   if not CHROMIUM:
     pytest.skip('no chromium: apt-get install -y chromium')
   port = _free_port()
-  log = open(tmp_path / 'app.log', 'w')  # noqa: SIM115  (closed below)
+  log_path = tmp_path_factory.mktemp('app') / 'app.log'
+  log = open(log_path, 'w')  # noqa: SIM115  (closed below)
   proc = subprocess.Popen(
       [sys.executable, '-m', 'colorjax.app', f'--workdir={hint_run}',
        f'--port={port}'], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
@@ -100,7 +128,7 @@ def server_fixture(hint_run, tmp_path):
   else:
     proc.kill()
   try:
-    assert proc.poll() is None, (tmp_path / 'app.log').read_text()[-3000:]
+    assert proc.poll() is None, log_path.read_text()[-3000:]
     yield url, proc
   finally:
     proc.terminate()
@@ -139,6 +167,10 @@ def test_a_blue_hint_colours_its_region_blue_in_the_browser(server, hint_run,
     not_image.write_text('not a picture')
     page.set_input_files('#upload input[type=file]', str(not_image))
     page.get_by_text('not an image').first.wait_for(timeout=60_000)
+    # A header that declares 120 megapixels: refused before it is decoded.
+    page.set_input_files('#upload input[type=file]',
+                         _declares_megapixels(tmp_path / 'huge.png', 120))
+    page.get_by_text('too large').first.wait_for(timeout=60_000)
     assert 'Traceback' not in page.content()
     page.set_input_files('#upload input[type=file]', painting)
     auto_src = _wait_for_new(page, '#result img', None)
@@ -179,3 +211,115 @@ def test_a_blue_hint_colours_its_region_blue_in_the_browser(server, hint_run,
                       hints=str(hints_path)) == 0
   again = cv2.imread(str(tmp_path / 'out' / 'painting.png'))[..., ::-1]
   np.testing.assert_array_equal(again, hinted)
+
+
+def _rgb(data: bytes) -> np.ndarray:
+  return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)[
+      ..., ::-1]
+
+
+def _settled(page, selector: str, want, what: str):
+  """The download at `selector` once `want(data)` holds (bounded)."""
+  for _ in range(240):  # At most 120 s.
+    try:
+      data = _download(page, selector)
+      if want(data):
+        return data
+    except (OSError, TypeError, ValueError):
+      pass  # Not there yet.
+    time.sleep(0.5)
+  raise AssertionError(f'{what} never came')
+
+
+def test_two_tabs_and_a_second_upload_keep_their_own_hints(server, tmp_path):
+  from playwright.sync_api import sync_playwright  # pylint: disable=g-import-not-at-top
+  url, proc = server
+  first = _painting(str(tmp_path / 'first.png'))
+  rng = np.random.default_rng(1)
+  second = cv2.resize(rng.integers(0, 256, (12, 9, 3), np.uint8), (90, 120),
+                      interpolation=cv2.INTER_CUBIC)
+  assert cv2.imwrite(str(tmp_path / 'second.png'), second[..., ::-1])
+  third = np.full((64, 48, 3), 140, np.uint8)
+  assert cv2.imwrite(str(tmp_path / 'third.png'), third)
+  with sync_playwright() as p:
+    browser = p.chromium.launch(executable_path=CHROMIUM,
+                                args=['--no-sandbox'])
+    context = browser.new_context(viewport={'width': 1300, 'height': 1000})
+    tabs = [context.new_page(), context.new_page()]
+    for tab, name in zip(tabs, ['first.png', 'second.png'], strict=True):
+      tab.goto(url, timeout=60_000)
+      tab.set_input_files('#upload input[type=file]', str(tmp_path / name))
+    for tab in tabs:
+      _wait_for_new(tab, '#result img', None)
+    # Both tabs at once: a point on the first; a stroke of two clicks on
+    # the second.
+    tabs[1].locator('#stroke input').check()
+    for tab, (fx, fy) in [(tabs[0], (0.5, 0.2)), (tabs[1], (0.2, 0.5))]:
+      box = tab.locator('#hints img').bounding_box()
+      tab.locator('#hints img').click(position={'x': box['width'] * fx,
+                                                'y': box['height'] * fy})
+    json_of = lambda tab, n: json.loads(_settled(
+        tab, '#json', lambda d: len(json.loads(d)) >= n, f'{n} hints'))
+    one = json_of(tabs[0], 1)
+    json_of(tabs[1], 1)
+    box = tabs[1].locator('#hints img').bounding_box()
+    tabs[1].locator('#hints img').click(position={'x': box['width'] * 0.8,
+                                                  'y': box['height'] * 0.5})
+    stroke = json_of(tabs[1], 3)
+    pngs = [_rgb(_settled(tab, '#png', lambda d, s=shape: _rgb(d).shape == s,
+                          'the PNG'))
+            for tab, shape in [(tabs[0], first.shape), (tabs[1], second.shape)]]
+    # A second upload in the first tab while its hint is still colouring:
+    # the new painting starts with no hints.
+    box = tabs[0].locator('#hints img').bounding_box()
+    tabs[0].locator('#hints img').click(position={'x': box['width'] * 0.3,
+                                                  'y': box['height'] * 0.3})
+    tabs[0].set_input_files('#upload input[type=file]',
+                            str(tmp_path / 'third.png'))
+    after = _rgb(_settled(tabs[0], '#png',
+                          lambda d: _rgb(d).shape == third.shape,
+                          'the third painting'))
+    time.sleep(3)  # Long enough for a late edit to land, if one could.
+    late_hints = json.loads(_download(tabs[0], '#json'))
+    late_png = _rgb(_download(tabs[0], '#png'))
+    browser.close()
+  assert proc.poll() is None
+  assert len(one) == 1 and one[0]['color'] == BLUE
+  assert len(stroke) >= 3 and {p['color'] for p in stroke} == {BLUE}
+  assert abs(one[0]['x'] - 100) <= 3 and abs(one[0]['y'] - 30) <= 3
+  assert all(abs(p['y'] - 60) <= 3 for p in stroke)  # Its own painting's.
+  xs = [p['x'] for p in stroke]
+  assert xs == sorted(xs) and xs[0] < 30 and xs[-1] > 60, xs  # Left to right.
+  for png, original in zip(pngs, [first, second], strict=True):
+    assert png.shape == original.shape
+    assert np.abs(_lab(png)[..., 0] - _lab(original)[..., 0]).mean() < 0.5
+  assert late_hints == [] and late_png.shape == after.shape == third.shape
+
+
+def test_the_http_endpoint_colours_as_colorize_and_refuses_in_one_line(
+    server, hint_run, tmp_path):
+  from gradio_client import Client  # pylint: disable=g-import-not-at-top
+  from gradio_client import handle_file  # pylint: disable=g-import-not-at-top
+  url, proc = server
+  painting = str(tmp_path / 'painting.png')
+  _painting(painting)
+  hints = [{'x': 100, 'y': 30, 'color': BLUE, 'radius': 6}]
+  client = Client(url, verbose=False)
+  got = client.predict(handle_file(painting), json.dumps(hints), 1.0,
+                       api_name='/colourise')
+  (tmp_path / 'painting.json').write_text(json.dumps(hints))
+  colorizer = colorize.Colorizer.from_workdir(hint_run, vibrance=1.0)
+  assert colorize.run(colorizer, [painting], str(tmp_path / 'out'),
+                      hints=str(tmp_path / 'painting.json')) == 0
+  np.testing.assert_array_equal(
+      cv2.imread(got), cv2.imread(str(tmp_path / 'out' / 'painting.png')))
+  for bad, message in [
+      ('[{"x": 500, "y": 30, "color": "#1f4e9c"}]', 'outside the painting'),
+      ('[{"x": 5', 'not JSON'),
+      ('[{"x": 5, "y": 5, "color": "sky"}]', 'not an sRGB hex')]:
+    with pytest.raises(Exception, match=message) as info:
+      client.predict(handle_file(painting), bad, 1.0, api_name='/colourise')
+    assert 'Traceback' not in str(info.value)
+  with pytest.raises(Exception, match='vibrance 9'):
+    client.predict(handle_file(painting), '[]', 9.0, api_name='/colourise')
+  assert proc.poll() is None
