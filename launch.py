@@ -11,6 +11,7 @@ messages of TensorFlow, XLA and absl.
 
 import os
 import sys
+from typing import Optional
 
 from absl import flags
 from absl import logging
@@ -18,10 +19,12 @@ import jax
 from ml_collections import config_flags
 
 from colorjax import configs
+from colorjax import files
 from colorjax import names
 from colorjax import runtime
 from colorjax import train
 from colorjax import workdir as workdir_lib
+from colorjax.errors import one_line
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints and logs.')
@@ -75,12 +78,33 @@ def main(argv):
       print(text)
 
 
+def _config_file(argv) -> Optional[str]:
+  """The file of --config=PATH[:VARIANT] in `argv`, if given."""
+  for i, arg in enumerate(argv):
+    if arg.startswith('--config='):
+      return arg.split('=', 1)[1].split(':', 1)[0]
+    if arg == '--config' and i + 1 < len(argv):
+      return argv[i + 1].split(':', 1)[0]
+  return None
+
+
 def _parse_flags(argv):
-  """absl's flag parsing, with a bad --config.KEY override as one line."""
+  """absl's flag parsing, with a bad --config file or --config.KEY override
+  as one line."""
+  path = _config_file(argv[1:])
   try:
+    if path:  # A FIFO would hang the import, a folder give a traceback.
+      files.check_regular_file(path, 2**20, runtime.UsageError)
     return flags.FLAGS(argv)
+  except runtime.UsageError as e:
+    print(one_line(f'error: --config: {e} Name a recipe such as '
+                   'configs/gan_bn.py.'), file=sys.stderr)
+    sys.exit(1)
   except flags.Error as e:
-    print(f'error: {e}', file=sys.stderr)
+    lines = [l for l in str(e).splitlines() if l.strip()]
+    if 'Traceback (most recent call last):' in lines:  # The recipe raised:
+      lines = [lines[0].rstrip(':'), lines[-1]]  # where, and what.
+    print(one_line(f'error: {" ".join(lines)}'), file=sys.stderr)
     sys.exit(1)
   except (AttributeError, KeyError, TypeError, ValueError) as e:
     # ml_collections: "'num_epoch'\nDid you mean "num_epochs" ...?"

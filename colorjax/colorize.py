@@ -56,6 +56,7 @@ from colorjax import workdir as workdir_lib
 from colorjax.config_validation import downsampling_factor
 from colorjax.errors import ColorjaxError
 from colorjax.errors import DataError
+from colorjax.errors import one_line
 
 _BUCKET = 256  # Full-resolution arrays are padded to multiples of this.
 # The largest working size: the generator's activations at 2048 px already
@@ -349,8 +350,8 @@ def _plan(items: List[Tuple[str, str]], output: str, compare: bool,
       errors.append(f'{path}: its output {taken[0]} is another input\'s; '
                     'rename one of them.')
     elif os.path.exists(out_path) and not overwrite:
-      print(f'skipped: {out_path} exists (pass --overwrite to replace it).',
-            file=sys.stderr)
+      print(one_line(f'skipped: {out_path} exists (pass --overwrite to '
+                     'replace it).'), file=sys.stderr)
     else:
       todo.append((path, out_path))
   return todo, errors
@@ -382,7 +383,7 @@ def run(colorizer: 'Colorizer', inputs: Sequence[str], output: str,
     hint_files.find_hints(hints, items[0][0] if items else '', len(items))
   todo, errors = _plan(items, output, compare, overwrite)
   for error in errors:
-    print(f'error: {error}', file=sys.stderr)
+    print(one_line(f'error: {error}'), file=sys.stderr)
   failures, written = len(errors), 0
   with tqdm(total=len(todo), unit='img', file=sys.stderr) as bar:
     for path, out_path in todo:  # One at a time: memory stays one image's.
@@ -394,7 +395,7 @@ def run(colorizer: 'Colorizer', inputs: Sequence[str], output: str,
                       hint_files.find_hints(hints, path, len(items)))
         result = colorizer.colorize(rgb, hints_path)
       except ColorjaxError as e:
-        bar.write(f'error: {e}', file=sys.stderr)  # On its own line.
+        bar.write(one_line(f'error: {e}'), file=sys.stderr)  # Its own line.
         failures += 1
         continue
       except Exception as e:  # pylint: disable=broad-except
@@ -403,9 +404,10 @@ def run(colorizer: 'Colorizer', inputs: Sequence[str], output: str,
         size = (f' ({rgb.shape[1]} x {rgb.shape[0]}, '
                 f'{rgb.shape[0] * rgb.shape[1] / 1e6:.1f} megapixels)'
                 if rgb is not None else '')
-        bar.write(f'error: {path}{size}: out of memory; the other inputs go '
-                  'on. Colourise it alone, on a machine with more memory, or '
-                  'shrink it.', file=sys.stderr)
+        bar.write(one_line(f'error: {path}{size}: out of memory; the other '
+                           'inputs go on. Colourise it alone, on a machine '
+                           'with more memory, or shrink it.'),
+                  file=sys.stderr)
         failures += 1
         continue
       outputs = [(out_path, result)]
@@ -418,7 +420,8 @@ def run(colorizer: 'Colorizer', inputs: Sequence[str], output: str,
       problems = [(p, why) for p, img in outputs
                   if (why := _write_png(p, img))]
       for p, why in problems:
-        bar.write(f'error: cannot write {p}: {why}.', file=sys.stderr)
+        bar.write(one_line(f'error: cannot write {p}: {why}.'),
+                  file=sys.stderr)
       failures += bool(problems)
       written += not problems
   logging.info('Colourised %d of %d images into %s.', written, len(items),

@@ -114,10 +114,9 @@ def train_all(workdir: str, configs: Dict[str, object]) -> List[str]:
 def wall_seconds(run_dir: str) -> Optional[float]:
   """The training wall time `train_all` recorded (None if it did not)."""
   path = os.path.join(run_dir, names.WALL_TIME)
-  if not os.path.exists(path):
+  if not os.path.lexists(path):
     return None
-  with open(path) as f:
-    return json.load(f)['seconds']
+  return float(files.read_json(path, CheckpointError)['seconds'])
 
 
 def _run_summary(run_dir: str) -> Dict[str, object]:
@@ -130,11 +129,9 @@ def _run_summary(run_dir: str) -> Dict[str, object]:
   best = min(evals, key=lambda r: r[names.val(names.DELTA_E)])
   rates = [r[names.IMAGES_PER_SEC] for r in records
            if r['kind'] == names.TRAIN and names.IMAGES_PER_SEC in r]
-  wall_path = os.path.join(run_dir, names.WALL_TIME)
-  if os.path.exists(wall_path):
-    with open(wall_path) as f:
-      wall = json.load(f)['seconds']
-  else:  # From the log's timestamps (includes any pause between resumes).
+  wall = wall_seconds(run_dir)
+  if wall is None:  # From the log's timestamps (includes any pause between
+    # resumes).
     wall = records[-1].get('time', 0) - records[0].get('time', 0)
   model = config['model'] + (f" ({config['discriminator']['norm']} D)"
                              if config['model'] == 'gan' else '')

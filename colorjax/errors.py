@@ -4,6 +4,15 @@
 """
 
 
+def one_line(text: str) -> str:
+  """`text` as one printable line: a control character (a newline in a file
+  name) or an undecodable byte (a name that is not UTF-8) is escaped."""
+  return ''.join(
+      c if c.isprintable() or c == ' ' else
+      c.encode('unicode_escape', 'backslashreplace').decode('ascii')
+      for c in text)
+
+
 class ColorjaxError(Exception):
   """Base class for errors caused by the user's input, not by a bug."""
 

@@ -24,7 +24,6 @@ an automatic recipe (`--auto_workdir`) and the trivial answers
 """
 
 import functools
-import json
 import os
 import sys
 from typing import Dict, List, Optional
@@ -115,10 +114,9 @@ def load_images(config: ml_collections.ConfigDict, dataset: str,
 def training_prior(workdir: str,
                    config: ml_collections.ConfigDict) -> np.ndarray:
   """The training set's mean ab, saved by training (recomputed if absent)."""
-  path = os.path.join(workdir, names.DATA_STATS)
-  if os.path.exists(path):
-    with open(path) as f:
-      return np.asarray(json.load(f)['mean_ab'], np.float32)
+  stats = workdir_lib.read_data_stats(workdir)
+  if 'mean_ab' in stats:
+    return np.asarray(stats['mean_ab'], np.float32)
   return baselines.mean_ab(
       sources.create_datasets(config)[0].eval_array(), config.ab_scale)
 

@@ -1,10 +1,48 @@
-"""Files: written so that a reader never sees half of one, and named in
+"""Files: read only when they are regular files (never a hang, never a
+traceback), written so that a reader never sees half of one, and named in
 reports as a person would type them."""
 
 import io
 import json
 import os
-from typing import Any
+import stat
+from typing import Any, Type
+
+from colorjax.errors import DataError
+
+MAX_JSON_BYTES = 64 * 2**20  # Far above any report, config or hints file.
+
+
+def check_regular_file(path: str, max_bytes: int,
+                       error: Type[Exception] = DataError) -> None:
+  """Refuses what is not a regular file of at most `max_bytes` (a FIFO
+  would hang a read, a device such as /dev/zero exhaust memory) with
+  `error`, one line naming it."""
+  try:
+    info = os.stat(path)  # Follows links.
+  except OSError as e:  # Missing, a link loop, no permission on a folder.
+    raise error(f'{path}: {e.strerror or type(e).__name__}.') from None
+  if not stat.S_ISREG(info.st_mode):
+    raise error(f'{path} is not a regular file (a folder, FIFO, socket or '
+                'device).')
+  if info.st_size > max_bytes:
+    raise error(f'{path} is {info.st_size / 2**20:.0f} MiB, more than the '
+                f'{max_bytes / 2**20:.0f} MiB allowed.')
+
+
+def read_json(path: str, error: Type[Exception] = DataError,
+              max_bytes: int = MAX_JSON_BYTES) -> Any:
+  """The JSON document at `path`; what is not a regular file, cannot be
+  read or is not JSON is `error`, one line naming the file."""
+  check_regular_file(path, max_bytes, error)
+  try:
+    with open(path, encoding='utf-8') as f:
+      return json.load(f)
+  except (OSError, UnicodeDecodeError) as e:
+    raise error(f'{path} cannot be read ({e}).') from None
+  except json.JSONDecodeError as e:
+    raise error(f'{path} is not valid JSON ({e.msg} at line {e.lineno}, '
+                f'column {e.colno}).') from None
 
 
 def write_atomically(path: str, data: bytes) -> None:

@@ -26,13 +26,13 @@ import cv2
 import numpy as np
 
 from colorjax import color
+from colorjax import files
 from colorjax import image_io
 from colorjax.errors import DataError
 
 SCRIBBLE_EXTENSIONS = ('.png', '.webp')
 _HEX = re.compile(r'^#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$')
 _MAX_POINTS = 100_000
-_MAX_JSON_BYTES = 64 * 2**20
 
 
 class HintError(DataError):
@@ -186,16 +186,7 @@ def read_hints(path: str, shape: Tuple[int, int]) -> Hints:
   if ext != '.json':
     raise HintError(f'{path}: hints are a .json list of points or a '
                     f'{"/".join(SCRIBBLE_EXTENSIONS)} scribble with alpha.')
-  image_io.check_regular_file(path, _MAX_JSON_BYTES, HintError)
-  try:
-    with open(path, encoding='utf-8') as f:
-      points = json.load(f)
-  except (OSError, UnicodeDecodeError) as e:
-    raise HintError(f'{path} cannot be read ({e}).') from None
-  except json.JSONDecodeError as e:
-    raise HintError(f'{path} is not valid JSON ({e.msg} at line {e.lineno}, '
-                    f'column {e.colno}).') from None
-  return parse_points(points, shape, path)
+  return parse_points(files.read_json(path, HintError), shape, path)
 
 
 def find_hints(hints: str, input_path: str, num_inputs: int

@@ -159,21 +159,6 @@ def read_raw(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
   return np.ascontiguousarray(_ORIENT.get(orientation, lambda a: a)(img))
 
 
-def check_regular_file(path: str, max_bytes: int, error=DataError) -> None:
-  """Refuses what is not a regular file of at most `max_bytes` (a FIFO
-  would hang a read, a device exhaust memory) with `error`, one line."""
-  try:
-    info = os.stat(path)
-  except OSError as e:
-    raise error(f'{path}: {e.strerror or type(e).__name__}.') from None
-  if not stat.S_ISREG(info.st_mode):
-    raise error(f'{path} is not a regular file (a folder, FIFO, socket or '
-                'device).')
-  if info.st_size > max_bytes:
-    raise error(f'{path} is {info.st_size / 2**20:.0f} MiB, more than the '
-                f'{max_bytes / 2**20:.0f} MiB allowed.')
-
-
 # Bytes per pixel of the largest uncompressed file (16-bit RGBA): files larger
 # than max_pixels of that cannot hold an image the decoder would accept.
 _MAX_BYTES_PER_PIXEL = 8

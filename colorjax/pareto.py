@@ -9,7 +9,6 @@ is muted and wrong, lower-right the goal: correct and as colourful as the
 originals (ratio 1).
 """
 
-import json
 import os
 import sys
 from typing import Dict, List, Sequence, Tuple
@@ -78,11 +77,7 @@ def main(argv):
   paths = argv[1:]
   if not paths:
     raise app.UsageError('name at least one evaluate report (JSON).')
-  try:
-    reports = [json.load(open(p)) for p in paths]
-  except (OSError, ValueError) as e:
-    print(f'error: cannot read a report ({e}).', file=sys.stderr)
-    sys.exit(1)
+  reports = [files.read_json(p, runtime.UsageError) for p in paths]
   key = 'full_res_results' if FLAGS.full_res else 'results'
   if any(key not in r for r in reports):
     print(f'error: a report has no {key!r}; run evaluate with --full_res.',

@@ -5,7 +5,6 @@ same functions overlay several runs for `colorjax.compare`.
 """
 
 import collections
-import json
 import os
 from typing import Dict, List, Mapping, Optional
 
@@ -18,6 +17,7 @@ import numpy as np
 
 from colorjax import files
 from colorjax import names
+from colorjax import workdir as workdir_lib
 from colorjax.workdir import read_records  # noqa: F401  (plots.read_records)
 
 Records = List[Dict[str, float]]
@@ -57,11 +57,7 @@ def per_epoch(records: Records) -> Dict[str, Dict[int, float]]:
 def read_trivial_answers(workdir: str) -> Dict[str, Dict[str, float]]:
   """The grey and prior answers' validation metrics that training saved
   ({} for runs that saved none)."""
-  path = os.path.join(workdir, names.DATA_STATS)
-  if not os.path.exists(path):
-    return {}
-  with open(path) as f:
-    return json.load(f).get('validation', {})
+  return workdir_lib.read_data_stats(workdir).get('validation', {})
 
 
 def plot_runs(runs: Mapping[str, Records], out_dir: str,

@@ -17,6 +17,7 @@ from absl import logging
 import jax
 
 from colorjax.errors import ColorjaxError
+from colorjax.errors import one_line
 
 
 def verbose() -> bool:
@@ -185,7 +186,7 @@ def run_tool(main: Callable[[List[str]], None], extra_help: str = '',
       main(argv)
     except ColorjaxError as e:
       sys.stdout.flush()
-      print(f'error: {e}', file=sys.stderr)
+      print(f'error: {one_line(str(e))}', file=sys.stderr)
       sys.exit(1)
     except KeyboardInterrupt:
       print('stopped (Ctrl-C); what was finished is kept.', file=sys.stderr)
@@ -194,10 +195,10 @@ def run_tool(main: Callable[[List[str]], None], extra_help: str = '',
       if e.errno not in (errno.ENOSPC, errno.EDQUOT):
         raise
       sys.stdout.flush()
-      print(f'error: the disk is full ({e.strerror}'
-            f'{": " + str(e.filename) if e.filename else ""}); what was '
-            'finished is kept: free space and run the same command again.',
-            file=sys.stderr)
+      print(one_line(f'error: the disk is full ({e.strerror}'
+                     f'{": " + str(e.filename) if e.filename else ""}); what '
+                     'was finished is kept: free space and run the same '
+                     'command again.'), file=sys.stderr)
       sys.exit(1)
 
   if flags_parser is None:

@@ -14,7 +14,6 @@ run on the same images and writes report.md, report.json and seeds.png:
 * one line starting with 'verdict:'.
 """
 
-import json
 import os
 from typing import Dict, List, Mapping, Sequence, Tuple
 
@@ -34,6 +33,7 @@ from colorjax import plots  # noqa: E402
 from colorjax import stats  # noqa: E402
 from colorjax import steps as steps_lib  # noqa: E402
 from colorjax import workdir as workdir_lib  # noqa: E402
+from colorjax.errors import CheckpointError  # noqa: E402
 
 # (metric, label, +1 if higher is better / -1 if lower / 0 if neither).
 PAIRED = (
@@ -87,9 +87,8 @@ def stability(run_dir: str) -> Dict[str, object]:
   seeds = [plots.per_epoch(plots.read_records(d)) for d in _seed_dirs(run_dir)]
   diverged_path = os.path.join(run_dir, DIVERGED)
   diverged = None
-  if os.path.exists(diverged_path):
-    with open(diverged_path) as f:
-      diverged = json.load(f)['error']
+  if os.path.lexists(diverged_path):
+    diverged = files.read_json(diverged_path, CheckpointError)['error']
   collapsed, finals, d_acc = [], {}, []
   for k, s in enumerate(seeds):
     ratio = s.get(names.val(names.COLOURFULNESS_RATIO), {})

@@ -28,6 +28,7 @@ import cv2
 import jax
 import numpy as np
 
+from colorjax import files as files_lib
 from colorjax import image_io
 from colorjax.batching import InMemoryDataset
 from colorjax.datasets.core import Split
@@ -107,6 +108,7 @@ def _in_validation(rel_path: str, fraction: float) -> bool:
 
 
 MANIFEST = 'MANIFEST.tsv'
+_MAX_MANIFEST_BYTES = 256 * 2**20  # Millions of rows.
 # Files a folder's manifest puts in this split never enter training.
 HELD_OUT_SPLIT = 'test'
 
@@ -119,19 +121,26 @@ def manifest_split(folder: str, split: str) -> Optional[List[str]]:
     DataError: the manifest names the split but none of its files exist.
   """
   path = os.path.join(folder, MANIFEST)
-  if not os.path.isfile(path):
+  if not os.path.lexists(path):
     return None
-  with open(path, newline='', encoding='utf-8') as f:
-    rows = list(csv.DictReader(f, delimiter='\t'))
+  # There but unreadable is an error, never "no manifest": the split it
+  # holds out must not be trained on.
+  files_lib.check_regular_file(path, _MAX_MANIFEST_BYTES, DataError)
+  try:
+    with open(path, newline='', encoding='utf-8') as f:
+      rows = list(csv.DictReader(f, delimiter='\t'))
+  except (OSError, UnicodeDecodeError, csv.Error) as e:
+    raise DataError(f'{path} cannot be read ({e}); fix or remove it.'
+                    ) from None
   if not rows or not {'file', 'split'} <= set(rows[0]):
     return None
-  files = [os.path.join(folder, r['file']) for r in rows
+  named = [os.path.join(folder, r['file']) for r in rows
            if r['split'] == split]
-  missing = [f for f in files if not os.path.exists(f)]
-  if files and len(missing) == len(files):
-    raise DataError(f'{path}: none of the {len(files)} {split!r} files exist '
+  missing = [f for f in named if not os.path.exists(f)]
+  if named and len(missing) == len(named):
+    raise DataError(f'{path}: none of the {len(named)} {split!r} files exist '
                     f'(e.g. {missing[0]}); check the folder.')
-  return files
+  return named
 
 
 def split_folder(folder: str,

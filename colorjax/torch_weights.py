@@ -279,6 +279,11 @@ def to_torch(variables: Mapping[str, Any], network: str, config,
   return out
 
 
+# The reference's G is about 200 MB in float32; a state dict 20 times larger
+# is not one of these models.
+_MAX_PTH_BYTES = 4 * 2**30
+
+
 def _torch():
   try:
     import torch  # The optional extra, imported only when used.
@@ -295,6 +300,8 @@ def load(path: str) -> Dict[str, np.ndarray]:
   a DataParallel 'module.' prefix.
   """
   torch = _torch()
+  # Looked at before torch opens it: a FIFO would hang the load.
+  files.check_regular_file(path, _MAX_PTH_BYTES, TorchWeightsError)
   try:
     obj = torch.load(path, map_location='cpu', weights_only=True)
   except FileNotFoundError:

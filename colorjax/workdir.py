@@ -26,6 +26,9 @@ from colorjax import steps as steps_lib
 from colorjax.errors import CheckpointError
 from colorjax.errors import ConfigError
 
+# metrics.jsonl: a few hundred bytes a record; a run writes tens of thousands.
+_MAX_METRICS_BYTES = 2**30
+
 Records = List[Dict[str, Any]]
 
 # Fields whose default changed after runs were stored without them: the value
@@ -84,16 +87,11 @@ def read_config(workdir: str) -> ml_collections.ConfigDict:
     raise CheckpointError(f'workdir {workdir!r} does not exist; pass the '
                           '--workdir a training run wrote.')
   path = os.path.join(workdir, names.CONFIG)
-  if not os.path.isfile(path):
+  if not os.path.lexists(path):
     raise CheckpointError(f'{workdir!r} is not a colorjax workdir (no '
                           f'{names.CONFIG}); pass the --workdir of a training '
                           'run.')
-  try:
-    with open(path, encoding='utf-8') as f:
-      stored = json.load(f)
-  except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-    raise CheckpointError(f'{path} cannot be read as JSON ({e}); restore it '
-                          'from the run or start a fresh --workdir.') from e
+  stored = files.read_json(path, CheckpointError)
   if not isinstance(stored, dict):
     raise CheckpointError(f'{path} holds {type(stored).__name__}, not a '
                           'config object; restore it from the run.')
@@ -124,10 +122,14 @@ def read_records(workdir: str) -> Records:
   twice.
   """
   path = os.path.join(workdir, names.METRICS)
-  if not os.path.exists(path):
+  if not os.path.lexists(path):
     return []
-  with open(path) as f:
-    lines = [line for line in f if line.strip()]
+  files.check_regular_file(path, _MAX_METRICS_BYTES, CheckpointError)
+  try:
+    with open(path, encoding='utf-8', errors='replace') as f:
+      lines = [line for line in f if line.strip()]
+  except OSError as e:
+    raise CheckpointError(f'{path} cannot be read ({e}).') from None
   records, last = [], {}
   for i, line in enumerate(lines):
     try:
@@ -154,6 +156,23 @@ def _verdict(model: float, grey: float, prior: float) -> str:
   return 'better than both grey and the mean colour'
 
 
+def read_data_stats(workdir: str) -> Dict[str, Any]:
+  """What training saved of its data (the mean a, b, the trivial answers'
+  metrics); {} for a run that saved none.
+
+  Raises:
+    CheckpointError: the file is there but not a readable JSON object.
+  """
+  path = os.path.join(workdir, names.DATA_STATS)
+  if not os.path.lexists(path):
+    return {}
+  stats = files.read_json(path, CheckpointError)
+  if not isinstance(stats, dict):
+    raise CheckpointError(f'{path} holds {type(stats).__name__}, not an '
+                          'object; delete it (training writes it again).')
+  return stats
+
+
 def summary(workdir: str, name: Optional[str] = None) -> str:
   """What a finished run did, in words, where its files are and what to run
   next; '' if it has no evaluated epoch."""
@@ -161,9 +180,8 @@ def summary(workdir: str, name: Optional[str] = None) -> str:
   evals = [r for r in read_records(workdir) if r.get('kind') == n.VALIDATION]
   name = name or workdir
   try:
-    with open(os.path.join(workdir, n.DATA_STATS), encoding='utf-8') as f:
-      trivial = json.load(f).get('validation', {})
-  except (OSError, ValueError):
+    trivial = read_data_stats(workdir).get('validation', {})
+  except CheckpointError:  # A summary goes without it.
     trivial = {}
   if not evals or not {'grey', 'prior'} <= set(trivial):
     return ''

@@ -299,3 +299,80 @@ def test_a_painting_out_of_memory_is_reported_and_the_rest_done(
   monkeypatch.setattr(colorizer, 'colorize', lambda *a: 1 / 0)
   with pytest.raises(ZeroDivisionError):  # Other bugs are not hidden.
     colorize.run(colorizer, inputs[:1], str(tmp_path / 'o2'))
+
+
+def test_every_file_read_is_looked_at_first(run_dir, tmp_path):
+  """A FIFO (a read would hang), a folder or an unreadable file, wherever
+  colorjax reads a path: one line naming it, never a hang or a silence."""
+  from colorjax import files
+  from colorjax import torch_weights
+  from colorjax import workdir as workdir_lib
+  fifo = tmp_path / 'fifo'
+  os.mkfifo(fifo)
+  with pytest.raises(torch_weights.TorchWeightsError,
+                     match='fifo is not a regular file'):
+    torch_weights.load(str(fifo))  # torch.load would wait for a writer.
+  with pytest.raises(ValueError, match='not valid JSON'):
+    (tmp_path / 'torn.json').write_text('{"a": ')
+    files.read_json(str(tmp_path / 'torn.json'), ValueError)
+  run = tmp_path / 'run'
+  subprocess.run(['cp', '-r', run_dir, str(run)], check=True)
+  for name in (names.CONFIG, names.DATA_STATS, names.METRICS):
+    os.replace(run / name, tmp_path / 'kept')
+    os.mkfifo(run / name)
+    with pytest.raises(CheckpointError, match=f'{name} is not a regular'):
+      {names.CONFIG: workdir_lib.read_config,
+       names.DATA_STATS: workdir_lib.read_data_stats,
+       names.METRICS: plots.read_records}[name](str(run))
+    os.unlink(run / name)
+    os.replace(tmp_path / 'kept', run / name)
+  # A manifest that is there but cannot be read is an error, never "no
+  # manifest": its test split must not be trained on.
+  folder = tmp_path / 'paintings'
+  folder.mkdir()
+  _picture(folder / 'a.png')
+  (folder / sources.MANIFEST).mkdir()
+  with pytest.raises(sources.DataError, match='MANIFEST.tsv is not a regular'):
+    sources.manifest_split(str(folder), 'test')
+
+
+@pytest.mark.parametrize('config', ['fifo', 'folder', 'configs/gan_bn.py:nope'])
+def test_a_bad_config_file_is_one_line(tmp_path, config):
+  if config == 'fifo':
+    os.mkfifo(tmp_path / 'fifo.py')
+    config = str(tmp_path / 'fifo.py')  # Importing it would hang.
+  elif config == 'folder':
+    config = str(tmp_path)
+  result = subprocess.run(
+      [sys.executable, 'launch.py', f'--config={config}',
+       f'--workdir={tmp_path / "w"}'], cwd=ROOT, capture_output=True,
+      text=True, timeout=120,
+      env=dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu'))
+  assert result.returncode == 1 and 'Traceback' not in result.stderr
+  (line,) = [l for l in result.stderr.splitlines() if l.startswith('error:')]
+  assert ('not a regular file' in line if 'nope' not in config else
+          "unknown config variant 'nope'" in line), line
+
+
+def test_every_name_works_or_is_one_line(run_dir, tmp_path, capsys):
+  """Names with spaces, a leading dash, non-ASCII letters or bytes that are
+  not UTF-8 are colourised; a newline in a broken file's name stays on its
+  error's one line."""
+  folder = tmp_path / 'in'
+  folder.mkdir()
+  odd = ['with space.png', '-dash.png', 'ünïcode.png']
+  for name in odd:
+    _picture(folder / name)
+  # (OpenCV's own imwrite crashes on such a name; colorjax never hands it
+  # one.)
+  _picture(tmp_path / 'tmp.png')
+  os.replace(tmp_path / 'tmp.png',
+             os.path.join(os.fsencode(folder), b'raw\xff.png'))
+  (folder / 'broken\nname.png').write_bytes(b'not an image')
+  colorizer = colorize.Colorizer.from_workdir(run_dir)
+  assert colorize.run(colorizer, [str(folder)], str(tmp_path / 'out')) == 1
+  written = sorted(os.listdir(os.fsencode(tmp_path / 'out')))
+  assert written == sorted([n.encode() for n in odd] + [b'raw\xff.png'])
+  errors = [l for l in capsys.readouterr().err.splitlines()
+            if l.startswith('error:')]
+  assert len(errors) == 1 and 'broken\\nname.png' in errors[0], errors
