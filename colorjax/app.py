@@ -327,13 +327,19 @@ def main(argv):
   page = build(colorizer, FLAGS.workdir, FLAGS.work_size)
   port = FLAGS.port or None
   logging.getLogger('httpx').setLevel(logging.WARNING)  # Its every request.
-  page.queue(default_concurrency_limit=2).launch(
-      server_name=FLAGS.host, server_port=port, share=False,
-      # System fonts: nothing fetched from the internet.
-      theme=gr.themes.Default(font=['system-ui', 'sans-serif'],
-                              font_mono=['ui-monospace', 'monospace']),
-      inbrowser=False, show_error=False, prevent_thread_lock=True,
-      quiet=True)
+  try:
+    page.queue(default_concurrency_limit=2).launch(
+        server_name=FLAGS.host, server_port=port, share=False,
+        # System fonts: nothing fetched from the internet.
+        theme=gr.themes.Default(font=['system-ui', 'sans-serif'],
+                                font_mono=['ui-monospace', 'monospace']),
+        inbrowser=False, show_error=False, prevent_thread_lock=True,
+        quiet=True)
+  except OSError as e:  # Gradio's "Cannot find empty port", a bad host.
+    raise runtime.UsageError(
+        f'cannot serve on {FLAGS.host}:{FLAGS.port} ({str(e).split(".")[0]}); '
+        'is the page already running there? Pass another --port, or '
+        '--port=0 for a free one.') from None
   print(f'colorjax page: {page.local_url}', flush=True)
   page.block_thread()
 

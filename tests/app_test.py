@@ -68,6 +68,22 @@ def test_a_workdir_without_a_checkpoint_is_one_line_at_start_up(tmp_path):
   assert str(tmp_path) in line
 
 
+def test_a_port_in_use_is_one_line_at_start_up(hint_run):
+  """Starting the page twice on one port: one line, not a traceback."""
+  pytest.importorskip('gradio', reason='pip install -e ".[app]"')
+  with socket.socket() as taken:
+    taken.bind(('127.0.0.1', 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    result = subprocess.run(
+        [sys.executable, '-m', 'colorjax.app', f'--workdir={hint_run}',
+         f'--port={port}'], cwd=ROOT, capture_output=True, text=True,
+        timeout=300, env=dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS=''))
+  assert result.returncode == 1 and 'Traceback' not in result.stderr
+  (line,) = [l for l in result.stderr.splitlines() if l.startswith('error:')]
+  assert f'127.0.0.1:{port}' in line and '--port=0' in line
+
+
 def _free_port() -> int:
   with socket.socket() as s:
     s.bind(('127.0.0.1', 0))
