@@ -26,6 +26,7 @@ from colorjax import colorize
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
 BLUE = '#1f4e9c'
+RED = '#cc2222'
 
 
 def test_points_become_the_json_colorize_reads():
@@ -267,9 +268,13 @@ def test_two_tabs_and_a_second_upload_keep_their_own_hints(server, tmp_path):
       tab.set_input_files('#upload input[type=file]', str(tmp_path / name))
     for tab in tabs:
       _wait_for_new(tab, '#result img', None)
-    # Both tabs at once: a point on the first; a stroke of two clicks on
-    # the second.
+    # Both tabs at once: a blue point on the first; a red stroke of two
+    # clicks on the second, its colour picked as a person picks it.
     tabs[1].locator('#stroke input').check()
+    tabs[1].locator('#colour button.dialog-button').click()
+    tabs[1].locator('#colour .input-wrap input').fill(RED)
+    tabs[1].keyboard.press('Enter')
+    tabs[1].mouse.click(5, 5)  # Outside the picker: closes it.
     for tab, (fx, fy) in [(tabs[0], (0.5, 0.2)), (tabs[1], (0.2, 0.5))]:
       box = tab.locator('#hints img').bounding_box()
       tab.locator('#hints img').click(position={'x': box['width'] * fx,
@@ -301,7 +306,7 @@ def test_two_tabs_and_a_second_upload_keep_their_own_hints(server, tmp_path):
     browser.close()
   assert proc.poll() is None
   assert len(one) == 1 and one[0]['color'] == BLUE
-  assert len(stroke) >= 3 and {p['color'] for p in stroke} == {BLUE}
+  assert len(stroke) >= 3 and {p['color'] for p in stroke} == {RED}
   assert abs(one[0]['x'] - 100) <= 3 and abs(one[0]['y'] - 30) <= 3
   assert all(abs(p['y'] - 60) <= 3 for p in stroke)  # Its own painting's.
   xs = [p['x'] for p in stroke]
