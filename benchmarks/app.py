@@ -22,21 +22,17 @@ import concurrent.futures
 import json
 import logging
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
 from absl import app as absl_app
 from absl import flags
 import cv2
 import numpy as np
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
-sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from colorjax import app  # noqa: E402
 from colorjax import colorize  # noqa: E402
 from colorjax import runtime  # noqa: E402
@@ -88,12 +84,6 @@ def _rss_mb(pid: int) -> float:
   return float('nan')
 
 
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(('127.0.0.1', 0))
-    return s.getsockname()[1]
-
-
 def under_load(side: int) -> str:
   from gradio_client import Client  # pylint: disable=g-import-not-at-top
   from gradio_client import handle_file  # pylint: disable=g-import-not-at-top
@@ -103,26 +93,10 @@ def under_load(side: int) -> str:
   hints = json.dumps([{'x': int(x), 'y': int(y), 'color': '#1f4e9c'}
                       for x, y in np.random.default_rng(1).integers(
                           side, size=(5, 2))])
-  port = _free_port()
-  url = f'http://127.0.0.1:{port}/'
-  command = [sys.executable, '-m', 'colorjax.app', f'--workdir={FLAGS.workdir}',
-             f'--port={port}']
-  if FLAGS.work_size:
-    command.append(f'--work_size={FLAGS.work_size}')
+  args = (f'--work_size={FLAGS.work_size}',) if FLAGS.work_size else ()
   with open(os.path.join(folder, 'server.log'), 'w') as log:
-    server = subprocess.Popen(command, cwd=ROOT, stdout=log,
-                              stderr=subprocess.STDOUT)
+    url, server = app.start_server(FLAGS.workdir, args, log=log)
   try:
-    for _ in range(600):  # At most 5 minutes to start.
-      if server.poll() is not None:
-        raise SystemExit(f'the server stopped: see {log.name}')
-      try:
-        urllib.request.urlopen(url, timeout=2)
-        break
-      except OSError:
-        time.sleep(0.5)
-    else:
-      raise SystemExit(f'the server did not start in 5 minutes: {log.name}')
     clients = [Client(url, verbose=False) for _ in range(FLAGS.clients)]
 
     def call(client):

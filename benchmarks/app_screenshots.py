@@ -12,18 +12,16 @@ saves `app_after.jpg`. Needs Playwright and Debian's `chromium`.
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 
 from absl import app as absl_app
 from absl import flags
 import cv2
 import numpy as np
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+from colorjax import app  # noqa: E402
 
 flags.DEFINE_string('workdir', None, 'A hint model\'s run.', required=True)
 flags.DEFINE_string('painting', None, 'The painting to show.', required=True)
@@ -35,12 +33,6 @@ FLAGS = flags.FLAGS
 HINTS = [('#5b84c4', [(0.05, 0.12), (0.35, 0.1), (0.62, 0.14), (0.95, 0.2)]),
          ('#d9b24a', [(0.05, 0.72), (0.5, 0.7), (0.95, 0.74)]),
          ('#3f5a2a', [(0.78, 0.3)])]
-
-
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(('127.0.0.1', 0))
-    return s.getsockname()[1]
 
 
 def _wait_for_new(page, old) -> str:
@@ -68,19 +60,8 @@ def main(argv):
   chromium = shutil.which('chromium') or shutil.which('chromium-browser')
   if not chromium:
     raise SystemExit('no chromium: apt-get install -y chromium')
-  port = _free_port()
-  url = f'http://127.0.0.1:{port}/'
-  server = subprocess.Popen(
-      [sys.executable, '-m', 'colorjax.app', f'--workdir={FLAGS.workdir}',
-       f'--port={port}'], cwd=ROOT, stdout=subprocess.DEVNULL,
-      stderr=subprocess.DEVNULL)
+  url, server = app.start_server(FLAGS.workdir)
   try:
-    for _ in range(600):  # At most 5 minutes to start.
-      try:
-        urllib.request.urlopen(url, timeout=2)
-        break
-      except OSError:
-        time.sleep(0.5)
     with sync_playwright() as p:
       browser = p.chromium.launch(executable_path=chromium,
                                   args=['--no-sandbox'])

@@ -32,8 +32,13 @@ import json
 import logging
 import os
 import re
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 from typing import Any, Dict, List, Optional, Tuple
+import urllib.request
 
 from absl import flags
 import cv2
@@ -298,6 +303,39 @@ def build(colorizer: colorize_lib.Colorizer, workdir: str,
       gr.Button().click(on_api, [api_file, api_hints, api_vibrance], api_png,
                         api_name='colourise')
   return page
+
+
+def start_server(workdir: str, args: Tuple[str, ...] = (),
+                 log: Optional[Any] = None, env: Optional[Dict[str, str]] = None,
+                 timeout_s: float = 300) -> Tuple[str, Any]:
+  """Starts `python -m colorjax.app --workdir=WORKDIR ARGS` on a free local
+  port (stdout and stderr to the file object `log`) and waits, at most
+  `timeout_s`, until it answers: (its address, the process). For tests,
+  benchmarks and scripts; the caller terminates the process.
+
+  Raises:
+    ColorjaxError: it stopped or did not answer in time (it is killed).
+  """
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+  proc = subprocess.Popen(
+      [sys.executable, '-m', 'colorjax.app', f'--workdir={workdir}',
+       f'--port={port}', *args], stdout=log or subprocess.DEVNULL,
+      stderr=subprocess.STDOUT, env=env)
+  url = f'http://127.0.0.1:{port}/'
+  deadline = time.monotonic() + timeout_s
+  while time.monotonic() < deadline and proc.poll() is None:
+    try:
+      urllib.request.urlopen(url, timeout=2)
+      return url, proc
+    except OSError:
+      time.sleep(0.5)
+  what = (f'stopped (status {proc.returncode})' if proc.poll() is not None
+          else f'did not answer in {timeout_s:g} s')
+  proc.kill()
+  proc.wait()
+  raise ColorjaxError(f'the page server for {workdir} {what}; see its log.')
 
 
 FLAGS = flags.FLAGS

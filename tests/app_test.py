@@ -85,12 +85,6 @@ def test_a_port_in_use_is_one_line_at_start_up(hint_run):
   assert f'127.0.0.1:{port}' in line and '--port=0' in line
 
 
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(('127.0.0.1', 0))
-    return s.getsockname()[1]
-
-
 def _painting(path: str) -> np.ndarray:
   """A grey painting with a bright upper band (the sky to hint)."""
   rng = np.random.default_rng(0)
@@ -126,31 +120,19 @@ def server_fixture(hint_run, tmp_path_factory):
   pytest.importorskip('playwright.sync_api', reason='pip install playwright')
   if not CHROMIUM:
     pytest.skip('no chromium: apt-get install -y chromium')
-  port = _free_port()
   log_path = tmp_path_factory.mktemp('app') / 'app.log'
-  log = open(log_path, 'w')  # noqa: SIM115  (closed below)
-  proc = subprocess.Popen(
-      [sys.executable, '-m', 'colorjax.app', f'--workdir={hint_run}',
-       f'--port={port}'], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-      env=dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS=''))
-  url = f'http://127.0.0.1:{port}/'
-  for _ in range(240):  # Bounded: at most 120 s to start.
-    if proc.poll() is not None:
-      break
+  with open(log_path, 'w') as log:
     try:
-      urllib.request.urlopen(url, timeout=2)
-      break
-    except OSError:
-      time.sleep(0.5)
-  else:
-    proc.kill()
-  try:
-    assert proc.poll() is None, log_path.read_text()[-3000:]
-    yield url, proc
-  finally:
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+      url, proc = app.start_server(
+          hint_run, log=log, timeout_s=120,
+          env=dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS=''))
+    except app.ColorjaxError:
+      pytest.fail(log_path.read_text()[-3000:])
+    try:
+      yield url, proc
+    finally:
+      proc.terminate()
+      proc.wait(timeout=30)
 
 
 def _download(page, selector: str) -> bytes:
