@@ -46,6 +46,7 @@ import cv2
 import numpy as np
 
 from colorjax import colorize as colorize_lib
+from colorjax import files
 from colorjax import hint_files
 from colorjax import image_io
 from colorjax import runtime
@@ -188,11 +189,9 @@ def build(colorizer: colorize_lib.Colorizer, workdir: str,
     ok, encoded = cv2.imencode('.png', result[..., ::-1])
     if not ok:
       fail(ColorjaxError('the PNG encoder refused the result'))
-    with open(png, 'wb') as f:
-      f.write(encoded.tobytes())
+    files.write_atomically(png, encoded.tobytes())
     js = os.path.join(session, f'{stem}.json')
-    with open(js, 'w', encoding='utf-8') as f:
-      f.write(hints_json(points))
+    files.write_text(js, hints_json(points))
     size = f'--work_size={work_size} ' if work_size else ''
     command = (f'python -m colorjax.colorize --workdir={workdir} {size}'
                f'--vibrance={vibrance:g} --hints={stem}.json --output=out '
