@@ -18,6 +18,7 @@ import zlib
 import cv2
 import numpy as np
 import pytest
+from tiny import subprocess_env
 
 from colorjax import app
 from colorjax import color
@@ -63,7 +64,7 @@ def test_a_workdir_without_a_checkpoint_is_one_line_at_start_up(tmp_path):
   result = subprocess.run(
       [sys.executable, '-m', 'colorjax.app', f'--workdir={tmp_path}',
        '--port=0'], cwd=ROOT, capture_output=True, text=True, timeout=120,
-      env=dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS=''))
+      env=subprocess_env())
   assert result.returncode == 1 and 'Traceback' not in result.stderr
   (line,) = [l for l in result.stderr.splitlines() if l.startswith('error:')]
   assert str(tmp_path) in line
@@ -79,7 +80,7 @@ def test_a_port_in_use_is_one_line_at_start_up(hint_run):
     result = subprocess.run(
         [sys.executable, '-m', 'colorjax.app', f'--workdir={hint_run}',
          f'--port={port}'], cwd=ROOT, capture_output=True, text=True,
-        timeout=300, env=dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS=''))
+        timeout=300, env=subprocess_env())
   assert result.returncode == 1 and 'Traceback' not in result.stderr
   (line,) = [l for l in result.stderr.splitlines() if l.startswith('error:')]
   assert f'127.0.0.1:{port}' in line and '--port=0' in line
@@ -125,7 +126,7 @@ def server_fixture(hint_run, tmp_path_factory):
     try:
       url, proc = app.start_server(
           hint_run, log=log, timeout_s=120,
-          env=dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS=''))
+          env=subprocess_env())
     except app.ColorjaxError:
       pytest.fail(log_path.read_text()[-3000:])
     try:

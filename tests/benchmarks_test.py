@@ -10,13 +10,14 @@ import subprocess
 import sys
 
 import pytest
+from tiny import subprocess_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _run(script, *args):
   # One CPU device, as a user's plain `python benchmarks/...` sees.
-  env = dict(os.environ, XLA_FLAGS='')
+  env = subprocess_env()
   return subprocess.run([sys.executable, os.path.join('benchmarks', script),
                          *args], cwd=ROOT, env=env, capture_output=True,
                         text=True, timeout=600)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from skimage import color as skcolor
 from skimage import data as skdata
+from tiny import subprocess_env
 
 from colorjax import colorize
 from colorjax.errors import CheckpointError
@@ -102,7 +103,7 @@ def test_command_line_exit_codes(run_dir, tmp_path):
   (tmp_path / 'bad.jpg').write_bytes(b'')
   cmd = [sys.executable, '-m', 'colorjax.colorize', f'--workdir={run_dir}',
          f'--output={tmp_path / "out"}', '--work-size=32']
-  env = dict(os.environ, XLA_FLAGS='')
+  env = subprocess_env()
   result = subprocess.run(cmd + [str(good), str(tmp_path / 'bad.jpg')],
                           cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=300)

@@ -8,6 +8,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from tiny import subprocess_env
 
 from colorjax import baselines
 from colorjax import compare
@@ -102,14 +103,14 @@ def test_evaluate_command_line(run_dir, tmp_path):
   result = subprocess.run(
       [sys.executable, '-m', 'colorjax.evaluate', f'--workdir={run_dir}',
        f'--output={out}'], cwd=ROOT, capture_output=True, text=True,
-      env=dict(os.environ, XLA_FLAGS=''), timeout=300)
+      env=subprocess_env(), timeout=300)
   assert result.returncode == 0, result.stderr[-2000:]
   assert '| model |' in result.stdout and '| prior |' in result.stdout
   assert json.load(open(out))['results']['model']['delta_e'] > 0
   result = subprocess.run(
       [sys.executable, '-m', 'colorjax.evaluate', f'--workdir={run_dir}',
        '--epoch=5'], cwd=ROOT, capture_output=True, text=True,
-      env=dict(os.environ, XLA_FLAGS=''), timeout=300)
+      env=subprocess_env(), timeout=300)
   assert result.returncode == 1
   assert result.stderr.strip().splitlines()[-1].startswith(
       'error: no checkpoint for epoch 5')
@@ -198,7 +199,7 @@ def test_training_never_sees_a_manifest_test_split(tmp_path):
 
 def test_compare_runs_from_outside_the_repository(run_dir, tmp_path):
   """Recipes are found inside the installed package, not by a relative path."""
-  env = dict(os.environ, XLA_FLAGS='', PYTHONPATH='')
+  env = subprocess_env(PYTHONPATH='')
   result = subprocess.run([sys.executable, '-m', 'colorjax.compare', '--help'],
                           cwd=tmp_path, capture_output=True, text=True,
                           env=env, timeout=120)

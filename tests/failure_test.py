@@ -13,6 +13,7 @@ import sys
 import cv2
 import pytest
 from skimage import data as skdata
+from tiny import subprocess_env
 
 from colorjax import colorize
 from colorjax import names
@@ -90,7 +91,7 @@ def test_colorize_counts_failed_writes(run_dir, tmp_path, capsys):
       [sys.executable, '-m', 'colorjax.colorize', f'--workdir={run_dir}',
        f'--output={tmp_path / "blocker" / "o"}', *inputs], cwd=ROOT,
       capture_output=True, text=True, timeout=300,
-      env=dict(os.environ, XLA_FLAGS=''))
+      env=subprocess_env())
   assert result.returncode == 1
   assert '4 input(s) failed.' in result.stderr
 
@@ -163,7 +164,7 @@ def test_evaluate_on_an_unwritable_workdir_keeps_the_scores(run_dir,
   result = subprocess.run(
       [sys.executable, '-m', 'colorjax.evaluate', f'--workdir={blocked}'],
       cwd=tmp_path, capture_output=True, text=True, timeout=300,
-      env=dict(os.environ, XLA_FLAGS=''))
+      env=subprocess_env())
   assert result.returncode == 0, result.stderr[-2000:]
   assert '| model |' in result.stdout  # Printed whatever happens.
   fallback = tmp_path / 'epoch_1_run.json'
@@ -182,7 +183,7 @@ def test_unknown_config_key_is_one_line(tmp_path):
       [sys.executable, 'launch.py', '--config=configs/cnn.py:demo',
        f'--workdir={tmp_path}', '--config.num_epoch=3'], cwd=ROOT,
       capture_output=True, text=True, timeout=120,
-      env=dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu'))
+      env=subprocess_env())
   assert result.returncode == 1
   assert 'Traceback' not in result.stderr
   (line,) = [l for l in result.stderr.splitlines() if l.startswith('error:')]
@@ -347,7 +348,7 @@ def test_a_bad_config_file_is_one_line(tmp_path, config):
       [sys.executable, 'launch.py', f'--config={config}',
        f'--workdir={tmp_path / "w"}'], cwd=ROOT, capture_output=True,
       text=True, timeout=120,
-      env=dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu'))
+      env=subprocess_env())
   assert result.returncode == 1 and 'Traceback' not in result.stderr
   (line,) = [l for l in result.stderr.splitlines() if l.startswith('error:')]
   assert ('not a regular file' in line if 'nope' not in config else

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from tiny import subprocess_env
 
 from colorjax import names
 
@@ -15,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _launch(*args):
-  env = dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu')
+  env = subprocess_env()
   return subprocess.run([sys.executable, 'launch.py', *args], cwd=ROOT,
                         env=env, capture_output=True, text=True, timeout=300)
 
@@ -59,7 +60,7 @@ def _epoch_checkpoints(workdir):
 
 
 def test_sigkill_mid_run_loses_at_most_the_current_epoch(tmp_path):
-  env = dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu')
+  env = subprocess_env()
   proc = subprocess.Popen(
       [sys.executable, 'launch.py', f'--workdir={tmp_path}', *TINY_CNN,
        '--config.num_epochs=1000'], cwd=ROOT, env=env,
@@ -107,7 +108,7 @@ def test_sigterm_mid_epoch_saves_that_step_and_resumes_from_it(tmp_path):
   # 512 steps per epoch (a few seconds): the signal lands inside epoch 1.
   args = [*TINY_CNN, '--config.samples.num_train=4096',
           '--config.num_epochs=1']
-  env = dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu')
+  env = subprocess_env()
   proc = subprocess.Popen(
       [sys.executable, 'launch.py', f'--workdir={tmp_path / "b"}', *args],
       cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -148,8 +149,7 @@ def test_a_resumed_run_compiles_nothing_new(tmp_path):
           *[a for a in TINY_CNN if 'compilation_cache_dir' not in a],
           f'--config.compilation_cache_dir={cache}']
   # Real programs take seconds to compile; these tiny ones must be cached too.
-  env = dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu',
-             JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS='0')
+  env = subprocess_env(JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS='0')
   written = []
   for epochs in (1, 2):
     result = subprocess.run([sys.executable, 'launch.py', *args,

@@ -7,6 +7,7 @@ import sys
 import time
 
 import numpy as np
+from tiny import subprocess_env
 
 from colorjax import checkpoint
 from colorjax import names
@@ -24,7 +25,7 @@ def _free_port() -> int:
 
 def _run_two(mode: str, out: str):
   port = _free_port()
-  env = dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu')
+  env = subprocess_env()
   procs = [subprocess.Popen([sys.executable, WORKER, mode, out, str(port), '2',
                              str(i)], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -43,8 +44,7 @@ def test_two_processes_match_one_process(tmp_path):
   zero gradient makes Adam's update pure rounding noise (see train_test).
   """
   _run_two('steps', str(tmp_path / 'two.npz'))
-  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=2',
-             JAX_PLATFORMS='cpu')
+  env = subprocess_env(devices=2)
   one = subprocess.run([sys.executable, WORKER, 'steps',
                         str(tmp_path / 'one.npz')], env=env,
                        capture_output=True, text=True, timeout=600)
@@ -71,7 +71,7 @@ def test_unreachable_coordinator_fails_fast_and_clearly(tmp_path):
   start = time.monotonic()
   result = subprocess.run(
       [sys.executable, WORKER, 'steps', str(tmp_path / 'x.npz'),
-       str(_free_port()), '2', '1'], env=dict(os.environ, XLA_FLAGS=''),
+       str(_free_port()), '2', '1'], env=subprocess_env(),
       capture_output=True, text=True, timeout=120)
   assert result.returncode == 1
   assert time.monotonic() - start < 60

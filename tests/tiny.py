@@ -1,6 +1,22 @@
-"""A tiny config for tests: the default shrunk to compile in seconds."""
+"""A tiny config for tests: the default shrunk to compile in seconds; and the
+environment of the commands tests run."""
+
+import os
 
 from colorjax.configs import default
+
+
+def subprocess_env(devices: int = 1, **extra: str) -> dict:
+  """The environment for a command a test runs: on the CPU with `devices`
+  virtual devices (one, as a user's plain command sees), compiled at the
+  tests' XLA optimisation level (tests/conftest.py), plus `extra`."""
+  flags = (f'--xla_force_host_platform_device_count={devices}'
+           if devices > 1 else '')
+  level = os.environ.get('COLORJAX_TEST_XLA_OPT_LEVEL', '0')
+  if level != 'default':
+    flags += f' --xla_backend_optimization_level={level}'
+  return dict(os.environ, XLA_FLAGS=flags.strip(), JAX_PLATFORMS='cpu',
+              **extra)
 
 
 def tiny_config(**overrides):
