@@ -42,7 +42,7 @@ def main(argv):
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  fig, (ax_de, ax_cf) = plt.subplots(1, 2, figsize=(11, 4))
+  fig, (ax_de, ax_cf) = plt.subplots(1, 2, figsize=(11, 4.2 + 0.2 * len(attempts)))
   print('| attempt | ' + ' | '.join(
       f'{n} hints' for n in sorted(next(iter(attempts.values())))) + ' |')
   for label, results in attempts.items():
@@ -67,10 +67,12 @@ def main(argv):
     ax.set_xlabel('hints per painting')
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+  # One legend under both panels, clear of the curves.
+  fig.legend(*ax_de.get_legend_handles_labels(), loc='lower center', ncol=2,
+             fontsize=8, frameon=False)
   fig.suptitle('python benchmarks/hint_attempts.py (paintings_more test '
                'split, 32 px, hint seed 0)', fontsize=9)
-  fig.tight_layout()
+  fig.tight_layout(rect=(0, 0.04 * (len(attempts) + 2) / 2, 1, 1))
   fig.savefig(FLAGS.output, dpi=110)
   print(f'wrote {FLAGS.output}')
 
