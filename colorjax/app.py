@@ -28,7 +28,6 @@ Gradio: `add_point`, `add_stroke`, `grey_preview`, `preview`, `colourise`
 and `hints_json`.
 """
 
-import ctypes
 import json
 import logging
 import os
@@ -140,17 +139,8 @@ def colourise(colorizer: colorize_lib.Colorizer, rgb: np.ndarray,
   # the same compiled program, so the page and `colorize` agree bit for bit.
   out = colorizer.with_vibrance(vibrance).colorize(
       rgb, points if colorizer.takes_hints else None)
-  _give_back_memory()
+  runtime.give_back_freed_memory()
   return out
-
-
-def _give_back_memory() -> None:
-  """Returns the heap the last request freed to the system (glibc keeps
-  it otherwise, per thread arena, after a full-resolution painting)."""
-  try:
-    ctypes.CDLL('libc.so.6').malloc_trim(0)
-  except (OSError, AttributeError):  # Not glibc: nothing to do.
-    pass
 
 
 def _gradio():

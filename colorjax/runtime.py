@@ -2,6 +2,7 @@
 
 import ctypes
 import errno
+import functools
 import os
 import platform
 import signal
@@ -42,6 +43,15 @@ class _QuietLibraries(logging.logging.Filter):
     return 'read_only' not in message and 'read only' not in message
 
 
+@functools.lru_cache(maxsize=None)
+def _glibc() -> Optional[ctypes.CDLL]:
+  """This process's C library if it is glibc (the malloc tuned below), else
+  None."""
+  if platform.system() != 'Linux' or platform.libc_ver()[0] != 'glibc':
+    return None
+  return ctypes.CDLL(None)
+
+
 # glibc mallopt parameters (malloc.h).
 _M_TRIM_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -4, -8
 
@@ -64,15 +74,24 @@ def keep_freed_memory() -> bool:
   Returns:
     Whether the settings were applied (glibc only).
   """
-  if (os.environ.get('COLORJAX_SYSTEM_MALLOC') or
-      platform.system() != 'Linux' or platform.libc_ver()[0] != 'glibc'):
+  libc = _glibc()
+  if os.environ.get('COLORJAX_SYSTEM_MALLOC') or libc is None:
     return False
-  libc = ctypes.CDLL(None)
   ok = all([libc.mallopt(param, value) == 1 for param, value in (  # Try all.
       (_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, -1))])
   logging.log_if(logging.WARNING, 'mallopt refused a setting; XLA:CPU steps '
                  'may page-fault their buffers in again.', not ok)
   return ok
+
+
+def give_back_freed_memory() -> None:
+  """Returns the heap memory freed so far to the system (glibc's
+  malloc_trim), where `keep_freed_memory` would keep it: for a long-running
+  server between requests, whose full-resolution paintings would otherwise
+  leave it at its peak. Does nothing elsewhere than glibc."""
+  libc = _glibc()
+  if libc is not None:
+    libc.malloc_trim(0)
 
 
 def setup(compilation_cache_dir: str = '') -> None:
