@@ -151,6 +151,19 @@ def _wait_for_new(page, selector: str, old) -> str:
   raise AssertionError(f'{selector} did not update')
 
 
+def _click_hints(page, fx: float, fy: float) -> None:
+  """Clicks the hint image at (fx, fy) of its size, once its picture has
+  loaded and been laid out (bounded): a click on an image still loading
+  lands at its corner."""
+  page.wait_for_function(
+      "() => { const i = document.querySelector('#hints img');"
+      " return i && i.complete && i.naturalWidth > 0 &&"
+      " i.getBoundingClientRect().width > 0; }", timeout=120_000)
+  box = page.locator('#hints img').bounding_box()
+  page.locator('#hints img').click(position={'x': box['width'] * fx,
+                                             'y': box['height'] * fy})
+
+
 def test_a_blue_hint_colours_its_region_blue_in_the_browser(server, hint_run,
                                                             tmp_path):
   from playwright.sync_api import sync_playwright  # pylint: disable=g-import-not-at-top
@@ -176,10 +189,7 @@ def test_a_blue_hint_colours_its_region_blue_in_the_browser(server, hint_run,
     auto_src = _wait_for_new(page, '#result img', None)
     auto = cv2.imdecode(np.frombuffer(_download(page, '#png'), np.uint8),
                         cv2.IMREAD_COLOR)[..., ::-1]
-    box = page.locator('#hints img').bounding_box()
-    # The sky's middle: x 100 of 200, y 30 of 150.
-    page.locator('#hints img').click(position={'x': box['width'] * 0.5,
-                                               'y': box['height'] * 0.2})
+    _click_hints(page, 0.5, 0.2)  # The sky's middle: x 100 of 200, y 30 of 150.
     _wait_for_new(page, '#result img', auto_src)
     for _ in range(60):  # The files follow the image.
       hints = json.loads(_download(page, '#json'))
@@ -259,25 +269,19 @@ def test_two_tabs_and_a_second_upload_keep_their_own_hints(server, tmp_path):
     tabs[1].keyboard.press('Enter')
     tabs[1].mouse.click(5, 5)  # Outside the picker: closes it.
     for tab, (fx, fy) in [(tabs[0], (0.5, 0.2)), (tabs[1], (0.2, 0.5))]:
-      box = tab.locator('#hints img').bounding_box()
-      tab.locator('#hints img').click(position={'x': box['width'] * fx,
-                                                'y': box['height'] * fy})
+      _click_hints(tab, fx, fy)
     json_of = lambda tab, n: json.loads(_settled(
         tab, '#json', lambda d: len(json.loads(d)) >= n, f'{n} hints'))
     one = json_of(tabs[0], 1)
     json_of(tabs[1], 1)
-    box = tabs[1].locator('#hints img').bounding_box()
-    tabs[1].locator('#hints img').click(position={'x': box['width'] * 0.8,
-                                                  'y': box['height'] * 0.5})
+    _click_hints(tabs[1], 0.8, 0.5)
     stroke = json_of(tabs[1], 3)
     pngs = [_rgb(_settled(tab, '#png', lambda d, s=shape: _rgb(d).shape == s,
                           'the PNG'))
             for tab, shape in [(tabs[0], first.shape), (tabs[1], second.shape)]]
     # A second upload in the first tab while its hint is still colouring:
     # the new painting starts with no hints.
-    box = tabs[0].locator('#hints img').bounding_box()
-    tabs[0].locator('#hints img').click(position={'x': box['width'] * 0.3,
-                                                  'y': box['height'] * 0.3})
+    _click_hints(tabs[0], 0.3, 0.3)
     tabs[0].set_input_files('#upload input[type=file]',
                             str(tmp_path / 'third.png'))
     after = _rgb(_settled(tabs[0], '#png',
