@@ -98,6 +98,10 @@ def validate_config(config: ml_collections.ConfigDict,
              1 <= h.propagation_iterations <= 10_000,
              f'config.hints.propagation_iterations='
              f'{h.propagation_iterations} must be an integer in [1, 10000].')
+    _require(isinstance(h.reach, (int, float)) and 0 <= h.reach <= 10,
+             f'config.hints.reach={h.reach} must be a number in [0, 10] (how '
+             'far a hint\'s colour carries, as a fraction of the longer side; '
+             '0: everywhere, as Levin et al.).')
   _require(isinstance(config.num_seeds, int) and config.num_seeds >= 1,
            f'config.num_seeds={config.num_seeds} must be an integer >= 1 (the '
            'seeds trained side by side).')

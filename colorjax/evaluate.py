@@ -4,6 +4,7 @@
       [--dataset=samples|FOLDER] [--split=validation|all|test|...]
       [--full_res] [--vibrance=1.0] [--image_size=S] [--output=FILE.json]
       [--hints=0,1,2,5,10,20 [--auto_workdir=DIR] [--plot=FILE.png]]
+      [--person_hints=1,3]
 
 `--split` is the run's own validation split, every image of a folder, or the
 split that the folder's MANIFEST.tsv names (e.g. `test`). Every report scores,
@@ -20,7 +21,10 @@ adds the same table at each image's own size, colourised through the real
 `--hints` (a model trained with hints) scores it with N simulated hints per
 image for each N given, beside Levin et al.'s propagation of the same hints,
 an automatic recipe (`--auto_workdir`) and the trivial answers
-(`colorjax.hint_eval`).
+(`colorjax.hint_eval`). `--person_hints` places hints as a person would (on
+the most colourful patches, of different hues) and scores Delta-E00 near
+them and far from them beside the same model without hints: a hint should
+colour its region and leave the rest alone (`colorjax.hint_locality`).
 """
 
 import functools
@@ -39,6 +43,7 @@ from colorjax import baselines
 from colorjax import color
 from colorjax import files
 from colorjax import hint_eval
+from colorjax import hint_locality
 from colorjax import image_io
 from colorjax import metrics
 from colorjax import names
@@ -167,14 +172,17 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
              seed: Optional[int] = None,
              hint_counts: Optional[List[int]] = None,
              auto_workdir: Optional[str] = None,
-             hint_seed: int = 0) -> Dict[str, object]:
+             hint_seed: int = 0,
+             person_counts: Optional[List[int]] = None) -> Dict[str, object]:
   """Scores the checkpoint of `epoch` and the trivial answers.
 
   Returns:
     The report: `results` at the training size (or `image_size`) and, with
     `full_res`, `full_res_results`, each {'model'|'grey'|'prior': metrics};
     with `hint_counts`, `hints`: {'at_size' and, with `full_res`,
-    'full_res': {N: {method: metrics}}} (`colorjax.hint_eval`).
+    'full_res': {N: {method: metrics}}} (`colorjax.hint_eval`); with
+    `person_counts`, `person_hints`: {N: near and far scores}
+    (`colorjax.hint_locality.score`).
   """
   if full_res and split == 'validation':
     raise DataError('--full_res scores files: pass --split=all or a '
@@ -210,6 +218,18 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
                           vibrance=vibrance, ab_scale=config.ab_scale)
     report['full_res_results'] = score_full_resolution(
         colorizer, image_paths(dataset, split), prior)
+  if (hint_counts or person_counts) and not config.hints.enabled:
+    raise DataError('--hints and --person_hints score a model trained with '
+                    'hints; this one was not (train one: python launch.py '
+                    '--config=configs/hints.py:cpu --workdir=...).')
+  if person_counts:
+    predict_hints = jax.jit(lambda st, l, h, m: steps.predict_ab(st, l, h, m)
+                            * vibrance)
+    report['person_hints'] = hint_locality.score(
+        images, person_counts,
+        lambda l, h, m: np.asarray(predict_hints(state, l, h, m)),
+        config.ab_scale, np.asarray(config.hints.prior_ab, np.float32),
+        batch_size=config.batch_size)
   if hint_counts:
     report['hints'] = _score_hints(config, state, images, vibrance,
                                    hint_counts, auto_workdir, hint_seed,
@@ -220,10 +240,6 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
 def _score_hints(config, state, images, vibrance, counts, auto_workdir,
                  seed, full_res):
   """`evaluate`'s hint report (see `colorjax.hint_eval`)."""
-  if not config.hints.enabled:
-    raise DataError('--hints scores a model trained with hints; this one was '
-                    'not (train one: python launch.py '
-                    '--config=configs/hints.py:cpu --workdir=...).')
   if any(n < 0 or n > 10_000 for n in counts):
     raise DataError(f'--hints={counts}: each count must be in [0, 10000].')
   scale = config.ab_scale
@@ -300,6 +316,11 @@ def format_report(report: Dict[str, object]) -> str:
                            (names.MEAN_ABS_DL, 'mean abs dL')):
         text += (f'\nwith simulated hints, {label}, {name}:\n'
                  f'{hint_eval.table(results, metric)}')
+  if report.get('person_hints'):
+    text += ('\nwith hints placed as a person would (most colourful patches),'
+             f' at {report["image_size"]}px, Delta-E00 near and far from '
+             'them:\n' + hint_locality.table(
+                 {int(n): r for n, r in report['person_hints'].items()}))
   return text
 
 
@@ -334,6 +355,9 @@ def _define_flags() -> None:
                        'same points for every method).')
   flags.DEFINE_string('auto_workdir', None, 'With --hints: an automatic '
                       'recipe\'s workdir to score beside the hint model.')
+  flags.DEFINE_list('person_hints', None, 'Hint counts (>= 1) to place as a '
+                    'person would, on the most colourful patches, scoring '
+                    'Delta-E00 near and far from them, e.g. 1,3.')
   flags.DEFINE_string('plot', None, 'With --hints: write Delta-E00 against '
                       'the number of hints to this PNG.')
 
@@ -367,10 +391,19 @@ def main(argv):
     except ValueError:
       raise DataError(f'--hints={",".join(FLAGS.hints)} must be whole '
                       'numbers, e.g. 0,1,2,5,10,20.') from None
+  person = None
+  if FLAGS.person_hints is not None:
+    try:
+      person = [int(n) for n in FLAGS.person_hints]
+    except ValueError:
+      person = []
+    if not person or any(not 1 <= n <= 100 for n in person):
+      raise DataError(f'--person_hints={",".join(FLAGS.person_hints)} must be '
+                      'whole numbers in [1, 100], e.g. 1,3.')
   report = evaluate(FLAGS.workdir, FLAGS.epoch, FLAGS.dataset, FLAGS.split,
                     FLAGS.image_size, FLAGS.full_res, FLAGS.vibrance,
                     FLAGS.temperature, FLAGS.seed, counts,
-                    FLAGS.auto_workdir, FLAGS.hint_seed)
+                    FLAGS.auto_workdir, FLAGS.hint_seed, person)
   print(format_report(report))
   if FLAGS.plot and 'hints' in report:
     by_size = {f'{report["image_size"]} px (centre crops)':

@@ -15,6 +15,14 @@ all 0) is automatic colourisation, so one model serves both.
   by Jacobi iterations from coarse to fine (the fixed point is the exact
   solution); where no hint exists anywhere the prior colour remains. The
   hint models read it as two more input channels and refine it.
+* `propagate_local`: the same propagation with a pull toward "no hint":
+  each step of the walk from a pixel to a hint keeps only (1 - eps) of the
+  hint's weight, so a hint's influence fades over `reach` (a fraction of the
+  image's longer side) and faster across lightness edges, where the
+  affinities lead away from it. Returns the hints' colour where they reach,
+  the confidence (how strongly each pixel is connected to any hint: 1 on a
+  hint, 0 far from all) and their blend with the prior colour. A hint
+  model's first click then colours its region, not the whole painting.
 * `levin`: the same linear system solved exactly with `scipy.sparse` (the
   baseline of `evaluate --hints`, and the check of `propagate`).
 """
@@ -116,14 +124,87 @@ def propagate(l: jax.Array, hint_ab: jax.Array, mask: jax.Array,
   return ab
 
 
+def _decay(reach_px: float) -> float:
+  """The per-step loss eps of a walk whose influence fades over `reach_px`
+  pixels in a region of uniform lightness: the continuous limit of the 3x3
+  walk (mean squared step 1.5 px^2) is a screened diffusion of length
+  sqrt(1.5 / (4 eps))."""
+  return min(0.5, 0.375 / max(reach_px, 1e-3) ** 2)
+
+
+def _jacobi_local(x: jax.Array, w: jax.Array, hint: jax.Array,
+                  mask: jax.Array, keep: float,
+                  iterations: int) -> jax.Array:
+  def step(_, x):
+    mean = sum(w[..., k:k + 1] * _shift(x, dy, dx)
+               for k, (dy, dx) in enumerate(_OFFSETS))
+    return jnp.where(mask > 0, hint, keep * mean)
+  return jax.lax.fori_loop(0, iterations, step, x)
+
+
+def propagate_local(l: jax.Array, hint_ab: jax.Array, mask: jax.Array,
+                    prior_ab: jax.Array, reach: float,
+                    iterations: int = 40
+                    ) -> Tuple[jax.Array, jax.Array, jax.Array]:
+  """Levin et al.'s propagation whose influence fades away from the hints.
+
+  Solves x = (1 - eps) * sum_k w_k x_k off the hints, x = (hint a, b, 1) on
+  them, for the three channels at once: the third is the confidence c, the
+  first two the hints' colour weighted by it. With eps = 0 this is
+  `propagate` (c = 1 wherever a hint exists); with eps > 0 a hint reaches
+  about `reach` of the longer side through uniform lightness and less across
+  edges. Jacobi sweeps from coarse to fine, as `propagate`.
+
+  Args:
+    l: (B, H, W, 1) lightness in the model range [-1, 1].
+    hint_ab: (B, H, W, 2) hint a, b (model range) where `mask` is 1.
+    mask: (B, H, W, 1) 1 where a hint is given.
+    prior_ab: (2,) the colour far from every hint.
+    reach: the fading length as a fraction of the longer side (> 0).
+    iterations: Jacobi sweeps per level of the pyramid.
+
+  Returns:
+    (colour, confidence, blend): colour (B, H, W, 2) the hints' a, b where
+    they reach (the prior where c is 0), confidence (B, H, W, 1) in [0, 1],
+    blend = c * colour + (1 - c) * prior.
+  """
+  l = jnp.asarray(l, jnp.float32)
+  hint_ab = jnp.asarray(hint_ab, jnp.float32)
+  mask = jnp.asarray(mask, jnp.float32)
+  prior_ab = jnp.asarray(prior_ab, jnp.float32)
+  levels = [(l, hint_ab * mask, mask)]
+  while all(s % 2 == 0 and s >= 8 for s in levels[-1][0].shape[1:3]):
+    y, h, m = levels[-1]
+    levels.append((_down(y), _down(h), _down(m)))
+  reach_px = reach * max(l.shape[1:3])
+  x = jnp.zeros(levels[-1][0].shape[:3] + (3,), jnp.float32)
+  for i, (y, h, m) in enumerate(reversed(levels)):
+    level = len(levels) - 1 - i
+    if i:
+      x = jnp.repeat(jnp.repeat(x, 2, 1), 2, 2)
+    given = (m > 0).astype(jnp.float32)
+    hint = jnp.concatenate([h / jnp.maximum(m, 1e-6), jnp.ones_like(m)], -1)
+    keep = 1.0 - _decay(reach_px / 2 ** level)
+    x = _jacobi_local(jnp.where(given > 0, hint, x), affinities((y + 1) / 2),
+                      hint, given, keep, iterations)
+  weighted, confidence = x[..., :2], jnp.clip(x[..., 2:], 0.0, 1.0)
+  colour = jnp.where(confidence > 1e-6,
+                     weighted / jnp.maximum(confidence, 1e-6), prior_ab)
+  blend = weighted + (1.0 - confidence) * prior_ab
+  return colour, confidence, blend
+
+
 def levin(l: np.ndarray, hint_ab: np.ndarray, mask: np.ndarray,
-          prior_ab: np.ndarray) -> np.ndarray:
-  """The exact solution of `propagate`'s system for one image (scipy).
+          prior_ab: np.ndarray, reach: float = 0.0) -> np.ndarray:
+  """The exact solution of `propagate`'s system for one image (scipy); with
+  `reach` > 0, of `propagate_local`'s (its blend).
 
   Args:
     l: (H, W, 1) lightness in the model range.
     hint_ab: (H, W, 2) hint a, b where `mask` (H, W, 1) is 1.
-    prior_ab: (2,) the answer when there is no hint.
+    prior_ab: (2,) the answer when there is no hint (with `reach`, far from
+      every hint).
+    reach: 0 (Levin et al.) or `propagate_local`'s fading length.
 
   Returns:
     (H, W, 2) float32 a, b in the model range.
@@ -138,6 +219,7 @@ def levin(l: np.ndarray, hint_ab: np.ndarray, mask: np.ndarray,
   weights = np.asarray(affinities(((np.asarray(l, np.float32) + 1) / 2)[None])
                        )[0].reshape(h * w, 8)
   idx = np.arange(h * w).reshape(h, w)
+  keep = 1.0 - _decay(reach * max(h, w)) if reach > 0 else 1.0
   rows, cols, vals = [np.arange(h * w)], [np.arange(h * w)], [np.ones(h * w)]
   for k, (dy, dx) in enumerate(_OFFSETS):
     ys, xs = np.mgrid[0:h, 0:w]
@@ -147,13 +229,17 @@ def levin(l: np.ndarray, hint_ab: np.ndarray, mask: np.ndarray,
     rows.append(src)
     cols.append(idx[np.clip(ny, 0, h - 1), np.clip(nx, 0, w - 1)].reshape(-1)
                 [ok])
-    vals.append(-weights[ok, k])
+    vals.append(-keep * weights[ok, k])
   a = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows),
                                                 np.concatenate(cols))),
                         shape=(h * w, h * w))
-  rhs = np.where(given[:, None], np.asarray(hint_ab).reshape(-1, 2), 0.0)
+  rhs = np.where(given[:, None], np.concatenate(
+      [np.asarray(hint_ab).reshape(-1, 2), np.ones((h * w, 1))], -1), 0.0)
   out = linalg.spsolve(a.tocsc(), rhs)
-  return np.asarray(out, np.float32).reshape(h, w, 2)
+  # The third column is the confidence (1 everywhere when reach is 0).
+  blend = out[:, :2] + (1.0 - out[:, 2:]) * np.asarray(prior_ab) if (
+      reach > 0) else out[:, :2]
+  return np.asarray(blend, np.float32).reshape(h, w, 2)
 
 
 def _patch_means(ab: jax.Array, y0: jax.Array, x0: jax.Array,

@@ -70,18 +70,25 @@ def resize_plus_3(x: jax.Array, resize: str = 'half_pixel') -> jax.Array:
 
 def hint_input(l: jax.Array, hint_ab: Optional[jax.Array],
                hint_mask: Optional[jax.Array], prior_ab: Tuple[float, float],
-               iterations: int) -> Tuple[jax.Array, jax.Array]:
-  """The 6-channel input of a hint generator and the propagation it refines.
+               iterations: int, reach: float = 0.0
+               ) -> Tuple[jax.Array, jax.Array]:
+  """The input of a hint generator and the propagation it refines.
 
   Args:
     l: model-range L (B, H, W, 1).
     hint_ab: model-range hint a, b (B, H, W, 2), or None (no hints).
     hint_mask: 1 where a hint was given (B, H, W, 1), or None.
     prior_ab: the model-range colour where no hint reaches.
-    iterations: Jacobi sweeps per level of `hints.propagate`.
+    iterations: Jacobi sweeps per level of the propagation.
+    reach: 0: Levin et al.'s propagation (`hints.propagate`: one hint
+      colours the whole image); > 0: `hints.propagate_local`, whose
+      influence fades over `reach` of the longer side.
 
   Returns:
-    (L, hint a, b, mask, propagation) concatenated, and the propagation.
+    The input and the propagation the head refines. With reach 0: (L, hint
+    a, b, mask, propagation), 6 channels; with reach > 0: (L, hint a, b,
+    mask, blend, the hints' colour, confidence), 9 channels, refining the
+    blend (the prior far from every hint).
   """
   l = l.astype(jnp.float32)
   if hint_ab is None:
@@ -89,9 +96,15 @@ def hint_input(l: jax.Array, hint_ab: Optional[jax.Array],
     hint_mask = jnp.zeros_like(l)
   hint_mask = hint_mask.astype(jnp.float32)
   hint_ab = hint_ab.astype(jnp.float32) * hint_mask
-  base = jax.lax.stop_gradient(hints_lib.propagate(
-      l, hint_ab, hint_mask, jnp.asarray(prior_ab, jnp.float32), iterations))
-  return jnp.concatenate([l, hint_ab, hint_mask, base], -1), base
+  prior = jnp.asarray(prior_ab, jnp.float32)
+  if reach <= 0:
+    base = jax.lax.stop_gradient(hints_lib.propagate(
+        l, hint_ab, hint_mask, prior, iterations))
+    return jnp.concatenate([l, hint_ab, hint_mask, base], -1), base
+  colour, confidence, base = jax.lax.stop_gradient(hints_lib.propagate_local(
+      l, hint_ab, hint_mask, prior, reach, iterations))
+  return jnp.concatenate([l, hint_ab, hint_mask, base, colour, confidence],
+                         -1), base
 
 
 def refine(base: jax.Array, features: jax.Array, dtype: Any) -> jax.Array:
@@ -118,7 +131,8 @@ class UNetGenerator(nn.Module):
   hints (the prior colour where there are none), and it refines that
   propagation: ab = tanh(atanh(propagation) + head), with the head
   initialised to zero, so training starts from the propagation. No hint
-  (the default) is automatic colourisation.
+  (the default) is automatic colourisation. With `reach` > 0 the
+  propagation fades away from the hints (`hint_input`).
 
   Attributes:
     features: encoder widths; the decoder mirrors features[-2::-1].
@@ -137,6 +151,7 @@ class UNetGenerator(nn.Module):
   hints: bool = False
   prior_ab: Tuple[float, float] = (0.0, 0.0)
   propagation_iterations: int = 150
+  reach: float = 0.0
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -149,7 +164,7 @@ class UNetGenerator(nn.Module):
                              dtype=self.dtype)
     if self.hints:
       x, base = hint_input(x, hint_ab, hint_mask, self.prior_ab,
-                           self.propagation_iterations)
+                           self.propagation_iterations, self.reach)
     elif hint_ab is not None:
       raise ValueError('this generator has no hint input (hints=False).')
     x = x.astype(self.dtype)
@@ -240,6 +255,7 @@ class CNNColorizer(nn.Module):
       does (regression only).
     prior_ab: the model-range colour where no hint reaches (hints only).
     propagation_iterations: Jacobi sweeps per level (hints only).
+    reach: how far a hint's influence carries (`hint_input`; hints only).
     dtype: computation dtype.
   """
   features: Sequence[int] = (64, 128, 256, 512)
@@ -251,6 +267,7 @@ class CNNColorizer(nn.Module):
   hints: bool = False
   prior_ab: Tuple[float, float] = (0.0, 0.0)
   propagation_iterations: int = 150
+  reach: float = 0.0
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -266,7 +283,7 @@ class CNNColorizer(nn.Module):
       if self.num_classes:
         raise ValueError('a hint generator regresses ab (num_classes=0).')
       x, base = hint_input(x, hint_ab, hint_mask, self.prior_ab,
-                           self.propagation_iterations)
+                           self.propagation_iterations, self.reach)
     elif hint_ab is not None:
       raise ValueError('this generator has no hint input (hints=False).')
     x = x.astype(self.dtype)

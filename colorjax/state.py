@@ -102,7 +102,8 @@ def create_networks(config: ml_collections.ConfigDict
   h = config.hints
   hint_fields = dict(hints=h.enabled,
                      prior_ab=tuple(float(v) for v in h.prior_ab),
-                     propagation_iterations=h.propagation_iterations)
+                     propagation_iterations=h.propagation_iterations,
+                     reach=float(h.reach))
   if config.model == 'cnn':
     classes = config.head == 'classes'
     cnn = models.CNNColorizer(

@@ -55,10 +55,13 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
   # Levin et al.'s propagation of it, trained on hints simulated from the
   # ground truth (a geometric number of points per image, P(0) = p_none, at
   # most max_points). prior_ab, the colour where no hint reaches, is set by
-  # training to the training set's mean a, b (model range).
+  # training to the training set's mean a, b (model range). `reach`: how far
+  # a hint's colour carries, as a fraction of the longer side, fading faster
+  # across lightness edges (colorjax/hints.py::propagate_local); 0 carries it
+  # everywhere (Levin et al.), so a single hint recolours the whole image.
   c.hints = ml_collections.ConfigDict(dict(
       enabled=False, p_none=0.125, max_points=32, prior_ab=(0.0, 0.0),
-      propagation_iterations=150))
+      propagation_iterations=150, reach=0.0))
   c.conv_impl = 'auto'  # 'auto', 'xla', 'fast' or 'matmul': see colorjax/layers.py.
   c.compute_dtype = 'float32'  # 'bfloat16' on GPU/TPU.
 

@@ -1,0 +1,173 @@
+"""A hint colours its region: the fading propagation, hints placed as a person
+would, and the near/far scores of `evaluate --person_hints`."""
+
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from colorjax import color
+from colorjax import evaluate
+from colorjax import hint_locality
+from colorjax import hints
+from colorjax import models
+from tests import tiny
+
+PRIOR = np.asarray([0.05, 0.1], np.float32)
+
+
+def _two_regions(size=32):
+  """L (1, S, S, 1): a dark left half and a light right half."""
+  l = np.full((1, size, size, 1), -0.6, np.float32)
+  l[:, :, size // 2:] = 0.5
+  return jnp.asarray(l)
+
+
+def _dab(size, y, x, ab, side=3):
+  h = np.zeros((1, size, size, 2), np.float32)
+  m = np.zeros((1, size, size, 1), np.float32)
+  h[0, y:y + side, x:x + side] = ab
+  m[0, y:y + side, x:x + side] = 1
+  return jnp.asarray(h), jnp.asarray(m)
+
+
+def test_a_hint_fades_with_distance_and_stops_at_an_edge():
+  l = _two_regions()
+  h, m = _dab(32, 14, 2, [0.31, -0.42])
+  colour, conf, blend = (np.asarray(x) for x in hints.propagate_local(
+      l, h, m, PRIOR, 0.2, 300))
+  # On the hint: its colour, full confidence.
+  np.testing.assert_allclose(blend[0, 15, 3], [0.31, -0.42], atol=1e-6)
+  assert conf[0, 15, 3, 0] == pytest.approx(1.0)
+  # Its colour where it reaches; fading with distance in its own region.
+  np.testing.assert_allclose(colour[0, 15, 12], [0.31, -0.42], atol=1e-5)
+  row = conf[0, 15, 4:16, 0]
+  assert np.all(np.diff(row) < 0) and row[-1] < 0.35
+  # Across the lightness edge it falls far more than over the same distance
+  # inside the region: the right half keeps the prior.
+  inside, across = conf[0, 15, 15, 0], conf[0, 15, 17, 0]
+  assert across < inside / 5, (inside, across)
+  np.testing.assert_allclose(blend[0, :, 20:], np.broadcast_to(
+      PRIOR, blend[0, :, 20:].shape), atol=0.01)
+  # No hint: no confidence, the prior everywhere.
+  none = hints.propagate_local(l, jnp.zeros_like(h), jnp.zeros_like(m), PRIOR,
+                               0.2, 50)
+  assert float(jnp.max(none[1])) == 0.0
+  np.testing.assert_allclose(none[2], np.broadcast_to(PRIOR, h.shape))
+
+
+def test_local_propagation_solves_its_system_and_reach_widens_it():
+  rgb = np.random.RandomState(3).randint(0, 256, (2, 8, 8, 3)).astype(np.uint8)
+  rgb = np.repeat(np.repeat(rgb, 4, 1), 4, 2)
+  l, ab = color.rgb_uint8_to_model(rgb, 110.0)
+  h, m = hints.simulate(jax.random.PRNGKey(0), ab, jnp.asarray([2, 6]), 6,
+                        (1, 2))
+  for reach in (0.1, 0.3):
+    blend = np.asarray(hints.propagate_local(l, h, m, PRIOR, reach, 400)[2])
+    exact = np.stack([hints.levin(np.asarray(l[i]), np.asarray(h[i]),
+                                  np.asarray(m[i]), PRIOR, reach)
+                      for i in range(2)])
+    assert np.abs(blend - exact).mean() * 110 < 0.2, reach
+  # A very long reach is Levin et al.'s propagation.
+  for i in range(2):
+    args = (np.asarray(l[i]), np.asarray(h[i]), np.asarray(m[i]), PRIOR)
+    np.testing.assert_allclose(hints.levin(*args, reach=1e4),
+                               hints.levin(*args), atol=1e-3)
+
+
+@pytest.mark.parametrize('model', [models.UNetGenerator,
+                                   models.CNNColorizer])
+def test_a_local_hint_generator_starts_from_the_blend(model):
+  g = model(features=(8, 16, 16), hints=True, prior_ab=tuple(PRIOR),
+            propagation_iterations=100, reach=0.2)
+  l = _two_regions(16)
+  variables = g.init(jax.random.PRNGKey(0), l, train=False)
+  assert variables['params']['down0']['kernel'].shape[2] == 9
+  np.testing.assert_allclose(g.apply(variables, l, train=False),
+                             np.broadcast_to(PRIOR, (1, 16, 16, 2)),
+                             atol=1e-6)
+  h, m = _dab(16, 6, 1, [0.4, 0.25], side=2)
+  out = np.asarray(g.apply(variables, l, train=False, hint_ab=h, hint_mask=m))
+  np.testing.assert_allclose(out[0, 6, 1], [0.4, 0.25], atol=1e-5)
+  np.testing.assert_allclose(out[0, 6, 14], PRIOR, atol=0.02)
+
+
+def _canvas():
+  """A grey-brown 32x32 painting with three muted patches: a blue (most
+  colourful), a second blue of the same hue (less) and an ochre (least)."""
+  lab = np.zeros((32, 32, 3), np.float32)
+  lab[..., 0], lab[..., 1], lab[..., 2] = 55.0, 3.0, 6.0
+  lab[3:8, 3:8] = (50.0, 4.0, -38.0)      # blue, chroma ~38
+  lab[3:8, 24:29] = (50.0, 3.0, -30.0)    # the same hue, chroma ~30
+  lab[24:29, 12:17] = (60.0, 8.0, 24.0)   # ochre, chroma ~25
+  rgb = np.asarray(color.lab_to_rgb(jnp.asarray(lab)))
+  return np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+
+
+def test_person_hints_take_the_most_colourful_patches_of_other_hues():
+  rgb = _canvas()
+  _, ab = color.rgb_uint8_to_model(rgb[None], 110.0)
+  ab = np.asarray(ab[0])
+  h, m, centres = hint_locality.person_hints(ab, 1)
+  assert m.sum() == 9 and len(centres) == 1
+  cy, cx = centres[0]
+  assert 3 <= cy <= 7 and 3 <= cx <= 7
+  np.testing.assert_allclose(h[m[..., 0] > 0],
+                             np.broadcast_to(ab[5, 5], (9, 2)), atol=0.01)
+  # A second hint goes to the other hue, not to the second blue.
+  _, _, centres = hint_locality.person_hints(ab, 2)
+  assert 24 <= centres[1][0] <= 28 and 12 <= centres[1][1] <= 16
+  near, far = hint_locality.zones((32, 32), centres[:1])
+  y, x = int(centres[0][0]), int(centres[0][1])
+  assert near[y, x] and near[y, x + 4] and not near[y, x + 5]
+  assert far[y, x + 13] and not far[y, x + 12]
+
+
+def test_near_and_far_scores_tell_a_local_hint_from_a_global_one():
+  images = np.stack([_canvas(), np.rot90(_canvas()).copy()])
+  auto = np.zeros((2, 32, 32, 2), np.float32) + PRIOR
+
+  def local(l, h, m):  # The hints where given, the automatic answer else.
+    return np.where(m > 0, h, auto[:len(l)])
+
+  def spread(l, h, m):  # The first hint's colour everywhere (Levin, 1 hint).
+    if not m.any():
+      return auto[:len(l)]
+    return np.stack([np.broadcast_to(h[i][m[i, ..., 0] > 0][0], h[i].shape)
+                     for i in range(len(l))])
+
+  good = hint_locality.score(images, [1], local, 110.0, PRIOR)[1]
+  bad = hint_locality.score(images, [1], spread, 110.0, PRIOR)[1]
+  assert good['num_far'] == 2 and good['far_change'] == pytest.approx(0.0)
+  assert good['far_worse_share'] == 0.0
+  assert good['near'][hint_locality.HINTED] < good['near'][
+      hint_locality.AUTO]
+  assert bad['far_change'] > 3 and bad['far_worse_share'] == 1.0
+  # Grey and the prior are scored beside; the table says what it found.
+  assert set(good['far']) == set(hint_locality.METHODS)
+  text = hint_locality.table({1: bad})
+  assert '100% of 2 paintings worse there by more than 0.5' in text
+
+
+def test_evaluate_person_hints(hint_run):
+  report = evaluate.evaluate(hint_run, person_counts=[1, 2])
+  for n in (1, 2):
+    r = report['person_hints'][n]
+    assert r['num_images'] == 8 and r['num_near'] == 8
+    assert 0.0 <= r['far_worse_share'] <= 1.0
+  assert 'far field' in evaluate.format_report(report)
+
+
+def test_evaluate_refuses_bad_person_hints_before_any_work(tmp_path):
+  result = subprocess.run(
+      [sys.executable, '-m', 'colorjax.evaluate',
+       f'--workdir={tmp_path}/none', '--person_hints=0,2'],
+      capture_output=True, text=True, env=tiny.subprocess_env(), timeout=120,
+      check=False)
+  assert result.returncode != 0
+  assert '--person_hints=0,2 must be whole numbers in [1, 100]' in (
+      result.stderr)
+  assert 'Traceback' not in result.stderr
