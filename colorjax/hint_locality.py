@@ -70,7 +70,7 @@ def person_hints(true_ab: np.ndarray, count: int, min_hue_gap: float = 45.0
   mask = np.zeros((h, w, 1), np.float32)
   chosen: List[Tuple[int, int]] = []
   for strict in (True, False):
-    for y, x in zip(ys, xs):
+    for y, x in zip(ys, xs, strict=True):
       if len(chosen) == count:
         break
       cy, cx = y + (side - 1) / 2, x + (side - 1) / 2
