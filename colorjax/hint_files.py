@@ -155,9 +155,18 @@ def parse_points(points: object, shape: Tuple[int, int],
 
 
 def read_scribble(path: str, shape: Tuple[int, int]) -> Scribble:
-  """A scribble layer of the painting's size; raises HintError."""
+  """A scribble layer of the painting's size; raises HintError.
+
+  8- and 16-bit RGBA, palette with transparency and grey + alpha files all
+  give their colours as painted (16-bit values at full precision); an
+  animated file is refused (which frame holds the hints is ambiguous).
+  """
   raw = image_io.read_raw(path)
-  if raw.ndim != 3 or raw.shape[2] != 4:
+  frames = _frames(path)
+  if frames > 1:
+    raise HintError(f'{path} is animated ({frames} frames); save the hints '
+                    'as one still PNG or WebP with transparency.')
+  if raw.ndim != 3 or raw.shape[2] not in (2, 4):
     raise HintError(f'{path}: a scribble needs an alpha channel (paint the '
                     'hints on a transparent layer and save it as PNG or '
                     'WebP with transparency).')
@@ -165,13 +174,25 @@ def read_scribble(path: str, shape: Tuple[int, int]) -> Scribble:
     raise HintError(f'{path} is {raw.shape[1]} x {raw.shape[0]} pixels, the '
                     f'painting {shape[1]} x {shape[0]}; a scribble must have '
                     'the painting\'s size.')
-  alpha = raw[..., 3].astype(np.float32)
-  if raw.dtype == np.uint16:
-    alpha /= 257.0
-  rgb = image_io.to_uint8(raw[..., :3])
-  opaque = alpha >= 128
-  lab = np.asarray(color.rgb_to_lab(rgb.astype(np.float32) / 255.0))
+  # Stored integers to [0, 1]: 8-bit / 255, 16-bit / 65535.
+  full = float(np.iinfo(raw.dtype).max) if raw.dtype.kind in 'ui' else 1.0
+  values = raw.astype(np.float32) / full
+  rgb = values[..., :-1]
+  if rgb.shape[-1] == 1:  # Grey + alpha.
+    rgb = np.repeat(rgb, 3, -1)
+  opaque = values[..., -1] >= 128 / 255
+  lab = np.asarray(color.rgb_to_lab(np.clip(rgb, 0.0, 1.0)))
   return Scribble(lab[..., 1:].astype(np.float32), opaque)
+
+
+def _frames(path: str) -> int:
+  """The number of frames of an image file (1 for a still)."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  try:
+    with Image.open(path) as im:
+      return int(getattr(im, 'n_frames', 1))
+  except Exception:  # pylint: disable=broad-except
+    return 1  # read_raw has already checked the file; a still it is.
 
 
 def read_hints(path: str, shape: Tuple[int, int]) -> Hints:

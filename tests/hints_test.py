@@ -300,3 +300,62 @@ def test_hints_need_a_regression_head(tiny_config):
   with pytest.raises(ConfigError, match='p_none'):
     validate_config(tiny_config(model='unet', **{'hints.enabled': True,
                                                  'hints.p_none': 0}), 1)
+
+
+def _scribble_files(folder, rgb, shape=(9, 13), at=(slice(2, 5), slice(3, 8))):
+  """A stroke of one mid-tone colour `rgb` on a transparent layer, saved in
+  every form a paint program writes: {name: path}."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  h, w = shape
+  rgba = np.zeros((h, w, 4), np.uint8)
+  rgba[at] = (*rgb, 255)
+  out = {}
+  out['rgba8.png'] = folder / 'rgba8.png'
+  Image.fromarray(rgba, 'RGBA').save(out['rgba8.png'])
+  out['rgba16.png'] = folder / 'rgba16.png'
+  deep = (rgba.astype(np.uint16) * 257)[..., [2, 1, 0, 3]]  # OpenCV: BGRA.
+  cv2.imwrite(str(out['rgba16.png']), deep)
+  out['palette_trns.png'] = folder / 'palette_trns.png'
+  Image.fromarray(rgba, 'RGBA').quantize(colors=4, method=2).save(
+      out['palette_trns.png'])
+  out['lossless.webp'] = folder / 'lossless.webp'
+  Image.fromarray(rgba, 'RGBA').save(out['lossless.webp'], lossless=True)
+  return out
+
+
+def test_scribbles_keep_their_colours_in_every_format(tmp_path):
+  blue = (31, 78, 156)  # #1f4e9c: JSON points give a, b = 12.7, -47.5.
+  want = hint_files.rgb_to_ab(blue)
+  assert want[1] < -40
+  for name, path in _scribble_files(tmp_path, blue).items():
+    s = hint_files.read_hints(str(path), (9, 13))
+    assert s.opaque.sum() == 15 and s.opaque[2:5, 3:8].all(), name
+    np.testing.assert_allclose(s.ab[s.opaque], np.broadcast_to(want, (15, 2)),
+                               atol=0.6, err_msg=name)
+  # 16 bits at full precision: a value between two 8-bit levels.
+  deep = np.zeros((9, 13, 4), np.uint16)
+  deep[4, 6] = (10000, 20000, 40000, 65535)  # BGRA: R 40000, G 20000, B 10000.
+  cv2.imwrite(str(tmp_path / 'fine16.png'), deep)
+  s = hint_files.read_hints(str(tmp_path / 'fine16.png'), (9, 13))
+  lab = np.asarray(color.rgb_to_lab(np.asarray([40000, 20000, 10000],
+                                               np.float32) / 65535))
+  np.testing.assert_allclose(s.ab[4, 6], lab[1:], atol=1e-3)
+  # Grey + alpha: a grey stroke is a hint of no colour, where painted.
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  la = np.zeros((9, 13, 2), np.uint8)
+  la[1:3, 1:4] = (118, 255)
+  Image.fromarray(la, 'LA').save(tmp_path / 'grey.png')
+  s = hint_files.read_hints(str(tmp_path / 'grey.png'), (9, 13))
+  assert s.opaque.sum() == 6
+  np.testing.assert_allclose(s.ab[s.opaque], 0.0, atol=0.05)
+
+
+def test_an_animated_scribble_is_refused(tmp_path):
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  frames = [Image.fromarray(np.full((9, 13, 4), (31, 78, 156, a), np.uint8),
+                            'RGBA') for a in (255, 0)]
+  for name in ('anim.png', 'anim.webp'):
+    frames[0].save(tmp_path / name, save_all=True, append_images=frames[1:],
+                   duration=100, loop=0)
+    with pytest.raises(hint_files.HintError, match='is animated .2 frames.'):
+      hint_files.read_hints(str(tmp_path / name), (9, 13))
