@@ -44,11 +44,11 @@ from absl import flags
 import cv2
 import numpy as np
 
-from colorjax import colorize as colorize_lib
 from colorjax import files
 from colorjax import hint_files
 from colorjax import image_io
 from colorjax import runtime
+from colorjax.colorizer import Colorizer
 from colorjax.errors import ColorjaxError
 
 Point = Dict[str, Any]  # One hint as `colorize --hints` reads it.
@@ -113,7 +113,7 @@ def grey_preview(rgb: np.ndarray, side: int = PREVIEW_SIDE
   if scale < 1:
     rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
                      interpolation=cv2.INTER_AREA)
-  return colorize_lib.Colorizer.constant(rgb, np.zeros(2)), scale
+  return Colorizer.constant(rgb, np.zeros(2)), scale
 
 
 def preview(grey: np.ndarray, scale: float, points: List[Point]
@@ -131,7 +131,7 @@ def preview(grey: np.ndarray, scale: float, points: List[Point]
   return grey
 
 
-def colourise(colorizer: colorize_lib.Colorizer, rgb: np.ndarray,
+def colourise(colorizer: Colorizer, rgb: np.ndarray,
               points: List[Point], vibrance: float) -> np.ndarray:
   """The full-resolution colourisation that `colorize --vibrance=V
   --hints=<hints_json(points)>` writes (automatic without points)."""
@@ -152,7 +152,7 @@ def _gradio():
   return gr
 
 
-def build(colorizer: colorize_lib.Colorizer, workdir: str,
+def build(colorizer: Colorizer, workdir: str,
           work_size: Optional[int] = None) -> Any:
   """The Gradio Blocks of the page for `colorizer` (of `workdir`, at
   `work_size` if not the trained size)."""
@@ -361,7 +361,7 @@ def main(argv):
   os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
   gr = _gradio()
   runtime.setup()
-  colorizer = colorize_lib.Colorizer.from_workdir(
+  colorizer = Colorizer.from_workdir(
       FLAGS.workdir, FLAGS.epoch, work_size=FLAGS.work_size, seed=FLAGS.seed)
   page = build(colorizer, FLAGS.workdir, FLAGS.work_size)
   port = FLAGS.port or None

@@ -51,9 +51,9 @@ from colorjax import runtime
 from colorjax import sources
 from colorjax import steps
 from colorjax import workdir as workdir_lib
-from colorjax.colorize import Colorizer
-from colorjax.colorize import pad_to_bucket
-from colorjax.colorize import recipe_vibrance
+from colorjax.colorizer import Colorizer
+from colorjax.colorizer import pad_to_bucket
+from colorjax.colorizer import recipe_vibrance
 from colorjax.config_validation import downsampling_factor
 from colorjax.errors import DataError
 

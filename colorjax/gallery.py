@@ -25,7 +25,7 @@ from colorjax import hint_eval
 from colorjax import hint_files
 from colorjax import image_io
 from colorjax import runtime
-from colorjax.colorize import Colorizer
+from colorjax.colorizer import Colorizer
 from colorjax.errors import DataError
 
 

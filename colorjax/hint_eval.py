@@ -31,8 +31,8 @@ from colorjax import hint_files
 from colorjax import hints as hints_lib
 from colorjax import image_io
 from colorjax import metrics
-from colorjax.colorize import Colorizer
-from colorjax.colorize import pad_to_bucket
+from colorjax.colorizer import Colorizer
+from colorjax.colorizer import pad_to_bucket
 
 HINT_MODEL, LEVIN, AUTO = 'hint model', 'Levin et al. 2004', 'automatic'
 METHODS = (HINT_MODEL, LEVIN, AUTO, 'grey', 'prior')

@@ -1,0 +1,256 @@
+"""The Colorizer: a trained generator that colourises paintings of any size.
+
+The image's lightness is resized so its longer side is the working size
+(default: the training size), reflect-padded to a square, and colourised;
+the predicted a, b are cropped, upsampled to the full image and combined
+with the original full-resolution L. Out-of-gamut colours are desaturated,
+not clipped, so the output keeps the input's lightness and every detail of
+it. One program is compiled per working size and per full-resolution bucket
+(sides rounded up to 256), not per image size.
+
+A model trained with hints (`configs/hints.py`) also takes colour hints
+(`colorjax.hint_files`).
+
+  colorizer = Colorizer.from_workdir('workdirs/paintings')
+  rgb = colorizer.colorize(grey)            # uint8 HxW or HxWx3 -> uint8 HxWx3
+  rgbs = colorizer.colorize_batch([a, b])   # any sizes
+  rgb = colorizer.colorize(grey, hints=[{'x': 120, 'y': 48,
+                                         'color': '#1f4e9c'}])
+
+The page (`colorjax.app`), `evaluate`, `gallery` and the `colorize` command
+(`colorjax.colorize`) all colour through it.
+"""
+
+import copy
+import functools
+import os
+from typing import List, Optional, Sequence, Tuple
+
+import cv2
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from colorjax import color
+from colorjax import hint_files
+from colorjax import image_io
+from colorjax import workdir as workdir_lib
+from colorjax.config_validation import downsampling_factor
+from colorjax.errors import DataError
+
+_BUCKET = 256  # Full-resolution arrays are padded to multiples of this.
+# The largest working size: the generator's activations at 2048 px already
+# take several GiB per image.
+MAX_WORK_SIZE = 2048
+
+
+def _round_up(x: int, m: int) -> int:
+  return -(-x // m) * m
+
+
+@jax.jit
+def _lightness(rgb: jax.Array) -> jax.Array:
+  return color.rgb_to_lab(rgb)[..., 0]
+
+
+GAMUTS = ('desaturate', 'clip')
+
+
+@functools.partial(jax.jit, static_argnames='gamut')
+def _compose(l: jax.Array, ab: jax.Array, gamut: str = 'desaturate'
+             ) -> jax.Array:
+  """L (H, W) and a, b (H, W, 2) to uint8 sRGB; out-of-gamut colours are
+  desaturated at their lightness, or clipped per channel (the reference's
+  `datasets.postprocess`, which changes their lightness)."""
+  lab = jnp.concatenate([l[..., None], ab], axis=-1)
+  rgb = (color.lab_to_rgb_keep_lightness(lab) if gamut == 'desaturate'
+         else color.lab_to_rgb(lab))
+  return jnp.round(rgb * 255).astype(jnp.uint8)
+
+
+def pad_to_bucket(a: np.ndarray) -> np.ndarray:
+  """Edge-pads an (H, W, ...) array to sides rounded up to the bucket size,
+  so one compiled program serves every image of that bucket."""
+  h, w = a.shape[:2]
+  return np.pad(a, ((0, _round_up(h, _BUCKET) - h),
+                    (0, _round_up(w, _BUCKET) - w)) + ((0, 0),) * (a.ndim - 2),
+                mode='edge')
+
+
+def _bucketed(fn, *arrays: np.ndarray, **kwargs) -> np.ndarray:
+  """Applies a jitted per-pixel `fn` on arrays padded to bucket sizes."""
+  h, w = arrays[0].shape[:2]
+  return np.asarray(fn(*[pad_to_bucket(a) for a in arrays], **kwargs))[:h, :w]
+
+
+def recipe_vibrance(config, vibrance: Optional[float] = None) -> float:
+  """`vibrance` if given, else the recipe's recommended one (else 1)."""
+  return float(config.vibrance if vibrance is None else vibrance)
+
+
+def _checked_vibrance(vibrance: float) -> float:
+  if not 0 <= vibrance <= 4:
+    raise DataError(f'vibrance {vibrance} must be in [0, 4] (1: as '
+                    'trained).')
+  return float(vibrance)
+
+
+class Colorizer:
+  """A trained generator that colourises images of any size."""
+
+  def __init__(self, apply_fn, variables, work_size: int, factor: int,
+               batch_size: int = 8, vibrance: float = 1.0, *,
+               ab_scale: float, gamut: str = 'desaturate',
+               takes_hints: bool = False):
+    """Use `from_workdir`; `apply_fn` is the generator's flax apply,
+    `factor` what work sizes must be divisible by, `vibrance` the gain
+    on the predicted a, b (1: as trained; >1 more saturated), `ab_scale`
+    the model's a, b scale (its `config.ab_scale`) and `gamut` what happens
+    to colours outside sRGB ('desaturate' keeps the painting's lightness;
+    'clip' clips each channel as the reference's postprocess did);
+    `takes_hints` whether the generator reads a hint map."""
+    if gamut not in GAMUTS:
+      raise DataError(f'gamut {gamut!r} is unknown; use one of {GAMUTS}.')
+    self.gamut = gamut
+    if not 0 < work_size <= MAX_WORK_SIZE or work_size % factor:
+      raise DataError(f'work size {work_size} must be a multiple of {factor} '
+                      f'in [{factor}, {MAX_WORK_SIZE}] for this model.')
+    if not 1 <= batch_size <= 256:
+      raise DataError(f'batch size {batch_size} must be in [1, 256].')
+    self.work_size = work_size
+    self.batch_size = batch_size
+    self.vibrance = _checked_vibrance(vibrance)
+    self.ab_scale = float(ab_scale)
+    self._variables = variables
+    self.takes_hints = takes_hints
+    if takes_hints:
+      self._predict = jax.jit(lambda v, l, h, m: apply_fn(
+          v, l, train=False, hint_ab=h, hint_mask=m))
+    else:
+      self._predict = jax.jit(lambda v, l, h, m: apply_fn(v, l, train=False))
+
+  @classmethod
+  def from_workdir(cls, workdir: str, epoch: Optional[int] = None,
+                   work_size: Optional[int] = None, batch_size: int = 8,
+                   vibrance: Optional[float] = None,
+                   temperature: Optional[float] = None,
+                   seed: Optional[int] = None,
+                   gamut: str = 'desaturate') -> 'Colorizer':
+    """Loads the generator of a training run (latest or `epoch` checkpoint).
+
+    `vibrance` defaults to the run's recipe (`config.vibrance`, else 1);
+    `temperature` (ab-classes models) to its `config.classes.temperature`;
+    `seed` picks one seed of a run of several (default 0).
+    """
+    config, _, state = workdir_lib.load_run(workdir, epoch, temperature=temperature,
+                                      seed=seed)
+    return cls(state.g.apply_fn, state.g.variables(),
+               config.image_size if work_size is None else work_size,
+               downsampling_factor(config),
+               batch_size, recipe_vibrance(config, vibrance),
+               ab_scale=config.ab_scale, gamut=gamut,
+               takes_hints=bool(config.hints.enabled))
+
+  def _work_input(self, l_full: np.ndarray) -> Tuple[np.ndarray, Tuple[int, int]]:
+    """L (H, W) in [0, 100] -> model-range (S, S, 1) and the valid (h, w)."""
+    s = self.work_size
+    scale, nh, nw = hint_files.work_geometry(l_full.shape, s)
+    small = cv2.resize(l_full, (nw, nh), interpolation=cv2.INTER_AREA
+                       if scale < 1 else cv2.INTER_CUBIC)
+    small = np.pad(small, ((0, s - nh), (0, s - nw)), mode='reflect'
+                   if min(nh, nw) > 1 else 'edge')
+    return color.l_to_model(small)[..., None].astype(np.float32), (nh, nw)
+
+  def hint_map(self, hints, shape: Tuple[int, int]
+               ) -> Tuple[np.ndarray, np.ndarray]:
+    """The (S, S, 2) model-range hint a, b and (S, S, 1) mask of `hints` (a
+    hints file path, a list of point dicts as in a JSON hints file,
+    `hint_files` points or scribble, a (hint_ab, mask) map at the working
+    size, or None) for a painting of `shape`.
+
+    Raises:
+      HintError: bad hints, or hints for a model trained without them.
+    """
+    if hints is None:
+      return hint_files.rasterize(None, shape, self.work_size, self.ab_scale)
+    if isinstance(hints, tuple) and self.takes_hints:  # A map already.
+      return hints
+    if not self.takes_hints:
+      raise hint_files.HintError(
+          'this model was trained without hint channels; train one that '
+          'takes hints: python launch.py --config=configs/hints.py:cpu '
+          '--workdir=workdirs/hints')
+    if isinstance(hints, (str, os.PathLike)):
+      hints = hint_files.read_hints(os.fspath(hints), shape)
+    elif isinstance(hints, list) and not all(
+        isinstance(p, hint_files.Point) for p in hints):
+      hints = hint_files.parse_points(hints, shape)
+    return hint_files.rasterize(hints, shape, self.work_size, self.ab_scale)
+
+  def colorize_batch(self, images: Sequence[np.ndarray],
+                     hints: Optional[Sequence[object]] = None
+                     ) -> List[np.ndarray]:
+    """Colourises images of any sizes: uint8/uint16/float, grey or colour.
+
+    A colour input is reduced to its lightness first. `hints` gives each
+    image's hints (see `hint_map`; None: automatic). Returns uint8 RGB
+    (H, W, 3) arrays of the inputs' sizes.
+    """
+    rgbs = [image_io.to_float_rgb(np.asarray(img)) for img in images]
+    hints = [None] * len(rgbs) if hints is None else list(hints)
+    if len(hints) != len(rgbs):
+      raise hint_files.HintError(f'{len(hints)} hints for {len(rgbs)} '
+                                 'images; give one (or None) per image.')
+    maps = [self.hint_map(h, rgb.shape[:2]) for h, rgb in zip(
+        hints, rgbs, strict=True)]
+    l_full = [_bucketed(_lightness, rgb) for rgb in rgbs]
+    work = [self._work_input(l) for l in l_full]
+    outputs = []
+    s = self.work_size
+    for start in range(0, len(work), self.batch_size):
+      chunk = work[start:start + self.batch_size]
+      batch = np.zeros((self.batch_size, s, s, 1), np.float32)
+      batch[:len(chunk)] = [x for x, _ in chunk]
+      hint_ab = np.zeros((self.batch_size, s, s, 2), np.float32)
+      hint_mask = np.zeros((self.batch_size, s, s, 1), np.float32)
+      for i, (h, m) in enumerate(maps[start:start + self.batch_size]):
+        hint_ab[i], hint_mask[i] = h, m
+      ab = color.ab_from_model(np.asarray(self._predict(
+          self._variables, batch, hint_ab, hint_mask)),
+                               np.float32(self.ab_scale))
+      if not np.isfinite(ab[:len(chunk)]).all():
+        raise DataError('the model\'s colours are not finite (NaN or Inf): '
+                        'its weights are broken; retrain it or restore an '
+                        'earlier checkpoint (--epoch).')
+      ab = ab * np.float32(self.vibrance)
+      for i, (_, (nh, nw)) in enumerate(chunk):
+        outputs.append(self.compose(l_full[start + i], ab[i, :nh, :nw]))
+    return outputs
+
+  def compose(self, l_full: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """uint8 RGB of the full-resolution L (H, W) with CIELAB a, b of the
+    working size's valid region (h, w, 2), upsampled."""
+    ab_full = cv2.resize(np.asarray(ab, np.float32),
+                         (l_full.shape[1], l_full.shape[0]),
+                         interpolation=cv2.INTER_CUBIC)
+    return _bucketed(_compose, l_full, ab_full, gamut=self.gamut)
+
+  def with_vibrance(self, vibrance: float) -> 'Colorizer':
+    """The same model with another vibrance (sharing its compiled
+    programs); raises DataError outside [0, 4]."""
+    other = copy.copy(self)
+    other.vibrance = _checked_vibrance(vibrance)
+    return other
+
+  @staticmethod
+  def constant(image: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """The image's own lightness with one CIELAB a, b everywhere: the grey
+    (ab = 0) and constant-prior answers, composed as outputs are."""
+    l = _bucketed(_lightness, image_io.to_float_rgb(np.asarray(image)))
+    ab_full = np.broadcast_to(np.asarray(ab, np.float32), l.shape + (2,))
+    return _bucketed(_compose, l, np.ascontiguousarray(ab_full))
+
+  def colorize(self, image: np.ndarray, hints: object = None) -> np.ndarray:
+    """Colourises one image (uint8 HxW or HxWx3 in, uint8 HxWx3 RGB out),
+    guided by `hints` if given (see `hint_map`)."""
+    return self.colorize_batch([image], [hints])[0]
