@@ -2,15 +2,16 @@
 speed benchmark.
 
 `Generator`, `Discriminator`, `SpectralNorm`, `preprocess` and `postprocess`
-are written from karoly-hars/GAN_image_colorizing as it is (`networks.py`,
-`spectral_norm.py`, `datasets.py`): the same module tree and state-dict
-keys, the fixed 35 x 35 bilinear resize of ``F.upsample(x, size=(35, 35),
-mode='bilinear')`` (`F.interpolate` with PyTorch's default
-``align_corners=False``, the behaviour of every PyTorch since 0.4 and of the
-1.0 the reference was tested with), the sigmoid at the end of the
-discriminator, the spectral norm that iterates once on every call, and the
-/127 a, b scale with OpenCV's LAB conversion. `features` only narrows the
-widths for fast tests; the defaults are the reference's.
+are written from karoly-hars/GAN_image_colorizing (`networks.py`,
+`spectral_norm.py`, `datasets.py` at d39a983): the same module tree and
+state-dict keys, the fixed 35 x 35 bilinear resize of its
+``F.interpolate(x, size=(35, 35), mode='bilinear', align_corners=True)``
+(its code since 2020-01-04; its 2019 ``F.upsample`` sampled half-pixel
+centres), the sigmoid at the end of the discriminator, the spectral norm
+that iterates once on every call, and the /127 a, b scale with OpenCV's LAB
+conversion. `features` only narrows the widths for fast tests; the defaults
+are the reference's. Claims about the reference are tested against its own
+files (tests/reference/, tests/reference_test.py), not against this.
 
 `PlainGenerator` / `PlainDiscriminator` are the same networks in a plain
 layout with `torch.nn.utils.spectral_norm` (`colorize.export_torch
@@ -129,7 +130,7 @@ class Generator(nn.Module):
 
   def forward(self, x):
     x = F.interpolate(x, size=(REFERENCE_SIZE, REFERENCE_SIZE),
-                      mode='bilinear')
+                      mode='bilinear', align_corners=True)
     skips = []
     for i in range(self.n):
       x = getattr(self, f'down{i + 1}')(x)
@@ -156,7 +157,7 @@ class Discriminator(nn.Module):
 
   def forward(self, x):
     x = F.interpolate(x, size=(REFERENCE_SIZE, REFERENCE_SIZE),
-                      mode='bilinear')
+                      mode='bilinear', align_corners=True)
     for i in range(self.n):
       x = getattr(self, f'down{i + 1}')(x)
     x = self.final(x)
@@ -196,7 +197,7 @@ def postprocess(img_lab: np.ndarray) -> np.ndarray:
 def _resize_plus_3(x: torch.Tensor) -> torch.Tensor:
   h, w = x.shape[-2:]
   return F.interpolate(x, size=(h + 3, w + 3), mode='bilinear',
-                       align_corners=False)
+                       align_corners=True)
 
 
 class PlainGenerator(nn.Module):

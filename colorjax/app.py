@@ -1,7 +1,11 @@
 """A colouring page in the browser: drop a painting, dab colours, get it back.
 
   pip install -e ".[app]"
-  python -m colorjax.app --workdir=WORKDIR [--seed=K] [--port=7860]
+  python -m colorjax.app [--workdir=WORKDIR] [--seed=K] [--port=7860]
+
+With no --workdir the page colours with the trained hint model that ships
+with colorjax (`colorjax.pretrained`); a training run's workdir uses that
+run instead.
 
 Serves on 127.0.0.1 (this machine only) and prints the address. Upload a
 painting (colour or greyscale, any size `colorize` takes): the automatic
@@ -32,6 +36,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import socket
 import subprocess
 import sys
@@ -47,6 +52,7 @@ import numpy as np
 from colorjax import files
 from colorjax import hint_files
 from colorjax import image_io
+from colorjax import names
 from colorjax import runtime
 from colorjax.colorizer import Colorizer
 from colorjax.errors import ColorjaxError
@@ -182,10 +188,12 @@ def build(colorizer: Colorizer, workdir: str,
     files.write_atomically(png, encoded.tobytes())
     js = os.path.join(session, f'{stem}.json')
     files.write_text(js, hints_json(points))
-    size = f'--work_size={work_size} ' if work_size else ''
-    command = (f'python -m colorjax.colorize --workdir={workdir} {size}'
-               f'--vibrance={vibrance:g} --hints={stem}.json --output=out '
-               f'{state["name"]}')
+    command = shlex.join(
+        ['python', '-m', 'colorjax.colorize'] +
+        ([f'--workdir={workdir}'] if workdir != names.BUNDLED else []) +
+        ([f'--work_size={work_size}'] if work_size else []) +
+        [f'--vibrance={vibrance:g}', f'--hints={stem}.json', '--output=out',
+         state['name']])
     return state, shown, small, png, js, command
 
   def on_upload(path: Optional[str], vibrance: float, state):
@@ -343,8 +351,9 @@ FLAGS = flags.FLAGS
 
 
 def _define_flags() -> None:
-  flags.DEFINE_string('workdir', None, 'A trained run (a hint model takes '
-                      'hints; any other colours automatically).')
+  flags.DEFINE_string('workdir', names.BUNDLED, 'A trained run (a hint '
+                      'model takes hints; any other colours automatically); '
+                      'default: the bundled hint model.')
   flags.DEFINE_integer('seed', None, 'In a run of several seeds, which one.')
   flags.DEFINE_integer('epoch', None, 'Checkpoint epoch (default: latest).')
   flags.DEFINE_integer('work_size', None, 'Working resolution, as colorize '
@@ -352,7 +361,6 @@ def _define_flags() -> None:
   flags.DEFINE_string('host', '127.0.0.1', 'Address to listen on (default: '
                       'this machine only).')
   flags.DEFINE_integer('port', 7860, 'Port (0: a free one).')
-  flags.mark_flags_as_required(['workdir'])
 
 
 def main(argv):

@@ -1,10 +1,12 @@
 """Colourise greyscale paintings of any size with a trained generator.
 
-  python -m colorjax.colorize --workdir=DIR [--epoch=N] INPUT... --output=OUT_DIR
+  python -m colorjax.colorize [--workdir=DIR] [--epoch=N] INPUT... --output=OUT_DIR
                               [--work_size=256] [--compare] [--overwrite]
                               [--hints=FILE_OR_FOLDER]
 
-(also installed as ``colorjax-colorize``). INPUT is any mix of image files and
+(also installed as ``colorjax-colorize``). With no --workdir it colours with
+the trained hint model that ships with colorjax (`colorjax.pretrained`).
+INPUT is any mix of image files and
 folders (searched recursively). Each output is a PNG of the input's width and
 height.
 
@@ -34,6 +36,7 @@ from colorjax import batching
 from colorjax import files
 from colorjax import hint_files
 from colorjax import image_io
+from colorjax import names
 from colorjax import runtime
 from colorjax import sources
 from colorjax.colorizer import GAMUTS
@@ -202,7 +205,8 @@ FLAGS = flags.FLAGS
 
 def _define_flags() -> None:
   """Command-line flags, defined only when run as a program."""
-  flags.DEFINE_string('workdir', None, 'A training run\'s workdir.')
+  flags.DEFINE_string('workdir', names.BUNDLED, 'A training run\'s workdir '
+                      '(default: the hint model that ships with colorjax).')
   flags.DEFINE_integer('epoch', None, 'Checkpoint epoch (default: latest).')
   flags.DEFINE_string('output', None, 'Folder for the colourised PNGs.')
   flags.DEFINE_integer('work_size', None, 'Working resolution (default: the '
@@ -225,8 +229,9 @@ def _define_flags() -> None:
                       '<input name>.json / .png files.')
   flags.DEFINE_enum('gamut', 'desaturate', GAMUTS, 'Colours outside sRGB: '
                     'desaturate them at the painting\'s lightness, or clip '
-                    'each channel as the reference implementation did.')
-  flags.mark_flags_as_required(['workdir', 'output'])
+                    'each channel as the reference implementation did (its '
+                    'OpenCV LAB conversions in and out, pixel for pixel).')
+  flags.mark_flags_as_required(['output'])
 
 
 def main(argv):
@@ -237,6 +242,7 @@ def main(argv):
                                      FLAGS.work_size, FLAGS.batch_size,
                                      FLAGS.vibrance, FLAGS.temperature,
                                      FLAGS.seed, FLAGS.gamut)
+  print(f'model: {colorizer.description}', file=sys.stderr)
   failures = run(colorizer, argv[1:], FLAGS.output, FLAGS.compare,
                  FLAGS.overwrite, FLAGS.hints)
   if failures:

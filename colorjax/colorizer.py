@@ -11,7 +11,8 @@ it. One program is compiled per working size and per full-resolution bucket
 A model trained with hints (`configs/hints.py`) also takes colour hints
 (`colorjax.hint_files`).
 
-  colorizer = Colorizer.from_workdir('workdirs/paintings')
+  colorizer = Colorizer.pretrained()        # the model that ships, or
+  colorizer = Colorizer.from_workdir('workdirs/hints')
   rgb = colorizer.colorize(grey)            # uint8 HxW or HxWx3 -> uint8 HxWx3
   rgbs = colorizer.colorize_batch([a, b])   # any sizes
   rgb = colorizer.colorize(grey, hints=[{'x': 120, 'y': 48,
@@ -22,7 +23,6 @@ The page (`colorjax.app`), `evaluate`, `gallery` and the `colorize` command
 """
 
 import copy
-import functools
 import os
 from typing import List, Optional, Sequence, Tuple
 
@@ -34,6 +34,7 @@ import numpy as np
 from colorjax import color
 from colorjax import hint_files
 from colorjax import image_io
+from colorjax import names
 from colorjax import workdir as workdir_lib
 from colorjax.config_validation import downsampling_factor
 from colorjax.errors import DataError
@@ -56,16 +57,32 @@ def _lightness(rgb: jax.Array) -> jax.Array:
 GAMUTS = ('desaturate', 'clip')
 
 
-@functools.partial(jax.jit, static_argnames='gamut')
-def _compose(l: jax.Array, ab: jax.Array, gamut: str = 'desaturate'
-             ) -> jax.Array:
-  """L (H, W) and a, b (H, W, 2) to uint8 sRGB; out-of-gamut colours are
-  desaturated at their lightness, or clipped per channel (the reference's
-  `datasets.postprocess`, which changes their lightness)."""
+@jax.jit
+def _compose(l: jax.Array, ab: jax.Array) -> jax.Array:
+  """L (H, W) and a, b (H, W, 2) to uint8 sRGB, out-of-gamut colours
+  desaturated at their lightness."""
   lab = jnp.concatenate([l[..., None], ab], axis=-1)
-  rgb = (color.lab_to_rgb_keep_lightness(lab) if gamut == 'desaturate'
-         else color.lab_to_rgb(lab))
-  return jnp.round(rgb * 255).astype(jnp.uint8)
+  return jnp.round(color.lab_to_rgb_keep_lightness(lab) * 255).astype(
+      jnp.uint8)
+
+
+def reference_lightness(rgb: np.ndarray) -> np.ndarray:
+  """CIELAB L (H, W) of float RGB as the reference's `datasets.preprocess`
+  computes it: OpenCV's float BGR -> LAB (its sRGB curve is approximate: up
+  to 0.19 L from the exact one)."""
+  bgr = np.ascontiguousarray(np.asarray(rgb, np.float32)[..., ::-1])
+  return cv2.cvtColor(bgr, cv2.COLOR_BGR2LAB)[..., 0]
+
+
+def reference_postprocess(l: np.ndarray, ab: np.ndarray) -> np.ndarray:
+  """uint8 sRGB of L (H, W) and a, b (H, W, 2) as the reference's
+  `datasets.postprocess` makes them: OpenCV's float LAB -> BGR (which clips
+  each channel to [0, 1], changing the lightness of colours outside sRGB),
+  then `(bgr * 255).astype(np.uint8)`."""
+  lab = np.concatenate([np.asarray(l, np.float32)[..., None],
+                        np.asarray(ab, np.float32)], -1)
+  bgr = cv2.cvtColor(np.ascontiguousarray(lab), cv2.COLOR_LAB2BGR)
+  return np.ascontiguousarray((bgr[..., ::-1] * 255.0).astype(np.uint8))
 
 
 def pad_to_bucket(a: np.ndarray) -> np.ndarray:
@@ -107,7 +124,8 @@ class Colorizer:
     on the predicted a, b (1: as trained; >1 more saturated), `ab_scale`
     the model's a, b scale (its `config.ab_scale`) and `gamut` what happens
     to colours outside sRGB ('desaturate' keeps the painting's lightness;
-    'clip' clips each channel as the reference's postprocess did);
+    'clip' is the reference's pre- and post-processing: OpenCV's LAB both
+    ways, each channel clipped, which changes their lightness);
     `takes_hints` whether the generator reads a hint map."""
     if gamut not in GAMUTS:
       raise DataError(f'gamut {gamut!r} is unknown; use one of {GAMUTS}.')
@@ -123,6 +141,7 @@ class Colorizer:
     self.ab_scale = float(ab_scale)
     self._variables = variables
     self.takes_hints = takes_hints
+    self.description = 'a generator'  # What the tools name it as.
     if takes_hints:
       self._predict = jax.jit(lambda v, l, h, m: apply_fn(
           v, l, train=False, hint_ab=h, hint_mask=m))
@@ -142,14 +161,29 @@ class Colorizer:
     `temperature` (ab-classes models) to its `config.classes.temperature`;
     `seed` picks one seed of a run of several (default 0).
     """
-    config, _, state = workdir_lib.load_run(workdir, epoch, temperature=temperature,
-                                      seed=seed)
-    return cls(state.g.apply_fn, state.g.variables(),
-               config.image_size if work_size is None else work_size,
-               downsampling_factor(config),
-               batch_size, recipe_vibrance(config, vibrance),
-               ab_scale=config.ab_scale, gamut=gamut,
-               takes_hints=bool(config.hints.enabled))
+    config, _, state = workdir_lib.load_run(workdir, epoch,
+                                            temperature=temperature, seed=seed)
+    colorizer = cls(state.g.apply_fn, state.g.variables(),
+                    config.image_size if work_size is None else work_size,
+                    downsampling_factor(config),
+                    batch_size, recipe_vibrance(config, vibrance),
+                    ab_scale=config.ab_scale, gamut=gamut,
+                    takes_hints=bool(config.hints.enabled))
+    colorizer.description = (
+        f'the bundled hint model ({names.BUNDLED}, epoch {int(state.epoch)})'
+        if workdir == names.BUNDLED else
+        f'{workdir}, epoch {int(state.epoch)}')
+    return colorizer
+
+  @classmethod
+  def pretrained(cls, work_size: Optional[int] = None, batch_size: int = 8,
+                 vibrance: Optional[float] = None,
+                 gamut: str = 'desaturate') -> 'Colorizer':
+    """The trained hint model that ships with colorjax (`colorjax.pretrained`):
+    colours with no training first, automatically or with hints."""
+    return cls.from_workdir(names.BUNDLED, work_size=work_size,
+                            batch_size=batch_size, vibrance=vibrance,
+                            gamut=gamut)
 
   def _work_input(self, l_full: np.ndarray) -> Tuple[np.ndarray, Tuple[int, int]]:
     """L (H, W) in [0, 100] -> model-range (S, S, 1) and the valid (h, w)."""
@@ -203,7 +237,8 @@ class Colorizer:
                                  'images; give one (or None) per image.')
     maps = [self.hint_map(h, rgb.shape[:2]) for h, rgb in zip(
         hints, rgbs, strict=True)]
-    l_full = [_bucketed(_lightness, rgb) for rgb in rgbs]
+    l_full = [reference_lightness(rgb) if self.gamut == 'clip' else
+              _bucketed(_lightness, rgb) for rgb in rgbs]
     work = [self._work_input(l) for l in l_full]
     outputs = []
     s = self.work_size
@@ -233,7 +268,9 @@ class Colorizer:
     ab_full = cv2.resize(np.asarray(ab, np.float32),
                          (l_full.shape[1], l_full.shape[0]),
                          interpolation=cv2.INTER_CUBIC)
-    return _bucketed(_compose, l_full, ab_full, gamut=self.gamut)
+    if self.gamut == 'clip':
+      return reference_postprocess(l_full, ab_full)
+    return _bucketed(_compose, l_full, ab_full)
 
   def with_vibrance(self, vibrance: float) -> 'Colorizer':
     """The same model with another vibrance (sharing its compiled

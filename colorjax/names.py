@@ -16,6 +16,11 @@ WALL_TIME = 'wall_time.json'  # `compare --train`'s wall time of a run.
 REPORT = 'report.md'  # `compare`'s report.
 LOCK = 'lock'  # Held by the process training in the workdir.
 
+# The trained hint model that ships in the package (colorjax/pretrained.py):
+# its name wherever a tool takes a workdir, and the model used when none is
+# given.
+BUNDLED = 'colorjax:hints'
+
 # Where `python -m colorjax.datasets.paintings_more` builds the painting corpus
 # by default, and where the recipes look for it.
 PAINTINGS_MORE_DIR = '~/colorjax_data/paintings_more'

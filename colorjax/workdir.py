@@ -82,7 +82,9 @@ def read_config(workdir: str) -> ml_collections.ConfigDict:
     CheckpointError: no workdir, no config file, or a file that is not a
       config (torn, empty, wrong types), with the file and field named.
   """
-  from colorjax.configs import default  # pylint: disable=g-import-not-at-top
+  if workdir == names.BUNDLED:
+    from colorjax import pretrained  # pylint: disable=g-import-not-at-top
+    return pretrained.config_of(pretrained.read_card(), pretrained.CARD)
   if not os.path.isdir(workdir):
     raise CheckpointError(f'workdir {workdir!r} does not exist; pass the '
                           '--workdir a training run wrote.')
@@ -91,7 +93,13 @@ def read_config(workdir: str) -> ml_collections.ConfigDict:
     raise CheckpointError(f'{workdir!r} is not a colorjax workdir (no '
                           f'{names.CONFIG}); pass the --workdir of a training '
                           'run.')
-  stored = files.read_json(path, CheckpointError)
+  return config_from_stored(files.read_json(path, CheckpointError), path)
+
+
+def config_from_stored(stored: Any, path: str) -> ml_collections.ConfigDict:
+  """A stored config (what `path` holds), upgraded and checked: fields it
+  lacks take the values runs without them were trained with."""
+  from colorjax.configs import default  # pylint: disable=g-import-not-at-top
   if not isinstance(stored, dict):
     raise CheckpointError(f'{path} holds {type(stored).__name__}, not a '
                           'config object; restore it from the run.')
@@ -163,6 +171,9 @@ def read_data_stats(workdir: str) -> Dict[str, Any]:
   Raises:
     CheckpointError: the file is there but not a readable JSON object.
   """
+  if workdir == names.BUNDLED:
+    from colorjax import pretrained  # pylint: disable=g-import-not-at-top
+    return dict(pretrained.read_card()['data_stats'])
   path = os.path.join(workdir, names.DATA_STATS)
   if not os.path.lexists(path):
     return {}
@@ -221,6 +232,12 @@ def load_run(workdir: str, epoch: Optional[int] = None,
   Raises:
     CheckpointError: the workdir, its config or the checkpoint is missing.
   """
+  if workdir == names.BUNDLED:
+    from colorjax import pretrained  # pylint: disable=g-import-not-at-top
+    if epoch is not None or seed:
+      raise CheckpointError(f'the bundled model ({names.BUNDLED}) has one '
+                            'epoch and one seed; drop --epoch and --seed.')
+    return pretrained.load_run()
   config = read_config(workdir)
   num_seeds = config.num_seeds
   if seed is not None and not 0 <= seed < num_seeds:

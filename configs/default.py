@@ -47,10 +47,12 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
   # The model range of a, b is ab / ab_scale; 127 is the reference's
   # (karoly-hars/GAN_image_colorizing datasets.preprocess), so its weights
   # import exactly. `resize` is the models' first bilinear resize to H + 3:
-  # 'half_pixel' (the reference's F.upsample on PyTorch >= 0.4) or
-  # 'align_corners'. See colorjax/color.py and colorjax/models.py.
+  # 'align_corners' (the reference's F.interpolate(..., align_corners=True),
+  # its code since 2020-01-04, on which the term project built) or
+  # 'half_pixel' (its 2019 F.upsample, and colorjax's own recipes). See
+  # colorjax/color.py and colorjax/models.py.
   c.ab_scale = 127.0
-  c.resize = 'half_pixel'
+  c.resize = 'align_corners'
   # Colour hints (colorjax/hints.py): the U-Net reads L + a hint map and
   # Levin et al.'s propagation of it, trained on hints simulated from the
   # ground truth (a geometric number of points per image, P(0) = p_none, at

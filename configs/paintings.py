@@ -54,6 +54,9 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
   # The scale this recipe was chosen and measured with (docs/recipes.md); it
   # holds the whole sRGB gamut inside the tanh's range.
   c.ab_scale = 110.0
+  # colorjax's own recipes were chosen and measured with half-pixel sampling
+  # (the reference's own recipes use its align_corners resize).
+  c.resize = 'half_pixel'
   if arg == 'cpu':
     c.num_epochs = 30
     c.lr_decay_steps = 2_000

@@ -8,13 +8,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import tiny
 
 from colorjax import color
 from colorjax import evaluate
 from colorjax import hint_locality
 from colorjax import hints
 from colorjax import models
-from tests import tiny
 
 PRIOR = np.asarray([0.05, 0.1], np.float32)
 

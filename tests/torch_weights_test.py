@@ -25,6 +25,7 @@ torch = pytest.importorskip(
 from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
+from colorjax import color  # noqa: E402
 from colorjax import colorize  # noqa: E402
 from colorjax import import_torch  # noqa: E402
 from colorjax import models  # noqa: E402
@@ -72,8 +73,9 @@ def _state_dict(module):
 
 def _ours(config, network):
   generator, discriminator = models.UNetGenerator(
-      features=G_FEATURES), models.Discriminator(
-          norm=config.discriminator.norm, features=D_FEATURES)
+      features=G_FEATURES, resize=config.resize), models.Discriminator(
+          norm=config.discriminator.norm, features=D_FEATURES,
+          resize=config.resize)
   model = generator if network == 'generator' else discriminator
   channels = 1 if network == 'generator' else 3
   shapes = jax.eval_shape(lambda: model.init(
@@ -177,7 +179,7 @@ def test_import_writes_a_run_that_colourises_and_trains(tiny_config, tmp_path):
   colorizer = colorize.Colorizer.from_workdir(workdir)
   rgb = np.random.RandomState(0).randint(0, 256, (16, 16, 3), np.uint8)
   l_model = colorizer._work_input(
-      np.asarray(colorize.color.rgb_to_lab(rgb / 255.0))[..., 0])[0]
+      np.asarray(color.rgb_to_lab(rgb / 255.0))[..., 0])[0]
   with torch.no_grad():
     theirs = g(torch.from_numpy(l_model[None].transpose(0, 3, 1, 2))).numpy()
   ours = np.asarray(colorizer._predict(colorizer._variables, l_model[None],
@@ -281,47 +283,6 @@ def _painting_32():
   """A 32 x 32 colour image that ships with scikit-image."""
   from skimage import data  # pylint: disable=g-import-not-at-top
   return cv2.resize(data.astronaut(), (32, 32), interpolation=cv2.INTER_AREA)
-
-
-def test_reference_generator_colourises_as_the_reference(tiny_config,
-                                                         tmp_path):
-  # The reference's BN recipe: weights_init_normal, then a trained-looking
-  # set of BatchNorm statistics; saved as its train.py saves it.
-  torch.manual_seed(6)
-  g = RefGenerator()
-  g.apply(torch_reference.weights_init_normal)
-  g = _randomise_batch_norms(g, seed=6).eval()
-  path = _saved(tmp_path, 'checkpoint_ep0_gen.pt', g.state_dict())
-  config = _config(tiny_config)
-  assert config.ab_scale == 127 and config.resize == 'half_pixel'
-  workdir = str(tmp_path / 'imported')
-  import_torch.import_weights(config, path, None, workdir)
-  rgb = _painting_32()
-  # The reference: datasets.preprocess -> Generator -> datasets.postprocess.
-  lab = torch_reference.preprocess(rgb[..., ::-1])
-  with torch.no_grad():
-    ab = g(torch.from_numpy(lab[None, :1])).numpy()[0]
-  theirs = torch_reference.postprocess(np.concatenate([lab[:1], ab]))[..., ::-1]
-  colorizer = colorize.Colorizer.from_workdir(workdir)
-  # a, b in the model range from the same input: the weights import exactly.
-  ours_ab = colorizer._predict(colorizer._variables,
-                               lab[None, :1].transpose(0, 2, 3, 1), None, None)
-  np.testing.assert_allclose(ours_ab[0], ab.transpose(1, 2, 0), atol=1e-5)
-  assert np.abs(ab).max() > 0.1  # Colours, not grey.
-  # End to end through colorize --gamut=clip, the reference's postprocess:
-  # within one 8-bit level of the reference (it truncates to uint8, we
-  # round; OpenCV's LAB differs in the 4th digit).
-  clip = colorize.Colorizer.from_workdir(workdir, gamut='clip')
-  diff = np.abs(clip.colorize(rgb).astype(int) - theirs.astype(int))
-  assert diff.max() <= 1, diff.max()
-  # By default colours outside sRGB are desaturated at the painting's own
-  # lightness instead; the colours inside it are the reference's.
-  lab_ours = np.concatenate([(lab[:1] + 1) * 50, ab * 127]).transpose(1, 2, 0)
-  raw = np.asarray(colorize.color.lab_to_rgb(lab_ours, clip=False))
-  inside = np.all((raw > 0.01) & (raw < 0.99), axis=-1)
-  assert 0.5 < inside.mean() < 1  # Both kinds of pixel are tested.
-  diff = np.abs(colorizer.colorize(rgb).astype(int) - theirs.astype(int))
-  assert diff[inside].max() <= 1, diff[inside].max()
 
 
 def test_runs_stored_before_the_scale_setting_load_as_trained(tiny_run,

@@ -133,8 +133,9 @@ def test_three_steps_are_bit_exact_with_the_pre_redesign_tree(
     tiny_config, model, norm, monkeypatch, default_xla_level):
   if not default_xla_level:  # Digests are of the default level's programs.
     return
-  # 967a76f's a, b scale: 110 (`workdir.STORED_BEFORE`).
-  config = tiny_config(model=model, ab_scale=110.0,
+  # 967a76f's a, b scale and resize: 110 and half-pixel
+  # (`workdir.STORED_BEFORE`).
+  config = tiny_config(model=model, ab_scale=110.0, resize='half_pixel',
                        **{'discriminator.norm': norm})
   nets = _three_step_nets(config)
   current = _digests(nets)
