@@ -329,7 +329,8 @@ FLAGS = flags.FLAGS
 
 def _define_flags() -> None:
   """Command-line flags, defined only when run as a program."""
-  flags.DEFINE_string('workdir', None, 'A training run\'s workdir.')
+  flags.DEFINE_string('workdir', None, 'A training run\'s workdir, or '
+                      f'{names.BUNDLED} (the hint model that ships).')
   flags.DEFINE_integer('epoch', None, 'Checkpoint epoch (default: latest).')
   flags.DEFINE_string('dataset', None, '"samples" or a folder (default: the '
                       'training dataset).')
@@ -364,6 +365,8 @@ def _define_flags() -> None:
 
 def _write(report: Dict[str, object], output: Optional[str]) -> str:
   """Writes the JSON report; on a read-only workdir, to the working folder."""
+  if not output and FLAGS.workdir == names.BUNDLED:  # No folder of its own.
+    output = f'eval_bundled_epoch_{report["epoch"]}.json'
   path = output or os.path.join(FLAGS.workdir,
                                 names.eval_report(report['epoch']))
   for candidate in ([path] if output else
