@@ -13,17 +13,29 @@ colourisation appears at once. Click the painting to place a hint of the
 picked colour (a model trained with `configs/hints.py`); with "Stroke" on,
 each click paints a line of hints from the last one. Every change
 colourises again. Undo takes back the last click, Clear all hints; the
-vibrance slider is `colorize --vibrance`. The downloads are the
-full-resolution PNG and the hints as the JSON file `colorize --hints`
-reads: the same command reproduces the page's image bit for bit.
+vibrance slider is `colorize --vibrance`. Every click and Undo counts, in
+the order made, however fast; the page shows the latest state. The
+downloads are the full-resolution PNG and the hints as the JSON file
+`colorize --hints` reads: the command the page shows (every argument
+quoted) reproduces the page's image bit for bit.
 
 Scripts reach the same model over HTTP: the endpoint `/colourise` takes a
-painting, a hints JSON text and a vibrance and returns the PNG, e.g. with
-Gradio's client (`benchmarks/app.py` loads it so):
+painting, a hints JSON text (at most 10,000 points) and a vibrance (null:
+the model's) and returns the PNG file `colorize` writes, byte for byte,
+e.g. with Gradio's client (`benchmarks/app.py` loads it so):
 
   from gradio_client import Client, handle_file
-  png = Client('http://127.0.0.1:7860/').predict(
+  png_path = Client('http://127.0.0.1:7860/').predict(
       handle_file('painting.jpg'), '[]', 1.0, api_name='/colourise')
+
+Every bad request is one message. At most two colourisations run at once
+over the whole server (uploads, edits and the endpoint together).
+
+What a person uploads stays theirs: the page keeps uploads, Gradio's cache
+and its results in one folder of its own (`$TMPDIR/colorjax_app_*`, readable
+by the user alone), deletes a painting's files an hour after its last use,
+and deletes the whole folder when it stops (Ctrl-C, SIGTERM or a failed
+start). An upload is at most 300 MB.
 
 The page is Gradio's (an optional extra: nothing else in colorjax imports
 it), with analytics off and system fonts, so it works without internet.
@@ -32,15 +44,20 @@ Gradio: `add_point`, `add_stroke`, `grey_preview`, `preview`, `colourise`
 and `hints_json`.
 """
 
+import atexit
+import functools
 import json
 import logging
 import os
 import re
 import shlex
+import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
 import urllib.request
@@ -56,9 +73,15 @@ from colorjax import names
 from colorjax import runtime
 from colorjax.colorizer import Colorizer
 from colorjax.errors import ColorjaxError
+from colorjax.errors import DataError
 
 Point = Dict[str, Any]  # One hint as `colorize --hints` reads it.
 PREVIEW_SIDE = 1024  # The page shows paintings at most this large.
+# What one request to the HTTP endpoint may carry.
+MAX_REQUEST_POINTS = 10_000
+MAX_HINTS_TEXT = 2_000_000  # Characters of its hints JSON.
+# The largest upload: a 100-megapixel painting (image_io's cap) as a PNG.
+MAX_UPLOAD = '300mb'
 _RGBA = re.compile(r'rgba?\(\s*([\d.]+)\s*,\s*([\d.]+)\s*,\s*([\d.]+)')
 
 
@@ -143,10 +166,8 @@ def colourise(colorizer: Colorizer, rgb: np.ndarray,
   --hints=<hints_json(points)>` writes (automatic without points)."""
   # Each request its own vibrance. The batch size stays the command line's:
   # the same compiled program, so the page and `colorize` agree bit for bit.
-  out = colorizer.with_vibrance(vibrance).colorize(
+  return colorizer.with_vibrance(vibrance).colorize(
       rgb, points if colorizer.takes_hints else None)
-  runtime.give_back_freed_memory()
-  return out
 
 
 def _gradio():
@@ -158,117 +179,291 @@ def _gradio():
   return gr
 
 
+def colorize_command(workdir: str, work_size: Optional[int], vibrance: float,
+                     name: str) -> str:
+  """The shell command that writes what the page shows, every argument
+  quoted (a painting may be called `x;id;y.jpg` or `my (1).jpg`)."""
+  stem = os.path.splitext(name)[0] or 'painting'
+  return shlex.join(
+      ['python', '-m', 'colorjax.colorize'] +
+      ([f'--workdir={workdir}'] if workdir != names.BUNDLED else []) +
+      ([f'--work_size={work_size}'] if work_size else []) +
+      [f'--vibrance={vibrance:g}', f'--hints={stem}.json', '--output=out',
+       name])
+
+
+def checked_vibrance(value: Any) -> float:
+  """A request's vibrance as a float in [0, 4]; raises DataError for a
+  string, a list, a bool, NaN or a value out of range."""
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+      0 <= value <= 4):
+    raise DataError(f'vibrance {value!r} must be a number in [0, 4] (1: as '
+                    'trained).')
+  return float(value)
+
+
+def api_points(text: Any, shape: Tuple[int, int]) -> List[Point]:
+  """The hints of an `/colourise` request (a JSON text of points as
+  `colorize --hints` reads; empty: none), parsed once; raises HintError."""
+  if text is None or text == '':
+    return []
+  if not isinstance(text, str):
+    raise hint_files.HintError('hints must be a JSON text (a list of points).')
+  if len(text) > MAX_HINTS_TEXT:
+    raise hint_files.HintError(
+        f'hints: {len(text):,} characters, more than {MAX_HINTS_TEXT:,}; send '
+        f'at most {MAX_REQUEST_POINTS:,} points.')
+  points = files.parse_json(text, 'hints', hint_files.HintError)
+  if isinstance(points, list) and len(points) > MAX_REQUEST_POINTS:
+    raise hint_files.HintError(f'hints: {len(points):,} points, more than '
+                               f'{MAX_REQUEST_POINTS:,} in one request.')
+  hint_files.parse_points(points, shape)  # One line if any is wrong.
+  return points
+
+
+class Paintings:
+  """The page's paintings, one record per upload, shared by every event.
+
+  Edits (a click, Undo, Clear, the vibrance) are applied here, under one
+  lock, in the order they arrive, and each makes a new version; a render
+  draws the latest version and shows it only if no newer one has been
+  shown, so no render replaces another's hints and every click counts.
+  Records older than `max_age_s` (and their files) are dropped.
+  """
+
+  def __init__(self, folder: str, max_age_s: float = 3600):
+    self.folder = folder
+    self.max_age_s = max_age_s
+    self._lock = threading.Lock()
+    self._records: Dict[str, Dict[str, Any]] = {}
+
+  def new(self, rgb: np.ndarray, name: str, vibrance: float
+          ) -> Tuple[str, np.ndarray]:
+    """A record for an uploaded painting: (its id, its greyscale)."""
+    grey, scale = grey_preview(rgb)
+    pid = os.urandom(8).hex()
+    record = {'rgb': rgb, 'grey': grey, 'scale': scale, 'name': name,
+              'stem': os.path.splitext(name)[0] or 'painting',
+              'points': [], 'clicks': [], 'vibrance': vibrance,
+              'version': 0, 'claimed': -1, 'shown': -1,
+              'time': time.monotonic()}
+    with self._lock:
+      self._prune()
+      self._records[pid] = record
+    return pid, grey
+
+  def edit(self, pid: str, fn) -> Dict[str, Any]:
+    """Applies `fn(record) -> changes` to the latest version of `pid`; a
+    copy of the new version."""
+    with self._lock:
+      record = self._get(pid)
+      record.update(fn(record))
+      record['version'] += 1
+      record['time'] = time.monotonic()
+      return dict(record)
+
+  def claim(self, pid: str) -> Optional[Dict[str, Any]]:
+    """The latest version to render, or None if it is already rendered or
+    being rendered."""
+    with self._lock:
+      record = self._get(pid)
+      if record['version'] <= record['claimed']:
+        return None
+      record['claimed'] = record['version']
+      return dict(record)
+
+  def show(self, pid: str, version: int) -> bool:
+    """Whether a render of `version` may be shown (nothing newer has)."""
+    with self._lock:
+      record = self._records.get(pid)
+      if record is None or version < record['shown']:
+        return False
+      record['shown'] = version
+      return True
+
+  def _get(self, pid: str) -> Dict[str, Any]:
+    if pid not in self._records:
+      raise ColorjaxError('this painting is no longer here (the page was '
+                          'idle for an hour); upload it again.')
+    return self._records[pid]
+
+  def _prune(self) -> None:
+    old = [k for k, r in self._records.items()
+           if time.monotonic() - r['time'] > self.max_age_s]
+    for k in old:
+      del self._records[k]
+      shutil.rmtree(os.path.join(self.folder, k), ignore_errors=True)
+
+
+class Page:
+  """What the page does, one small method per event; `build` wires them to
+  Gradio. Renders (an upload's, an edit's, the HTTP endpoint's) share one
+  budget, `renders`, however many events and tabs ask at once."""
+
+  def __init__(self, colorizer: Colorizer, workdir: str, folder: str,
+               work_size: Optional[int] = None, renders: int = 2):
+    self.colorizer = colorizer
+    self.workdir = workdir
+    self.work_size = work_size
+    self.folder = folder
+    self.paintings = Paintings(folder)
+    self.renders = threading.BoundedSemaphore(renders)
+
+  def upload(self, path: Optional[str], vibrance: float):
+    """A new painting: (its state, its greyscale), or a ColorjaxError."""
+    rgb = image_io.read_image(path)
+    name = os.path.basename(path)
+    pid, grey = self.paintings.new(rgb, name, checked_vibrance(vibrance))
+    return {'id': pid}, grey
+
+  def click(self, state, x: float, y: float, colour: str, radius: float,
+            stroke: bool) -> np.ndarray:
+    """One more hint (or stroke) at preview pixel (x, y): the preview."""
+    def apply(r):
+      add = add_stroke if stroke else add_point
+      points = add(r['points'], x / r['scale'], y / r['scale'], colour,
+                   radius, r['rgb'].shape[:2])
+      # Undo takes back a click: its one point or its whole stroke.
+      return {'points': points,
+              'clicks': r['clicks'] + [len(points) - len(r['points'])]}
+    return self._edit(state, apply)
+
+  def undo(self, state) -> np.ndarray:
+    def apply(r):
+      if not r['clicks']:
+        return {}
+      return {'points': r['points'][:len(r['points']) - r['clicks'][-1]],
+              'clicks': r['clicks'][:-1]}
+    return self._edit(state, apply)
+
+  def clear(self, state) -> np.ndarray:
+    return self._edit(state, lambda r: {'points': [], 'clicks': []})
+
+  def vibrance(self, state, vibrance: float) -> np.ndarray:
+    v = checked_vibrance(vibrance)
+    return self._edit(state, lambda r: {'vibrance': v})
+
+  def _edit(self, state, fn) -> np.ndarray:
+    if not state:
+      raise ColorjaxError('upload a painting first.')
+    r = self.paintings.edit(state['id'], fn)
+    return preview(r['grey'], r['scale'], r['points'])
+
+  def render(self, state) -> Optional[Tuple[Any, ...]]:
+    """The latest version's colours: (small image, PNG path, JSON path,
+    command), or None when there is nothing newer to show."""
+    if not state:
+      return None
+    r = self.paintings.claim(state['id'])
+    if r is None:
+      return None
+    with self.renders:
+      result = colourise(self.colorizer, r['rgb'], r['points'],
+                         r['vibrance'])
+    session = os.path.join(self.folder, state['id'])
+    os.makedirs(session, exist_ok=True)
+    png = os.path.join(session, f'{r["stem"]}_colour.png')
+    files.write_atomically(png, encode_png(result))
+    js = os.path.join(session, f'{r["stem"]}.json')
+    files.write_text(js, hints_json(r['points']))
+    shown = r['grey'].shape
+    small = cv2.resize(result, (shown[1], shown[0]),
+                       interpolation=cv2.INTER_AREA)
+    if not self.paintings.show(state['id'], r['version']):
+      return None
+    return small, png, js, colorize_command(self.workdir, self.work_size,
+                                            r['vibrance'], r['name'])
+
+  def api(self, path: Optional[str], hints: Any, vibrance: Any) -> str:
+    """The `/colourise` endpoint: a painting, a hints JSON text and a
+    vibrance (None: the model's) to the PNG file `colorize` would write."""
+    if not path:
+      raise ColorjaxError('send a painting.')
+    try:
+      rgb = image_io.read_image(path)
+      points = api_points(hints, rgb.shape[:2])
+      v = (self.colorizer.vibrance if vibrance is None else
+           checked_vibrance(vibrance))
+      if points and not self.colorizer.takes_hints:
+        self.colorizer.hint_map(points, rgb.shape[:2])  # Says how to train.
+      with self.renders:
+        result = colourise(self.colorizer, rgb, points, v)
+    except ColorjaxError as e:
+      raise ColorjaxError(str(e).replace(os.path.dirname(path) + os.sep, '')
+                          ) from None
+    session = os.path.join(self.folder, 'api')
+    os.makedirs(session, exist_ok=True)
+    out = os.path.join(session, f'{os.urandom(8).hex()}.png')
+    files.write_atomically(out, encode_png(result))
+    return out
+
+
+def encode_png(rgb: np.ndarray) -> bytes:
+  """uint8 RGB as the PNG bytes `colorize` writes."""
+  ok, encoded = cv2.imencode('.png', rgb[..., ::-1])
+  if not ok:
+    raise ColorjaxError('the PNG encoder refused the result')
+  return encoded.tobytes()
+
+
 def build(colorizer: Colorizer, workdir: str,
-          work_size: Optional[int] = None) -> Any:
+          work_size: Optional[int] = None, folder: Optional[str] = None,
+          renders: int = 2) -> Any:
   """The Gradio Blocks of the page for `colorizer` (of `workdir`, at
-  `work_size` if not the trained size)."""
+  `work_size` if not the trained size), writing its files under `folder`
+  (default: a new private temporary folder), with at most `renders`
+  colourisations at once over every event."""
   gr = _gradio()
-  folder = tempfile.mkdtemp(prefix='colorjax_app_')
+  folder = folder or tempfile.mkdtemp(prefix='colorjax_app_')
+  page_fns = Page(colorizer, workdir, folder, work_size, renders)
   hints_note = ('Click the painting to place a hint of the picked colour.'
                 if colorizer.takes_hints else
                 'This model was trained without hints: the page colours '
                 'automatically (train one with configs/hints.py).')
 
-  def fail(e: Exception):
-    raise gr.Error(str(e), print_exception=False)
+  def guarded(fn):
+    """`fn` with a ColorjaxError shown as a short message on the page (its
+    signature kept: Gradio passes event data by annotation)."""
+    @functools.wraps(fn)
+    def run(*args):
+      try:
+        return fn(*args)
+      except ColorjaxError as e:
+        raise gr.Error(str(e), print_exception=False) from None
+    return run
 
-  def render(state: Dict[str, Any], vibrance: float):
-    rgb, points = state['rgb'], state['points']
-    shown = preview(state['grey'], state['scale'], points)
-    result = colourise(colorizer, rgb, points, vibrance)
-    small = cv2.resize(result, (shown.shape[1], shown.shape[0]),
-                       interpolation=cv2.INTER_AREA)
-    stem = state['stem']
-    session = os.path.join(folder, state['id'])
-    os.makedirs(session, exist_ok=True)
-    png = os.path.join(session, f'{stem}_colour.png')
-    ok, encoded = cv2.imencode('.png', result[..., ::-1])
-    if not ok:
-      fail(ColorjaxError('the PNG encoder refused the result'))
-    files.write_atomically(png, encoded.tobytes())
-    js = os.path.join(session, f'{stem}.json')
-    files.write_text(js, hints_json(points))
-    command = shlex.join(
-        ['python', '-m', 'colorjax.colorize'] +
-        ([f'--workdir={workdir}'] if workdir != names.BUNDLED else []) +
-        ([f'--work_size={work_size}'] if work_size else []) +
-        [f'--vibrance={vibrance:g}', f'--hints={stem}.json', '--output=out',
-         state['name']])
-    return state, shown, small, png, js, command
-
-  def on_upload(path: Optional[str], vibrance: float, state):
-    """(the upload, then the outputs). The upload clears, ready for the
-    next painting (the page names the one shown); a file that is not a
-    usable image is a short message."""
+  def on_upload(path, vibrance):
+    """(the upload cleared, state, preview, and the old outputs cleared)."""
     if not path:
-      return (gr.skip(),) + (None,) * 5 + ('',)
+      return (gr.skip(),) * 7
     try:
-      rgb = image_io.read_image(path)
+      state, grey = page_fns.upload(path, vibrance)
     except ColorjaxError as e:
       gr.Warning(str(e).replace(os.path.dirname(path) + os.sep, ''))
       return (None,) + (gr.skip(),) * 6
-    grey, scale = grey_preview(rgb)
-    state = {'rgb': rgb, 'points': [], 'clicks': [],
-             'id': os.urandom(8).hex(),
-             'grey': grey, 'scale': scale,
-             'name': os.path.basename(path),
-             'stem': os.path.splitext(os.path.basename(path))[0] or 'painting'}
-    return (None,) + render(state, vibrance)
+    return None, state, grey, None, None, None, ''
 
-  def on_click(state, colour: str, radius: float, stroke: bool,
-               vibrance: float, evt: gr.SelectData):
-    if not state:
-      fail(ColorjaxError('upload a painting first.'))
-    x, y = (v / state['scale'] for v in evt.index)
-    add = add_stroke if stroke else add_point
-    try:
-      points = add(state['points'], x, y, colour, radius,
-                   state['rgb'].shape[:2])
-    except ColorjaxError as e:
-      fail(e)
-    # Undo takes back a click: its one point or its whole stroke.
-    clicks = state['clicks'] + [len(points) - len(state['points'])]
-    return render(dict(state, points=points, clicks=clicks), vibrance)
+  def on_click(state, colour, radius, stroke, evt: gr.SelectData):
+    x, y = evt.index
+    return page_fns.click(state, x, y, colour, radius, stroke)
 
-  def on_change(state, vibrance: float, drop: str):
-    if not state:
-      return (state,) + (gr.skip(),) * 5
-    points, clicks = state['points'], state['clicks']
-    if drop == 'undo' and clicks:
-      points, clicks = points[:len(points) - clicks[-1]], clicks[:-1]
-    elif drop == 'clear':
-      points, clicks = [], []
-    return render(dict(state, points=points, clicks=clicks), vibrance)
+  def on_render(state):
+    out = page_fns.render(state)
+    return (gr.skip(),) * 4 if out is None else out
 
-  def on_api(path: Optional[str], hints: str, vibrance: float) -> np.ndarray:
-    """The `/colourise` endpoint: a painting, a hints JSON text (as
-    `colorize --hints` reads; empty: none) and a vibrance, to the PNG."""
-    if not path:
-      fail(ColorjaxError('send a painting.'))
-    try:
-      rgb = image_io.read_image(path)
-      try:
-        points = json.loads(hints or '[]')
-      except json.JSONDecodeError as e:
-        raise hint_files.HintError(f'hints: not JSON ({e})') from None
-      hint_files.parse_points(points, rgb.shape[:2])
-      if points and not colorizer.takes_hints:
-        colorizer.hint_map(points, rgb.shape[:2])  # Says how to train one.
-      return colourise(colorizer, rgb, points, colorizer.vibrance
-                       if vibrance is None else vibrance)
-    except ColorjaxError as e:
-      fail(ColorjaxError(str(e).replace(os.path.dirname(path) + os.sep, '')))
-
+  trim = dict(fn=runtime.give_back_freed_memory, inputs=None, outputs=None,
+              api_visibility='private')
   # Gradio's copies of the results are deleted an hour after they are made.
   with gr.Blocks(title='colorjax: colour a painting',
                  analytics_enabled=False, delete_cache=(600, 3600)) as page:
     state = gr.State(None)
+    model = ('the hint model that ships with colorjax'
+             if workdir == names.BUNDLED else f'`{workdir}`')
     gr.Markdown(f'## colorjax: colour a painting\n{hints_note} Model: '
-                f'`{workdir}`.')
+                f'{model}.')
     with gr.Row():
       upload = gr.File(label='Painting (drop one; another starts afresh)',
-                       file_types=['image'],
-                       elem_id='upload')
+                       file_types=['image'], elem_id='upload')
       with gr.Column():
         colour = gr.ColorPicker('#1f4e9c', label='Hint colour',
                                 elem_id='colour')
@@ -291,26 +486,38 @@ def build(colorizer: Colorizer, workdir: str,
       js = gr.File(label='Hints (JSON for colorize --hints)', elem_id='json')
     command = gr.Textbox(label='The same from the command line',
                          elem_id='command')
-    outputs = [state, shown, result, png, js, command]
+    rendered = [result, png, js, command]
+    # Edits: every one counts, applied one at a time in arrival order (they
+    # are quick); each then asks for a render of the latest version, in the
+    # render budget shared with uploads and the HTTP endpoint.
+    edit = dict(outputs=shown, api_visibility='private',
+                trigger_mode='multiple', concurrency_id='edit',
+                concurrency_limit=1)
+    render = dict(fn=guarded(on_render), inputs=state, outputs=rendered,
+                  api_visibility='private', concurrency_id='render',
+                  concurrency_limit=renders)
     edits = [
-        shown.select(on_click, [state, colour, radius, stroke, vibrance],
-                     outputs, api_visibility='private'),
-        undo.click(lambda s, v: on_change(s, v, 'undo'), [state, vibrance],
-                   outputs, api_visibility='private'),
-        clear.click(lambda s, v: on_change(s, v, 'clear'), [state, vibrance],
-                    outputs, api_visibility='private'),
-        vibrance.release(lambda s, v: on_change(s, v, 'same'),
-                         [state, vibrance], outputs,
-                         api_visibility='private')]
-    # A new upload cancels the edits of the last one still running, so their
+        shown.select(guarded(on_click), [state, colour, radius, stroke],
+                     **edit),
+        undo.click(guarded(page_fns.undo), state, **edit),
+        clear.click(guarded(page_fns.clear), state, **edit),
+        vibrance.release(guarded(page_fns.vibrance), [state, vibrance],
+                         **edit)]
+    followed = [e.then(**render).then(**trim) for e in edits]
+    # A new upload cancels the edits of the last one still waiting, so their
     # hints never land on the new painting.
-    upload.upload(on_upload, [upload, vibrance, state], [upload] + outputs,
-                  cancels=edits, api_visibility='private')
+    upload.upload(on_upload, [upload, vibrance],
+                  [upload, state, shown] + rendered,
+                  cancels=edits + followed, api_visibility='private',
+                  concurrency_id='upload', concurrency_limit=renders).then(
+                      **render).then(**trim)
     with gr.Row(visible=False):  # The HTTP endpoint's own fields.
       api_file, api_hints = gr.File(), gr.Textbox()
-      api_vibrance, api_png = gr.Number(), gr.Image(format='png')
-      gr.Button().click(on_api, [api_file, api_hints, api_vibrance], api_png,
-                        api_name='colourise')
+      api_vibrance, api_png = gr.JSON(), gr.File()
+      gr.Button().click(guarded(page_fns.api),
+                        [api_file, api_hints, api_vibrance], api_png,
+                        api_name='colourise', concurrency_id='render',
+                        concurrency_limit=renders).then(**trim)
   return page
 
 
@@ -363,32 +570,58 @@ def _define_flags() -> None:
   flags.DEFINE_integer('port', 7860, 'Port (0: a free one).')
 
 
+def _private_folder() -> str:
+  """The page's own folder (0700, files 0600: on a shared machine no one
+  else reads the paintings), removed when the page stops, however it stops
+  (a clean stop, Ctrl-C, SIGTERM, a failed start); Gradio's uploads and
+  cache live in it too."""
+  os.umask(0o077)
+  root = tempfile.mkdtemp(prefix='colorjax_app_')
+  atexit.register(shutil.rmtree, root, ignore_errors=True)
+  os.environ['GRADIO_TEMP_DIR'] = os.path.join(root, 'uploads')
+
+  def stop(*_):
+    raise KeyboardInterrupt
+  signal.signal(signal.SIGTERM, stop)
+  return root
+
+
 def main(argv):
   if len(argv) > 1:
     raise runtime.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
+  root = _private_folder()  # Before Gradio reads GRADIO_TEMP_DIR.
   gr = _gradio()
   runtime.setup()
   colorizer = Colorizer.from_workdir(
       FLAGS.workdir, FLAGS.epoch, work_size=FLAGS.work_size, seed=FLAGS.seed)
-  page = build(colorizer, FLAGS.workdir, FLAGS.work_size)
+  page = build(colorizer, FLAGS.workdir, FLAGS.work_size,
+               folder=os.path.join(root, 'results'))
   port = FLAGS.port or None
   logging.getLogger('httpx').setLevel(logging.WARNING)  # Its every request.
   try:
-    page.queue(default_concurrency_limit=2).launch(
+    page.queue().launch(
         server_name=FLAGS.host, server_port=port, share=False,
         # System fonts: nothing fetched from the internet.
         theme=gr.themes.Default(font=['system-ui', 'sans-serif'],
                                 font_mono=['ui-monospace', 'monospace']),
         inbrowser=False, show_error=False, prevent_thread_lock=True,
-        quiet=True)
+        quiet=True, max_file_size=MAX_UPLOAD)
   except OSError as e:  # Gradio's "Cannot find empty port", a bad host.
     raise runtime.UsageError(
         f'cannot serve on {FLAGS.host}:{FLAGS.port} ({str(e).split(".")[0]}); '
         'is the page already running there? Pass another --port, or '
         '--port=0 for a free one.') from None
   print(f'colorjax page: {page.local_url}', flush=True)
-  page.block_thread()
+  try:
+    while True:
+      time.sleep(0.5)
+  except KeyboardInterrupt:
+    pass
+  finally:
+    page.close()
+  print('colorjax page stopped; its uploads and results are deleted.',
+        flush=True)
 
 
 if __name__ == '__main__':

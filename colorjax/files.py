@@ -30,6 +30,24 @@ def check_regular_file(path: str, max_bytes: int,
                 f'{max_bytes / 2**20:.0f} MiB allowed.')
 
 
+def parse_json(text: str, name: str, error: Type[Exception] = DataError
+               ) -> Any:
+  """The JSON document `text` (what `name` holds); anything that is not
+  plain JSON is `error`, one line naming it: bad syntax, nesting too deep
+  for the parser (RecursionError), a number too long to convert."""
+  try:
+    return json.loads(text)
+  except json.JSONDecodeError as e:
+    raise error(f'{name} is not valid JSON ({e.msg} at line {e.lineno}, '
+                f'column {e.colno}).') from None
+  except RecursionError:
+    raise error(f'{name} is nested too deeply to be a hints or config '
+                'file.') from None
+  except ValueError as e:  # E.g. an integer of thousands of digits.
+    raise error(f'{name} is not usable JSON ({str(e).splitlines()[0]}).'
+                ) from None
+
+
 def read_json(path: str, error: Type[Exception] = DataError,
               max_bytes: int = MAX_JSON_BYTES) -> Any:
   """The JSON document at `path`; what is not a regular file, cannot be
@@ -37,12 +55,10 @@ def read_json(path: str, error: Type[Exception] = DataError,
   check_regular_file(path, max_bytes, error)
   try:
     with open(path, encoding='utf-8') as f:
-      return json.load(f)
+      text = f.read()
   except (OSError, UnicodeDecodeError) as e:
     raise error(f'{path} cannot be read ({e}).') from None
-  except json.JSONDecodeError as e:
-    raise error(f'{path} is not valid JSON ({e.msg} at line {e.lineno}, '
-                f'column {e.colno}).') from None
+  return parse_json(text, path, error)
 
 
 def write_atomically(path: str, data: bytes) -> None:

@@ -316,15 +316,23 @@ def test_the_http_endpoint_colours_as_colorize_and_refuses_in_one_line(
   colorizer = colorize.Colorizer.pretrained(vibrance=1.0)
   assert colorize.run(colorizer, [painting], str(tmp_path / 'out'),
                       hints=str(tmp_path / 'painting.json')) == 0
-  np.testing.assert_array_equal(
-      cv2.imread(got), cv2.imread(str(tmp_path / 'out' / 'painting.png')))
-  for bad, message in [
-      ('[{"x": 500, "y": 30, "color": "#1f4e9c"}]', 'outside the painting'),
-      ('[{"x": 5', 'not JSON'),
-      ('[{"x": 5, "y": 5, "color": "sky"}]', 'not an sRGB hex')]:
+  # The file colorize writes, byte for byte.
+  with open(got, 'rb') as a, open(tmp_path / 'out' / 'painting.png', 'rb') as b:
+    assert a.read() == b.read()
+  many = json.dumps([{'x': 1, 'y': 1, 'color': BLUE}] * 20_000)
+  for bad, vibrance, message in [
+      ('[{"x": 500, "y": 30, "color": "#1f4e9c"}]', 1.0,
+       'outside the painting'),
+      ('[{"x": 5', 1.0, 'not valid JSON'),
+      ('[{"x": 5, "y": 5, "color": "sky"}]', 1.0, 'not an sRGB hex'),
+      ('[' * 100_000 + ']' * 100_000, 1.0, 'nested too deeply'),
+      ('[{"x": 1' + '0' * 5000 + ', "y": 5, "color": "#1f4e9c"}]', 1.0,
+       'not usable JSON'),
+      (many, 1.0, '20,000 points, more than 10,000'),
+      ('[]', 9.0, 'vibrance 9'), ('[]', 'abc', "vibrance 'abc'"),
+      ('[]', '2', "vibrance '2'"), ('[]', [1], r'vibrance \[1\]')]:
     with pytest.raises(Exception, match=message) as info:
-      client.predict(handle_file(painting), bad, 1.0, api_name='/colourise')
+      client.predict(handle_file(painting), bad, vibrance,
+                     api_name='/colourise')
     assert 'Traceback' not in str(info.value)
-  with pytest.raises(Exception, match='vibrance 9'):
-    client.predict(handle_file(painting), '[]', 9.0, api_name='/colourise')
   assert proc.poll() is None
