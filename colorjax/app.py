@@ -246,7 +246,7 @@ class Paintings:
               'stem': os.path.splitext(name)[0] or 'painting',
               'points': [], 'clicks': [], 'vibrance': vibrance,
               'version': 0, 'claimed': -1, 'shown': -1,
-              'time': time.monotonic()}
+              'time': time.monotonic(), 'next': None}
     with self._lock:
       self._prune()
       self._records[pid] = record
@@ -259,6 +259,24 @@ class Paintings:
       record = self._get(pid)
       record.update(fn(record))
       record['version'] += 1
+      record['time'] = time.monotonic()
+      return dict(record)
+
+  def edit_log(self, pid: str, edits: List[Tuple[int, Any]]
+               ) -> Dict[str, Any]:
+    """Applies the numbered `edits` [(seq, fn)] of `pid` not applied yet,
+    in their order. The browser sends its whole log of edits with every
+    request (requests may overtake one another, or carry a log a click
+    older), so each edit is applied exactly once, in the order made."""
+    with self._lock:
+      record = self._get(pid)
+      if record['next'] is None and edits:
+        record['next'] = min(seq for seq, _ in edits)
+      for seq, fn in sorted(edits, key=lambda e: e[0]):
+        if seq >= record['next']:
+          record.update(fn(record))
+          record['next'] = seq + 1
+          record['version'] += 1
       record['time'] = time.monotonic()
       return dict(record)
 
@@ -316,9 +334,39 @@ class Page:
     pid, grey = self.paintings.new(rgb, name, checked_vibrance(vibrance))
     return {'id': pid}, grey
 
+  def sequenced(self, state, log: str, colour: str, radius: float,
+                stroke: bool) -> np.ndarray:
+    """The browser's log of this painting's edits (see `_CLICKS_JS`):
+    'X,Y,N' (a click at preview pixel X, Y), 'undo,,N' or 'clear,,N',
+    separated by ';'; those not applied yet are, in N's order."""
+    if not state:
+      raise ColorjaxError('upload a painting first.')
+    if not isinstance(log, str) or len(log) > MAX_HINTS_TEXT:
+      raise ColorjaxError('the page sent edits it could not have made.')
+    edits = []
+    for entry in filter(None, log.split(';')):
+      parts = entry.split(',')
+      try:
+        seq = int(parts[2])
+        if parts[0] in ('undo', 'clear'):
+          fn = self._undo if parts[0] == 'undo' else self._clear
+        else:
+          fn = self._click(float(parts[0]), float(parts[1]), colour, radius,
+                           stroke)
+      except (IndexError, ValueError):
+        raise ColorjaxError(f'{entry!r} is not an edit of the page.'
+                            ) from None
+      edits.append((seq, fn))
+    r = self.paintings.edit_log(state['id'], edits)
+    return preview(r['grey'], r['scale'], r['points'])
+
   def click(self, state, x: float, y: float, colour: str, radius: float,
             stroke: bool) -> np.ndarray:
     """One more hint (or stroke) at preview pixel (x, y): the preview."""
+    return self._edit(state, self._click(x, y, colour, radius, stroke))
+
+  @staticmethod
+  def _click(x: float, y: float, colour: str, radius: float, stroke: bool):
     def apply(r):
       add = add_stroke if stroke else add_point
       points = add(r['points'], x / r['scale'], y / r['scale'], colour,
@@ -326,18 +374,24 @@ class Page:
       # Undo takes back a click: its one point or its whole stroke.
       return {'points': points,
               'clicks': r['clicks'] + [len(points) - len(r['points'])]}
-    return self._edit(state, apply)
+    return apply
+
+  @staticmethod
+  def _undo(r):
+    if not r['clicks']:
+      return {}
+    return {'points': r['points'][:len(r['points']) - r['clicks'][-1]],
+            'clicks': r['clicks'][:-1]}
+
+  @staticmethod
+  def _clear(r):
+    return {'points': [], 'clicks': []}
 
   def undo(self, state) -> np.ndarray:
-    def apply(r):
-      if not r['clicks']:
-        return {}
-      return {'points': r['points'][:len(r['points']) - r['clicks'][-1]],
-              'clicks': r['clicks'][:-1]}
-    return self._edit(state, apply)
+    return self._edit(state, self._undo)
 
   def clear(self, state) -> np.ndarray:
-    return self._edit(state, lambda r: {'points': [], 'clicks': []})
+    return self._edit(state, self._clear)
 
   def vibrance(self, state, vibrance: float) -> np.ndarray:
     v = checked_vibrance(vibrance)
@@ -406,6 +460,56 @@ def encode_png(rgb: np.ndarray) -> bytes:
   return encoded.tobytes()
 
 
+# The page's click handler. Gradio's own `select` on an image loses the
+# clicks that land while the image is being replaced (each edit replaces it),
+# so the page listens on the document, maps the click to the picture's own
+# pixels (from the last laid-out image, should the new one be loading) and
+# sends each click, Undo and Clear through a hidden field and button: the
+# field holds the numbered log of the painting's edits, and the server
+# applies each once, in that order (`Paintings.edit_log`), whichever
+# request brings it.
+_CLICKS_JS = """
+() => {
+  let last = null;
+  const where = (e) => {
+    const box = document.querySelector('#hints');
+    if (!box || !box.contains(e.target)) return null;
+    const img = box.querySelector('img');
+    if (img && img.naturalWidth > 0) {
+      const r = img.getBoundingClientRect();
+      if (r.width > 0) last = {r: r, w: img.naturalWidth, h: img.naturalHeight};
+    }
+    if (!last) return null;
+    const x = (e.clientX - last.r.left) * last.w / last.r.width;
+    const y = (e.clientY - last.r.top) * last.h / last.r.height;
+    if (x < 0 || y < 0 || x >= last.w || y >= last.h) return null;
+    return [x, y];
+  };
+  let n = 0, log = [];
+  document.addEventListener('change', (e) => {  // A new painting.
+    if (e.target.closest('#upload')) log = [];
+  }, true);
+  document.addEventListener('click', (e) => {
+    let what = null;
+    if (e.target.closest('#undo')) what = 'undo,';
+    else if (e.target.closest('#clear')) what = 'clear,';
+    else {
+      const p = where(e);
+      if (p) what = p[0].toFixed(1) + ',' + p[1].toFixed(1);
+    }
+    if (!what) return;
+    const field = document.querySelector('#click_at textarea, #click_at input');
+    const go = document.querySelector('#click_go');
+    if (!field || !go) return;
+    log.push(what + ',' + (n++));
+    field.value = log.join(';');
+    field.dispatchEvent(new Event('input', {bubbles: true}));
+    setTimeout(() => go.click(), 0);
+  }, true);
+}
+"""
+
+
 def build(colorizer: Colorizer, workdir: str,
           work_size: Optional[int] = None, folder: Optional[str] = None,
           renders: int = 2) -> Any:
@@ -443,10 +547,6 @@ def build(colorizer: Colorizer, workdir: str,
       return (None,) + (gr.skip(),) * 6
     return None, state, grey, None, None, None, ''
 
-  def on_click(state, colour, radius, stroke, evt: gr.SelectData):
-    x, y = evt.index
-    return page_fns.click(state, x, y, colour, radius, stroke)
-
   def on_render(state):
     out = page_fns.render(state)
     return (gr.skip(),) * 4 if out is None else out
@@ -455,7 +555,9 @@ def build(colorizer: Colorizer, workdir: str,
               api_visibility='private')
   # Gradio's copies of the results are deleted an hour after they are made.
   with gr.Blocks(title='colorjax: colour a painting',
-                 analytics_enabled=False, delete_cache=(600, 3600)) as page:
+                 analytics_enabled=False, delete_cache=(600, 3600),
+                 js=_CLICKS_JS, css='#click_at, #click_go {display: none}'
+                 ) as page:
     state = gr.State(None)
     model = ('the hint model that ships with colorjax'
              if workdir == names.BUNDLED else f'`{workdir}`')
@@ -474,8 +576,9 @@ def build(colorizer: Colorizer, workdir: str,
         vibrance = gr.Slider(0, 2, colorizer.vibrance, step=0.05,
                              label='Vibrance', elem_id='vibrance')
         with gr.Row():
-          undo = gr.Button('Undo', elem_id='undo')
-          clear = gr.Button('Clear hints', elem_id='clear')
+          # Their clicks go through _CLICKS_JS, numbered with the others.
+          gr.Button('Undo', elem_id='undo')
+          gr.Button('Clear hints', elem_id='clear')
     with gr.Row():
       shown = gr.Image(label='Hints (click to place)', interactive=False,
                        elem_id='hints', format='png')
@@ -484,26 +587,31 @@ def build(colorizer: Colorizer, workdir: str,
     with gr.Row():
       png = gr.File(label='Full-resolution PNG', elem_id='png')
       js = gr.File(label='Hints (JSON for colorize --hints)', elem_id='json')
+    # Clicks on the hints image reach the server through these two (see
+    # _CLICKS_JS): every click counts, even while the image is replaced.
+    click_at = gr.Textbox(elem_id='click_at', container=False)
+    click_go = gr.Button(elem_id='click_go')
     command = gr.Textbox(label='The same from the command line',
                          elem_id='command')
     rendered = [result, png, js, command]
     # Edits: every one counts, applied one at a time in arrival order (they
     # are quick); each then asks for a render of the latest version, in the
     # render budget shared with uploads and the HTTP endpoint.
+    # No progress overlay on the hints image: it would swallow the next
+    # clicks while an edit is pending.
     edit = dict(outputs=shown, api_visibility='private',
                 trigger_mode='multiple', concurrency_id='edit',
-                concurrency_limit=1)
+                concurrency_limit=1, show_progress='hidden')
     render = dict(fn=guarded(on_render), inputs=state, outputs=rendered,
                   api_visibility='private', concurrency_id='render',
                   concurrency_limit=renders)
     edits = [
-        shown.select(guarded(on_click), [state, colour, radius, stroke],
-                     **edit),
-        undo.click(guarded(page_fns.undo), state, **edit),
-        clear.click(guarded(page_fns.clear), state, **edit),
+        click_go.click(guarded(page_fns.sequenced),
+                       [state, click_at, colour, radius, stroke], **edit),
         vibrance.release(guarded(page_fns.vibrance), [state, vibrance],
                          **edit)]
-    followed = [e.then(**render).then(**trim) for e in edits]
+    followed = [e.then(**render, trigger_mode='always_last').then(**trim)
+                for e in edits]
     # A new upload cancels the edits of the last one still waiting, so their
     # hints never land on the new painting.
     upload.upload(on_upload, [upload, vibrance],

@@ -6,8 +6,10 @@ installs them. Without them the test is skipped and says which is missing.
 
 import json
 import os
+import shlex
 import shutil
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -60,6 +62,58 @@ def test_a_stroke_is_a_line_of_hints_from_the_last_point():
     app.add_stroke(points, 70, 10, BLUE, 4, (40, 64))
 
 
+@pytest.mark.parametrize('name', ['x;id;y.jpg', 'my painting (1).jpg',
+                                  "l'été & co.png", 'a"b$(id).png'])
+def test_the_command_the_page_shows_is_a_command(name):
+  command = app.colorize_command(names.BUNDLED, 64, 1.25, name)
+  args = shlex.split(command)
+  stem = os.path.splitext(name)[0]
+  assert args == ['python', '-m', 'colorjax.colorize', '--work_size=64',
+                  '--vibrance=1.25', f'--hints={stem}.json', '--output=out',
+                  name]
+  assert '--workdir=w x' in shlex.split(
+      app.colorize_command('w x', None, 1, name))
+
+
+def test_edits_apply_in_order_and_an_old_render_never_shows(tmp_path):
+  store = app.Paintings(str(tmp_path))
+  pid, _ = store.new(np.full((20, 30, 3), 128, np.uint8), 'p.png', 1.0)
+  first = store.claim(pid)  # A render of version 0 starts...
+  for i in range(5):  # ...while five clicks arrive,
+    store.edit(pid, lambda r, i=i: {'points': r['points'] + [i]})
+  store.edit(pid, lambda r: {'vibrance': 1.5})  # and a vibrance change.
+  latest = store.claim(pid)
+  assert latest['points'] == [0, 1, 2, 3, 4] and latest['vibrance'] == 1.5
+  assert store.claim(pid) is None  # Claimed: no second render of it.
+  assert store.show(pid, latest['version'])
+  assert not store.show(pid, first['version'])  # Finished last: not shown.
+
+
+def test_a_log_of_edits_is_applied_once_in_order_whatever_brings_it(
+    tmp_path):
+  page = app.Page(None, names.BUNDLED, str(tmp_path))
+  pid, _ = page.paintings.new(np.full((20, 30, 3), 128, np.uint8), 'p.png',
+                              1.0)
+  state = {'id': pid}
+  # Requests overtake one another and carry logs of different lengths:
+  # the third click's log arrives first, then a stale one, then the rest.
+  page.sequenced(state, '2.0,3.0,4;5.0,3.0,5;9.0,3.0,6', BLUE, 1, False)
+  page.sequenced(state, '2.0,3.0,4', BLUE, 1, False)
+  page.sequenced(state, '2.0,3.0,4;5.0,3.0,5;9.0,3.0,6;undo,,7;12.0,4.0,8',
+                 BLUE, 1, False)
+  points = page.paintings.claim(pid)['points']
+  assert [(p['x'], p['y']) for p in points] == [(2, 3), (5, 3), (12, 4)]
+  with pytest.raises(app.ColorjaxError, match='not an edit of the page'):
+    page.sequenced(state, 'drop table,9', BLUE, 1, False)
+
+
+def test_a_bad_vibrance_is_one_message():
+  for bad in ('abc', '2', [1], True, float('nan'), -0.5, 5):
+    with pytest.raises(app.DataError, match='must be a number in'):
+      app.checked_vibrance(bad)
+  assert app.checked_vibrance(2) == 2.0
+
+
 def test_a_workdir_without_a_checkpoint_is_one_line_at_start_up(tmp_path):
   pytest.importorskip('gradio', reason='pip install -e ".[app]"')
   result = subprocess.run(
@@ -71,8 +125,9 @@ def test_a_workdir_without_a_checkpoint_is_one_line_at_start_up(tmp_path):
   assert str(tmp_path) in line
 
 
-def test_a_port_in_use_is_one_line_at_start_up():
-  """Starting the page twice on one port: one line, not a traceback."""
+def test_a_port_in_use_is_one_line_at_start_up(tmp_path):
+  """Starting the page twice on one port: one line, not a traceback, and
+  nothing left behind."""
   pytest.importorskip('gradio', reason='pip install -e ".[app]"')
   with socket.socket() as taken:
     taken.bind(('127.0.0.1', 0))
@@ -80,10 +135,12 @@ def test_a_port_in_use_is_one_line_at_start_up():
     port = taken.getsockname()[1]
     result = subprocess.run(
         [sys.executable, '-m', 'colorjax.app', f'--port={port}'], cwd=ROOT,
-        capture_output=True, text=True, timeout=300, env=subprocess_env())
+        capture_output=True, text=True, timeout=300,
+        env=subprocess_env(TMPDIR=str(tmp_path)))
   assert result.returncode == 1 and 'Traceback' not in result.stderr
   (line,) = [l for l in result.stderr.splitlines() if l.startswith('error:')]
   assert f'127.0.0.1:{port}' in line and '--port=0' in line
+  assert not list(tmp_path.glob('colorjax_app_*'))
 
 
 def _painting(path: str) -> np.ndarray:
@@ -336,3 +393,64 @@ def test_the_http_endpoint_colours_as_colorize_and_refuses_in_one_line(
                      api_name='/colourise')
     assert 'Traceback' not in str(info.value)
   assert proc.poll() is None
+
+
+def test_every_quick_click_and_undo_counts(server, tmp_path):
+  from playwright.sync_api import sync_playwright  # pylint: disable=g-import-not-at-top
+  url, proc = server
+  painting = str(tmp_path / 'quick.png')
+  _painting(painting)
+  count = lambda n: lambda d: len(json.loads(d)) == n
+  with sync_playwright() as p:
+    browser = p.chromium.launch(executable_path=CHROMIUM,
+                                args=['--no-sandbox'])
+    page = browser.new_page(viewport={'width': 1300, 'height': 1000})
+    page.goto(url, timeout=60_000)
+    page.set_input_files('#upload input[type=file]', painting)
+    _wait_for_new(page, '#result img', None)
+    _click_hints(page, 0.05, 0.5)
+    _settled(page, '#json', count(1), 'the first hint')
+    box = page.locator('#hints img').bounding_box()
+    for i in range(1, 50):  # 49 more, 25 ms apart, left to right.
+      page.mouse.click(box['x'] + box['width'] * (0.05 + 0.018 * i),
+                       box['y'] + box['height'] * 0.5)
+      page.wait_for_timeout(25)
+    fifty = json.loads(_settled(page, '#json', count(50), '50 hints'))
+    for _ in range(5):
+      page.locator('#undo').click()
+      page.wait_for_timeout(25)
+    left = json.loads(_settled(page, '#json', count(45), '45 hints'))
+    time.sleep(2)  # Nothing more arrives late.
+    final = json.loads(_download(page, '#json'))
+    browser.close()
+  assert proc.poll() is None
+  xs = [q['x'] for q in fifty]
+  assert xs == sorted(xs) and len(set(xs)) == 50
+  assert left == fifty[:45] and final == left
+
+
+def test_uploads_stay_private_and_go_when_the_page_stops(tmp_path):
+  pytest.importorskip('gradio', reason='pip install -e ".[app]"')
+  from gradio_client import Client  # pylint: disable=g-import-not-at-top
+  from gradio_client import handle_file  # pylint: disable=g-import-not-at-top
+  own_tmp = tmp_path / 'tmp'
+  own_tmp.mkdir()
+  painting = str(tmp_path / 'painting.png')
+  _painting(painting)
+  with open(tmp_path / 'app.log', 'w') as log:
+    url, proc = app.start_server(names.BUNDLED, log=log, timeout_s=120,
+                                 env=subprocess_env(TMPDIR=str(own_tmp)))
+  try:
+    Client(url, verbose=False).predict(handle_file(painting), '[]', 1.0,
+                                       api_name='/colourise')
+    (root,) = list(own_tmp.glob('colorjax_app_*'))
+    written = [root, *root.rglob('*')]
+    assert any(p.name == 'painting.png' for p in written)  # The upload.
+    assert sum(p.suffix == '.png' for p in written) >= 2  # And the result.
+    for path in written:
+      mode = stat.S_IMODE(path.stat().st_mode)
+      assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
+  finally:
+    proc.terminate()  # SIGTERM, as a service manager stops it.
+    proc.wait(timeout=60)
+  assert not list(own_tmp.glob('colorjax_app_*'))
