@@ -699,10 +699,10 @@ def main(argv):
     raise runtime.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
   root = _private_folder()  # Before Gradio reads GRADIO_TEMP_DIR.
-  gr = _gradio()
   runtime.setup()
   colorizer = Colorizer.from_workdir(
       FLAGS.workdir, FLAGS.epoch, work_size=FLAGS.work_size, seed=FLAGS.seed)
+  gr = _gradio()
   page = build(colorizer, FLAGS.workdir, FLAGS.work_size,
                folder=os.path.join(root, 'results'))
   port = FLAGS.port or None

@@ -15,9 +15,12 @@ Orbax writes each checkpoint to a temporary directory and renames it when
 complete, so a run killed mid-save leaves the previous checkpoint intact.
 """
 
+import contextlib
 import logging as std_logging
 import os
 import shutil
+import sys
+import tempfile
 from typing import Any, Dict, Optional, Tuple
 
 from absl import logging
@@ -168,6 +171,31 @@ def _abstract(target: Any) -> Any:
       target)
 
 
+@contextlib.contextmanager
+def _stderr_kept_unless_failed():
+  """Holds back what is written to stderr (file descriptor 2) inside; lets it
+  through if the block succeeds. When a torn checkpoint fails to read,
+  TensorStore's reader threads print hundreds of lines of 'Event loop is
+  closed' tracebacks there; the one-line error says what matters."""
+  sys.stderr.flush()
+  saved = os.dup(2)
+  with tempfile.TemporaryFile() as held:
+    os.dup2(held.fileno(), 2)
+    failed = False
+    try:
+      yield
+    except BaseException:
+      failed = True
+      raise
+    finally:
+      sys.stderr.flush()
+      os.dup2(saved, 2)
+      os.close(saved)
+      if not failed:
+        held.seek(0)
+        os.write(2, held.read())
+
+
 def restore(manager: Manager, target: Any, epoch: Optional[int] = None) -> Any:
   """Restores a checkpoint into `target`'s shape (default: the latest).
 
@@ -192,25 +220,26 @@ def restore(manager: Manager, target: Any, epoch: Optional[int] = None) -> Any:
           f'no checkpoint for epoch {epoch} in {manager.directory}; '
           f'available epochs: {sorted(available)}.')
     step = available[epoch]
-  optimizer = _metadata(manager, step).get(_OPTIMIZER, True)
-  try:
-    restored = manager.restore(step, args=ocp.args.StandardRestore(_abstract(
-        target if optimizer else _without_optimizer(target))))
-    if not optimizer:  # Fresh optimizer states, from the target.
-      restored = restored.replace(**{
-          k: getattr(restored, k).replace(opt_state=getattr(target, k).opt_state)
-          for k in ('g', 'd') if getattr(restored, k) is not None})
-      logging.info('Step %d of %s was saved without optimizer states: they '
-                   'start fresh.', step, manager.directory)
-  except Exception as e:  # Orbax raises many types for bad files.
-    restored = _restore_flat_layout(manager, step, target)
-    if restored is not None:
-      return restored
-    why = str(e).splitlines()[0].split(' See full TensorStore')[0][:200]
-    raise CheckpointError(
-        f'checkpoint of step {step} in {manager.directory} cannot be read '
-        f'({type(e).__name__}: {why}); delete that step folder to fall back '
-        'to an earlier one.') from e
+  with _stderr_kept_unless_failed():
+    optimizer = _metadata(manager, step).get(_OPTIMIZER, True)
+    try:
+      restored = manager.restore(step, args=ocp.args.StandardRestore(_abstract(
+          target if optimizer else _without_optimizer(target))))
+      if not optimizer:  # Fresh optimizer states, from the target.
+        restored = restored.replace(**{
+            k: getattr(restored, k).replace(opt_state=getattr(target, k).opt_state)
+            for k in ('g', 'd') if getattr(restored, k) is not None})
+        logging.info('Step %d of %s was saved without optimizer states: they '
+                     'start fresh.', step, manager.directory)
+    except Exception as e:  # Orbax raises many types for bad files.
+      restored = _restore_flat_layout(manager, step, target)
+      if restored is not None:
+        return restored
+      why = str(e).splitlines()[0].split(' See full TensorStore')[0][:200]
+      raise CheckpointError(
+          f'checkpoint of step {step} in {manager.directory} cannot be read '
+          f'({type(e).__name__}: {why}); delete that step folder to fall back '
+          'to an earlier one.') from e
   logging.info('Restored step %d (epoch %d) from %s.', step,
                int(restored.epoch), manager.directory)
   return restored

@@ -213,6 +213,13 @@ def test_a_damaged_checkpoint_is_one_line(run_dir, tmp_path):
   assert 'Event loop is closed' not in result.stderr
   (line,) = [l for l in result.stderr.splitlines() if l.startswith('error:')]
   assert f'checkpoint of step {step}' in line and 'delete that step' in line
+  # The page says the same in one line, and nothing else.
+  page = subprocess.run(
+      [sys.executable, '-m', 'colorjax.app', f'--workdir={damaged}',
+       '--port=0'], cwd=ROOT, capture_output=True, text=True, timeout=300,
+      env=dict(os.environ, JAX_PLATFORMS='cpu'))
+  assert page.returncode == 1
+  assert [l for l in page.stderr.splitlines() if l.strip()] == [line]
   os.unlink(ckpts / step / '_CHECKPOINT_METADATA')
   from colorjax import checkpoint  # pylint: disable=g-import-not-at-top
   assert not checkpoint.epochs(checkpoint.create_manager(str(damaged)))
