@@ -98,6 +98,9 @@ def validate_config(config: ml_collections.ConfigDict,
              1 <= h.propagation_iterations <= 10_000,
              f'config.hints.propagation_iterations='
              f'{h.propagation_iterations} must be an integer in [1, 10000].')
+    _require(isinstance(h.p_salient, (int, float)) and 0 <= h.p_salient <= 1,
+             f'config.hints.p_salient={h.p_salient} must be in [0, 1] (the '
+             'share of training images with hints on colourful patches).')
     _require(isinstance(h.reach, (int, float)) and 0 <= h.reach <= 10,
              f'config.hints.reach={h.reach} must be a number in [0, 10] (how '
              'far a hint\'s colour carries, as a fraction of the longer side; '

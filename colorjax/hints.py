@@ -268,8 +268,26 @@ def paint(shape: Tuple[int, int], y0: jax.Array, x0: jax.Array,
   return total / jnp.maximum(count, 1.0), mask
 
 
+def _salient_positions(rng: jax.Array, ab: jax.Array, side: int,
+                       count: int, sharpness: float
+                       ) -> Tuple[jax.Array, jax.Array]:
+  """`count` top-left corners of side x `side` squares of one image (H, W,
+  2), drawn with probability growing with the chroma of the square's mean
+  colour (chroma ** sharpness): where a person clicks first."""
+  h, w = ab.shape[:2]
+  s = jnp.pad(jnp.cumsum(jnp.cumsum(ab.astype(jnp.float32), 0), 1),
+              ((1, 0), (1, 0), (0, 0)))
+  means = (s[side:, side:] - s[:-side, side:] - s[side:, :-side] +
+           s[:-side, :-side]) / (side * side)
+  chroma = jnp.sqrt(jnp.sum(jnp.square(means), -1) + 1e-8)
+  logits = sharpness * jnp.log(chroma + 1e-3).reshape(-1)
+  flat = jax.random.categorical(rng, logits, shape=(count,))
+  return flat // (w - side + 1), flat % (w - side + 1)
+
+
 def simulate(rng: jax.Array, ab: jax.Array, num_points: jax.Array,
-             max_points: int, patch_sizes: Sequence[int]
+             max_points: int, patch_sizes: Sequence[int],
+             salient: jax.Array = None, sharpness: float = 2.0
              ) -> Tuple[jax.Array, jax.Array]:
   """Hints revealed from the true a, b of a batch.
 
@@ -279,6 +297,9 @@ def simulate(rng: jax.Array, ab: jax.Array, num_points: jax.Array,
     num_points: (B,) int, the number of points of each image (<= max_points).
     max_points: the static bound on `num_points`.
     patch_sizes: the sides a point's square may have (uniform among them).
+    salient: (B,) bool, or None: images whose points fall on colourful
+      patches (`_salient_positions`) rather than uniformly.
+    sharpness: how strongly salient points prefer colourful patches.
 
   Returns:
     (hint_ab (B, H, W, 2), mask (B, H, W, 1)).
@@ -292,6 +313,12 @@ def simulate(rng: jax.Array, ab: jax.Array, num_points: jax.Array,
   x0 = (jax.random.uniform(k_x, (b, max_points)) *
         (w - sizes + 1)).astype(jnp.int32)
   keep = jnp.arange(max_points)[None] < num_points[:, None]
+  if salient is not None:
+    side = max(patch_sizes)
+    sy, sx = jax.vmap(lambda k, a: _salient_positions(
+        k, a, side, max_points, sharpness))(jax.random.split(k_y, b), ab)
+    y0 = jnp.where(salient[:, None], sy, y0).astype(jnp.int32)
+    x0 = jnp.where(salient[:, None], sx, x0).astype(jnp.int32)
 
   def one(ab_i, y0_i, x0_i, s_i, keep_i):
     means = _patch_means(ab_i.astype(jnp.float32), y0_i, x0_i, s_i)
@@ -316,20 +343,26 @@ def patch_sizes(image_size: int) -> Tuple[int, ...]:
 @dataclasses.dataclass(frozen=True)
 class Simulation:
   """How a train step draws hints: a geometric count per image, P(0) =
-  `p_none`, at most `max_points`, squares of `patch_sizes`."""
+  `p_none`, at most `max_points`, squares of `patch_sizes`; a share
+  `p_salient` of the images get them on colourful patches, as a person
+  places them, the others uniformly."""
   p_none: float
   max_points: int
   patch_sizes: Tuple[int, ...]
+  p_salient: float = 0.0
 
   @classmethod
   def from_config(cls, config) -> 'Simulation':
     return cls(float(config.hints.p_none), int(config.hints.max_points),
-               patch_sizes(config.image_size))
+               patch_sizes(config.image_size), float(config.hints.p_salient))
 
   def draw(self, rng: jax.Array, ab: jax.Array
            ) -> Tuple[jax.Array, jax.Array]:
     """(hint_ab, mask) for a batch of true a, b (B, H, W, 2)."""
-    count_rng, rng = jax.random.split(rng)
+    count_rng, salient_rng, rng = jax.random.split(rng, 3)
     counts = training_counts(count_rng, ab.shape[0], self.p_none,
                              self.max_points)
-    return simulate(rng, ab, counts, self.max_points, self.patch_sizes)
+    salient = (jax.random.uniform(salient_rng, (ab.shape[0],)) <
+               self.p_salient) if self.p_salient > 0 else None
+    return simulate(rng, ab, counts, self.max_points, self.patch_sizes,
+                    salient)
