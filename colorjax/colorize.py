@@ -151,8 +151,13 @@ def run(colorizer: 'Colorizer', inputs: Sequence[str], output: str,
   if hints is not None:
     if not colorizer.takes_hints:
       colorizer.hint_map([], (1, 1))  # Raises: the model takes no hints.
-    hint_files.find_hints(hints, items[0][0] if items else '', len(items))
+    if not os.path.isdir(hints):  # One file: for exactly one input.
+      hint_files.find_hints(hints, items[0][0] if items else '', len(items))
+  ambiguous = ({} if hints is None or not os.path.isdir(hints) else
+               hint_files.ambiguous_inputs(hints, [p for p, _ in items]))
   todo, errors = _plan(items, output, compare, overwrite)
+  errors += [ambiguous[p] for p, _ in todo if p in ambiguous]
+  todo = [(p, o) for p, o in todo if p not in ambiguous]
   for error in errors:
     print(one_line(f'error: {error}'), file=sys.stderr)
   failures, written = len(errors), 0

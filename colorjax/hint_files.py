@@ -33,6 +33,8 @@ from colorjax.errors import DataError
 SCRIBBLE_EXTENSIONS = ('.png', '.webp')
 _HEX = re.compile(r'^#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$')
 _MAX_POINTS = 100_000
+# A hints file's largest size: 100,000 points of about 60 characters.
+MAX_HINTS_BYTES = 8 * 2**20
 
 
 class HintError(DataError):
@@ -87,7 +89,9 @@ def _number(point: dict, key: str, where: str) -> float:
   return float(value)
 
 
-def _point_ab(point: dict, where: str) -> Tuple[float, float]:
+def _point_colour(point: dict, where: str
+                  ) -> Tuple[str, Tuple[float, ...]]:
+  """('rgb', (r, g, b)) or ('ab', (a, b)) of a point; raises HintError."""
   given = [k for k in ('color', 'rgb', 'ab') if k in point]
   if len(given) != 1:
     raise HintError(f'{where}: give exactly one colour, as "color" ("#rrggbb"),'
@@ -95,7 +99,7 @@ def _point_ab(point: dict, where: str) -> Tuple[float, float]:
   value = point[given[0]]
   if given[0] == 'color':
     try:
-      return rgb_to_ab(hex_to_rgb(value))
+      return 'rgb', hex_to_rgb(value)
     except HintError as e:
       raise HintError(f'{where}: {e}') from None
   n = 3 if given[0] == 'rgb' else 2
@@ -107,11 +111,11 @@ def _point_ab(point: dict, where: str) -> Tuple[float, float]:
   if given[0] == 'rgb':
     if not all(0 <= v <= 255 for v in value):
       raise HintError(f'{where}: "rgb" values must be in 0-255, not {value}.')
-    return rgb_to_ab(value)
+    return 'rgb', tuple(value)
   if not all(-128 <= v <= 128 for v in value):
     raise HintError(f'{where}: "ab" values must be in [-128, 128], not '
                     f'{value}.')
-  return float(value[0]), float(value[1])
+  return 'ab', (float(value[0]), float(value[1]))
 
 
 def parse_points(points: object, shape: Tuple[int, int],
@@ -130,7 +134,7 @@ def parse_points(points: object, shape: Tuple[int, int],
     raise HintError(f'{source}: {len(points)} points; at most {_MAX_POINTS} '
                     '(use a scribble image for dense hints).')
   h, w = shape
-  out = []
+  out, colours = [], []
   for i, p in enumerate(points):
     where = f'{source}: point {i}'
     if not isinstance(p, dict):
@@ -150,8 +154,17 @@ def parse_points(points: object, shape: Tuple[int, int],
       if not 0 < radius <= max(h, w):
         raise HintError(f'{where}: "radius" {radius:g} must be in (0, '
                         f'{max(h, w)}] pixels.')
-    out.append(Point(x, y, _point_ab(p, where), radius))
-  return out
+    colours.append(_point_colour(p, where))
+    out.append(Point(x, y, (0.0, 0.0), radius))
+  # Every sRGB colour converted in one call: linear in the points.
+  rgb = [i for i, (kind, _) in enumerate(colours) if kind == 'rgb']
+  if rgb:
+    lab = np.asarray(color.rgb_to_lab(
+        np.asarray([colours[i][1] for i in rgb], np.float32) / 255.0))
+    for i, (_, a, b) in zip(rgb, lab.tolist(), strict=True):
+      colours[i] = ('ab', (a, b))
+  return [dataclasses.replace(p, ab=(float(c[0]), float(c[1])))
+          for p, (_, c) in zip(out, colours, strict=True)]
 
 
 def read_scribble(path: str, shape: Tuple[int, int]) -> Scribble:
@@ -207,21 +220,60 @@ def read_hints(path: str, shape: Tuple[int, int]) -> Hints:
   if ext != '.json':
     raise HintError(f'{path}: hints are a .json list of points or a '
                     f'{"/".join(SCRIBBLE_EXTENSIONS)} scribble with alpha.')
-  return parse_points(files.read_json(path, HintError), shape, path)
+  return parse_points(files.read_json(path, HintError, MAX_HINTS_BYTES),
+                      shape, path)
+
+
+def _candidates(hints: str, stem: str) -> List[str]:
+  """The entries of folder `hints` that would be `stem`'s hints file
+  (regular files, folders and links alike)."""
+  return [os.path.join(hints, stem + ext)
+          for ext in ('.json',) + SCRIBBLE_EXTENSIONS
+          if os.path.lexists(os.path.join(hints, stem + ext))]
+
+
+def stem_of(input_path: str) -> str:
+  """The name a hints folder knows an input by: its file name without the
+  extension (`x/a.png` and `y/a.jpg` are both `a`)."""
+  return os.path.splitext(os.path.basename(input_path))[0]
+
+
+def ambiguous_inputs(hints: str, inputs: Sequence[str]) -> dict:
+  """{input: why} for the inputs that share a name with another input and
+  have a hints file in folder `hints`: which painting it was made for
+  cannot be told, so neither gets it."""
+  by_stem = {}
+  for path in inputs:
+    by_stem.setdefault(stem_of(path), []).append(path)
+  out = {}
+  for stem, paths in by_stem.items():
+    if len(paths) > 1 and _candidates(hints, stem):
+      for path in paths:
+        out[path] = (f'{path}: {os.path.join(hints, stem)}.* could be the '
+                     f'hints of {len(paths)} inputs ({", ".join(paths)}); '
+                     'rename the paintings apart, or colour them in separate '
+                     'runs.')
+  return out
 
 
 def find_hints(hints: str, input_path: str, num_inputs: int
                ) -> Optional[str]:
   """The hints file of `input_path`: `hints` itself (a file, for one input)
-  or `hints`/<input stem>.json|.png|.webp (a folder; None if absent)."""
+  or `hints`/<input stem>.json|.png|.webp (a folder; None if absent).
+
+  Raises:
+    HintError: two hints files for one input, or an entry of that name that
+      is not a readable file (a folder, a dangling link, a link loop).
+  """
   if os.path.isdir(hints):
-    stem = os.path.splitext(os.path.basename(input_path))[0]
-    found = [os.path.join(hints, stem + ext)
-             for ext in ('.json',) + SCRIBBLE_EXTENSIONS
-             if os.path.isfile(os.path.join(hints, stem + ext))]
+    found = _candidates(hints, stem_of(input_path))
     if len(found) > 1:
       raise HintError(f'{hints} holds {len(found)} hints files for '
                       f'{input_path} ({", ".join(found)}); keep one.')
+    if found and not os.path.isfile(found[0]):
+      raise HintError(f'{found[0]}, the hints of {input_path}, is not a '
+                      'readable file (a folder, a dangling link or a link '
+                      'loop); replace or remove it.')
     return found[0] if found else None
   if not os.path.exists(hints):
     raise HintError(f'--hints={hints} does not exist; pass a hints file or a '
@@ -260,14 +312,17 @@ def rasterize(hints: Optional[Hints], shape: Tuple[int, int], work_size: int,
     total[:nh, :nw] = small_ab
     count[:nh, :nw] = small_w
   elif hints:
-    rows, cols = np.mgrid[0:nh, 0:nw]
-    for p in hints:
+    for p in hints:  # Each point touches only the cells of its disc.
       cy, cx = p.y * scale, p.x * scale  # In cells; cell centres at +0.5.
       r = 0.5 if p.radius is None else max(0.5, p.radius * scale)
-      inside = (rows + 0.5 - cy) ** 2 + (cols + 0.5 - cx) ** 2 <= r * r
-      inside[min(int(cy), nh - 1), min(int(cx), nw - 1)] = True
-      total[:nh, :nw][inside] += p.ab
-      count[:nh, :nw][inside] += 1
+      iy, ix = min(int(cy), nh - 1), min(int(cx), nw - 1)
+      y0, y1 = max(0, min(iy, int(cy - r))), min(nh, max(iy, int(cy + r)) + 1)
+      x0, x1 = max(0, min(ix, int(cx - r))), min(nw, max(ix, int(cx + r)) + 1)
+      inside = ((np.arange(y0, y1)[:, None] + 0.5 - cy) ** 2 +
+                (np.arange(x0, x1)[None, :] + 0.5 - cx) ** 2 <= r * r)
+      inside[iy - y0, ix - x0] = True
+      total[y0:y1, x0:x1][inside] += p.ab
+      count[y0:y1, x0:x1][inside] += 1
   mask = count > 0
   ab = np.where(mask[..., None], total / np.maximum(count, 1e-12)[..., None],
                 0.0) / ab_scale

@@ -359,3 +359,56 @@ def test_an_animated_scribble_is_refused(tmp_path):
                    duration=100, loop=0)
     with pytest.raises(hint_files.HintError, match='is animated .2 frames.'):
       hint_files.read_hints(str(tmp_path / name), (9, 13))
+
+
+def test_rasterize_gives_each_point_its_disc_of_cells():
+  rng = np.random.RandomState(5)
+  shape, s = (150, 97), 32
+  points = [hint_files.Point(float(rng.uniform(0, 97)),
+                             float(rng.uniform(0, 150)),
+                             (float(rng.uniform(-40, 40)),
+                              float(rng.uniform(-40, 40))),
+                             None if i % 3 == 0 else float(rng.uniform(1, 40)))
+            for i in range(60)]
+  ab, mask = hint_files.rasterize(points, shape, s, 110.0)
+  # Brute force over every cell.
+  scale, nh, nw = hint_files.work_geometry(shape, s)
+  total, count = np.zeros((s, s, 2)), np.zeros((s, s))
+  rows, cols = np.mgrid[0:nh, 0:nw]
+  for p in points:
+    cy, cx = p.y * scale, p.x * scale
+    r = 0.5 if p.radius is None else max(0.5, p.radius * scale)
+    inside = (rows + 0.5 - cy) ** 2 + (cols + 0.5 - cx) ** 2 <= r * r
+    inside[min(int(cy), nh - 1), min(int(cx), nw - 1)] = True
+    total[:nh, :nw][inside] += p.ab
+    count[:nh, :nw][inside] += 1
+  np.testing.assert_array_equal(mask[..., 0] > 0, count > 0)
+  np.testing.assert_allclose(
+      ab[count > 0], (total / np.maximum(count, 1)[..., None])[count > 0]
+      / 110.0, atol=1e-6)
+
+
+def test_one_bad_or_ambiguous_hints_file_is_counted_and_the_rest_coloured(
+    hint_run, tmp_path, capsys):
+  inputs, hints = tmp_path / 'in', tmp_path / 'hints'
+  for d in (inputs, inputs / 'x', inputs / 'y', hints, hints / 'p3.json'):
+    d.mkdir(parents=True)
+  paintings = _paintings(8, 24)
+  names_ = ['p1.png', 'p2.png', 'p3.png', 'a.png', 'a.jpg', 'x/b.png',
+            'y/b.png', 'c.png']
+  for img, name in zip(paintings, names_, strict=True):
+    cv2.imwrite(str(inputs / name), img[..., ::-1])
+  good = json.dumps([{'x': 3, 'y': 3, 'color': '#1f4e9c'}])
+  (hints / 'p1.json').write_text('[' * 200_000 + ']' * 200_000)
+  os.symlink(hints / 'gone.json', hints / 'p2.json')  # Dangling.
+  for stem in ('a', 'b', 'c'):
+    (hints / f'{stem}.json').write_text(good)
+  colorizer = colorize.Colorizer.from_workdir(hint_run)
+  failures = colorize.run(colorizer, [str(inputs)], str(tmp_path / 'out'),
+                          hints=str(hints))
+  err = capsys.readouterr().err
+  assert failures == 7, err
+  assert 'nested too deeply' in err and 'dangling link' in err
+  assert err.count('could be the hints of 2 inputs') == 4
+  assert 'Traceback' not in err
+  assert sorted(os.listdir(tmp_path / 'out')) == ['c.png']
