@@ -240,8 +240,6 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
 def _score_hints(config, state, images, vibrance, counts, auto_workdir,
                  seed, full_res):
   """`evaluate`'s hint report (see `colorjax.hint_eval`)."""
-  if any(n < 0 or n > 10_000 for n in counts):
-    raise DataError(f'--hints={counts}: each count must be in [0, 10000].')
   scale = config.ab_scale
   prior = np.asarray(config.hints.prior_ab, np.float32)
   predict_fn = jax.jit(lambda st, l, h, m: steps.predict_ab(st, l, h, m) *
@@ -383,31 +381,51 @@ def _write(report: Dict[str, object], output: Optional[str]) -> str:
                   'writable --output. The scores are printed above.')
 
 
+def _counts(flag: str, values: Optional[List[str]], low: int, high: int,
+            example: str) -> Optional[List[int]]:
+  """A list flag of whole numbers in [low, high]; None if not given; an
+  empty list given explicitly is an error, not a skipped evaluation."""
+  if values is None:
+    return None
+  try:
+    counts = [int(v) for v in values]
+  except ValueError:
+    counts = []
+  if not counts or any(not low <= n <= high for n in counts):
+    raise DataError(f'--{flag}={",".join(values)} must be whole numbers in '
+                    f'[{low}, {high}], e.g. {example}.')
+  return counts
+
+
+def _check_writable_folder(flag: str, path: Optional[str]) -> None:
+  """Refuses, before any work, an output whose folder does not exist."""
+  if path is None:
+    return
+  if not path:
+    raise DataError(f'--{flag}= is empty; name a file or leave the flag out.')
+  folder = os.path.dirname(os.path.abspath(path))
+  if not os.path.isdir(folder):
+    raise DataError(f'--{flag}={path}: the folder {folder} does not exist; '
+                    'create it first.')
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+  # Every flag is checked before any work.
+  counts = _counts('hints', FLAGS.hints, 0, 10_000, '0,1,2,5,10,20')
+  person = _counts('person_hints', FLAGS.person_hints, 1, 100, '1,3')
+  _check_writable_folder('plot', FLAGS.plot)
+  _check_writable_folder('output', FLAGS.output)
+  if FLAGS.plot and counts is None:
+    raise DataError('--plot draws the --hints curve; pass --hints too.')
   runtime.setup()
-  counts = None
-  if FLAGS.hints:
-    try:
-      counts = [int(n) for n in FLAGS.hints]
-    except ValueError:
-      raise DataError(f'--hints={",".join(FLAGS.hints)} must be whole '
-                      'numbers, e.g. 0,1,2,5,10,20.') from None
-  person = None
-  if FLAGS.person_hints is not None:
-    try:
-      person = [int(n) for n in FLAGS.person_hints]
-    except ValueError:
-      person = []
-    if not person or any(not 1 <= n <= 100 for n in person):
-      raise DataError(f'--person_hints={",".join(FLAGS.person_hints)} must be '
-                      'whole numbers in [1, 100], e.g. 1,3.')
   report = evaluate(FLAGS.workdir, FLAGS.epoch, FLAGS.dataset, FLAGS.split,
                     FLAGS.image_size, FLAGS.full_res, FLAGS.vibrance,
                     FLAGS.temperature, FLAGS.seed, counts,
                     FLAGS.auto_workdir, FLAGS.hint_seed, person)
   print(format_report(report))
+  print(f'wrote {_write(report, FLAGS.output)}')  # The report first.
   if FLAGS.plot and 'hints' in report:
     by_size = {f'{report["image_size"]} px (centre crops)':
                report['hints']['at_size']}
@@ -420,7 +438,6 @@ def main(argv):
                    f'{",".join(FLAGS.hints)} ({data}, '
                    f'{report["split"]}, {report["num_images"]} images)')
     print(f'wrote {FLAGS.plot}')
-  print(f'wrote {_write(report, FLAGS.output)}')
 
 
 if __name__ == '__main__':

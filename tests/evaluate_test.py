@@ -211,3 +211,21 @@ def test_compare_runs_from_outside_the_repository(run_dir, tmp_path):
       text=True, env=env, timeout=300)
   assert result.returncode == 0, result.stderr[-2000:]
   assert (tmp_path / 'report' / names.REPORT).exists()
+
+
+@pytest.mark.parametrize('flag,message', [
+    ('--hints=-1', '--hints=-1 must be whole numbers in [0, 10000]'),
+    ('--hints=', '--hints= must be whole numbers'),
+    ('--person_hints=x', '--person_hints=x must be whole numbers in [1, 100]'),
+    ('--plot=/no/such/folder/c.png', 'the folder /no/such/folder does not'),
+    ('--output=', '--output= is empty')])
+def test_evaluate_checks_its_flags_before_any_work(tmp_path, flag, message):
+  # The workdir does not exist either: the flag is what is reported.
+  result = subprocess.run(
+      [sys.executable, '-m', 'colorjax.evaluate',
+       f'--workdir={tmp_path}/none', '--hints=0,1', flag],
+      capture_output=True, text=True, env=subprocess_env(), timeout=120,
+      check=False)
+  assert result.returncode == 1 and 'Traceback' not in result.stderr
+  (line,) = [l for l in result.stderr.splitlines() if l.strip()]
+  assert message in line, line
