@@ -196,6 +196,16 @@ def _stderr_kept_unless_failed():
         os.write(2, held.read())
 
 
+def _mismatch(e: Exception) -> bool:
+  """Whether a failed restore is a checkpoint of another model (shapes or
+  tree), not a damaged one."""
+  text = str(e)
+  return isinstance(e, (ValueError, KeyError, TypeError)) and any(
+      k in text for k in ('is not compatible with the stored shape',
+                          'tree structure', 'Missing key', 'Unexpected key',
+                          'do not match'))
+
+
 def restore(manager: Manager, target: Any, epoch: Optional[int] = None) -> Any:
   """Restores a checkpoint into `target`'s shape (default: the latest).
 
@@ -236,6 +246,12 @@ def restore(manager: Manager, target: Any, epoch: Optional[int] = None) -> Any:
       if restored is not None:
         return restored
       why = str(e).splitlines()[0].split(' See full TensorStore')[0][:200]
+      if _mismatch(e):
+        raise CheckpointError(
+            f'checkpoint of step {step} in {manager.directory} does not fit '
+            'the model its config.json describes (another recipe, width or '
+            f'setting: {why[:120]}); put back the config.json this run was '
+            'trained with.') from e
       raise CheckpointError(
           f'checkpoint of step {step} in {manager.directory} cannot be read '
           f'({type(e).__name__}: {why}); delete that step folder to fall back '

@@ -112,6 +112,24 @@ def _checked_vibrance(vibrance: float) -> float:
   return float(vibrance)
 
 
+def _checked_image(image, index: int) -> np.ndarray:
+  """An input as float RGB; a DataError naming what is wrong with it."""
+  try:
+    array = np.asarray(image)
+  except (TypeError, ValueError) as e:
+    raise DataError(f'image {index} is not an array ({e}).') from None
+  if array.dtype == object or array.dtype.kind not in 'uif':
+    raise DataError(f'image {index} has dtype {array.dtype}; give uint8, '
+                    'uint16 or float pixels.')
+  if array.ndim not in (2, 3) or 0 in array.shape[:2]:
+    raise DataError(f'image {index} has shape {array.shape}; give an H x W '
+                    'or H x W x C image with at least one pixel.')
+  if array.dtype.kind == 'f' and not np.isfinite(array).all():
+    raise DataError(f'image {index} has NaN or infinite pixels; give '
+                    'finite values in [0, 1].')
+  return image_io.to_float_rgb(array)
+
+
 class Colorizer:
   """A trained generator that colourises images of any size."""
 
@@ -207,19 +225,39 @@ class Colorizer:
     """
     if hints is None:
       return hint_files.rasterize(None, shape, self.work_size, self.ab_scale)
-    if isinstance(hints, tuple) and self.takes_hints:  # A map already.
-      return hints
     if not self.takes_hints:
       raise hint_files.HintError(
           'this model was trained without hint channels; train one that '
           'takes hints: python launch.py --config=configs/hints.py:cpu '
           '--workdir=workdirs/hints')
+    if isinstance(hints, tuple):  # A map already: checked, never guessed.
+      return self._checked_map(hints)
     if isinstance(hints, (str, os.PathLike)):
       hints = hint_files.read_hints(os.fspath(hints), shape)
     elif isinstance(hints, list) and not all(
         isinstance(p, hint_files.Point) for p in hints):
       hints = hint_files.parse_points(hints, shape)
+    elif not isinstance(hints, (list, hint_files.Scribble)):
+      raise hint_files.HintError(
+          f'hints given as {type(hints).__name__}; give a list of points '
+          '(dicts like {"x": 10, "y": 20, "color": "#1f4e9c"}), a hints file '
+          'path, or a (hint_ab, mask) map at the working size.')
     return hint_files.rasterize(hints, shape, self.work_size, self.ab_scale)
+
+  def _checked_map(self, hints: tuple) -> Tuple[np.ndarray, np.ndarray]:
+    s = self.work_size
+    if len(hints) != 2:
+      raise hint_files.HintError(
+          f'a hint map is a (hint_ab, mask) pair, not a tuple of '
+          f'{len(hints)}; for points give a list.')
+    ab, mask = (np.asarray(h, np.float32) for h in hints)
+    if ab.shape != (s, s, 2) or mask.shape != (s, s, 1):
+      raise hint_files.HintError(
+          f'a hint map must be ({s}, {s}, 2) a, b and ({s}, {s}, 1) mask at '
+          f'the working size, not {ab.shape} and {mask.shape}.')
+    if not (np.isfinite(ab).all() and np.isfinite(mask).all()):
+      raise hint_files.HintError('the hint map holds NaN or infinite values.')
+    return ab, mask
 
   def colorize_batch(self, images: Sequence[np.ndarray],
                      hints: Optional[Sequence[object]] = None
@@ -230,7 +268,7 @@ class Colorizer:
     image's hints (see `hint_map`; None: automatic). Returns uint8 RGB
     (H, W, 3) arrays of the inputs' sizes.
     """
-    rgbs = [image_io.to_float_rgb(np.asarray(img)) for img in images]
+    rgbs = [_checked_image(img, i) for i, img in enumerate(images)]
     hints = [None] * len(rgbs) if hints is None else list(hints)
     if len(hints) != len(rgbs):
       raise hint_files.HintError(f'{len(hints)} hints for {len(rgbs)} '

@@ -412,3 +412,37 @@ def test_one_bad_or_ambiguous_hints_file_is_counted_and_the_rest_coloured(
   assert err.count('could be the hints of 2 inputs') == 4
   assert 'Traceback' not in err
   assert sorted(os.listdir(tmp_path / 'out')) == ['c.png']
+
+
+def test_api_misuse_is_one_error_naming_the_real_problem(hint_run, tiny_run,
+                                                         tmp_path):
+  from colorjax import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
+  from colorjax.errors import CheckpointError  # pylint: disable=g-import-not-at-top
+  from colorjax.errors import DataError  # pylint: disable=g-import-not-at-top
+  colorizer = colorize.Colorizer.from_workdir(hint_run)
+  grey = np.full((20, 30), 0.4, np.float32)
+  for image, message in [(np.zeros((0, 0), np.uint8), 'at least one pixel'),
+                         (np.where(np.eye(20, 30) > 0, np.nan, grey),
+                          'NaN or infinite pixels'),
+                         (np.array([['a']]), 'dtype <U1')]:
+    with pytest.raises(DataError, match=message):
+      colorizer.colorize(image)
+  point = {'x': 3, 'y': 4, 'color': '#1f4e9c'}
+  for given, message in [(point, 'hints given as dict'),
+                         (np.zeros((20, 30, 2)), 'hints given as ndarray'),
+                         ((point, point, point), 'not a tuple of 3'),
+                         ((np.zeros((5, 5, 2)), np.zeros((5, 5, 1))),
+                          'must be .32, 32, 2.')]:
+    with pytest.raises(hint_files.HintError, match=message):
+      colorizer.colorize(grey, given)
+  # A config.json of another model: the config is blamed, not the weights.
+  other = tmp_path / 'other'
+  import shutil  # pylint: disable=g-import-not-at-top
+  shutil.copytree(tiny_run, other)
+  config = json.loads((other / 'config.json').read_text())
+  config['generator']['features'] = [4, 8, 8, 8, 8]
+  (other / 'config.json').write_text(json.dumps(config))
+  with pytest.raises(CheckpointError, match='does not fit the model its '
+                     'config.json describes') as e:
+    workdir_lib.load_run(str(other))
+  assert 'delete that step' not in str(e.value)
