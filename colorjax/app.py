@@ -700,6 +700,7 @@ def main(argv):
   os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
   root = _private_folder()  # Before Gradio reads GRADIO_TEMP_DIR.
   runtime.setup()
+  runtime.for_users()
   colorizer = Colorizer.from_workdir(
       FLAGS.workdir, FLAGS.epoch, work_size=FLAGS.work_size, seed=FLAGS.seed)
   gr = _gradio()
@@ -720,7 +721,8 @@ def main(argv):
         f'cannot serve on {FLAGS.host}:{FLAGS.port} ({str(e).split(".")[0]}); '
         'is the page already running there? Pass another --port, or '
         '--port=0 for a free one.') from None
-  print(f'colorjax page: {page.local_url}', flush=True)
+  print(f'colorjax page: {page.local_url} (model: {colorizer.description})',
+        flush=True)
   try:
     while True:
       time.sleep(0.5)

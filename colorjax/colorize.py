@@ -28,7 +28,6 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 
 from absl import app
 from absl import flags
-from absl import logging
 import cv2
 import numpy as np
 
@@ -200,8 +199,8 @@ def run(colorizer: 'Colorizer', inputs: Sequence[str], output: str,
                   file=sys.stderr)
       failures += bool(problems)
       written += not problems
-  logging.info('Colourised %d of %d images into %s.', written, len(items),
-               output)
+  print(f'colourised {written} of {len(items)} images into {output}',
+        file=sys.stderr)
   return failures
 
 
@@ -243,6 +242,7 @@ def main(argv):
   if len(argv) < 2:
     raise app.UsageError('name at least one image file or folder.')
   runtime.setup()
+  runtime.for_users()
   colorizer = Colorizer.from_workdir(FLAGS.workdir, FLAGS.epoch,
                                      FLAGS.work_size, FLAGS.batch_size,
                                      FLAGS.vibrance, FLAGS.temperature,

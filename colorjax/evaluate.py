@@ -420,6 +420,7 @@ def main(argv):
   if FLAGS.plot and counts is None:
     raise DataError('--plot draws the --hints curve; pass --hints too.')
   runtime.setup()
+  runtime.for_users()
   report = evaluate(FLAGS.workdir, FLAGS.epoch, FLAGS.dataset, FLAGS.split,
                     FLAGS.image_size, FLAGS.full_res, FLAGS.vibrance,
                     FLAGS.temperature, FLAGS.seed, counts,

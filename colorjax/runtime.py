@@ -113,6 +113,14 @@ def setup(compilation_cache_dir: str = '') -> None:
                       os.path.expanduser(compilation_cache_dir))
 
 
+def for_users() -> None:
+  """For the tools whose output is about a person's paintings (colorize,
+  evaluate, the page): INFO lines (checkpoint restores, training talk) are
+  hidden unless COLORJAX_VERBOSE=1; warnings and errors stay."""
+  if not verbose():
+    logging.set_verbosity(logging.WARNING)
+
+
 def tensorflow():
   """TensorFlow, imported only where a TFDS source needs it, and kept off the
   GPUs (tf.data must not take GPU memory from JAX)."""
