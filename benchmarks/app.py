@@ -35,6 +35,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from colorjax import app  # noqa: E402
 from colorjax import colorize  # noqa: E402
+from colorjax import page  # noqa: E402
 from colorjax import runtime  # noqa: E402
 
 flags.DEFINE_string('workdir', None, 'A trained run.', required=True)
@@ -59,15 +60,15 @@ def in_process(side: int) -> str:
                                               work_size=FLAGS.work_size)
   rng = np.random.default_rng(0)
   rgb = _painting(side)
-  grey, scale = app.grey_preview(rgb)  # Once per upload.
+  grey, scale = page.grey_preview(rgb)  # Once per upload.
   points, times = [], []
   for i in range(FLAGS.repeats + 1):
     if colorizer.takes_hints:
-      points = app.add_point(points, rng.integers(side), rng.integers(side),
+      points = page.add_point(points, rng.integers(side), rng.integers(side),
                              '#1f4e9c', 8, (side, side))
     start = time.perf_counter()
-    app.preview(grey, scale, points)
-    out = app.colourise(colorizer, rgb, points, 1.0)
+    page.preview(grey, scale, points)
+    out = page.colourise(colorizer, rgb, points, 1.0)
     cv2.imencode('.png', out[..., ::-1])
     if i:  # The first compiles.
       times.append(time.perf_counter() - start)

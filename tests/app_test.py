@@ -26,6 +26,7 @@ from colorjax import app
 from colorjax import color
 from colorjax import colorize
 from colorjax import names
+from colorjax import page
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
@@ -34,49 +35,49 @@ RED = '#cc2222'
 
 
 def test_points_become_the_json_colorize_reads():
-  points = app.add_point([], 12.7, 30.2, 'rgba(31, 78, 156, 1)', 5, (40, 64))
-  points = app.add_point(points, 0, 0, '#14c', 1, (40, 64))
+  points = page.add_point([], 12.7, 30.2, 'rgba(31, 78, 156, 1)', 5, (40, 64))
+  points = page.add_point(points, 0, 0, '#14c', 1, (40, 64))
   assert points == [{'x': 12, 'y': 30, 'color': BLUE, 'radius': 5.0},
                     {'x': 0, 'y': 0, 'color': '#1144cc', 'radius': 1.0}]
-  assert json.loads(app.hints_json(points)) == points
-  with pytest.raises(app.hint_files.HintError, match='outside the painting'):
-    app.add_point(points, 64, 3, BLUE, 5, (40, 64))
-  with pytest.raises(app.hint_files.HintError, match='not an sRGB hex'):
-    app.add_point(points, 1, 3, 'blue-ish', 5, (40, 64))
-  grey, scale = app.grey_preview(np.full((40, 64, 3), 128, np.uint8),
+  assert json.loads(page.hints_json(points)) == points
+  with pytest.raises(page.hint_files.HintError, match='outside the painting'):
+    page.add_point(points, 64, 3, BLUE, 5, (40, 64))
+  with pytest.raises(page.hint_files.HintError, match='not an sRGB hex'):
+    page.add_point(points, 1, 3, 'blue-ish', 5, (40, 64))
+  grey, scale = page.grey_preview(np.full((40, 64, 3), 128, np.uint8),
                                  side=32)
-  shown = app.preview(grey, scale, points)
+  shown = page.preview(grey, scale, points)
   assert shown.shape == (20, 32, 3) and scale == 0.5
   assert tuple(shown[15, 6]) == (31, 78, 156)  # The dot, in its colour.
 
 
 def test_a_stroke_is_a_line_of_hints_from_the_last_point():
-  points = app.add_stroke([], 10, 10, BLUE, 4, (40, 64))
+  points = page.add_stroke([], 10, 10, BLUE, 4, (40, 64))
   assert points == [{'x': 10, 'y': 10, 'color': BLUE, 'radius': 4.0}]
-  points = app.add_stroke(points, 30, 10, '#ff0000', 4, (40, 64))
+  points = page.add_stroke(points, 30, 10, '#ff0000', 4, (40, 64))
   # 20 pixels at one point per 4: five more, ending where it was clicked.
   assert [(p['x'], p['y']) for p in points[1:]] == [
       (14, 10), (18, 10), (22, 10), (26, 10), (30, 10)]
   assert {p['color'] for p in points[1:]} == {'#ff0000'}
-  with pytest.raises(app.hint_files.HintError, match='outside the painting'):
-    app.add_stroke(points, 70, 10, BLUE, 4, (40, 64))
+  with pytest.raises(page.hint_files.HintError, match='outside the painting'):
+    page.add_stroke(points, 70, 10, BLUE, 4, (40, 64))
 
 
 @pytest.mark.parametrize('name', ['x;id;y.jpg', 'my painting (1).jpg',
                                   "l'été & co.png", 'a"b$(id).png'])
 def test_the_command_the_page_shows_is_a_command(name):
-  command = app.colorize_command(names.BUNDLED, 64, 1.25, name)
+  command = page.colorize_command(names.BUNDLED, 64, 1.25, name)
   args = shlex.split(command)
   stem = os.path.splitext(name)[0]
   assert args == ['python', '-m', 'colorjax.colorize', '--work_size=64',
                   '--vibrance=1.25', f'--hints={stem}.json', '--output=out',
                   name]
   assert '--workdir=w x' in shlex.split(
-      app.colorize_command('w x', None, 1, name))
+      page.colorize_command('w x', None, 1, name))
 
 
 def test_edits_apply_in_order_and_an_old_render_never_shows(tmp_path):
-  store = app.Paintings(str(tmp_path))
+  store = page.Paintings(str(tmp_path))
   pid, _ = store.new(np.full((20, 30, 3), 128, np.uint8), 'p.png', 1.0)
   first = store.claim(pid)  # A render of version 0 starts...
   for i in range(5):  # ...while five clicks arrive,
@@ -91,27 +92,27 @@ def test_edits_apply_in_order_and_an_old_render_never_shows(tmp_path):
 
 def test_a_log_of_edits_is_applied_once_in_order_whatever_brings_it(
     tmp_path):
-  page = app.Page(None, names.BUNDLED, str(tmp_path))
-  pid, _ = page.paintings.new(np.full((20, 30, 3), 128, np.uint8), 'p.png',
+  fns = page.Page(None, names.BUNDLED, str(tmp_path))
+  pid, _ = fns.paintings.new(np.full((20, 30, 3), 128, np.uint8), 'p.png',
                               1.0)
   state = {'id': pid}
   # Requests overtake one another and carry logs of different lengths:
   # the third click's log arrives first, then a stale one, then the rest.
-  page.sequenced(state, '2.0,3.0,4;5.0,3.0,5;9.0,3.0,6', BLUE, 1, False)
-  page.sequenced(state, '2.0,3.0,4', BLUE, 1, False)
-  page.sequenced(state, '2.0,3.0,4;5.0,3.0,5;9.0,3.0,6;undo,,7;12.0,4.0,8',
+  fns.sequenced(state, '2.0,3.0,4;5.0,3.0,5;9.0,3.0,6', BLUE, 1, False)
+  fns.sequenced(state, '2.0,3.0,4', BLUE, 1, False)
+  fns.sequenced(state, '2.0,3.0,4;5.0,3.0,5;9.0,3.0,6;undo,,7;12.0,4.0,8',
                  BLUE, 1, False)
-  points = page.paintings.claim(pid)['points']
+  points = fns.paintings.claim(pid)['points']
   assert [(p['x'], p['y']) for p in points] == [(2, 3), (5, 3), (12, 4)]
-  with pytest.raises(app.ColorjaxError, match='not an edit of the page'):
-    page.sequenced(state, 'drop table,9', BLUE, 1, False)
+  with pytest.raises(page.ColorjaxError, match='not an edit of the page'):
+    fns.sequenced(state, 'drop table,9', BLUE, 1, False)
 
 
 def test_a_bad_vibrance_is_one_message():
   for bad in ('abc', '2', [1], True, float('nan'), -0.5, 5):
-    with pytest.raises(app.DataError, match='must be a number in'):
-      app.checked_vibrance(bad)
-  assert app.checked_vibrance(2) == 2.0
+    with pytest.raises(page.DataError, match='must be a number in'):
+      page.checked_vibrance(bad)
+  assert page.checked_vibrance(2) == 2.0
 
 
 def test_a_workdir_without_a_checkpoint_is_one_line_at_start_up(tmp_path):
@@ -184,7 +185,7 @@ def server_fixture(tmp_path_factory):
       url, proc = app.start_server(
           names.BUNDLED, log=log, timeout_s=120,
           env=subprocess_env())
-    except app.ColorjaxError:
+    except page.ColorjaxError:
       pytest.fail(log_path.read_text()[-3000:])
     try:
       yield url, proc
