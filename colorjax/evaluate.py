@@ -30,7 +30,7 @@ colour its region and leave the rest alone (`colorjax.hint_locality`).
 import functools
 import os
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from absl import app
 from absl import flags
@@ -44,7 +44,6 @@ from colorjax import color
 from colorjax import files
 from colorjax import hint_eval
 from colorjax import hint_locality
-from colorjax import image_io
 from colorjax import metrics
 from colorjax import names
 from colorjax import runtime
@@ -135,19 +134,19 @@ def _score_full(pred: jax.Array, true: jax.Array,
 
 
 def score_full_resolution(colorizer: Colorizer, paths: List[str],
-                          prior_ab: np.ndarray
-                          ) -> Dict[str, Dict[str, float]]:
-  # `prior_ab` is in the model range of `colorizer`'s model.
-  """Metrics at each image's own size, through the `colorize` path.
+                          prior_ab: np.ndarray, image_size: int
+                          ) -> Tuple[Dict[str, Dict[str, float]], int]:
+  """Metrics at each image's own size, through the `colorize` path, of the
+  images the table at `image_size` scores (the others are skipped as it
+  skips them), and how many. `prior_ab` is in the model's range.
 
   Images are padded to `colorize`'s size buckets with a mask, so one program
   per bucket scores them all.
   """
   sums = {name: [] for name in baselines.ANSWERS}
   for path in paths:
-    try:
-      rgb = image_io.to_uint8(image_io.read_image(path))
-    except image_io.ImageError:
+    rgb = sources.read_usable(path, image_size)
+    if rgb is None:
       continue  # Counted and named by decode_images at the training size.
     answers = {'model': colorizer.colorize(rgb),
                'grey': Colorizer.constant(rgb, np.zeros(2)),
@@ -161,7 +160,8 @@ def score_full_resolution(colorizer: Colorizer, paths: List[str],
                                     true, mask))
   if not sums['model']:
     raise DataError('no readable image to score at full resolution.')
-  return {name: metrics.summarize(s) for name, s in sums.items()}
+  return ({name: metrics.summarize(s) for name, s in sums.items()},
+          len(sums['model']))
 
 
 def evaluate(workdir: str, epoch: Optional[int] = None,
@@ -216,8 +216,9 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
     colorizer = Colorizer(state.g.apply_fn, state.g.variables(),
                           config.image_size, downsampling_factor(config),
                           vibrance=vibrance, ab_scale=config.ab_scale)
-    report['full_res_results'] = score_full_resolution(
-        colorizer, image_paths(dataset, split), prior)
+    report['full_res_results'], report['full_res_num_images'] = (
+        score_full_resolution(colorizer, image_paths(dataset, split), prior,
+                              config.image_size))
   if (hint_counts or person_counts) and not config.hints.enabled:
     raise DataError('--hints and --person_hints score a model trained with '
                     'hints; this one was not (train one: python launch.py '
@@ -266,7 +267,7 @@ def _score_hints(config, state, images, vibrance, counts, auto_workdir,
                           takes_hints=True)
     out['full_res'] = hint_eval.full_resolution(
         image_paths(*full_res), counts, seed, colorizer, prior,
-        auto_colorizer)
+        auto_colorizer, config.image_size)
   return out
 
 
@@ -302,7 +303,8 @@ def format_report(report: Dict[str, object]) -> str:
   text = (f'{head}\nat {report["image_size"]}px (centre crops):\n'
           f'{format_table(report["results"])}')
   if 'full_res_results' in report:
-    text += ('\nat full resolution (through colorize):\n'
+    text += (f'\nat full resolution (through colorize, '
+             f'{report["full_res_num_images"]} images):\n'
              f'{format_table(report["full_res_results"])}')
   for key, label in (('at_size', f'at {report["image_size"]}px'),
                      ('full_res', 'at full resolution')):

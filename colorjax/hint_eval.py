@@ -29,8 +29,8 @@ from colorjax import color
 from colorjax import files
 from colorjax import hint_files
 from colorjax import hints as hints_lib
-from colorjax import image_io
 from colorjax import metrics
+from colorjax import sources
 from colorjax.colorizer import Colorizer
 from colorjax.colorizer import pad_to_bucket
 
@@ -141,18 +141,19 @@ def _score_full(pred, true, mask):
 
 def full_resolution(paths: Sequence[str], counts: Sequence[int], seed: int,
                     colorizer: Colorizer, prior_ab: np.ndarray,
-                    auto: Optional[Colorizer] = None
+                    auto: Optional[Colorizer] = None,
+                    image_size: Optional[int] = None
                     ) -> Dict[int, Dict[str, Dict[str, float]]]:
   """{N: {method: metrics}} at each painting's own size, through the
-  `colorize` path of `colorizer` (a hint model) and `auto`."""
+  `colorize` path of `colorizer` (a hint model) and `auto`, of the paintings
+  a split at `image_size` (default: the working size) holds."""
   s = colorizer.work_size
   scale_ab = colorizer.ab_scale
   per = {n: {m: [] for m in METHODS if m != AUTO or auto is not None}
          for n in counts}
   for index, path in enumerate(paths):
-    try:
-      rgb = image_io.to_uint8(image_io.read_image(path))
-    except image_io.ImageError:
+    rgb = sources.read_usable(path, image_size or s)
+    if rgb is None:
       continue  # Counted and named where the images are loaded at size.
     l_full = np.asarray(color.rgb_to_lab(rgb / 255.0))[..., 0]
     l_work, (nh, nw) = colorizer._work_input(l_full)  # pylint: disable=protected-access

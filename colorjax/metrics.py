@@ -126,9 +126,12 @@ def ab_accuracy_auc(pred_lab: jax.Array, true_lab: jax.Array,
   """
   dist = jnp.sqrt(jnp.sum(jnp.square(pred_lab[..., 1:] - true_lab[..., 1:]),
                           axis=-1))
-  thresholds = jnp.arange(max_threshold + 1, dtype=jnp.float32)
-  within = dist[..., None] <= thresholds  # (..., H, W, T)
-  return _mean(within.astype(jnp.float32), mask, (-3, -2, -1))
+  # A pixel counts at the thresholds t >= its distance: T + 1 - ceil(dist)
+  # of them. Per pixel, not per (pixel, threshold): a full-resolution
+  # painting's memory stays that of its image.
+  n = max_threshold + 1
+  share = jnp.clip(n - jnp.ceil(dist), 0, n) / n
+  return _mean(share, mask)
 
 
 def mean_abs_delta_l(pred_lab: jax.Array, true_lab: jax.Array,

@@ -243,3 +243,15 @@ def create_datasets(config, shard: Optional[Tuple[int, int]] = None
     raise DataError(f'{train.name} yielded no usable colour image; see the '
                     'skipped-file lines above.')
   return train, val
+
+
+def read_usable(path: str, image_size: int):
+  """The uint8 RGB (H, W, 3) of `path` if a split at `image_size` would hold
+  it (it reads, and is at least that large), else None: full-resolution
+  scores are of the same images as those at the training size."""
+  from colorjax import batching  # pylint: disable=g-import-not-at-top
+  try:
+    rgb = image_io.to_uint8(image_io.read_image(path))
+  except image_io.ImageError:
+    return None
+  return None if batching.unusable_reason(rgb, image_size, False) else rgb

@@ -161,9 +161,15 @@ def _manifest_folder(folder):
 
 def test_evaluate_a_manifest_split_at_both_resolutions(run_dir, tmp_path):
   folder = _manifest_folder(tmp_path / 'paintings')
+  # A 1x1 painting in the split: skipped at the training size, so at full
+  # resolution too; both tables say how many they scored.
+  cv2.imwrite(str(folder / 'dot.png'), np.full((1, 1, 3), 200, np.uint8))
+  with open(folder / 'MANIFEST.tsv', 'a') as f:
+    f.write('dot.png\ttest\n')
   report = evaluate.evaluate(run_dir, dataset=str(folder), split='test',
                              full_res=True)
-  assert report['num_images'] == 2
+  assert report['num_images'] == 2 and report['full_res_num_images'] == 2
+  assert 'through colorize, 2 images' in evaluate.format_report(report)
   for results in (report['results'], report['full_res_results']):
     assert set(results) == set(baselines.ANSWERS)
     for values in results.values():

@@ -167,3 +167,21 @@ def test_colourfulness_ratio_of_greyscale_originals_is_not_a_number():
   summary = metrics.summarize([sums])
   assert np.isnan(summary[names.COLOURFULNESS_RATIO])
   assert summary[names.DELTA_CF] > 1  # The absolute difference still counts.
+
+
+def test_ab_auc_per_pixel_is_the_threshold_definition():
+  """The AUC computed per pixel (memory of the image, not x151) equals the
+  mean over thresholds of the accuracy, with exact-integer distances too."""
+  rng = np.random.RandomState(0)
+  a = rng.uniform(-100, 100, (3, 17, 19, 3)).astype(np.float32)
+  b = rng.uniform(-100, 100, (3, 17, 19, 3)).astype(np.float32)
+  b[0, :5] = a[0, :5]  # Distance 0.
+  b[1, ..., 1:] = a[1, ..., 1:] + np.float32([3.0, 4.0])  # Exactly 5.
+  mask = (rng.rand(3, 17, 19) > 0.3).astype(np.float32)
+  d = np.sqrt(((a[..., 1:] - b[..., 1:]) ** 2).sum(-1))
+  per_t = (d[..., None] <= np.arange(151)).mean(-1)
+  np.testing.assert_allclose(metrics.ab_accuracy_auc(a, b),
+                             per_t.mean((1, 2)), atol=1e-6)
+  np.testing.assert_allclose(metrics.ab_accuracy_auc(a, b, mask=mask),
+                             (per_t * mask).sum((1, 2)) / mask.sum((1, 2)),
+                             atol=1e-6)
