@@ -101,6 +101,10 @@ def validate_config(config: ml_collections.ConfigDict,
     _require(isinstance(h.p_salient, (int, float)) and 0 <= h.p_salient <= 1,
              f'config.hints.p_salient={h.p_salient} must be in [0, 1] (the '
              'share of training images with hints on colourful patches).')
+    _require(len(h.gate) == 3 and 0 <= h.gate[0] <= 10 and
+             0 <= h.gate[1] < h.gate[2] <= 1,
+             f'config.hints.gate={tuple(h.gate)} must be (reach, low, high) '
+             'with reach in [0, 10] (0: off) and 0 <= low < high <= 1.')
     _require(isinstance(h.reach, (int, float)) and 0 <= h.reach <= 10,
              f'config.hints.reach={h.reach} must be a number in [0, 10] (how '
              'far a hint\'s colour carries, as a fraction of the longer side; '

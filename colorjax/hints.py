@@ -194,6 +194,24 @@ def propagate_local(l: jax.Array, hint_ab: jax.Array, mask: jax.Array,
   return colour, confidence, blend
 
 
+def gate(l: jax.Array, hint_ab: jax.Array, mask: jax.Array, reach: float,
+         low: float, high: float, iterations: int = 150) -> jax.Array:
+  """How much of the hints' answer each pixel takes (B, H, W, 1) in [0, 1]:
+  the confidence of `propagate_local` (how strongly the pixel is connected
+  to any hint, through similar lightness) mapped from [low, high] to [0, 1].
+  A hint model at inference blends its answer with the hints (weight g) and
+  its automatic answer (1 - g): far from every hint, and across lightness
+  edges, the painting keeps its automatic colours; among many hints, g is 1
+  nearly everywhere."""
+  hint_ab = jnp.asarray(hint_ab, jnp.float32)
+  mask = jnp.asarray(mask, jnp.float32)
+  _, confidence, _ = propagate_local(l, hint_ab * mask, mask,
+                                     jnp.zeros(2, jnp.float32), reach,
+                                     iterations)
+  return jax.lax.stop_gradient(
+      jnp.clip((confidence - low) / (high - low), 0.0, 1.0))
+
+
 def levin(l: np.ndarray, hint_ab: np.ndarray, mask: np.ndarray,
           prior_ab: np.ndarray, reach: float = 0.0) -> np.ndarray:
   """The exact solution of `propagate`'s system for one image (scipy); with

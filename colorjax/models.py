@@ -116,6 +116,29 @@ def refine(base: jax.Array, features: jax.Array, dtype: Any) -> jax.Array:
                   head.astype(jnp.float32))
 
 
+def _hint_inputs(module, l, hint_ab, hint_mask, gated):
+  """(input, base) of a hint generator; when `gated`, for the hints and,
+  below them in the batch, for no hint (the automatic answer)."""
+  args = (module.prior_ab, module.propagation_iterations, module.reach)
+  x, base = hint_input(l, hint_ab, hint_mask, *args)
+  if gated:
+    x_auto, base_auto = hint_input(l, None, None, *args)
+    x, base = (jnp.concatenate([x, x_auto]), jnp.concatenate([base, base_auto]))
+  return x, base
+
+
+def _gated(ab, l, hint_ab, hint_mask, gate, iterations, gated):
+  """At inference, the hints' answer where they reach and the automatic one
+  elsewhere (`hints.gate`); `ab` holds both, stacked on the batch."""
+  if not gated:
+    return ab
+  hinted, auto = jnp.split(ab, 2)
+  if hint_ab is None:
+    return auto
+  g = hints_lib.gate(l, hint_ab, hint_mask, *gate, iterations)
+  return g * hinted + (1.0 - g) * auto
+
+
 class UNetGenerator(nn.Module):
   """The reference U-Net generator (16,654,722 parameters with default widths).
 
@@ -152,6 +175,7 @@ class UNetGenerator(nn.Module):
   prior_ab: Tuple[float, float] = (0.0, 0.0)
   propagation_iterations: int = 150
   reach: float = 0.0
+  gate: Tuple[float, float, float] = (0.0, 0.0, 1.0)
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -162,9 +186,9 @@ class UNetGenerator(nn.Module):
     conv = functools.partial(layers.Conv, impl=self.conv_impl, dtype=self.dtype)
     norm = functools.partial(_BatchNorm, use_running_average=not train,
                              dtype=self.dtype)
+    gated = self.hints and not train and self.gate[0] > 0
     if self.hints:
-      x, base = hint_input(x, hint_ab, hint_mask, self.prior_ab,
-                           self.propagation_iterations, self.reach)
+      l, x, base = x, *_hint_inputs(self, x, hint_ab, hint_mask, gated)
     elif hint_ab is not None:
       raise ValueError('this generator has no hint input (hints=False).')
     x = x.astype(self.dtype)
@@ -186,7 +210,8 @@ class UNetGenerator(nn.Module):
         x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
       x = jnp.concatenate([x, skip], axis=-1)
     if self.hints:
-      return refine(base, x, self.dtype)
+      return _gated(refine(base, x, self.dtype), l, hint_ab, hint_mask,
+                    self.gate, self.propagation_iterations, gated)
     x = conv(2, kernel_size=1, name='head')(x)
     return jnp.tanh(x.astype(jnp.float32))
 
@@ -268,6 +293,7 @@ class CNNColorizer(nn.Module):
   prior_ab: Tuple[float, float] = (0.0, 0.0)
   propagation_iterations: int = 150
   reach: float = 0.0
+  gate: Tuple[float, float, float] = (0.0, 0.0, 1.0)
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -279,11 +305,11 @@ class CNNColorizer(nn.Module):
     conv = functools.partial(layers.Conv, impl=self.conv_impl, dtype=self.dtype)
     norm = functools.partial(_BatchNorm, use_running_average=not train,
                              dtype=self.dtype)
+    gated = self.hints and not train and self.gate[0] > 0
     if self.hints:
       if self.num_classes:
         raise ValueError('a hint generator regresses ab (num_classes=0).')
-      x, base = hint_input(x, hint_ab, hint_mask, self.prior_ab,
-                           self.propagation_iterations, self.reach)
+      l, x, base = x, *_hint_inputs(self, x, hint_ab, hint_mask, gated)
     elif hint_ab is not None:
       raise ValueError('this generator has no hint input (hints=False).')
     x = x.astype(self.dtype)
@@ -298,7 +324,8 @@ class CNNColorizer(nn.Module):
                                name=f'up{i}')(x)
       x = nn.relu(norm(name=f'up{i}_bn')(x))
     if self.hints:
-      return refine(base, x, self.dtype)
+      return _gated(refine(base, x, self.dtype), l, hint_ab, hint_mask,
+                    self.gate, self.propagation_iterations, gated)
     if not self.num_classes:
       return jnp.tanh(conv(2, kernel_size=1, name='head')(x).astype(
           jnp.float32))

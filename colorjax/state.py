@@ -103,7 +103,8 @@ def create_networks(config: ml_collections.ConfigDict
   hint_fields = dict(hints=h.enabled,
                      prior_ab=tuple(float(v) for v in h.prior_ab),
                      propagation_iterations=h.propagation_iterations,
-                     reach=float(h.reach))
+                     reach=float(h.reach),
+                     gate=tuple(float(v) for v in h.gate))
   if config.model == 'cnn':
     classes = config.head == 'classes'
     cnn = models.CNNColorizer(

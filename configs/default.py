@@ -62,10 +62,14 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
   # across lightness edges (colorjax/hints.py::propagate_local); 0 carries it
   # everywhere (Levin et al.), so a single hint recolours the whole image.
   # `p_salient`: the share of training images whose hints fall on colourful
-  # patches, where a person clicks first, rather than anywhere.
+  # patches, where a person clicks first, rather than anywhere. `gate`
+  # (reach, low, high): at inference, each pixel takes the hints' answer in
+  # proportion to how strongly it is connected to a hint (hints.gate) and
+  # the automatic answer for the rest; reach 0 turns it off.
   c.hints = ml_collections.ConfigDict(dict(
       enabled=False, p_none=0.125, max_points=32, prior_ab=(0.0, 0.0),
-      propagation_iterations=150, reach=0.0, p_salient=0.0))
+      propagation_iterations=150, reach=0.0, p_salient=0.0,
+      gate=(0.0, 0.0, 1.0)))
   c.conv_impl = 'auto'  # 'auto', 'xla', 'fast' or 'matmul': see colorjax/layers.py.
   c.compute_dtype = 'float32'  # 'bfloat16' on GPU/TPU.
 
