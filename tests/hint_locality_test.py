@@ -171,3 +171,37 @@ def test_evaluate_refuses_bad_person_hints_before_any_work(tmp_path):
   assert '--person_hints=0,2 must be whole numbers in [1, 100]' in (
       result.stderr)
   assert 'Traceback' not in result.stderr
+
+
+def test_the_gate_keeps_the_automatic_answer_far_from_a_hint():
+  g = models.UNetGenerator(features=(8, 16, 16, 16, 16), hints=True,
+                           prior_ab=tuple(PRIOR), propagation_iterations=100,
+                           gate=(0.5, 0.15, 0.35))
+  l = _two_regions()
+  variables = g.init(jax.random.PRNGKey(0), l, train=False)
+  # A trained-looking head, so that hints change more than the prior.
+  variables = jax.tree.map(
+      lambda x: x + 0.05 * jax.random.normal(jax.random.PRNGKey(1), x.shape),
+      variables)
+  plain = models.UNetGenerator(features=(8, 16, 16, 16, 16), hints=True,
+                               prior_ab=tuple(PRIOR),
+                               propagation_iterations=100)
+  h, m = _dab(32, 14, 2, [0.31, -0.42])
+  auto = np.asarray(g.apply(variables, l, train=False))
+  np.testing.assert_allclose(auto, plain.apply(variables, l, train=False),
+                             atol=1e-6)  # No hint: the automatic answer.
+  gated = np.asarray(g.apply(variables, l, train=False, hint_ab=h,
+                             hint_mask=m))
+  hinted = np.asarray(plain.apply(variables, l, train=False, hint_ab=h,
+                                  hint_mask=m))
+  # On the hint, its answer; across the edge (the light half), automatic.
+  np.testing.assert_allclose(gated[0, 15, 3], hinted[0, 15, 3], atol=1e-6)
+  np.testing.assert_allclose(gated[:, :, 20:], auto[:, :, 20:], atol=1e-6)
+  assert np.abs(hinted[:, :, 20:] - auto[:, :, 20:]).max() > 1e-3
+  # Training is ungated: the same program as without the gate.
+  rngs = {'dropout': jax.random.PRNGKey(2)}
+  np.testing.assert_allclose(
+      g.apply(variables, l, train=True, hint_ab=h, hint_mask=m, rngs=rngs,
+              mutable=['batch_stats'])[0],
+      plain.apply(variables, l, train=True, hint_ab=h, hint_mask=m,
+                  rngs=rngs, mutable=['batch_stats'])[0], atol=1e-6)
