@@ -1,13 +1,14 @@
 """The README's screenshots of the colouring page, taken in headless Chromium.
 
-  python benchmarks/app_screenshots.py --workdir=workdirs/hints_cpu \
-      --painting=../shared/data/paintings/shishkin_rye.jpg --output=docs
+  python benchmarks/app_screenshots.py [--workdir=W] [--output=docs] \
+      [--painting=colorjax/data/shishkin_rye.jpg]
 
-Starts the page (`python -m colorjax.app`) on a free local port, uploads the
-painting and saves `app_before.jpg` (its automatic colours); then paints a
-blue stroke across the sky, a yellow one across the field and a green point
-on a tree, as a person would with the colour picker and the Stroke box, and
-saves `app_after.jpg`. Needs Playwright and Debian's `chromium`.
+Starts the page (`python -m colorjax.app`, the bundled model unless
+--workdir) on a free local port, uploads the painting and saves
+`app_before.jpg` (its automatic colours); then, as a person would with the
+colour picker, a first click of blue on the sky (`app_sky.jpg`: what the
+first click does, and leaves alone) and a second of yellow on the field
+(`app_after.jpg`). Needs Playwright and Debian's `chromium`.
 """
 
 import os
@@ -23,16 +24,19 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from colorjax import app  # noqa: E402
 
-flags.DEFINE_string('workdir', None, 'A hint model\'s run.', required=True)
-flags.DEFINE_string('painting', None, 'The painting to show.', required=True)
+flags.DEFINE_string('workdir', None, 'A hint model\'s run (default: the '
+                    'bundled model).')
+flags.DEFINE_string('painting', os.path.join(
+    os.path.dirname(__file__), '..', 'colorjax', 'data', 'shishkin_rye.jpg'),
+                    'The painting to show.')
 flags.DEFINE_string('output', 'docs', 'Folder for the two JPEGs.')
 FLAGS = flags.FLAGS
 
-# (colour, clicks as fractions of the painting's width and height): a
-# stroke when there are several clicks. Where they go suits Shishkin's Rye.
-HINTS = [('#5b84c4', [(0.05, 0.12), (0.35, 0.1), (0.62, 0.14), (0.95, 0.2)]),
-         ('#d9b24a', [(0.05, 0.72), (0.5, 0.7), (0.95, 0.74)]),
-         ('#3f5a2a', [(0.78, 0.3)])]
+# (colour, click as fractions of the painting's width and height, the
+# screenshot after it). Where they go suits Shishkin's Rye: its sky, then its
+# field.
+HINTS = [('#6a8fc8', (0.2, 0.12), 'app_sky.jpg'),
+         ('#d8b45a', (0.5, 0.75), 'app_after.jpg')]
 
 
 def _wait_for_new(page, old) -> str:
@@ -60,7 +64,8 @@ def main(argv):
   chromium = shutil.which('chromium') or shutil.which('chromium-browser')
   if not chromium:
     raise SystemExit('no chromium: apt-get install -y chromium')
-  url, server = app.start_server(FLAGS.workdir)
+  from colorjax import names  # pylint: disable=g-import-not-at-top
+  url, server = app.start_server(FLAGS.workdir or names.BUNDLED)
   try:
     with sync_playwright() as p:
       browser = p.chromium.launch(executable_path=chromium,
@@ -71,21 +76,17 @@ def main(argv):
                            os.path.abspath(FLAGS.painting))
       src = _wait_for_new(page, None)
       _shoot(page, os.path.join(FLAGS.output, 'app_before.jpg'))
-      for colour, clicks in HINTS:
+      for colour, (fx, fy), name in HINTS:
         page.locator('#colour button.dialog-button').click()
         page.locator('#colour .input-wrap input').fill(colour)
         page.keyboard.press('Enter')
         page.mouse.click(5, 5)  # Outside the picker: closes it.
         page.wait_for_timeout(300)
-        # A stroke's first click is a point of its own; the next ones join.
-        page.locator('#stroke input').uncheck()
-        for fx, fy in clicks:
-          box = page.locator('#hints img').bounding_box()
-          page.locator('#hints img').click(
-              position={'x': box['width'] * fx, 'y': box['height'] * fy})
-          src = _wait_for_new(page, src)
-          page.locator('#stroke input').check()
-      _shoot(page, os.path.join(FLAGS.output, 'app_after.jpg'))
+        box = page.locator('#hints img').bounding_box()
+        page.locator('#hints img').click(
+            position={'x': box['width'] * fx, 'y': box['height'] * fy})
+        src = _wait_for_new(page, src)
+        _shoot(page, os.path.join(FLAGS.output, name))
       browser.close()
   finally:
     server.terminate()

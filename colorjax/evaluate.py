@@ -173,7 +173,9 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
              hint_counts: Optional[List[int]] = None,
              auto_workdir: Optional[str] = None,
              hint_seed: int = 0,
-             person_counts: Optional[List[int]] = None) -> Dict[str, object]:
+             person_counts: Optional[List[int]] = None,
+             hint_gate: Optional[Tuple[float, float, float]] = None
+             ) -> Dict[str, object]:
   """Scores the checkpoint of `epoch` and the trivial answers.
 
   Returns:
@@ -189,6 +191,10 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
                     'manifest split (e.g. test).')
   config, _, state = workdir_lib.load_run(workdir, epoch, temperature=temperature,
                                     seed=seed)
+  if hint_gate is not None:  # An inference setting: any hint run takes it.
+    config.hints.gate = tuple(hint_gate)
+    module = state.g.apply_fn.__self__.clone(gate=tuple(hint_gate))
+    state = state.replace(g=state.g.replace(apply_fn=module.apply))
   vibrance = recipe_vibrance(config, vibrance)
   dataset = dataset or config.dataset
   if image_size is not None:
@@ -205,6 +211,7 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
       state, color.rgb_uint8_to_model(rgb, config.ab_scale)[0]) * vibrance)
   predict = functools.partial(predict_ab, state)
   report = {'workdir': workdir, 'epoch': int(state.epoch),
+            'hint_gate': list(config.hints.gate),
             'dataset': dataset, 'split': split, 'num_images': len(images),
             'image_size': config.image_size, 'vibrance': vibrance,
             'temperature': (config.classes.temperature
@@ -359,6 +366,9 @@ def _define_flags() -> None:
   flags.DEFINE_list('person_hints', None, 'Hint counts (>= 1) to place as a '
                     'person would, on the most colourful patches, scoring '
                     'Delta-E00 near and far from them, e.g. 1,3.')
+  flags.DEFINE_list('hint_gate', None, 'A hint model\'s gate as reach,low,'
+                    'high (hints.gate; 0,0,1 turns it off), in place of its '
+                    'config\'s.')
   flags.DEFINE_string('plot', None, 'With --hints: write Delta-E00 against '
                       'the number of hints to this PNG.')
 
@@ -418,6 +428,17 @@ def main(argv):
   counts = _counts('hints', FLAGS.hints, 0, 10_000, '0,1,2,5,10,20')
   person = _counts('person_hints', FLAGS.person_hints, 1, 100, '1,3')
   _check_writable_folder('plot', FLAGS.plot)
+  gate = None
+  if FLAGS.hint_gate is not None:
+    try:
+      gate = tuple(float(v) for v in FLAGS.hint_gate)
+    except ValueError:
+      gate = ()
+    if len(gate) != 3 or not (0 <= gate[0] <= 10 and
+                              0 <= gate[1] < gate[2] <= 1):
+      raise DataError(f'--hint_gate={",".join(FLAGS.hint_gate)} must be '
+                      'reach,low,high with reach in [0, 10] and 0 <= low < '
+                      'high <= 1, e.g. 0.5,0.15,0.35.')
   _check_writable_folder('output', FLAGS.output)
   if FLAGS.plot and counts is None:
     raise DataError('--plot draws the --hints curve; pass --hints too.')
@@ -426,7 +447,7 @@ def main(argv):
   report = evaluate(FLAGS.workdir, FLAGS.epoch, FLAGS.dataset, FLAGS.split,
                     FLAGS.image_size, FLAGS.full_res, FLAGS.vibrance,
                     FLAGS.temperature, FLAGS.seed, counts,
-                    FLAGS.auto_workdir, FLAGS.hint_seed, person)
+                    FLAGS.auto_workdir, FLAGS.hint_seed, person, gate)
   print(format_report(report))
   print(f'wrote {_write(report, FLAGS.output)}')  # The report first.
   if FLAGS.plot and 'hints' in report:

@@ -9,11 +9,13 @@ beat the paintings recipe's CNN base (`--config.model=cnn`) by 0.07-0.13
 Delta-E00 at every hint count (docs/hints.md). The a, b scale is 110 as in
 the paintings recipe (the whole sRGB gamut inside the tanh).
 
-A hint colours its region, not the whole painting: the propagation the
-U-Net refines fades over a fifth of the longer side and faster across
-lightness edges (`hints.reach`; chosen by `benchmarks/hint_reach.py`), and
-the U-Net also reads how strongly each pixel is connected to any hint, so
-far from every hint it gives its automatic colours (docs/hints.md).
+A hint colours its region, not the whole painting: at inference each
+pixel takes the model's answer with the hints in proportion to how strongly
+it is connected to a hint through similar lightness, and its automatic
+answer for the rest (`hints.gate`: the confidence of a propagation that
+fades over half the longer side, mapped from [0.15, 0.35] to [0, 1]; chosen
+on the validation split against a fading input and hints on colourful
+patches in training, docs/hints.md). Training is as before.
 
 Variants: ``:cpu`` trains in about 45 minutes on 2 CPU cores (the README's
 figures come from it); the full variant trains longer, for a GPU; ``:demo``
@@ -30,7 +32,7 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
   c = paintings.get_config()
   c.model = 'unet'
   c.hints.enabled = True
-  c.hints.reach = 0.2
+  c.hints.gate = (0.5, 0.15, 0.35)
   c.vibrance = 1.0  # Hints bring the colour; no gain at inference.
   c.num_epochs = 150
   c.lr_decay_steps = 8_000
