@@ -224,7 +224,8 @@ def test_compare_runs_from_outside_the_repository(run_dir, tmp_path):
     ('--hints=', '--hints= must be whole numbers'),
     ('--person_hints=x', '--person_hints=x must be whole numbers in [1, 100]'),
     ('--plot=/no/such/folder/c.png', 'the folder /no/such/folder does not'),
-    ('--output=', '--output= is empty')])
+    ('--output=', '--output= is empty'),
+    ('--hint_gate=0.5,0.4', '--hint_gate=0.5,0.4 must be reach,low,high')])
 def test_evaluate_checks_its_flags_before_any_work(tmp_path, flag, message):
   # The workdir does not exist either: the flag is what is reported.
   result = subprocess.run(
