@@ -91,6 +91,13 @@ def test_colorize_prints_seconds_per_image():
                    result.stdout, re.M), result.stdout
 
 
+def test_pretrained_prints_cold_start_and_per_painting_seconds():
+  result = _run('pretrained.py', '--size=128', '--repeats=1', '--runs=1')
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert re.search(r'^\| bundled model \| [\d.]+ \| [\d.]+ \| [\d.]+ \|$',
+                   result.stdout, re.M), result.stdout
+
+
 @pytest.mark.parametrize('args', [('train_step.py', '--models=cnn'),
                                   ('input_pipeline.py',)])
 def test_a_bad_size_is_one_line(args):
