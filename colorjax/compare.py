@@ -47,6 +47,7 @@ from colorjax import names
 from colorjax import plots
 from colorjax import runtime
 from colorjax import seed_report
+from colorjax import tables
 from colorjax import train
 from colorjax import workdir as workdir_lib
 from colorjax.errors import CheckpointError
@@ -147,19 +148,19 @@ def build_report(run_dirs: Sequence[str], output: str) -> str:
   os.makedirs(output, exist_ok=True)
   plot_paths = plots.plot_runs({r['name']: r['records'] for r in runs}, output,
                                plots.read_trivial_answers(run_dirs[0]))
-  n_cols = len(evaluate.COLUMNS)
+  n_cols = len(tables.COLUMNS)
   lines = [
       '# BN vs SN discriminator vs CNN: report', '',
       'Validation metrics at the final epoch (best Delta-E in brackets, with '
       'its epoch). Colour metrics are on the displayed sRGB image.', '',
-      f'| run | model | epochs | steps | {evaluate.metric_headers()} | '
+      f'| run | model | epochs | steps | {tables.metric_headers()} | '
       'best Delta-E (epoch) | train img/s | wall time |',
       '|---' * (n_cols + 7) + '|']
   for r in runs:
     f = r['final']
     lines.append(
         f"| {r['name']} | {r['model']} | {f['epoch']} | {f['step']} | "
-        f"{evaluate.metric_cells(f, names.VAL_PREFIX)} | "
+        f"{tables.metric_cells(f, names.VAL_PREFIX)} | "
         f"{r['best'][names.val(names.DELTA_E)]:.2f} "
         f"({r['best']['epoch']}) | {r['images_per_sec']:.1f} | "
         f"{r['wall_seconds'] / 60:.1f} min |")
@@ -179,12 +180,12 @@ def build_report(run_dirs: Sequence[str], output: str) -> str:
     lines += ['', f"Baselines on the same {len(images)} validation images of "
               f"`{files.display_path(c['dataset'])}` at {c['image_size']}px:",
               '',
-              f'| baseline | {evaluate.metric_headers()} |',
+              f'| baseline | {tables.metric_headers()} |',
               '|---' * (n_cols + 1) + '|']
     for name, values in baselines.items():
       label = {'grey': 'grey (a, b = 0)',
                'prior': 'constant prior (training mean a, b)'}[name]
-      lines.append(f'| {label} | {evaluate.metric_cells(values)} |')
+      lines.append(f'| {label} | {tables.metric_cells(values)} |')
   lines += ['', 'Curves (all runs overlaid):', '']
   lines += [f'![{os.path.basename(p)}]({os.path.basename(p)})'
             for p in plot_paths]

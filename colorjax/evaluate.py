@@ -49,25 +49,13 @@ from colorjax import names
 from colorjax import runtime
 from colorjax import sources
 from colorjax import steps
+from colorjax import tables
 from colorjax import workdir as workdir_lib
 from colorjax.colorizer import Colorizer
 from colorjax.colorizer import pad_to_bucket
 from colorjax.colorizer import recipe_vibrance
 from colorjax.config_validation import downsampling_factor
 from colorjax.errors import DataError
-
-# Columns of the printed table: (metric, header, format).
-COLUMNS = (
-    (names.DELTA_E, 'Delta-E00 (lower)', '{:.2f}'),
-    (names.LAB_ACC_TERM, 'LAB acc term', '{:.1%}'),
-    (names.LAB_ACC_NAZERI, 'LAB acc 2%', '{:.1%}'),
-    (names.AB_AUC, 'ab AUC', '{:.3f}'),
-    (names.PSNR, 'PSNR dB', '{:.2f}'),
-    (names.SSIM, 'SSIM', '{:.3f}'),
-    (names.COLOURFULNESS_RATIO, 'colourful/true', '{:.2f}'),
-    (names.DELTA_CF, 'dCF (lower)', '{:.1f}'),
-    (names.MEAN_ABS_DL, 'mean abs dL', '{:.2f}'),
-)
 
 
 def _missing_folder(dataset: str) -> DataError:
@@ -239,96 +227,10 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
         config.ab_scale, np.asarray(config.hints.prior_ab, np.float32),
         batch_size=config.batch_size)
   if hint_counts:
-    report['hints'] = _score_hints(config, state, images, vibrance,
-                                   hint_counts, auto_workdir, hint_seed,
-                                   (dataset, split) if full_res else None)
+    report['hints'] = hint_eval.score_run(
+        config, state, images, vibrance, hint_counts, auto_workdir, hint_seed,
+        image_paths(dataset, split) if full_res else None)
   return report
-
-
-def _score_hints(config, state, images, vibrance, counts, auto_workdir,
-                 seed, full_res):
-  """`evaluate`'s hint report (see `colorjax.hint_eval`)."""
-  scale = config.ab_scale
-  prior = np.asarray(config.hints.prior_ab, np.float32)
-  predict_fn = jax.jit(lambda st, l, h, m: steps.predict_ab(st, l, h, m) *
-                       vibrance)
-  auto_size = auto_colorizer = None
-  if auto_workdir:
-    auto_config, _, auto_state = workdir_lib.load_run(auto_workdir)
-    auto_vibrance = recipe_vibrance(auto_config, None)
-    auto_predict = jax.jit(lambda st, rgb: steps.predict_ab(
-        st, color.rgb_uint8_to_model(rgb, auto_config.ab_scale)[0]) *
-                           auto_vibrance * auto_config.ab_scale)
-    auto_size = lambda rgb: np.asarray(auto_predict(auto_state, rgb))
-    auto_colorizer = Colorizer.from_workdir(auto_workdir,
-                                            work_size=config.image_size)
-  out = {'counts': list(counts), 'seed': seed,
-         'auto_workdir': auto_workdir,
-         'at_size': hint_eval.at_size(
-             images, counts, seed, functools.partial(predict_fn, state),
-             scale, prior, auto_size, config.batch_size)}
-  if full_res:
-    colorizer = Colorizer(state.g.apply_fn, state.g.variables(),
-                          config.image_size, downsampling_factor(config),
-                          vibrance=vibrance, ab_scale=scale,
-                          takes_hints=True)
-    out['full_res'] = hint_eval.full_resolution(
-        image_paths(*full_res), counts, seed, colorizer, prior,
-        auto_colorizer, config.image_size)
-  return out
-
-
-def metric_headers() -> str:
-  """The COLUMNS headers as Markdown cells: 'a | b | ...'."""
-  return ' | '.join(h for _, h, _ in COLUMNS)
-
-
-def format_cell(value: float, fmt: str) -> str:
-  return 'n/a' if np.isnan(value) else fmt.format(value)
-
-
-def metric_cells(values: Dict[str, float], prefix: str = '') -> str:
-  """`values[prefix + metric]` formatted as Markdown cells, in COLUMNS order."""
-  return ' | '.join(format_cell(values[prefix + k], fmt) for k, _, fmt in COLUMNS)
-
-
-def format_table(results: Dict[str, Dict[str, float]]) -> str:
-  """A Markdown table: one row per model / trivial answer."""
-  lines = [f'| | {metric_headers()} |', '|---' * (len(COLUMNS) + 1) + '|']
-  for name, values in results.items():
-    lines.append(f'| {name} | {metric_cells(values)} |')
-  return '\n'.join(lines)
-
-
-def format_report(report: Dict[str, object]) -> str:
-  """The report's tables with a line saying what each scored."""
-  head = (f'{files.display_path(report["dataset"])} ({report["split"]}, '
-          f'{report["num_images"]} images), epoch {report["epoch"]}, '
-          f'vibrance {report["vibrance"]}')
-  if report.get('temperature') is not None:
-    head += f', temperature {report["temperature"]}'
-  text = (f'{head}\nat {report["image_size"]}px (centre crops):\n'
-          f'{format_table(report["results"])}')
-  if 'full_res_results' in report:
-    text += (f'\nat full resolution (through colorize, '
-             f'{report["full_res_num_images"]} images):\n'
-             f'{format_table(report["full_res_results"])}')
-  for key, label in (('at_size', f'at {report["image_size"]}px'),
-                     ('full_res', 'at full resolution')):
-    if key in report.get('hints', {}):
-      results = report['hints'][key]
-      for metric, name in ((names.DELTA_E, 'Delta-E00 (lower is better)'),
-                           (names.COLOURFULNESS_RATIO, 'colourfulness ratio'),
-                           (names.PSNR, 'PSNR dB'),
-                           (names.MEAN_ABS_DL, 'mean abs dL')):
-        text += (f'\nwith simulated hints, {label}, {name}:\n'
-                 f'{hint_eval.table(results, metric)}')
-  if report.get('person_hints'):
-    text += ('\nwith hints placed as a person would (most colourful patches),'
-             f' at {report["image_size"]}px, Delta-E00 near and far from '
-             'them:\n' + hint_locality.table(
-                 {int(n): r for n, r in report['person_hints'].items()}))
-  return text
 
 
 FLAGS = flags.FLAGS
@@ -448,7 +350,7 @@ def main(argv):
                     FLAGS.image_size, FLAGS.full_res, FLAGS.vibrance,
                     FLAGS.temperature, FLAGS.seed, counts,
                     FLAGS.auto_workdir, FLAGS.hint_seed, person, gate)
-  print(format_report(report))
+  print(tables.format_report(report))
   print(f'wrote {_write(report, FLAGS.output)}')  # The report first.
   if FLAGS.plot and 'hints' in report:
     by_size = {f'{report["image_size"]} px (centre crops)':

@@ -18,6 +18,7 @@ the working size, a, b upsampled onto its own L), the hints drawn at the
 working size, and Levin's a, b upsampled the same way.
 """
 
+import functools
 from typing import Callable, Dict, List, Optional, Sequence
 
 import cv2
@@ -176,6 +177,46 @@ def full_resolution(paths: Sequence[str], counts: Sequence[int], seed: int,
             pad_to_bucket(out).astype(np.float32), true, mask_full)))
   return {n: {m: _summarize(p) for m, p in d.items()}
           for n, d in per.items()}
+
+
+def score_run(config, state, images: np.ndarray, vibrance: float,
+              counts: Sequence[int], auto_workdir: Optional[str], seed: int,
+              full_res_paths: Optional[Sequence[str]]) -> Dict[str, object]:
+  """`evaluate --hints`: the run's hint model (`state`, `config`) at the
+  evaluation size on `images` and, with `full_res_paths`, at full
+  resolution, beside an automatic run (`auto_workdir`) and the baselines."""
+  from colorjax import steps  # pylint: disable=g-import-not-at-top
+  from colorjax import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
+  from colorjax.colorizer import recipe_vibrance  # pylint: disable=g-import-not-at-top
+  from colorjax.config_validation import downsampling_factor  # pylint: disable=g-import-not-at-top
+  scale = config.ab_scale
+  prior = np.asarray(config.hints.prior_ab, np.float32)
+  predict_fn = jax.jit(lambda st, l, h, m: steps.predict_ab(st, l, h, m) *
+                       vibrance)
+  auto_size = auto_colorizer = None
+  if auto_workdir:
+    auto_config, _, auto_state = workdir_lib.load_run(auto_workdir)
+    auto_vibrance = recipe_vibrance(auto_config, None)
+    auto_predict = jax.jit(lambda st, rgb: steps.predict_ab(
+        st, color.rgb_uint8_to_model(rgb, auto_config.ab_scale)[0]) *
+                           auto_vibrance * auto_config.ab_scale)
+    auto_size = lambda rgb: np.asarray(auto_predict(auto_state, rgb))
+    auto_colorizer = Colorizer.from_workdir(auto_workdir,
+                                            work_size=config.image_size)
+  out = {'counts': list(counts), 'seed': seed,
+         'auto_workdir': auto_workdir,
+         'at_size': at_size(
+             images, counts, seed, functools.partial(predict_fn, state),
+             scale, prior, auto_size, config.batch_size)}
+  if full_res_paths is not None:
+    colorizer = Colorizer(state.g.apply_fn, state.g.variables(),
+                          config.image_size, downsampling_factor(config),
+                          vibrance=vibrance, ab_scale=scale,
+                          takes_hints=True)
+    out['full_res'] = full_resolution(
+        full_res_paths, counts, seed, colorizer, prior, auto_colorizer,
+        config.image_size)
+  return out
 
 
 def table(results: Dict[int, Dict[str, Dict[str, float]]],

@@ -5,7 +5,7 @@
 run on the same images and writes report.md, report.json and seeds.png:
 
 * per recipe, the mean and 95% t-interval over seeds of each metric of
-  `evaluate.COLUMNS`, beside the grey and constant-prior answers;
+  `tables.COLUMNS`, beside the grey and constant-prior answers;
 * for each comparison (A, B), the paired per-image difference A - B with a
   bootstrap interval over images and seeds and a t interval over seeds
   (`colorjax.stats`); significant where both exclude zero;
@@ -32,6 +32,7 @@ from colorjax import names  # noqa: E402
 from colorjax import plots  # noqa: E402
 from colorjax import stats  # noqa: E402
 from colorjax import steps as steps_lib  # noqa: E402
+from colorjax import tables  # noqa: E402
 from colorjax import workdir as workdir_lib  # noqa: E402
 from colorjax.errors import CheckpointError  # noqa: E402
 
@@ -246,7 +247,7 @@ def build(run_dirs: Mapping[str, str], dataset: str, split: str,
 
 def _markdown(results, trivial, paired, stable, comparisons, line,
               info) -> str:
-  cols = evaluate.COLUMNS
+  cols = tables.COLUMNS
   n = {name: len(r['per_seed']) for name, r in results.items()}
   lines = [
       '# BN vs SN with several seeds: report', '',
@@ -254,17 +255,17 @@ def _markdown(results, trivial, paired, stable, comparisons, line,
       f"({info['split']} "
       f"split) at {info['size']} px. Each cell: mean ± half-width of the 95% "
       't-interval over seeds; the grey and prior answers have no seeds.', '',
-      f'| run | seeds | {evaluate.metric_headers()} | wall time |',
+      f'| run | seeds | {tables.metric_headers()} | wall time |',
       '|---' * (len(cols) + 3) + '|']
   for name, r in results.items():
     cells = ' | '.join(
-        f"{evaluate.format_cell(r['mean'][k], fmt)} ± "
-        f"{evaluate.format_cell(r['ci95'][k], fmt)}" for k, _, fmt in cols)
+        f"{tables.format_cell(r['mean'][k], fmt)} ± "
+        f"{tables.format_cell(r['ci95'][k], fmt)}" for k, _, fmt in cols)
     wall = info['wall'].get(name)
     lines.append(f"| {name} | {n[name]} | {cells} | "
                  f"{'-' if wall is None else f'{wall / 60:.1f} min'} |")
   for name, values in trivial.items():
-    lines.append(f'| {name} answer | - | {evaluate.metric_cells(values)} | - |')
+    lines.append(f'| {name} answer | - | {tables.metric_cells(values)} | - |')
   for a, b, what in comparisons:
     lines += ['', f'Paired per-image difference {a} − {b} ({what}), with its '
               '95% bootstrap interval over images and seeds and its 95% '

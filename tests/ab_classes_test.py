@@ -12,6 +12,7 @@ from colorjax import evaluate
 from colorjax import models
 from colorjax import names
 from colorjax import plots
+from colorjax import tables
 from colorjax import train
 from colorjax.config_validation import validate_config
 from colorjax.errors import ConfigError
@@ -93,7 +94,7 @@ def test_a_classes_cnn_trains_and_takes_a_temperature(tiny_config, tmp_path):
   cool = evaluate.evaluate(workdir, temperature=0.2)
   warm = evaluate.evaluate(workdir, temperature=1.0)
   assert cool['temperature'] == 0.2 and 'temperature 0.2' in (
-      evaluate.format_report(cool))
+      tables.format_report(cool))
   # Nearer the mode is more colourful than the mean.
   assert (cool['results']['model'][names.COLOURFULNESS] >
           warm['results']['model'][names.COLOURFULNESS])

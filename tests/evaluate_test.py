@@ -16,6 +16,7 @@ from colorjax import evaluate
 from colorjax import names
 from colorjax import plots
 from colorjax import sources
+from colorjax import tables
 from colorjax import train
 from colorjax.errors import CheckpointError
 from colorjax.errors import DataError
@@ -75,7 +76,7 @@ def test_evaluate_reports_model_and_baselines(run_dir):
   prior = json.load(open(os.path.join(run_dir, names.DATA_STATS)))['mean_ab']
   assert np.abs(prior).max() > 0.005
   assert report['results']['prior']['colourfulness'] > 0
-  table = evaluate.format_table(report['results'])
+  table = tables.format_table(report['results'])
   assert table.count('\n') == 4 and '| grey |' in table
   # An older epoch and another image set work too.
   assert evaluate.evaluate(run_dir, epoch=1)['epoch'] == 1
@@ -169,11 +170,11 @@ def test_evaluate_a_manifest_split_at_both_resolutions(run_dir, tmp_path):
   report = evaluate.evaluate(run_dir, dataset=str(folder), split='test',
                              full_res=True)
   assert report['num_images'] == 2 and report['full_res_num_images'] == 2
-  assert 'through colorize, 2 images' in evaluate.format_report(report)
+  assert 'through colorize, 2 images' in tables.format_report(report)
   for results in (report['results'], report['full_res_results']):
     assert set(results) == set(baselines.ANSWERS)
     for values in results.values():
-      for key, _, _ in evaluate.COLUMNS:
+      for key, _, _ in tables.COLUMNS:
         assert np.isfinite(values[key]), key
   full = report['full_res_results']
   # colorize keeps each painting's own lightness.

@@ -15,6 +15,7 @@ from colorjax import evaluate
 from colorjax import hint_locality
 from colorjax import hints
 from colorjax import models
+from colorjax import tables
 
 PRIOR = np.asarray([0.05, 0.1], np.float32)
 
@@ -158,7 +159,7 @@ def test_evaluate_person_hints(hint_run):
     r = report['person_hints'][n]
     assert r['num_images'] == 8 and r['num_near'] == 8
     assert 0.0 <= r['far_worse_share'] <= 1.0
-  assert 'far field' in evaluate.format_report(report)
+  assert 'far field' in tables.format_report(report)
 
 
 def test_evaluate_refuses_bad_person_hints_before_any_work(tmp_path):

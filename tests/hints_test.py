@@ -18,6 +18,7 @@ from colorjax import hint_eval
 from colorjax import hint_files
 from colorjax import hints
 from colorjax import models
+from colorjax import tables
 from colorjax.errors import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -284,7 +285,7 @@ def test_evaluate_with_hints_scores_every_method(hint_run, tmp_path):
     # The automatic answer does not depend on the hints.
     assert results[0][hint_eval.AUTO]['delta_e'] == pytest.approx(
         results[10][hint_eval.AUTO]['delta_e'])
-  text = evaluate.format_report(report)
+  text = tables.format_report(report)
   assert 'Levin et al. 2004' in text and '10 hints' in text
   path = str(tmp_path / 'curve.png')
   hint_eval.plot({'32 px': report['hints']['at_size']}, 'delta_e', path, 't')
