@@ -1,8 +1,7 @@
-"""What the colouring page does to a painting, with no Gradio: the pure
-functions (a hint from a click, a stroke, the preview with its dots, the
-colourisation, the command that reproduces it), the paintings' records
-(`Paintings`: edits applied once each, in order) and `Page`, one small
-method per event, which `colorjax.app` wires to the browser."""
+"""What the colouring page does to a painting, with no Gradio: pure functions
+(hints from clicks, the preview, the colours, the command that reproduces
+them), the paintings' records (`Paintings`) and `Page`, one small method per
+event, which `colorjax.app` wires to the browser."""
 
 import json
 import os
