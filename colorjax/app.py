@@ -101,8 +101,16 @@ _CLICKS_JS = """
     return [x, y];
   };
   let n = 0, log = [];
-  document.addEventListener('change', (e) => {  // A new painting.
-    if (e.target.closest('#upload')) log = [];
+  const field = () => document.querySelector(
+      '#click_at textarea, #click_at input');
+  document.addEventListener('change', (e) => {  // A new painting: new log.
+    if (!e.target.closest('#upload')) return;
+    log = [];
+    const f = field();
+    if (f) {
+      f.value = '';
+      f.dispatchEvent(new Event('input', {bubbles: true}));
+    }
   }, true);
   document.addEventListener('click', (e) => {
     let what = null;
@@ -113,12 +121,11 @@ _CLICKS_JS = """
       if (p) what = p[0].toFixed(1) + ',' + p[1].toFixed(1);
     }
     if (!what) return;
-    const field = document.querySelector('#click_at textarea, #click_at input');
-    const go = document.querySelector('#click_go');
-    if (!field || !go) return;
+    const f = field(), go = document.querySelector('#click_go');
+    if (!f || !go) return;
     log.push(what + ',' + (n++));
-    field.value = log.join(';');
-    field.dispatchEvent(new Event('input', {bubbles: true}));
+    f.value = log.join(';');
+    f.dispatchEvent(new Event('input', {bubbles: true}));
     setTimeout(() => go.click(), 0);
   }, true);
 }

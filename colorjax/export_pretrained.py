@@ -1,7 +1,7 @@
 """Writes a hint model's weights and card as the model colorjax ships.
 
   python -m colorjax.export_pretrained --workdir=W \
-      [--output=colorjax/pretrained] [--dtype=float16] \
+      [--output=colorjax/pretrained] [--dtype=float16] [--hint_gate=R,LO,HI] \
       [--train_command='python launch.py ...'] [--eval_report=W/eval.json]
 
 The weights go to OUTPUT/hints.msgpack (flax msgpack, float16 by default)
@@ -77,8 +77,10 @@ def main(argv):
   }
   if FLAGS.eval_report:
     provenance['test'] = _test_figures(FLAGS.eval_report)
+  gate = (None if FLAGS.hint_gate is None else
+          tuple(float(v) for v in FLAGS.hint_gate))
   card = pretrained.export(FLAGS.workdir, FLAGS.output, FLAGS.dtype,
-                           FLAGS.epoch, provenance)
+                           FLAGS.epoch, provenance, gate)
   print(f'wrote {os.path.join(FLAGS.output, pretrained.WEIGHTS)} '
         f'({card["bytes"] / 2**20:.2f} MiB, {card["parameters"]:,} '
         f'parameters, epoch {card["epoch"]}, sha256 {card["sha256"]}) and '
@@ -100,4 +102,6 @@ if __name__ == '__main__':
                       'at (default: this checkout\'s).')
   flags.DEFINE_string('eval_report', None, 'An evaluate --hints JSON of the '
                       'run, for the card\'s test figures.')
+  flags.DEFINE_list('hint_gate', None, 'The inference gate reach,low,high '
+                    'to ship it with (default: the run\'s config).')
   runtime.run_tool(main)

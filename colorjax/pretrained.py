@@ -135,7 +135,9 @@ def load_run(folder: Optional[str] = None):
 
 def export(workdir: str, output: str, dtype: str = 'float16',
            epoch: Optional[int] = None,
-           provenance: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+           provenance: Optional[Dict[str, Any]] = None,
+           hint_gate: Optional[Tuple[float, float, float]] = None
+           ) -> Dict[str, Any]:
   """Writes a run's generator as `output`/hints.msgpack + hints.json.
 
   Args:
@@ -144,6 +146,8 @@ def export(workdir: str, output: str, dtype: str = 'float16',
     dtype: what the weights are stored as ('float16' halves the file).
     epoch: the checkpoint (default: the latest).
     provenance: more card fields (how it was trained, its test figures).
+    hint_gate: the inference gate to ship it with (`hints.gate`; default:
+      the run's).
 
   Returns:
     The card written.
@@ -155,6 +159,8 @@ def export(workdir: str, output: str, dtype: str = 'float16',
   if not config.hints.enabled:
     raise CheckpointError(f'{workdir!r} is not a hint model; the bundled '
                           'model is one (configs/hints.py).')
+  if hint_gate is not None:  # An inference setting; the weights are as is.
+    config.hints.gate = tuple(float(v) for v in hint_gate)
   variables = jax.tree.map(lambda x: np.asarray(x).astype(dtype),
                            jax.device_get(state.g.variables()))
   data = flax.serialization.msgpack_serialize(variables)
