@@ -113,12 +113,26 @@ def setup(compilation_cache_dir: str = '') -> None:
                       os.path.expanduser(compilation_cache_dir))
 
 
+# Where the tools that colour paintings keep XLA's compiled programs, so a
+# later start does not compile them again (COLORJAX_CACHE_DIR='' turns it off).
+USER_CACHE_DIR = '~/.cache/colorjax/xla'
+
+
 def for_users() -> None:
   """For the tools whose output is about a person's paintings (colorize,
   evaluate, the page): INFO lines (checkpoint restores, training talk) are
-  hidden unless COLORJAX_VERBOSE=1; warnings and errors stay."""
+  hidden unless COLORJAX_VERBOSE=1; warnings and errors stay; compiled
+  programs are cached on disk (most of a cold start is compiling)."""
   if not verbose():
     logging.set_verbosity(logging.WARNING)
+  cache = os.environ.get('COLORJAX_CACHE_DIR', USER_CACHE_DIR)
+  if cache:
+    try:
+      os.makedirs(os.path.expanduser(cache), exist_ok=True)
+    except OSError:
+      return  # A read-only home: compile every time, as before.
+    jax.config.update('jax_compilation_cache_dir', os.path.expanduser(cache))
+    jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.1)
 
 
 def tensorflow():
