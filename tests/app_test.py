@@ -6,6 +6,7 @@ installs them. Without them the test is skipped and says which is missing.
 
 import json
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -455,3 +456,58 @@ def test_uploads_stay_private_and_go_when_the_page_stops(tmp_path):
     proc.terminate()  # SIGTERM, as a service manager stops it.
     proc.wait(timeout=60)
   assert not list(own_tmp.glob('colorjax_app_*'))
+
+
+def test_one_render_budget_for_the_whole_server(tmp_path):
+  """Uploads, edits and the HTTP endpoint all colour within one shared
+  limit (Gradio's concurrency group 'render', 2 at a time); edits are
+  applied one at a time."""
+  pytest.importorskip('gradio', reason='pip install -e ".[app]"')
+  blocks = app.build(colorize.Colorizer.pretrained(), names.BUNDLED,
+                     folder=str(tmp_path))
+  fns = list(blocks.fns.values())
+  groups = {}
+  for fn in fns:
+    groups.setdefault(fn.concurrency_id, set()).add(fn.concurrency_limit)
+  renders = [fn for fn in fns if fn.concurrency_id == 'render']
+  # The endpoint, the upload's render and each edit's render: one group.
+  assert any(fn.api_name == 'colourise' for fn in renders)
+  assert len(renders) >= 3 and groups['render'] == {2}
+  assert groups['edit'] == {1}
+  # Nothing that colours runs outside it (only quick events do).
+  colouring = {'colourise', 'on_render'}
+  assert all(fn.concurrency_id == 'render' for fn in fns
+             if getattr(fn.fn, '__name__', '') in colouring
+             or fn.api_name == 'colourise')
+
+
+def test_a_vibrance_change_after_a_click_keeps_the_click(server, tmp_path):
+  from playwright.sync_api import sync_playwright  # pylint: disable=g-import-not-at-top
+  url, proc = server
+  rng = np.random.default_rng(3)
+  big = cv2.resize(rng.integers(0, 256, (30, 40, 3), np.uint8), (2400, 1800),
+                   interpolation=cv2.INTER_CUBIC)  # 4.3 megapixels.
+  painting = str(tmp_path / 'big.png')
+  assert cv2.imwrite(painting, big)
+  with sync_playwright() as p:
+    browser = p.chromium.launch(executable_path=CHROMIUM,
+                                args=['--no-sandbox'])
+    page = browser.new_page(viewport={'width': 1300, 'height': 1000})
+    page.goto(url, timeout=60_000)
+    page.set_input_files('#upload input[type=file]', painting)
+    _wait_for_new(page, '#result img', None)
+    _click_hints(page, 0.5, 0.5)
+    # The vibrance slider moved (0-2: three quarters is 1.5) while the
+    # click's render is under way.
+    box = page.locator('#vibrance input[type=range]').bounding_box()
+    page.mouse.click(box['x'] + box['width'] * 0.75,
+                     box['y'] + box['height'] / 2)
+    _settled(page, '#json', lambda d: len(json.loads(d)) == 1, 'the hint')
+    time.sleep(3)  # Any late render lands by now.
+    final = json.loads(_download(page, '#json'))
+    command = page.locator('#command textarea, #command input').first
+    text = command.input_value()
+    browser.close()
+  assert proc.poll() is None
+  assert len(final) == 1, final
+  assert re.search(r'--vibrance=1\.(4|45|5|55|6) ', text), text
