@@ -73,6 +73,18 @@ DIGESTS_BY_CPU = {
             ('cnn', 'batch'): ('c834b470f7cf8e49', None),
         },
     },
+    'AMD EPYC family 26 model 2 (the CI VM of 2026-12-04)': {
+        'before': {  # tests/pre_redesign_digests.py in a 967a76f checkout.
+            ('gan', 'batch'): ('147f1d8d98792113', '09f7668eb50c9244'),
+            ('gan', 'spectral'): ('6575ec0db2666a08', '988d44f724ec41b7'),
+            ('cnn', 'batch'): ('0abb7622267c8c92', None),
+        },
+        'current': {
+            ('gan', 'batch'): ('f595fcf69bbfe646', '99e00d3e0789e8f6'),
+            ('gan', 'spectral'): ('9da590493085c527', '7023b16eb105b6da'),
+            ('cnn', 'batch'): ('967a348c36ce77ca', None),
+        },
+    },
     'AMD EPYC family 25 model 1 (Zen 3, no AVX-512)': {
         'before': {  # tests/pre_redesign_digests.py in a 967a76f checkout.
             ('gan', 'batch'): ('7f4c722f6ab20b01', '5f51c2f13d7e2097'),
