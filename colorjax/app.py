@@ -321,7 +321,10 @@ def main(argv):
     raise runtime.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
   root = _private_folder()  # Before Gradio reads GRADIO_TEMP_DIR.
-  runtime.setup()
+  # A server: memory goes back to the system after a large painting (8 MP:
+  # 940 MB ten seconds after a burst of renders, against 2,735 MB with the
+  # batch tools' malloc settings; benchmarks/app.py --clients=4).
+  runtime.setup(keep_freed=False)
   runtime.for_users()
   colorizer = Colorizer.from_workdir(
       FLAGS.workdir, FLAGS.epoch, work_size=FLAGS.work_size, seed=FLAGS.seed)

@@ -94,7 +94,7 @@ def give_back_freed_memory() -> None:
     libc.malloc_trim(0)
 
 
-def setup(compilation_cache_dir: str = '') -> None:
+def setup(compilation_cache_dir: str = '', keep_freed: bool = True) -> None:
   """Quiets library logs, keeps TensorFlow off GPUs, enables the XLA cache.
 
   Also tunes malloc for XLA:CPU (`keep_freed_memory`); call this before the
@@ -103,8 +103,12 @@ def setup(compilation_cache_dir: str = '') -> None:
   Args:
     compilation_cache_dir: where XLA's persistent compilation cache lives, so
       a resumed run does not compile again ('' leaves it off).
+    keep_freed: tune malloc to keep freed memory (`keep_freed_memory`):
+      right for training and batch tools; a long-running server passes
+      False, so that the memory of a large painting goes back to the system.
   """
-  keep_freed_memory()
+  if keep_freed:
+    keep_freed_memory()
   logging.get_absl_handler().addFilter(_QuietLibraries())
   if not verbose():  # TensorFlow's C++ start-up notices (TFDS sources).
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
