@@ -72,18 +72,30 @@ def affinities(y: jax.Array) -> jax.Array:
   return w / jnp.sum(w, -1, keepdims=True)
 
 
-def _jacobi(ab: jax.Array, w: jax.Array, hint_ab: jax.Array,
-            mask: jax.Array, iterations: int) -> jax.Array:
+def _jacobi(x: jax.Array, w: jax.Array, hint: jax.Array, mask: jax.Array,
+            iterations: int, keep: float = 1.0) -> jax.Array:
+  """Sweeps x = keep * (affinity-weighted mean of the 3x3 neighbours) off the
+  hints, x = hint on them (keep 1: Levin et al.'s system)."""
   def step(_, x):
     mean = sum(w[..., k:k + 1] * _shift(x, dy, dx)
                for k, (dy, dx) in enumerate(_OFFSETS))
-    return jnp.where(mask > 0, hint_ab, mean)
-  return jax.lax.fori_loop(0, iterations, step, ab)
+    return jnp.where(mask > 0, hint, keep * mean if keep != 1.0 else mean)
+  return jax.lax.fori_loop(0, iterations, step, x)
 
 
 def _down(x: jax.Array) -> jax.Array:
   b, h, w, c = x.shape
   return x.reshape(b, h // 2, 2, w // 2, 2, c).mean((2, 4))
+
+
+def _pyramid(l: jax.Array, hint_ab: jax.Array, mask: jax.Array) -> list:
+  """[(L, hint a, b x mask, mask)] from full size down, halving while the
+  sides stay even and >= 8: the levels of the coarse-to-fine sweeps."""
+  levels = [(l, hint_ab * mask, mask)]
+  while all(s % 2 == 0 and s >= 8 for s in levels[-1][0].shape[1:3]):
+    y, h, m = levels[-1]
+    levels.append((_down(y), _down(h), _down(m)))
+  return levels
 
 
 def propagate(l: jax.Array, hint_ab: jax.Array, mask: jax.Array,
@@ -104,11 +116,7 @@ def propagate(l: jax.Array, hint_ab: jax.Array, mask: jax.Array,
   l = jnp.asarray(l, jnp.float32)
   hint_ab = jnp.asarray(hint_ab, jnp.float32)
   mask = jnp.asarray(mask, jnp.float32)
-  levels = [(l, hint_ab * mask, mask)]
-  while all(s % 2 == 0 and s >= 8 for s in levels[-1][0].shape[1:3]):
-    y, h, m = levels[-1]
-    levels.append((_down(y), _down(h), _down(m)))
-  b = l.shape[0]
+  levels = _pyramid(l, hint_ab, mask)
   y, h, m = levels[-1]
   ab = jnp.broadcast_to(jnp.asarray(prior_ab, jnp.float32),
                         y.shape[:3] + (2,))
@@ -120,7 +128,6 @@ def propagate(l: jax.Array, hint_ab: jax.Array, mask: jax.Array,
     hint = h / jnp.maximum(m, 1e-6)
     ab = _jacobi(jnp.where(given > 0, hint, ab), affinities((y + 1) / 2),
                  hint, given, iterations)
-  del b
   return ab
 
 
@@ -130,16 +137,6 @@ def _decay(reach_px: float) -> float:
   walk (mean squared step 1.5 px^2) is a screened diffusion of length
   sqrt(1.5 / (4 eps))."""
   return min(0.5, 0.375 / max(reach_px, 1e-3) ** 2)
-
-
-def _jacobi_local(x: jax.Array, w: jax.Array, hint: jax.Array,
-                  mask: jax.Array, keep: float,
-                  iterations: int) -> jax.Array:
-  def step(_, x):
-    mean = sum(w[..., k:k + 1] * _shift(x, dy, dx)
-               for k, (dy, dx) in enumerate(_OFFSETS))
-    return jnp.where(mask > 0, hint, keep * mean)
-  return jax.lax.fori_loop(0, iterations, step, x)
 
 
 def propagate_local(l: jax.Array, hint_ab: jax.Array, mask: jax.Array,
@@ -172,10 +169,7 @@ def propagate_local(l: jax.Array, hint_ab: jax.Array, mask: jax.Array,
   hint_ab = jnp.asarray(hint_ab, jnp.float32)
   mask = jnp.asarray(mask, jnp.float32)
   prior_ab = jnp.asarray(prior_ab, jnp.float32)
-  levels = [(l, hint_ab * mask, mask)]
-  while all(s % 2 == 0 and s >= 8 for s in levels[-1][0].shape[1:3]):
-    y, h, m = levels[-1]
-    levels.append((_down(y), _down(h), _down(m)))
+  levels = _pyramid(l, hint_ab, mask)
   reach_px = reach * max(l.shape[1:3])
   x = jnp.zeros(levels[-1][0].shape[:3] + (3,), jnp.float32)
   for i, (y, h, m) in enumerate(reversed(levels)):
@@ -185,8 +179,8 @@ def propagate_local(l: jax.Array, hint_ab: jax.Array, mask: jax.Array,
     given = (m > 0).astype(jnp.float32)
     hint = jnp.concatenate([h / jnp.maximum(m, 1e-6), jnp.ones_like(m)], -1)
     keep = 1.0 - _decay(reach_px / 2 ** level)
-    x = _jacobi_local(jnp.where(given > 0, hint, x), affinities((y + 1) / 2),
-                      hint, given, keep, iterations)
+    x = _jacobi(jnp.where(given > 0, hint, x), affinities((y + 1) / 2),
+                hint, given, iterations, keep)
   weighted, confidence = x[..., :2], jnp.clip(x[..., 2:], 0.0, 1.0)
   colour = jnp.where(confidence > 1e-6,
                      weighted / jnp.maximum(confidence, 1e-6), prior_ab)
