@@ -93,13 +93,15 @@ def train_all(workdir: str, configs: Dict[str, object]) -> List[str]:
   """Trains each config into workdir/NAME (resuming); returns the run dirs.
 
   A run whose training diverges is recorded (NAME/diverged.json; its last
-  good checkpoint is kept and scored) and the others still train.
+  good checkpoint is kept and scored) and the others still train. The wall
+  time recorded adds up over resumes (a rerun with more epochs continues
+  the runs, their curves and their clock).
   """
   run_dirs = []
   for name, config in configs.items():
     run_dir = os.path.join(workdir, name)
     logging.info('Training %s into %s.', name, run_dir)
-    start = time.perf_counter()
+    start = time.perf_counter() - (wall_seconds(run_dir) or 0.0)
     try:
       train.train_and_evaluate(config, run_dir)
     except TrainingDiverged as e:

@@ -68,6 +68,8 @@ COLOURFULNESS = 'colourfulness'
 COLOURFULNESS_TRUE = 'colourfulness_true'
 COLOURFULNESS_RATIO = 'colourfulness_ratio'
 DELTA_CF = 'delta_cf'  # Mean |colourfulness(pred) - colourfulness(true)|.
+# Sliced Wasserstein distance of each image's a, b distributions.
+AB_SWD = 'ab_swd'
 L1 = 'l1'
 
 

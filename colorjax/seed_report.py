@@ -11,7 +11,11 @@ run on the same images and writes report.md, report.json and seeds.png:
   (`colorjax.stats`); significant where both exclude zero;
 * training stability: seeds whose training diverged or collapsed, the spread
   of the final losses, and the discriminator's accuracy over the epochs;
-* one line starting with 'verdict:'.
+* one line starting with 'verdict:';
+* the learning curves over seeds (`colorjax.learning_curves`): a figure per
+  metric with bands, the first epoch each recipe beats grey and the prior,
+  stability over the last half, and two more `verdict:` lines ('fewer
+  steps?', 'more stable?').
 """
 
 import os
@@ -28,6 +32,7 @@ from colorjax import baselines  # noqa: E402
 from colorjax import color  # noqa: E402
 from colorjax import evaluate  # noqa: E402
 from colorjax import files  # noqa: E402
+from colorjax import learning_curves  # noqa: E402
 from colorjax import names  # noqa: E402
 from colorjax import plots  # noqa: E402
 from colorjax import stats  # noqa: E402
@@ -43,6 +48,7 @@ PAIRED = (
     (names.PSNR, 'PSNR', 1),
     (names.SSIM, 'SSIM', 1),
     (names.DELTA_CF, 'dCF', -1),
+    (names.AB_SWD, 'ab sliced Wasserstein', -1),
     (names.COLOURFULNESS_RATIO, 'colourfulness ratio', 0),
 )
 DIVERGED = 'diverged.json'  # Written by compare when a run's training stops.
@@ -233,16 +239,39 @@ def build(run_dirs: Mapping[str, str], dataset: str, split: str,
   line = verdict(comparisons, paired)
   os.makedirs(output, exist_ok=True)
   _figure(results, trivial, stable, os.path.join(output, FIGURE))
+  curves = {name: learning_curves.read(_seed_dirs(d))
+            for name, d in run_dirs.items()}
+  # The curves are on the validation images: so are these answers.
+  val_trivial = plots.read_trivial_answers(first)
+  learning_curves.figures(curves, val_trivial, output)
+  analysed = learning_curves.analyse(curves, val_trivial)
+  compared = learning_curves.compare(curves, val_trivial, comparisons)
+  curve_lines = learning_curves.verdicts(comparisons, compared, significant)
   markdown = _markdown(results, trivial, paired, stable, comparisons, line,
                        dict(dataset=dataset, split=split, images=len(images),
                             size=config.image_size, wall=wall_seconds))
+  markdown += '\n'.join(learning_curves.markdown(
+      analysed, compared, _steps_per_epoch(first), curve_lines)) + '\n'
   files.write_text(os.path.join(output, names.REPORT), markdown)
   files.write_json(os.path.join(output, REPORT_JSON), {
       'dataset': dataset, 'split': split, 'num_images': len(images),
       'results': results, 'trivial': trivial, 'paired': paired,
       'stability': stable, 'verdict': line,
+      'learning_curves': {
+          'validation_trivial': val_trivial, 'analysis': analysed,
+          'compared': compared, 'verdicts': curve_lines,
+          'curves': {name: {k: np.asarray(v).tolist() for k, v in c.items()}
+                     for name, c in curves.items()}},
       'wall_seconds': dict(wall_seconds)})
   return markdown
+
+
+def _steps_per_epoch(run_dir: str) -> int:
+  """Training steps per epoch, from the first validation record."""
+  for r in plots.read_records(_seed_dirs(run_dir)[0]):
+    if r['kind'] == names.VALIDATION and r['epoch']:
+      return int(r['step'] // r['epoch'])
+  return 0
 
 
 def _markdown(results, trivial, paired, stable, comparisons, line,

@@ -22,6 +22,7 @@ COLUMNS = (
     (names.SSIM, 'SSIM', '{:.3f}'),
     (names.COLOURFULNESS_RATIO, 'colourful/true', '{:.2f}'),
     (names.DELTA_CF, 'dCF (lower)', '{:.1f}'),
+    (names.AB_SWD, 'ab SWD (lower)', '{:.2f}'),
     (names.MEAN_ABS_DL, 'mean abs dL', '{:.2f}'),
 )
 
@@ -36,8 +37,11 @@ def format_cell(value: float, fmt: str) -> str:
 
 
 def metric_cells(values: Dict[str, float], prefix: str = '') -> str:
-  """`values[prefix + metric]` formatted as Markdown cells, in COLUMNS order."""
-  return ' | '.join(format_cell(values[prefix + k], fmt) for k, _, fmt in COLUMNS)
+  """`values[prefix + metric]` formatted as Markdown cells, in COLUMNS order
+  ('-' for a metric the values predate)."""
+  return ' | '.join('-' if prefix + k not in values else
+                    format_cell(values[prefix + k], fmt)
+                    for k, _, fmt in COLUMNS)
 
 
 def format_table(results: Dict[str, Dict[str, float]]) -> str:

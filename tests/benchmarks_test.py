@@ -98,6 +98,20 @@ def test_pretrained_prints_cold_start_and_per_painting_seconds():
                    result.stdout, re.M), result.stdout
 
 
+def test_reference_length_prints_flops_times_and_the_commands():
+  result = _run('reference_length.py', '--recipes=cnn', '--seeds=2',
+                '--batch_size=4', '--image_size=16', '--steps=1',
+                '--repeats=1', '--epochs=2,5', '--train_images=40')
+  assert result.returncode == 0, result.stderr[-2000:]
+  out = result.stdout
+  assert '2 seeds per recipe, batch 4, 16 px, 10 steps an epoch' in out
+  row = re.search(r'^\| cnn \| ([0-9.]+) \| ([0-9.]+) \| ([0-9.]+) \|', out,
+                  re.M)
+  assert row and float(row.group(1)) > 0 and float(row.group(2)) > 0
+  assert out.count('python -m colorjax.compare --train --seeds=2 ') == 2
+  assert '--num_epochs=5' in out
+
+
 @pytest.mark.parametrize('args', [('train_step.py', '--models=cnn'),
                                   ('input_pipeline.py',)])
 def test_a_bad_size_is_one_line(args):

@@ -185,3 +185,53 @@ def test_ab_auc_per_pixel_is_the_threshold_definition():
   np.testing.assert_allclose(metrics.ab_accuracy_auc(a, b, mask=mask),
                              (per_t * mask).sum((1, 2)) / mask.sum((1, 2)),
                              atol=1e-6)
+
+
+def _lab_image(rng, shape=(2, 7, 9)):
+  """Mid-tone L with a, b spread over a realistic range (odd size)."""
+  return np.concatenate([rng.uniform(20, 80, shape + (1,)),
+                         rng.normal(8, 20, shape + (2,))], -1).astype(
+                             np.float32)
+
+
+def test_sliced_wasserstein_ignores_where_the_colours_are():
+  rng = np.random.default_rng(0)
+  lab = _lab_image(rng)
+  flat = lab.reshape(2, -1, 3)
+  moved = flat[:, rng.permutation(flat.shape[1])].reshape(lab.shape)
+  np.testing.assert_allclose(metrics.sliced_wasserstein_ab(moved, lab), 0,
+                             atol=1e-5)
+  # Delta-E, by contrast, charges for every moved pixel.
+  assert float(np.mean(metrics.delta_e_ciede2000(moved, lab))) > 5
+
+
+def test_sliced_wasserstein_of_a_shift_is_two_over_pi_of_its_length():
+  rng = np.random.default_rng(1)
+  lab = _lab_image(rng)
+  for d in ((6.0, -8.0), (-3.0, 2.0)):
+    shifted = lab + np.array((0.0,) + d, np.float32)
+    np.testing.assert_allclose(metrics.sliced_wasserstein_ab(shifted, lab),
+                               2 / np.pi * np.hypot(*d), rtol=5e-3)  # 16 angles.
+
+
+def test_sliced_wasserstein_of_grey_against_two_opposite_colours():
+  # Half the pixels at a = +30, half at a = -30; grey is 30 |cos| away on
+  # each direction: 30 * 2 / pi on average. The mean colour (0) is no better.
+  lab = np.zeros((1, 4, 6, 3), np.float32)
+  lab[..., 0] = 50
+  lab[:, :2, :, 1], lab[:, 2:, :, 1] = 30, -30
+  grey = lab * np.array([1, 0, 0], np.float32)
+  np.testing.assert_allclose(metrics.sliced_wasserstein_ab(grey, lab),
+                             30 * 2 / np.pi, rtol=5e-3)
+
+
+def test_sliced_wasserstein_with_a_mask_is_that_of_the_valid_pixels():
+  rng = np.random.default_rng(2)
+  pred, true = _lab_image(rng), _lab_image(rng)
+  mask = np.zeros((2, 7, 9), bool)
+  mask[0, :4, :5] = True
+  mask[1, 1:6, 2:9] = True
+  got = metrics.sliced_wasserstein_ab(pred, true, mask)
+  want = [metrics.sliced_wasserstein_ab(pred[:1, :4, :5], true[:1, :4, :5]),
+          metrics.sliced_wasserstein_ab(pred[1:, 1:6, 2:], true[1:, 1:6, 2:])]
+  np.testing.assert_allclose(got, np.concatenate(want), rtol=1e-5)

@@ -9,6 +9,7 @@ from evaluate_test import _manifest_folder
 import numpy as np
 import pytest
 
+from colorjax import learning_curves
 from colorjax import names
 from colorjax import seed_report
 from colorjax import stats
@@ -70,14 +71,21 @@ def seed_runs_fixture(tmp_path_factory):
   runs = {}
   for name, norm in (('bn', 'batch'), ('sn', 'spectral')):
     runs[name] = str(root / name)
-    train.train_and_evaluate(tiny_config(
-        num_seeds=3, **{'discriminator.norm': norm}), runs[name])
-  return runs, _manifest_folder(root / 'paintings')
+    # Three epochs: the learning curves' last half has a swing. BN's run is
+    # trained for two and then continued to three, as a rerun of compare
+    # with more epochs does.
+    for epochs in ((2, 3) if name == 'bn' else (3,)):
+      train.train_and_evaluate(tiny_config(
+          num_seeds=3, num_epochs=epochs, **{'discriminator.norm': norm}),
+          runs[name])
+      if epochs == 2:
+        two_epochs = learning_curves.read(seed_report._seed_dirs(runs[name]))
+  return runs, _manifest_folder(root / 'paintings'), two_epochs
 
 
 def test_the_report_has_intervals_baselines_stability_and_a_verdict(
     seed_runs, tmp_path):
-  runs, folder = seed_runs
+  runs, folder, two_epochs = seed_runs
   runs = dict(runs, bn_again=runs['bn'])  # The same runs: no difference.
   comparisons = [('bn', 'sn', 'test pair'), ('bn', 'bn_again', 'identical')]
   markdown = seed_report.build(runs, str(folder), 'test', comparisons,
@@ -100,8 +108,26 @@ def test_the_report_has_intervals_baselines_stability_and_a_verdict(
   assert len(stability['d_accuracy']) == 3
   verdict = [line for line in markdown.splitlines()
              if line.startswith('verdict:')]
-  assert len(verdict) == 1 and verdict[0] == report['verdict']
+  assert len(verdict) == 3 and verdict[0] == report['verdict']
   assert 'bn vs bn_again (identical): no significant difference' in verdict[0]
+  assert verdict[1:] == report['learning_curves']['verdicts']
+  assert verdict[1].startswith('verdict: fewer steps? bn vs sn: ')
+  assert ('bn vs bn_again: no significant difference in when they beat grey'
+          in verdict[1])
+  assert verdict[2].startswith('verdict: more stable? bn vs sn: ')
+  # Every seed's validation Delta-E at each of the 3 epochs, as recorded.
+  curves = report['learning_curves']['curves']['bn']
+  assert curves['epochs'] == [1, 2, 3]
+  de = np.array(curves[names.val(names.DELTA_E)])
+  assert de.shape == (3, 3) and np.all(np.isfinite(de))
+  assert len({tuple(row) for row in de}) == 3
+  # The continued run's first two epochs are those it had before.
+  np.testing.assert_array_equal(de[:, :2],
+                                two_epochs[names.val(names.DELTA_E)])
+  assert np.array(curves[names.D_ACC_REAL]).shape == (3, 3)
+  assert '## Learning curves' in markdown
+  assert (tmp_path / 'curves.png').stat().st_size > 10_000
+  assert (tmp_path / f'curve_{names.val(names.AB_SWD)}.png').exists()
   assert '| grey answer |' in markdown and '± ' in markdown
   assert '| bn | 3 |' in markdown and '1.0 min' in markdown
   assert os.path.getsize(tmp_path / seed_report.FIGURE) > 10_000
