@@ -8,15 +8,14 @@ import os
 # compiles in 13 s at level 0, 35 s at the default). Commands the tests run
 # use the same level (`tiny.subprocess_env`); tests of digests recorded at
 # the default level run there in a subprocess (`default_xla_level` below).
+from tiny import xla_flags  # noqa: E402  (imports no JAX)
+
 os.environ.setdefault('COLORJAX_TEST_XLA_OPT_LEVEL', '0')
 os.environ.setdefault('COLORJAX_TEST_GIVEN_XLA_FLAGS',
                       os.environ.get('XLA_FLAGS', ''))
 os.environ['XLA_FLAGS'] = (
-    os.environ['COLORJAX_TEST_GIVEN_XLA_FLAGS'] +
-    ' --xla_force_host_platform_device_count=4' +
-    ('' if os.environ['COLORJAX_TEST_XLA_OPT_LEVEL'] == 'default' else
-     ' --xla_backend_optimization_level=' +
-     os.environ['COLORJAX_TEST_XLA_OPT_LEVEL']))
+    os.environ['COLORJAX_TEST_GIVEN_XLA_FLAGS'] + ' ' +
+    xla_flags(4, os.environ['COLORJAX_TEST_XLA_OPT_LEVEL'])).strip()
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import atexit
@@ -35,7 +34,7 @@ atexit.register(shutil.rmtree, _CACHE_DIR, ignore_errors=True)
 jax.config.update('jax_compilation_cache_dir', _CACHE_DIR)
 jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.5)
 
-from tiny import tiny_config  # noqa: E402  (after the JAX cache setup)
+from tiny import tiny_config  # noqa: E402,I100
 
 
 @pytest.fixture(name='default_xla_level')

@@ -7,16 +7,23 @@ import http.server
 import io
 import json
 import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
 
 import numpy as np
 from PIL import Image
 import pytest
+from tiny import subprocess_env
 
 from colorjax import configs
 from colorjax.config_validation import validate_config
 from colorjax.datasets import paintings_more
 from colorjax.errors import ConfigError
+from colorjax.errors import DataError
 
 
 def _jpeg(w, h, seed):
@@ -82,7 +89,8 @@ def test_builds_checks_resumes_and_reports(server, tmp_path):
   out = tmp_path / 'out'
   report = paintings_more.build(str(out), base=base, workers=3, retries=2,
                                 timeout=10, manifest=str(manifest))
-  assert report['counts'] == {'built': 3, 'present': 0, 'failed': 3}
+  assert report['counts'] == {'built': 3, 'present': 0, 'different': 0,
+                              'failed': 3, 'not tried': 0}
   assert report['failed']['p3.jpg'] == 'HTTP 404'
   assert 'not a readable image' in report['failed']['p4.jpg']
   assert 'under 128 px' in report['failed']['p5.jpg']
@@ -97,7 +105,8 @@ def test_builds_checks_resumes_and_reports(server, tmp_path):
   (out / 'p0.jpg').write_bytes((out / 'p0.jpg').read_bytes()[:100])
   again = paintings_more.build(str(out), base=base, workers=3, retries=0,
                                timeout=10, manifest=str(manifest))
-  assert again['counts'] == {'built': 1, 'present': 2, 'failed': 3}
+  assert again['counts'] == {'built': 1, 'present': 2, 'different': 0,
+                             'failed': 3, 'not tried': 0}
 
 
 def test_the_shipped_manifest_is_the_corpus():
@@ -114,3 +123,170 @@ def test_a_missing_corpus_names_the_command_that_builds_it(tmp_path):
   with pytest.raises(ConfigError, match='python -m colorjax.datasets.'
                      'paintings_more'):
     validate_config(config, 1)
+
+
+def _serve(tmp_path, handler_class):
+  httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler_class)
+  httpd.daemon_threads = True
+  threading.Thread(target=httpd.serve_forever, daemon=True).start()
+  return httpd, f'http://127.0.0.1:{httpd.server_address[1]}'
+
+
+def _manifest(tmp_path, rows):
+  manifest = tmp_path / 'manifest.tsv'
+  with open(manifest, 'w', newline='') as f:
+    writer = csv.DictWriter(f, list(rows[0]), delimiter='\t')
+    writer.writeheader()
+    writer.writerows(rows)
+  return str(manifest)
+
+
+def _row(i, sha='', file=None):
+  return {'file': file or f'p{i}.jpg', 'artist': 'A', 'title': 'T',
+          'source_repo': 'o/r', 'source_commit': 'c', 'source_path':
+          f'p{i}.jpg', 'width': '256', 'height': '192', 'split': 'train',
+          'sha256': sha}
+
+
+def test_sha256_refuses_swapped_sources_and_rebuilds_torn_files(server,
+                                                                 tmp_path):
+  root, base = server
+  (root / 'o' / 'r' / 'c').mkdir(parents=True)
+  rows = []
+  for i in range(3):
+    source = _jpeg(400, 300, 10 + i)
+    (root / 'o' / 'r' / 'c' / f'p{i}.jpg').write_bytes(source)
+    rows.append(_row(i, paintings_more.sha256(
+        paintings_more.convert(source, _row(i)))))
+  # The server now hands out noise of the right size for p2.
+  (root / 'o' / 'r' / 'c' / 'p2.jpg').write_bytes(_jpeg(400, 300, 99))
+  manifest = _manifest(tmp_path, rows)
+  out = tmp_path / 'out'
+  report = paintings_more.build(str(out), base=base, workers=2, retries=0,
+                                manifest=manifest)
+  assert report['counts']['built'] == 2 and report['counts']['failed'] == 1
+  assert 'differs from the manifest\'s SHA-256' in report['failed']['p2.jpg']
+  assert not (out / 'p2.jpg').exists()
+  # A file torn to 60% keeps its JPEG header: the SHA-256 finds the tear.
+  whole = (out / 'p0.jpg').read_bytes()
+  (out / 'p0.jpg').write_bytes(whole[:len(whole) * 6 // 10])
+  again = paintings_more.build(str(out), base=base, workers=2, retries=0,
+                               manifest=manifest, keep_different=True)
+  assert again['counts'] == {'built': 1, 'present': 1, 'different': 1,
+                             'failed': 0, 'not tried': 0}
+  assert (out / 'p0.jpg').read_bytes() == whole
+  assert (out / 'p2.jpg').exists()  # Kept, as asked, and counted.
+
+
+class _Drip(http.server.BaseHTTPRequestHandler):
+  """Promises 10 kB and sends a byte every 0.2 s; or, for /big/, 5 MB."""
+
+  def do_GET(self):  # noqa: N802
+    if self.path.startswith('/big/'):
+      self.send_response(200)
+      self.send_header('Content-Length', str(5 << 20))
+      self.end_headers()
+      self.wfile.write(b'x' * (5 << 20))
+      return
+    self.send_response(200)
+    self.send_header('Content-Length', '10000')
+    self.end_headers()
+    try:
+      for _ in range(10000):
+        self.wfile.write(b'x')
+        self.wfile.flush()
+        time.sleep(0.2)
+    except OSError:
+      pass
+
+  def do_HEAD(self):  # noqa: N802
+    self.send_response(200)
+    self.end_headers()
+
+  def log_message(self, *args):
+    pass
+
+
+def test_a_file_has_a_size_cap_and_a_deadline(tmp_path):
+  httpd, base = _serve(tmp_path, _Drip)
+  try:
+    rows = [_row(0), dict(_row(1), source_repo='big/r')]
+    out = tmp_path / 'out'
+    start = time.monotonic()
+    report = paintings_more.build(
+        str(out), rows, base=base, workers=2, retries=5, max_bytes=1 << 20,
+        deadline=2.0, manifest=_manifest(tmp_path, rows))
+    assert time.monotonic() - start < 15
+  finally:
+    httpd.shutdown()
+  assert report['failed'] == {
+      'p0.jpg': 'past its 2 s deadline',
+      'p1.jpg': '5,242,880 bytes, over the 1,048,576 allowed'}
+  assert sorted(os.listdir(out)) == ['MANIFEST.tsv', 'build_report.json']
+
+
+def test_ctrl_c_stops_promptly_with_the_report_written(tmp_path):
+  httpd, base = _serve(tmp_path, _Drip)
+  out = tmp_path / 'out'
+  try:
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'colorjax.datasets.paintings_more',
+         f'--out={out}', f'--source={base}', '--workers=8'],
+        env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    deadline = time.monotonic() + 60
+    while not (out / 'MANIFEST.tsv').exists():  # Started and fetching.
+      assert time.monotonic() < deadline and proc.poll() is None
+      time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    start = time.monotonic()
+    _, stderr = proc.communicate(timeout=30)
+    stopped_in = time.monotonic() - start
+  finally:
+    httpd.shutdown()
+  assert proc.returncode == 130, stderr[-2000:]
+  assert stopped_in < 8
+  last = stderr.strip().splitlines()[-1]
+  assert last.startswith(f'interrupted: {out}: 0 built, 0 already there, ')
+  assert 'not tried' in last
+  report = json.loads((out / 'build_report.json').read_text())
+  assert report['interrupted'] is True
+  assert sum(report['counts'].values()) == 2500
+  assert sorted(os.listdir(out)) == ['MANIFEST.tsv', 'build_report.json']
+
+
+def test_an_unreachable_source_is_said_in_seconds(tmp_path):
+  with socket.socket() as s:  # A port with nothing listening.
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+  start = time.monotonic()
+  with pytest.raises(DataError, match=r'cannot reach http://127\.0\.0\.1:'
+                     r'\d+ \(.*\); 2500 of 2500 files still to build'):
+    paintings_more.build(str(tmp_path / 'out'), base=f'http://127.0.0.1:{port}')
+  assert time.monotonic() - start < 10
+
+
+def test_out_and_names_never_write_outside_the_folder(server, tmp_path):
+  root, base = server
+  (root / 'o' / 'r' / 'c').mkdir(parents=True)
+  (root / 'o' / 'r' / 'c' / 'p0.jpg').write_bytes(_jpeg(400, 300, 1))
+  afile = tmp_path / 'afile'
+  afile.write_text('x')
+  for out in (afile, afile / 'sub'):
+    with pytest.raises(DataError, match=f'--out={out} is a file|cannot write '
+                       f'to {out}'):
+      paintings_more.build(str(out), [_row(0)], base=base,
+                           manifest=_manifest(tmp_path, [_row(0)]))
+  rows = [_row(0, file='../escape.jpg'), _row(0, file=str(tmp_path / 'abs.jpg')),
+          _row(0, file='sub/x.jpg'), _row(0)]
+  out = tmp_path / 'out'
+  report = paintings_more.build(str(out), rows, base=base, workers=2,
+                                manifest=_manifest(tmp_path, rows))
+  assert report['counts']['built'] == 1 and report['counts']['failed'] == 3
+  assert all(v == 'refused: the name would write outside the folder'
+             for v in report['failed'].values())
+  assert not (tmp_path / 'escape.jpg').exists()
+  assert not (tmp_path / 'abs.jpg').exists()
+  assert sorted(os.listdir(out)) == ['MANIFEST.tsv', 'build_report.json',
+                                     'p0.jpg']

@@ -17,13 +17,15 @@ import subprocess
 import sys
 import tempfile
 
-os.environ['XLA_FLAGS'] = ' --xla_force_host_platform_device_count=4'
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tiny import xla_flags  # noqa: E402  (imports no JAX)
+
+# The digests are recorded at XLA's default level, on 4 devices.
+os.environ['XLA_FLAGS'] = xla_flags(4, 'default')
 
 # Runs inside the 967a76f checkout: its Trainer, its TrainState fields.
 _OLD_TREE_SCRIPT = '''
 import os, pickle, sys
-os.environ['XLA_FLAGS'] = ' --xla_force_host_platform_device_count=4'
 import jax, numpy as np
 from jax.sharding import Mesh
 from colorjax import train

@@ -6,17 +6,24 @@ import os
 from colorjax.configs import default
 
 
+def xla_flags(devices: int, level: str) -> str:
+  """The tests' XLA_FLAGS, built here only: `devices` virtual CPU devices
+  (none forced for one) compiled at optimisation `level` ('default' or a
+  number; see tests/conftest.py for why the tests use 0)."""
+  flags = (f'--xla_force_host_platform_device_count={devices}'
+           if devices > 1 else '')
+  if level != 'default':
+    flags += f' --xla_backend_optimization_level={level}'
+  return flags.strip()
+
+
 def subprocess_env(devices: int = 1, **extra: str) -> dict:
   """The environment for a command a test runs: on the CPU with `devices`
   virtual devices (one, as a user's plain command sees), compiled at the
   tests' XLA optimisation level (tests/conftest.py), plus `extra`."""
-  flags = (f'--xla_force_host_platform_device_count={devices}'
-           if devices > 1 else '')
   level = os.environ.get('COLORJAX_TEST_XLA_OPT_LEVEL', '0')
-  if level != 'default':
-    flags += f' --xla_backend_optimization_level={level}'
-  return dict(os.environ, XLA_FLAGS=flags.strip(), JAX_PLATFORMS='cpu',
-              **extra)
+  return dict(os.environ, XLA_FLAGS=xla_flags(devices, level),
+              JAX_PLATFORMS='cpu', **extra)
 
 
 def tiny_config(**overrides):

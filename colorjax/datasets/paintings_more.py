@@ -1,6 +1,7 @@
 """The `paintings_more` corpus: 2,500 paintings, built from public sources.
 
   python -m colorjax.datasets.paintings_more [--out=DIR] [--workers=16]
+      [--max_mb=64] [--deadline=300] [--keep_different]
 
 The corpus the `paintings` and `hints` recipes train on: 2,500 colour
 reproductions of paintings (WikiArt images gathered by research data sets:
@@ -10,22 +11,30 @@ research use, as those data sets' (many of the works are still in copyright);
 this corpus adds no licence of its own.
 
 The manifest that ships with colorjax (`paintings_more_manifest.tsv`: file,
-artist, title, source repository, commit, path, size, split) fixes every
-file: each is fetched from its repository at its commit (parallel, retried),
-decoded, converted to RGB, resized so its longer side is 256 px (Lanczos) and
-saved as JPEG quality 90 under its manifest name, through a temporary file.
-Files already there with the manifest's size are kept, so a second run only
-fetches what is missing. What could not be built is listed in
-`DIR/build_report.json` and counted on the last line.
+artist, title, source repository, commit, path, size, split, SHA-256) fixes
+every file: each is fetched from its repository at its commit (parallel,
+retried; at most --max_mb a file and --deadline seconds a file), decoded,
+converted to RGB, resized so its longer side is 256 px (Lanczos), saved as
+JPEG quality 90 under its manifest name through a temporary file, and
+checked against the manifest's SHA-256 of the reference build: a file that
+differs (a changed source, a swapped file, or a Pillow whose JPEG encoder
+differs) is reported and not written, unless --keep_different. Files already
+there with the manifest's SHA-256 are kept, so a second run only fetches
+what is missing, torn or altered. Before fetching it checks in seconds that
+the source answers; the first Ctrl-C stops the workers within seconds,
+writes the report and leaves only whole files. What could not be built is
+listed in `DIR/build_report.json` and counted on the last line.
 """
 
 import concurrent.futures
 import csv
+import hashlib
 import io
 import json
 import os
 import shutil
 import sys
+import threading
 from typing import Dict, List, Optional, Sequence
 import urllib.parse
 
@@ -62,9 +71,28 @@ def source_url(row: Dict[str, str], base: str = SOURCE) -> str:
           f'{urllib.parse.quote(row["source_path"])}')
 
 
+def safe_name(name: str) -> bool:
+  """A manifest file name that stays inside the output folder: one plain
+  component, no folders, no '..', not absolute."""
+  return (bool(name) and name not in ('.', '..') and os.sep not in name and
+          (os.altsep is None or os.altsep not in name) and
+          os.path.basename(name) == name and not os.path.isabs(name))
+
+
+def sha256(data: bytes) -> str:
+  return hashlib.sha256(data).hexdigest()
+
+
 def _is_built(path: str, row: Dict[str, str]) -> bool:
+  """The file is there and whole: its manifest SHA-256 (or, for manifests
+  without one, it decodes entirely at the manifest's size)."""
   try:
-    with Image.open(path) as im:
+    with open(path, 'rb') as f:
+      data = f.read()
+    if row.get('sha256'):
+      return sha256(data) == row['sha256']
+    with Image.open(io.BytesIO(data)) as im:
+      im.load()  # A torn JPEG has its header; decoding finds the tear.
       return im.size == (int(row['width']), int(row['height']))
   except Exception:  # noqa: BLE001  (missing, torn or not an image)
     return False
@@ -95,23 +123,71 @@ def convert(data: bytes, row: Dict[str, str]) -> bytes:
     raise ValueError(f'not a readable image ({type(e).__name__})') from e
 
 
-def _build_one(row: Dict[str, str], out: str, base: str, retries: int,
-               timeout: float) -> str:
-  """'built', 'present', or why the file could not be built."""
+class _Options:
+  """How each file is fetched and checked (shared by the workers)."""
+
+  def __init__(self, base, retries, timeout, max_bytes, deadline,
+               keep_different):
+    self.base, self.retries, self.timeout = base, retries, timeout
+    self.max_bytes, self.deadline = max_bytes, deadline
+    self.keep_different = keep_different
+    self.stop = threading.Event()
+
+
+def _build_one(row: Dict[str, str], out: str, o: _Options) -> str:
+  """'built', 'present', 'different' (kept), or why it could not be built."""
+  if not safe_name(row['file']):
+    return 'refused: the name would write outside the folder'
   path = os.path.join(out, row['file'])
   if _is_built(path, row):
     return 'present'
+  if o.stop.is_set():
+    return 'stopped'
   try:
-    data = download_lib.fetch_bytes(source_url(row, base), retries, timeout)
-    files.write_atomically(path, convert(data, row))
+    data = convert(download_lib.fetch_bytes(
+        source_url(row, o.base), o.retries, o.timeout, o.max_bytes,
+        o.deadline, o.stop), row)
+    differs = bool(row.get('sha256')) and sha256(data) != row['sha256']
+    if differs and not o.keep_different:
+      return ('differs from the manifest\'s SHA-256 (a changed source, or a '
+              'Pillow that encodes differently: --keep_different keeps it)')
+    files.write_atomically(path, data)
   except (download_lib.FetchError, ValueError, OSError) as e:
     return str(e) or type(e).__name__
-  return 'built'
+  return 'different' if differs else 'built'
+
+
+def _count(result: str, name: str, counts: Dict[str, int],
+           failed: Dict[str, str]) -> None:
+  if result == 'stopped':
+    counts['not tried'] += 1
+  elif result in counts:
+    counts[result] += 1
+  else:
+    counts['failed'] += 1
+    failed[name] = result
+
+
+def _prepare(out: str, manifest: str) -> str:
+  """The output folder, created, with the manifest copied in; one line if
+  it cannot be."""
+  out = os.path.expanduser(out)
+  if os.path.lexists(out) and not os.path.isdir(out):
+    raise DataError(f'--out={out} is a file, not a folder; choose a folder.')
+  try:
+    os.makedirs(out, exist_ok=True)
+    shutil.copyfile(manifest, os.path.join(out, 'MANIFEST.tsv'))
+  except OSError as e:
+    raise DataError(f'cannot write to {out} ({e.strerror}); choose a folder '
+                    'you can write to with --out.') from e
+  return out
 
 
 def build(out: str, rows: Optional[Sequence[Dict[str, str]]] = None,
           base: str = SOURCE, workers: int = 16, retries: int = 3,
-          timeout: float = 30.0, manifest: str = MANIFEST
+          timeout: float = 30.0, manifest: str = MANIFEST,
+          max_bytes: int = 64 << 20, deadline: float = 300.0,
+          keep_different: bool = False, check_source: bool = True
           ) -> Dict[str, object]:
   """Builds (or completes) the corpus in `out`; returns the report.
 
@@ -123,28 +199,58 @@ def build(out: str, rows: Optional[Sequence[Dict[str, str]]] = None,
       server in tests).
     workers: parallel downloads.
     retries: retries per file after a transient error.
-    timeout: seconds per request.
+    timeout: seconds a connection or read may wait.
     manifest: the manifest file.
+    max_bytes: a source file larger than this is refused.
+    deadline: seconds one file may take, retries included.
+    keep_different: keep files whose SHA-256 differs from the manifest's.
+    check_source: first check that `base` answers (DataError if not).
+
+  Raises:
+    DataError: `out` cannot be written, or the source cannot be reached.
   """
   rows = read_manifest(manifest) if rows is None else list(rows)
-  out = os.path.expanduser(out)
-  os.makedirs(out, exist_ok=True)
-  shutil.copyfile(manifest, os.path.join(out, 'MANIFEST.tsv'))
-  counts = {'built': 0, 'present': 0, 'failed': 0}
+  out = _prepare(out, manifest)
+  todo = [r for r in rows if not (safe_name(r['file']) and
+                                  _is_built(os.path.join(out, r['file']), r))]
+  if todo and check_source:
+    why = download_lib.unreachable(base)
+    if why:
+      raise DataError(f'cannot reach {base} ({why}); {len(todo)} of '
+                      f'{len(rows)} files still to build: check the network '
+                      'or pass --source=a mirror.')
+  options = _Options(base, retries, timeout, max_bytes, deadline,
+                     keep_different)
+  counts = {'built': 0, 'present': 0, 'different': 0, 'failed': 0,
+            'not tried': 0}
   failed = {}
-  with concurrent.futures.ThreadPoolExecutor(max(1, workers)) as pool:
-    futures = {pool.submit(_build_one, r, out, base, retries, timeout):
-               r['file'] for r in rows}
+  interrupted = False
+  pool = concurrent.futures.ThreadPoolExecutor(max(1, workers))
+  futures = {pool.submit(_build_one, r, out, options): r['file'] for r in rows}
+  seen = set()
+  try:
     for future in concurrent.futures.as_completed(futures):
-      result = future.result()
-      if result in counts:
-        counts[result] += 1
-      else:
-        counts['failed'] += 1
-        failed[futures[future]] = result
+      seen.add(future)
+      _count(future.result(), futures[future], counts, failed)
+  except KeyboardInterrupt:
+    # Stop now: queued files are cancelled, running ones abandon their
+    # download within download.READ_TIMEOUT; nothing half-written stays.
+    interrupted = True
+    options.stop.set()
+    pool.shutdown(wait=True, cancel_futures=True)
+    for future, name in futures.items():
+      if future not in seen:
+        _count('stopped' if future.cancelled() else future.result(), name,
+               counts, failed)
+  finally:
+    pool.shutdown(wait=True, cancel_futures=True)
   report = {'counts': counts, 'failed': dict(sorted(failed.items()))}
+  if interrupted:
+    report['interrupted'] = True
   files.write_atomically(os.path.join(out, 'build_report.json'),
-                                json.dumps(report, indent=1).encode())
+                         json.dumps(report, indent=1).encode())
+  if interrupted:  # The report is written; the caller still sees Ctrl-C.
+    raise KeyboardInterrupt
   return report
 
 
@@ -157,18 +263,48 @@ def _define_flags() -> None:
   flags.DEFINE_integer('retries', 3, 'Retries per file.')
   flags.DEFINE_string('source', SOURCE, 'Where the source repositories are '
                       'served ({source}/{repo}/{commit}/{path}).')
+  flags.DEFINE_integer('max_mb', 64, 'A source file larger than this many '
+                       'MiB is refused.')
+  flags.DEFINE_float('deadline', 300.0, 'Seconds one file may take, retries '
+                     'included.')
+  flags.DEFINE_bool('keep_different', False, 'Keep files whose SHA-256 '
+                    'differs from the manifest\'s (another Pillow encodes '
+                    'them differently; scores then differ slightly from the '
+                    'reference corpus\').')
+
+
+def _summary(out: str, counts: Dict[str, int]) -> str:
+  text = (f'{out}: {counts["built"]} built, {counts["present"]} already '
+          f'there, {counts["failed"]} failed')
+  if counts.get('different'):
+    text += f', {counts["different"]} kept though they differ from the ' \
+            'manifest\'s SHA-256'
+  if counts.get('not tried'):
+    text += f', {counts["not tried"]} not tried'
+  return text + ' (listed in build_report.json; run again to continue).'
 
 
 def main(argv):
   if len(argv) > 1:
     raise DataError(f'unexpected arguments: {" ".join(argv[1:])}.')
-  report = build(FLAGS.out, base=FLAGS.source, workers=FLAGS.workers,
-                 retries=FLAGS.retries)
-  c = report['counts']
-  print(f'{os.path.expanduser(FLAGS.out)}: {c["built"]} built, '
-        f'{c["present"]} already there, {c["failed"]} failed (listed in '
-        'build_report.json; run again to retry them).')
-  if c['failed']:
+  for name in ('workers', 'max_mb'):
+    if FLAGS[name].value < 1:
+      raise DataError(f'--{name}={FLAGS[name].value} must be at least 1.')
+  if not FLAGS.deadline > 0:
+    raise DataError(f'--deadline={FLAGS.deadline} must be positive (seconds).')
+  out = os.path.expanduser(FLAGS.out)
+  try:
+    report = build(out, base=FLAGS.source, workers=FLAGS.workers,
+                   retries=FLAGS.retries, max_bytes=FLAGS.max_mb << 20,
+                   deadline=FLAGS.deadline,
+                   keep_different=FLAGS.keep_different)
+  except KeyboardInterrupt:
+    with open(os.path.join(out, 'build_report.json'), encoding='utf-8') as f:
+      counts = json.load(f)['counts']
+    print('interrupted: ' + _summary(out, counts), file=sys.stderr)
+    sys.exit(130)
+  print(_summary(out, report['counts']))
+  if report['counts']['failed']:
     sys.exit(1)
 
 
