@@ -105,8 +105,9 @@ def test_sigterm_mid_epoch_saves_that_step_and_resumes_from_it(tmp_path):
   import numpy as np
 
   from colorjax import checkpoint
-  # 512 steps per epoch (a few seconds): the signal lands inside epoch 1.
-  args = [*TINY_CNN, '--config.samples.num_train=4096',
+  # 128 steps per epoch: the signal, sent when step 2 is logged (every step
+  # is: log_every_steps=1), lands while ~125 steps remain.
+  args = [*TINY_CNN, '--config.samples.num_train=1024',
           '--config.num_epochs=1']
   env = subprocess_env()
   proc = subprocess.Popen(
@@ -124,22 +125,22 @@ def test_sigterm_mid_epoch_saves_that_step_and_resumes_from_it(tmp_path):
   assert 'Received SIGTERM' in stderr
   manager = checkpoint.create_manager(str(tmp_path / 'b'))
   (saved,) = manager.all_steps()
-  assert 2 <= saved < 512  # Mid-epoch, at the step the signal arrived.
-  assert checkpoint.position(manager, saved) == (saved, 512)
-  assert f'Saved step {saved} (epoch 1, batch {saved} of 512)' in stderr
+  assert 2 <= saved < 128  # Mid-epoch, at the step the signal arrived.
+  assert checkpoint.position(manager, saved) == (saved, 128)
+  assert f'Saved step {saved} (epoch 1, batch {saved} of 128)' in stderr
   resumed = _launch(f'--workdir={tmp_path / "b"}', *args)
   assert resumed.returncode == 0, resumed.stderr[-2000:]
   assert f'Resuming epoch 1 after its batch {saved}.' in resumed.stderr
   straight = _launch(f'--workdir={tmp_path / "a"}', *args)
   assert straight.returncode == 0, straight.stderr[-2000:]
   a, b = _final_params(tmp_path / 'a'), _final_params(tmp_path / 'b')
-  assert int(a['step']) == int(b['step']) == 512
+  assert int(a['step']) == int(b['step']) == 128
   for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
     np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=1e-6,
                                atol=1e-7)
   # The epoch-end save superseded the preemption save.
-  assert _epoch_checkpoints(tmp_path / 'b') == {1: 512}
-  assert sorted(os.listdir(tmp_path / 'b' / names.CHECKPOINTS)) == ['512']
+  assert _epoch_checkpoints(tmp_path / 'b') == {1: 128}
+  assert sorted(os.listdir(tmp_path / 'b' / names.CHECKPOINTS)) == ['128']
 
 
 def test_a_resumed_run_compiles_nothing_new(tmp_path):
