@@ -190,6 +190,10 @@ def compare(curves: Mapping[str, Curves],
       if key not in ca or key not in cb:
         continue
       xa, xb = ca[key][:, :n], cb[key][:, :n]
+      if last_half(xa, epochs).shape[1] < 2:  # No swing to measure.
+        result['swing'][key] = dict.fromkeys(
+            ('diff', 'low', 'high', 'seed_low', 'seed_high'), float('nan'))
+        continue
       result['swing'][key] = _with_seed_t(
           paired_difference(xa, xb,
                             lambda x: float(np.nanmean(swing(x, epochs)))),
@@ -222,7 +226,9 @@ def verdicts(pairs: Sequence[Tuple[str, str, str]],
     said = []
     for key, d in c['swing'].items():
       label = 'Delta-E00' if key == names.val(names.DELTA_E) else 'D accuracy'
-      if significant(d):
+      if not np.isfinite(d['diff']):  # Under two epochs in the last half.
+        said.append(f'too few epochs to measure a {label} swing')
+      elif significant(d):
         said.append(f"{a if d['diff'] < 0 else b} swings less on {label} "
                     f'({span(d)})')
       else:
@@ -327,8 +333,9 @@ def markdown(analysed: Mapping[str, Mapping[str, object]],
     cells = []
     for key in (de_key, D_ACC):
       if key in a['swing']:
-        cells += [f"{np.nanmean(a['swing'][key]):.3f}",
-                  f"{a['spread'][key]:.3f}"]
+        values = np.asarray(a['swing'][key], np.float64)
+        cells += [f'{np.mean(values):.3f}' if np.all(np.isfinite(values))
+                  else '-', f"{a['spread'][key]:.3f}"]
       else:
         cells += ['-', '-']
     out.append(f"| {name} | {first[0]} | {first[1]} | {' | '.join(cells)} |")
@@ -342,6 +349,9 @@ def markdown(analysed: Mapping[str, Mapping[str, object]],
     rows += [(f"swing of {'Delta-E00' if k == de_key else 'D accuracy'}", d)
              for k, d in c['swing'].items()]
     for question, d in rows:
+      if not np.isfinite(d['diff']):
+        out.append(f'| {pair} | {question} | too few epochs | - | - |')
+        continue
       out.append(f"| {pair} | {question} | {d['diff']:+.3f} | "
                  f"[{d['low']:+.3f}, {d['high']:+.3f}] | "
                  f"[{d['seed_low']:+.3f}, {d['seed_high']:+.3f}] |")

@@ -94,3 +94,13 @@ def test_figures_and_table(tmp_path):
   assert '| a | 3 [3, 3] (seeds: 3, 3, 3, 3, 3) | 5 [5, 5]' in text
   assert 'one epoch = 63 steps' in text
   assert '| a-b | epochs to beat grey | -3.000 |' in text
+
+
+def test_one_epoch_says_it_is_too_few_for_a_swing():
+  one = {'epochs': EPOCHS[:1], DE: _falling(3)[:, :1]}
+  curves = {'a': one, 'b': one}
+  pairs = [('a', 'b', 'x')]
+  _, steadier = lc.verdicts(pairs, lc.compare(curves, TRIVIAL, pairs),
+                            seed_report.significant)
+  assert steadier == ('verdict: more stable? a vs b: too few epochs to '
+                      'measure a Delta-E00 swing.')
