@@ -51,5 +51,13 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
       c.generator.features = (32, 64, 128, 256, 256)
       c.num_epochs = 70
       c.lr_decay_steps = 3_500
+      # Made for a person's first clicks: half its training hints sit on
+      # colourful patches, and it reads how strongly each pixel connects to
+      # a hint (a fading propagation). Chosen on the validation split: one
+      # such hint leaves 7% of paintings worse far from it (16% without),
+      # at the cost of 0.1-0.15 Delta-E00 with 2-20 random hints
+      # (docs/hints.md#a-hint-colours-its-region).
+      c.hints.p_salient = 0.5
+      c.hints.reach = 0.2
     return c
   return default.apply_variant(c, arg)
