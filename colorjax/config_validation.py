@@ -20,6 +20,29 @@ def _require(ok: bool, message: str) -> None:
     raise ConfigError(message)
 
 
+GATE_RULE = 'with reach in [0, 10] (0: off) and 0 <= low < high <= 1'
+
+
+def valid_gate(gate) -> bool:
+  """A hint gate (reach, low, high) that `hints.gate` can use."""
+  return (len(gate) == 3 and
+          all(isinstance(v, (int, float)) for v in gate) and
+          0 <= gate[0] <= 10 and 0 <= gate[1] < gate[2] <= 1)
+
+
+def parse_gate(values, flag: str = '--hint_gate') -> tuple:
+  """The gate of a command-line list ('0.5', '0.15', '0.35'); ConfigError
+  naming the flag if it is not one."""
+  try:
+    gate = tuple(float(v) for v in values)
+  except ValueError:
+    gate = ()
+  if not valid_gate(gate):
+    raise ConfigError(f'{flag}={",".join(values)} must be reach,low,high '
+                      f'{GATE_RULE}, e.g. 0.5,0.15,0.35.')
+  return gate
+
+
 def downsampling_factor(config: ml_collections.ConfigDict) -> int:
   """What image_size must be divisible by for the configured model."""
   features = (config.cnn.features if config.model == 'cnn'
@@ -101,10 +124,9 @@ def validate_config(config: ml_collections.ConfigDict,
     _require(isinstance(h.p_salient, (int, float)) and 0 <= h.p_salient <= 1,
              f'config.hints.p_salient={h.p_salient} must be in [0, 1] (the '
              'share of training images with hints on colourful patches).')
-    _require(len(h.gate) == 3 and 0 <= h.gate[0] <= 10 and
-             0 <= h.gate[1] < h.gate[2] <= 1,
+    _require(valid_gate(h.gate),
              f'config.hints.gate={tuple(h.gate)} must be (reach, low, high) '
-             'with reach in [0, 10] (0: off) and 0 <= low < high <= 1.')
+             f'{GATE_RULE}.')
     _require(isinstance(h.reach, (int, float)) and 0 <= h.reach <= 10,
              f'config.hints.reach={h.reach} must be a number in [0, 10] (how '
              'far a hint\'s colour carries, as a fraction of the longer side; '

@@ -41,6 +41,7 @@ import numpy as np
 
 from colorjax import baselines
 from colorjax import color
+from colorjax import config_validation
 from colorjax import files
 from colorjax import hint_eval
 from colorjax import hint_locality
@@ -330,17 +331,8 @@ def main(argv):
   counts = _counts('hints', FLAGS.hints, 0, 10_000, '0,1,2,5,10,20')
   person = _counts('person_hints', FLAGS.person_hints, 1, 100, '1,3')
   _check_writable_folder('plot', FLAGS.plot)
-  gate = None
-  if FLAGS.hint_gate is not None:
-    try:
-      gate = tuple(float(v) for v in FLAGS.hint_gate)
-    except ValueError:
-      gate = ()
-    if len(gate) != 3 or not (0 <= gate[0] <= 10 and
-                              0 <= gate[1] < gate[2] <= 1):
-      raise DataError(f'--hint_gate={",".join(FLAGS.hint_gate)} must be '
-                      'reach,low,high with reach in [0, 10] and 0 <= low < '
-                      'high <= 1, e.g. 0.5,0.15,0.35.')
+  gate = (None if FLAGS.hint_gate is None else
+          config_validation.parse_gate(FLAGS.hint_gate))
   _check_writable_folder('output', FLAGS.output)
   if FLAGS.plot and counts is None:
     raise DataError('--plot draws the --hints curve; pass --hints too.')

@@ -21,6 +21,7 @@ from typing import Any, Dict, Optional
 
 from absl import flags
 
+from colorjax import config_validation
 from colorjax import files
 from colorjax import pretrained
 from colorjax import runtime
@@ -78,7 +79,7 @@ def main(argv):
   if FLAGS.eval_report:
     provenance['test'] = _test_figures(FLAGS.eval_report)
   gate = (None if FLAGS.hint_gate is None else
-          tuple(float(v) for v in FLAGS.hint_gate))
+          config_validation.parse_gate(FLAGS.hint_gate))
   card = pretrained.export(FLAGS.workdir, FLAGS.output, FLAGS.dtype,
                            FLAGS.epoch, provenance, gate)
   print(f'wrote {os.path.join(FLAGS.output, pretrained.WEIGHTS)} '

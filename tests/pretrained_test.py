@@ -101,3 +101,37 @@ def test_colorize_and_evaluate_use_it_with_no_workdir(tmp_path):
   assert cv2.imread(str(tmp_path / 'out' / 'sky.png')).shape == (45, 67, 3)
   report = json.dumps(pretrained.read_card()['config'])
   assert '"reach"' in report
+
+
+def test_export_writes_what_load_reads_and_checks_its_gate_first(hint_run,
+                                                                  tmp_path):
+  import jax
+
+  from colorjax import workdir as workdir_lib
+  out = tmp_path / 'exported'
+  bad = subprocess.run(
+      [sys.executable, '-m', 'colorjax.export_pretrained',
+       f'--workdir={hint_run}', f'--output={out}', '--hint_gate=0.5,0.4'],
+      capture_output=True, text=True, env=subprocess_env(), timeout=300,
+      check=False)
+  assert bad.returncode == 1 and 'Traceback' not in bad.stderr
+  assert bad.stderr.strip().splitlines()[-1] == (
+      'error: --hint_gate=0.5,0.4 must be reach,low,high with reach in '
+      '[0, 10] (0: off) and 0 <= low < high <= 1, e.g. 0.5,0.15,0.35.')
+  assert not out.exists()
+  good = subprocess.run(
+      [sys.executable, '-m', 'colorjax.export_pretrained',
+       f'--workdir={hint_run}', f'--output={out}', '--dtype=float32',
+       '--hint_gate=0.4,0.1,0.3', '--train_command=python launch.py x'],
+      capture_output=True, text=True, env=subprocess_env(), timeout=300,
+      check=False)
+  assert good.returncode == 0, good.stderr[-2000:]
+  config, variables, _, card = pretrained.load(str(out))
+  assert tuple(config.hints.gate) == (0.4, 0.1, 0.3)
+  assert card['train_command'] == 'python launch.py x'
+  assert card['sha256'] == hashlib.sha256(
+      (out / pretrained.WEIGHTS).read_bytes()).hexdigest()
+  _, _, state = workdir_lib.load_run(hint_run)
+  for a, b in zip(jax.tree.leaves(variables),
+                  jax.tree.leaves(state.g.variables()), strict=True):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
