@@ -211,29 +211,27 @@ def verdicts(pairs: Sequence[Tuple[str, str, str]],
             f"{d['high']:+.3g}], seeds [{d['seed_low']:+.3g}, "
             f"{d['seed_high']:+.3g}]")
 
+  def say(a, b, d, lower_is: str, otherwise: str) -> str:
+    """'<the recipe with the lower value> <lower_is> (...)' if significant."""
+    if significant(d):
+      return f"{a if d['diff'] < 0 else b} {lower_is} ({span(d)})"
+    return f'{otherwise} ({span(d)})'
+
   steps, steady = [], []
   for a, b, _ in pairs:
     c = compared[f'{a}-{b}']
-    said = []
-    for answer, d in c['first'].items():
-      if significant(d):
-        said.append(f"{a if d['diff'] < 0 else b} beats {answer} sooner "
-                    f'(epochs {span(d)})')
-      else:
-        said.append(f'no significant difference in when they beat {answer} '
-                    f'(epochs {span(d)})')
+    said = [say(a, b, d, f'beats {answer} sooner, epochs',
+                f'no significant difference in when they beat {answer}, '
+                'epochs') for answer, d in c['first'].items()]
     steps.append(f'{a} vs {b}: ' + '; '.join(said))
     said = []
     for key, d in c['swing'].items():
       label = 'Delta-E00' if key == names.val(names.DELTA_E) else 'D accuracy'
       if not np.isfinite(d['diff']):  # Under two epochs in the last half.
         said.append(f'too few epochs to measure a {label} swing')
-      elif significant(d):
-        said.append(f"{a if d['diff'] < 0 else b} swings less on {label} "
-                    f'({span(d)})')
       else:
-        said.append(f'no significant difference in {label} swing '
-                    f'({span(d)})')
+        said.append(say(a, b, d, f'swings less on {label}',
+                        f'no significant difference in {label} swing'))
     steady.append(f'{a} vs {b}: ' + ('; '.join(said) or 'no curves'))
   return ['verdict: fewer steps? ' + ' | '.join(steps) + '.',
           'verdict: more stable? ' + ' | '.join(steady) + '.']

@@ -70,7 +70,7 @@ def test_verdicts_find_the_faster_and_the_steadier_recipe():
   np.testing.assert_allclose(swing['diff'], 0.2)
   fewer, steadier = lc.verdicts(pairs, compared, seed_report.significant)
   assert fewer.startswith('verdict: fewer steps? fast vs slow: fast beats '
-                          'grey sooner (epochs -4')
+                          'grey sooner, epochs (-4')
   assert 'fast vs fast_again: no significant difference in when they beat ' \
          'grey' in fewer
   assert steadier.startswith('verdict: more stable? fast vs slow:')
