@@ -35,7 +35,6 @@ from typing import Dict, List, Optional, Tuple
 from absl import app
 from absl import flags
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -43,6 +42,7 @@ from colorjax import baselines
 from colorjax import color
 from colorjax import config_validation
 from colorjax import files
+from colorjax import full_res_metrics
 from colorjax import hint_eval
 from colorjax import hint_locality
 from colorjax import metrics
@@ -114,14 +114,6 @@ def training_prior(workdir: str,
       sources.create_datasets(config)[0].eval_array(), config.ab_scale)
 
 
-@jax.jit
-def _score_full(pred: jax.Array, true: jax.Array,
-                mask: jax.Array) -> Dict[str, jax.Array]:
-  per_image = metrics.score_rgb(pred[None] / 255.0, true[None] / 255.0,
-                                mask[None])
-  return metrics.masked_sums(per_image, jnp.ones(1))
-
-
 def score_full_resolution(colorizer: Colorizer, paths: List[str],
                           prior_ab: np.ndarray, image_size: int
                           ) -> Tuple[Dict[str, Dict[str, float]], int]:
@@ -130,7 +122,7 @@ def score_full_resolution(colorizer: Colorizer, paths: List[str],
   skips them), and how many. `prior_ab` is in the model's range.
 
   Images are padded to `colorize`'s size buckets with a mask, so one program
-  per bucket scores them all.
+  per bucket scores them all, in strips (`colorjax.full_res_metrics`).
   """
   sums = {name: [] for name in baselines.ANSWERS}
   for path in paths:
@@ -143,10 +135,10 @@ def score_full_resolution(colorizer: Colorizer, paths: List[str],
                    rgb, color.ab_from_model(prior_ab, colorizer.ab_scale))}
     mask = np.zeros(pad_to_bucket(rgb[..., 0]).shape, np.float32)
     mask[:rgb.shape[0], :rgb.shape[1]] = 1
-    true = pad_to_bucket(rgb).astype(np.float32)
+    true = pad_to_bucket(rgb)
     for name, out in answers.items():
-      sums[name].append(_score_full(pad_to_bucket(out).astype(np.float32),
-                                    true, mask))
+      sums[name].append(metrics.masked_sums(
+          full_res_metrics.score(pad_to_bucket(out), true, mask), np.ones(1)))
   if not sums['model']:
     raise DataError('no readable image to score at full resolution.')
   return ({name: metrics.summarize(s) for name, s in sums.items()},

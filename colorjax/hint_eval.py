@@ -28,6 +28,7 @@ import numpy as np
 
 from colorjax import color
 from colorjax import files
+from colorjax import full_res_metrics
 from colorjax import hint_files
 from colorjax import hints as hints_lib
 from colorjax import metrics
@@ -134,12 +135,6 @@ def at_size(images: np.ndarray, counts: Sequence[int], seed: int,
   return out
 
 
-@jax.jit
-def _score_full(pred, true, mask):
-  return metrics.score_rgb(pred[None] / 255.0, true[None] / 255.0,
-                           mask[None])
-
-
 def full_resolution(paths: Sequence[str], counts: Sequence[int], seed: int,
                     colorizer: Colorizer, prior_ab: np.ndarray,
                     auto: Optional[Colorizer] = None,
@@ -160,7 +155,7 @@ def full_resolution(paths: Sequence[str], counts: Sequence[int], seed: int,
     l_work, (nh, nw) = colorizer._work_input(l_full)  # pylint: disable=protected-access
     mask_full = np.zeros(pad_to_bucket(rgb[..., 0]).shape, np.float32)
     mask_full[:rgb.shape[0], :rgb.shape[1]] = 1
-    true = pad_to_bucket(rgb).astype(np.float32)
+    true = pad_to_bucket(rgb)
     fixed = {'grey': Colorizer.constant(rgb, np.zeros(2)),
              'prior': Colorizer.constant(rgb, prior_ab * scale_ab)}
     if auto is not None:
@@ -173,8 +168,8 @@ def full_resolution(paths: Sequence[str], counts: Sequence[int], seed: int,
       answers[HINT_MODEL] = colorizer.colorize(rgb, (work_ab, work_mask))
       answers[LEVIN] = colorizer.compose(l_full, levin * scale_ab)
       for m, out in answers.items():
-        per[n][m].append(jax.device_get(_score_full(
-            pad_to_bucket(out).astype(np.float32), true, mask_full)))
+        per[n][m].append(full_res_metrics.score(pad_to_bucket(out), true,
+                                                mask_full))
   return {n: {m: _summarize(p) for m, p in d.items()}
           for n, d in per.items()}
 

@@ -179,7 +179,7 @@ def compare(curves: Mapping[str, Curves],
     for answer, values in trivial.items():
       t = values[names.DELTA_E]
 
-      def statistic(x, t=t):
+      def statistic(x, t=t, epochs=epochs):
         return first_below(np.nanmean(x, 0), epochs, t)
 
       result['first'][answer] = _with_seed_t(
@@ -195,8 +195,8 @@ def compare(curves: Mapping[str, Curves],
             ('diff', 'low', 'high', 'seed_low', 'seed_high'), float('nan'))
         continue
       result['swing'][key] = _with_seed_t(
-          paired_difference(xa, xb,
-                            lambda x: float(np.nanmean(swing(x, epochs)))),
+          paired_difference(
+              xa, xb, lambda x, e=epochs: float(np.nanmean(swing(x, e)))),
           swing(xa, epochs), swing(xb, epochs))
     out[f'{a}-{b}'] = result
   return out

@@ -157,16 +157,23 @@ def sliced_wasserstein_ab(pred_lab: jax.Array, true_lab: jax.Array,
   unnormalised CDF difference is then unchanged, so the sum of |sorted
   differences| divided by the valid count is the valid pixels' distance.
   """
-  angles = jnp.pi * jnp.arange(num_directions) / num_directions
-  directions = jnp.stack([jnp.cos(angles), jnp.sin(angles)], -1)  # (K, 2)
   shape = pred_lab.shape[:-3] + (-1, 2)
-  pred_ab = pred_lab[..., 1:].reshape(shape)
-  true_ab = true_lab[..., 1:].reshape(shape)
   valid = (None if mask is None else
            mask.reshape(mask.shape[:-2] + (-1,)).astype(bool))
+  return sliced_wasserstein(pred_lab[..., 1:].reshape(shape),
+                            true_lab[..., 1:].reshape(shape), valid,
+                            num_directions)
+
+
+def sliced_wasserstein(pred: jax.Array, true: jax.Array,
+                       valid: Optional[jax.Array] = None,
+                       num_directions: int = 16) -> jax.Array:
+  """`sliced_wasserstein_ab` of point sets (..., N, 2), `valid` (..., N)."""
+  angles = jnp.pi * jnp.arange(num_directions) / num_directions
+  directions = jnp.stack([jnp.cos(angles), jnp.sin(angles)], -1)  # (K, 2)
 
   def one_direction(d):
-    p, t = pred_ab @ d, true_ab @ d
+    p, t = pred @ d, true @ d
     if valid is not None:
       p, t = jnp.where(valid, p, 0.0), jnp.where(valid, t, 0.0)
     return jnp.sum(jnp.abs(jnp.sort(p, -1) - jnp.sort(t, -1)), -1)
@@ -174,7 +181,7 @@ def sliced_wasserstein_ab(pred_lab: jax.Array, true_lab: jax.Array,
   # One direction at a time: a full-resolution image sorts H*W values, not K
   # times that.
   total = jnp.mean(jax.lax.map(one_direction, directions), 0)
-  count = (pred_ab.shape[-2] if valid is None else
+  count = (pred.shape[-2] if valid is None else
            jnp.maximum(jnp.sum(valid, -1), 1))
   return total / count
 
@@ -213,8 +220,23 @@ def ssim(pred_rgb: jax.Array, true_rgb: jax.Array, sigma: float = 1.5,
   gaussian_weights=True, use_sample_covariance=False, data_range=1)`. With a
   mask, over the windows that lie wholly inside the valid pixels.
   """
-  radius = int(3.5 * sigma + 0.5)
-  blur = lambda v: _gaussian_filter_valid(v, sigma, radius)
+  s, inside = ssim_map(pred_rgb, true_rgb, sigma, mask)
+  if inside is None:
+    return jnp.mean(s, axis=(-3, -2, -1))
+  return _mean(s, inside, (-3, -2, -1))
+
+
+def ssim_radius(sigma: float = 1.5) -> int:
+  """The Gaussian window's radius (5 for sigma 1.5: 11 taps)."""
+  return int(3.5 * sigma + 0.5)
+
+
+def ssim_map(pred_rgb: jax.Array, true_rgb: jax.Array, sigma: float = 1.5,
+             mask: Optional[jax.Array] = None
+             ) -> Tuple[jax.Array, Optional[jax.Array]]:
+  """`ssim`'s map (..., H - 2r, W - 2r, 3) over the windows that fit, and
+  which of them lie wholly inside `mask`'s valid pixels (None: all)."""
+  blur = lambda v: _gaussian_filter_valid(v, sigma, ssim_radius(sigma))
   c1, c2 = 0.01**2, 0.03**2
   mu_x, mu_y = blur(pred_rgb), blur(true_rgb)
   var_x = blur(pred_rgb * pred_rgb) - mu_x**2
@@ -223,9 +245,8 @@ def ssim(pred_rgb: jax.Array, true_rgb: jax.Array, sigma: float = 1.5,
   s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2) /
        ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)))
   if mask is None:
-    return jnp.mean(s, axis=(-3, -2, -1))
-  inside = blur(mask[..., None].astype(s.dtype))[..., 0] > 1 - 1e-4
-  return _mean(s, inside, (-3, -2, -1))
+    return s, None
+  return s, blur(mask[..., None].astype(s.dtype))[..., 0] > 1 - 1e-4
 
 
 def colourfulness(rgb: jax.Array, mask: Optional[jax.Array] = None

@@ -235,3 +235,24 @@ def test_sliced_wasserstein_with_a_mask_is_that_of_the_valid_pixels():
   want = [metrics.sliced_wasserstein_ab(pred[:1, :4, :5], true[:1, :4, :5]),
           metrics.sliced_wasserstein_ab(pred[1:, 1:6, 2:], true[1:, 1:6, 2:])]
   np.testing.assert_allclose(got, np.concatenate(want), rtol=1e-5)
+
+
+@pytest.mark.parametrize('strip_rows', [16, 64])
+def test_full_res_strips_score_as_the_whole_image(monkeypatch, strip_rows):
+  """Strip by strip (SSIM's windows across strip edges included), the
+  metrics equal score_rgb's on the whole padded painting."""
+  from colorjax import full_res_metrics
+  monkeypatch.setattr(full_res_metrics, 'STRIP_ROWS', strip_rows)
+  rng = np.random.default_rng(7)
+  true = _images(3, (1, 70, 45, 3))[0].astype(np.float32)
+  pred = np.clip(true + rng.normal(0, 20, true.shape), 0, 255).astype(
+      np.float32)
+  pad = ((0, 26), (0, 19), (0, 0))
+  mask = np.pad(np.ones((70, 45), np.float32), pad[:2])
+  pred, true = np.pad(pred, pad, mode='edge'), np.pad(true, pad, mode='edge')
+  want = metrics.score_rgb(pred[None] / 255, true[None] / 255, mask[None])
+  got = full_res_metrics.score(pred, true, mask)
+  assert set(got) == set(want)
+  for key in want:
+    np.testing.assert_allclose(got[key], want[key], rtol=2e-4, atol=2e-4,
+                               err_msg=key)

@@ -1,0 +1,131 @@
+"""Metrics of a painting at its own size, scored in strips of rows.
+
+`metrics.score_rgb` on a whole multi-megapixel painting holds dozens of
+full-size temporaries (both images in CIELAB, CIEDE2000's terms, SSIM's
+blurred maps): about 0.6 GB a megapixel. Here each strip of STRIP_ROWS rows
+is scored alone, read with a halo of SSIM's window radius above and below,
+and only sums leave it: of every per-pixel metric over the strip's own rows,
+of SSIM over the windows centred in them, of the squared error, and of the
+opponent colour channels and their squares (the colourfulness). The a, b of
+every pixel (two numbers each) are kept for the sliced Wasserstein distance,
+which sorts the whole painting's colours. The values equal `score_rgb`'s
+(tests/metrics_test.py); the memory is a strip's and the painting's a, b.
+"""
+
+from typing import Dict
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from colorjax import color
+from colorjax import metrics
+from colorjax import names
+
+STRIP_ROWS = 64
+_R = metrics.ssim_radius()
+# Per-image means of score_rgb that are plain per-pixel means.
+_PIXEL_MEANS = (names.DELTA_E, names.LAB_ACC_TERM, names.LAB_ACC_NAZERI,
+                names.AB_AUC, names.MEAN_ABS_DL)
+
+
+def _opponent(rgb: jax.Array):
+  rgb = rgb * 255.0
+  return rgb[..., 0] - rgb[..., 1], 0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[
+      ..., 2]
+
+
+@jax.jit
+def _strip_sums(pred: jax.Array, true: jax.Array, mask: jax.Array):
+  """Sums over one strip (1, R + 2r, W, 3 sRGB in 0-255; mask (1, R + 2r,
+  W)) whose own rows are [r, r + R); and its own rows' a, b."""
+  pred_rgb, true_rgb = pred / 255.0, true / 255.0
+  rows = jnp.arange(mask.shape[1])[None, :, None]
+  own = mask * ((rows >= _R) & (rows < mask.shape[1] - _R))
+  pred_lab, true_lab = color.rgb_to_lab(pred_rgb), color.rgb_to_lab(true_rgb)
+  n = jnp.sum(own)
+  sums = {
+      names.DELTA_E: metrics.delta_e_ciede2000(pred_lab, true_lab),
+      names.LAB_ACC_TERM: metrics.lab_accuracy_term_project(
+          pred_lab, true_lab, mask=own),
+      names.LAB_ACC_NAZERI: metrics.lab_accuracy_nazeri(
+          pred_lab, true_lab, mask=own),
+      names.AB_AUC: metrics.ab_accuracy_auc(pred_lab, true_lab, mask=own),
+      names.MEAN_ABS_DL: metrics.mean_abs_delta_l(pred_lab, true_lab, own),
+  }
+  # The per-image functions give means over `own`: times n, its sums.
+  sums = {k: (jnp.sum(v * own) if v.ndim > 1 else v[0] * n)
+          for k, v in sums.items()}
+  sums['count'] = n
+  sums['sse'] = jnp.sum(jnp.square(pred_rgb - true_rgb) * own[..., None])
+  for side, rgb in (('pred', pred_rgb), ('true', true_rgb)):
+    rg, yb = _opponent(rgb)
+    for name, v in (('rg', rg), ('yb', yb)):
+      sums[f'{side}_{name}'] = jnp.sum(v * own)
+      sums[f'{side}_{name}2'] = jnp.sum(jnp.square(v) * own)
+  # The valid convolution's rows are the windows centred on the own rows.
+  s, inside = metrics.ssim_map(pred_rgb, true_rgb, mask=mask)
+  sums['ssim'] = jnp.sum(s * inside[..., None])
+  sums['ssim_windows'] = 3 * jnp.sum(inside)
+  return sums, pred_lab[0, _R:-_R, :, 1:], true_lab[0, _R:-_R, :, 1:]
+
+
+@jax.jit
+def _swd(pred_ab: jax.Array, true_ab: jax.Array,
+         valid: jax.Array) -> jax.Array:
+  return metrics.sliced_wasserstein(pred_ab.reshape(-1, 2),
+                                    true_ab.reshape(-1, 2),
+                                    valid.reshape(-1).astype(bool))
+
+
+def _colourfulness(sums: Dict[str, float], side: str) -> float:
+  n = sums['count']
+  mean = {c: sums[f'{side}_{c}'] / n for c in ('rg', 'yb')}
+  var = sum(max(sums[f'{side}_{c}2'] / n - mean[c]**2, 0.0)
+            for c in ('rg', 'yb'))
+  return float(np.sqrt(var) + 0.3 * np.hypot(mean['rg'], mean['yb']))
+
+
+def score(pred: np.ndarray, true: np.ndarray,
+          mask: np.ndarray) -> Dict[str, np.ndarray]:
+  """`metrics.score_rgb` of one painting, strip by strip.
+
+  Args:
+    pred: (H, W, 3) the colourisation, sRGB 0-255 (any real dtype), padded
+      to a size shared by many paintings so they share compiled programs.
+    true: (H, W, 3) the original, likewise.
+    mask: (H, W) 1 on the painting's own pixels, 0 on the padding.
+
+  Returns:
+    The score_rgb dict with (1,) arrays.
+  """
+  h, w = mask.shape
+  rows = -(-h // STRIP_ROWS) * STRIP_ROWS
+  pad = ((_R, rows - h + _R), (0, 0))
+  # Padded in their own dtype (uint8: a quarter of float32's bytes); each
+  # strip is converted as it is scored.
+  pred = np.pad(pred, pad + ((0, 0),), mode='edge')
+  true = np.pad(true, pad + ((0, 0),), mode='edge')
+  mask = np.pad(np.asarray(mask, np.float32), pad)
+  totals = {}
+  pred_ab = np.empty((rows, w, 2), np.float32)
+  true_ab = np.empty((rows, w, 2), np.float32)
+  for y in range(0, rows, STRIP_ROWS):
+    window = slice(y, y + STRIP_ROWS + 2 * _R)
+    sums, pab, tab = _strip_sums(pred[None, window].astype(np.float32),
+                                 true[None, window].astype(np.float32),
+                                 mask[None, window])
+    for k, v in jax.device_get(sums).items():
+      totals[k] = totals.get(k, 0.0) + float(v)
+    pred_ab[y:y + STRIP_ROWS], true_ab[y:y + STRIP_ROWS] = pab, tab
+  n = max(totals['count'], 1e-6)
+  out = {k: totals[k] / n for k in _PIXEL_MEANS}
+  out[names.PSNR] = 10 * np.log10(1.0 / max(totals['sse'] / (3 * n), 1e-12))
+  out[names.SSIM] = totals['ssim'] / max(totals['ssim_windows'], 1e-6)
+  out[names.COLOURFULNESS] = _colourfulness(totals, 'pred')
+  out[names.COLOURFULNESS_TRUE] = _colourfulness(totals, 'true')
+  out[names.DELTA_CF] = abs(out[names.COLOURFULNESS] -
+                            out[names.COLOURFULNESS_TRUE])
+  out[names.AB_SWD] = float(_swd(pred_ab, true_ab,
+                                 mask[_R:_R + rows]))
+  return {k: np.asarray([v], np.float32) for k, v in out.items()}
