@@ -8,7 +8,9 @@ per epoch (`metrics.jsonl` of each `seed_k`). This module turns them into
   epoch, the grey and prior answers as lines (`figures`);
 * the claim that spectral normalisation needs fewer steps, tested: the first
   epoch at which a recipe's seed mean beats grey (and the prior) on
-  Delta-E00, with a bootstrap interval over seeds (`first_epochs`);
+  Delta-E00, and on the a, b sliced Wasserstein distance (colour realism,
+  which GANs are for), with a bootstrap interval over seeds
+  (`first_epoch`);
 * stability: the seed-to-seed spread and the epoch-to-epoch swing of
   Delta-E00 and of the discriminator's accuracy over the last half of
   training (`stability`);
@@ -46,6 +48,10 @@ CURVES = (
     (names.D_ACC_REAL, 'D accuracy on real', None),
     (names.D_ACC_FAKE, 'D accuracy on fake', None),
 )
+# (record key, metric of the trivial answers, label): when each recipe first
+# beats grey and the prior (both lower is better).
+FIRST = ((names.val(names.DELTA_E), names.DELTA_E, 'Delta-E00'),
+         (names.val(names.AB_SWD), names.AB_SWD, 'ab SWD'))
 FIGURE = 'curves.png'
 NUM_RESAMPLES = 2000
 
@@ -147,15 +153,24 @@ def _with_seed_t(d: Dict[str, float], per_seed_a, per_seed_b
   return {**d, 'seed_low': lo, 'seed_high': hi}
 
 
+def _thresholds(c: Curves, trivial: Mapping[str, Mapping[str, float]]
+                ) -> List[Tuple[str, str, float]]:
+  """(name, record key, threshold) of each answer to beat: 'grey on
+  Delta-E00', ... for the FIRST metrics the curves and answers have."""
+  return [(f'{answer} on {label}', key, values[metric])
+          for key, metric, label in FIRST if key in c
+          for answer, values in trivial.items() if metric in values]
+
+
 def analyse(curves: Mapping[str, Curves],
             trivial: Mapping[str, Mapping[str, float]]) -> Dict[str, object]:
   """First epochs below grey and prior, and stability, per recipe."""
   de_key = names.val(names.DELTA_E)
   out = {}
   for name, c in curves.items():
-    de, epochs = c[de_key], c['epochs']
-    entry = {'first': {answer: first_epoch(de, epochs, values[names.DELTA_E])
-                       for answer, values in trivial.items()},
+    epochs = c['epochs']
+    entry = {'first': {what: first_epoch(c[key], epochs, t)
+                       for what, key, t in _thresholds(c, trivial)},
              'swing': {}, 'spread': {}}
     for key in (de_key, D_ACC):
       if key in c:
@@ -176,16 +191,18 @@ def compare(curves: Mapping[str, Curves],
     n = min(len(ca['epochs']), len(cb['epochs']))
     epochs = ca['epochs'][:n]
     result = {'first': {}, 'swing': {}}
-    for answer, values in trivial.items():
-      t = values[names.DELTA_E]
+    for what, key, t in _thresholds(ca, trivial):
+      if key not in cb:
+        continue
 
       def statistic(x, t=t, epochs=epochs):
         return first_below(np.nanmean(x, 0), epochs, t)
 
-      result['first'][answer] = _with_seed_t(
-          paired_difference(ca[de_key][:, :n], cb[de_key][:, :n], statistic),
-          [first_below(v, epochs, t) for v in ca[de_key][:, :n]],
-          [first_below(v, epochs, t) for v in cb[de_key][:, :n]])
+      xa, xb = ca[key][:, :n], cb[key][:, :n]
+      result['first'][what] = _with_seed_t(
+          paired_difference(xa, xb, statistic),
+          [first_below(v, epochs, t) for v in xa],
+          [first_below(v, epochs, t) for v in xb])
     for key in (de_key, D_ACC):
       if key not in ca or key not in cb:
         continue
@@ -220,9 +237,9 @@ def verdicts(pairs: Sequence[Tuple[str, str, str]],
   steps, steady = [], []
   for a, b, _ in pairs:
     c = compared[f'{a}-{b}']
-    said = [say(a, b, d, f'beats {answer} sooner, epochs',
-                f'no significant difference in when they beat {answer}, '
-                'epochs') for answer, d in c['first'].items()]
+    said = [say(a, b, d, f'beats {what} sooner, epochs',
+                f'no significant difference in when they beat {what}, '
+                'epochs') for what, d in c['first'].items()]
     steps.append(f'{a} vs {b}: ' + '; '.join(said))
     said = []
     for key, d in c['swing'].items():
@@ -315,19 +332,23 @@ def markdown(analysed: Mapping[str, Mapping[str, object]],
 
   out = ['', '## Learning curves', '',
          f'![validation curves per recipe]({FIGURE})', '',
-         'First epoch at which the seed mean beats each answer on validation '
-         'Delta-E00 (95% bootstrap interval over seeds; each seed\'s own; '
-         f'one epoch = {steps_per_epoch} steps); stability over the last '
-         'half of training: the epoch-to-epoch swing (mean |change|, mean '
-         'over seeds) and the seed-to-seed spread (sd over seeds, mean over '
-         'epochs):', '',
-         '| run | beats grey at epoch | beats prior at epoch | Delta-E00 '
-         'swing | Delta-E00 spread | D accuracy swing | D accuracy spread |',
-         '|---|---|---|---|---|---|---|']
+         'First epoch at which the seed mean beats each answer on the '
+         'validation split (95% bootstrap interval over seeds; each '
+         f'seed\'s own; one epoch = {steps_per_epoch} steps):', '']
+  whats = list(dict.fromkeys(w for a in analysed.values() for w in a['first']))
+  out += ['| run | ' + ' | '.join(f'beats {w} at epoch' for w in whats) + ' |',
+          '|---' * (len(whats) + 1) + '|']
+  for name, a in analysed.items():
+    out.append(f'| {name} | ' + ' | '.join(
+        epoch_cell(a['first'][w]) if w in a['first'] else '-'
+        for w in whats) + ' |')
+  out += ['', 'Stability over the last half of training: the epoch-to-epoch '
+          'swing (mean |change|, mean over seeds) and the seed-to-seed '
+          'spread (sd over seeds, mean over epochs):', '',
+          '| run | Delta-E00 swing | Delta-E00 spread | D accuracy swing | '
+          'D accuracy spread |', '|---|---|---|---|---|']
   de_key = names.val(names.DELTA_E)
   for name, a in analysed.items():
-    first = [epoch_cell(a['first'][k]) if k in a['first'] else '-'
-             for k in ('grey', 'prior')]
     cells = []
     for key in (de_key, D_ACC):
       if key in a['swing']:
@@ -336,7 +357,7 @@ def markdown(analysed: Mapping[str, Mapping[str, object]],
                   else '-', f"{a['spread'][key]:.3f}"]
       else:
         cells += ['-', '-']
-    out.append(f"| {name} | {first[0]} | {first[1]} | {' | '.join(cells)} |")
+    out.append(f"| {name} | {' | '.join(cells)} |")
   out += ['', 'Paired differences A − B (bootstrap over seeds, t over '
           'seeds; a recipe that never beats an answer counts as the epoch '
           'after the last):', '',

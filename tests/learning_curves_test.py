@@ -9,7 +9,9 @@ from colorjax import seed_report
 
 DE = names.val(names.DELTA_E)
 EPOCHS = np.arange(1, 11)
-TRIVIAL = {'grey': {names.DELTA_E: 12.0}, 'prior': {names.DELTA_E: 11.0}}
+SWD = names.val(names.AB_SWD)
+TRIVIAL = {'grey': {names.DELTA_E: 12.0, names.AB_SWD: 10.0},
+           'prior': {names.DELTA_E: 11.0, names.AB_SWD: 9.0}}
 
 
 def _falling(cross_grey_at, seeds=5, noise=0.05, seed=0):
@@ -51,28 +53,38 @@ def test_swing_and_spread_over_the_last_half():
   np.testing.assert_allclose(lc.swing(wild, EPOCHS), [1.0, 0.0])
 
 
-def _curves(de, d_acc_swing=0.0):
+def _curves(de, d_acc_swing=0.0, swd=None):
   d_acc = 0.7 + d_acc_swing * np.where(EPOCHS % 2 == 0, 1, -1) * np.ones(
       (len(de), 1))
-  return {'epochs': EPOCHS, DE: de, lc.D_ACC: d_acc}
+  out = {'epochs': EPOCHS, DE: de, lc.D_ACC: d_acc}
+  if swd is not None:
+    out[SWD] = swd
+  return out
 
 
 def test_verdicts_find_the_faster_and_the_steadier_recipe():
-  curves = {'fast': _curves(_falling(3, seed=1), d_acc_swing=0.1),
-            'slow': _curves(_falling(7, seed=2), d_acc_swing=0.0),
-            'fast_again': _curves(_falling(3, seed=1), d_acc_swing=0.1)}
+  # On the sliced Wasserstein (grey 10: crossed at the given epoch) the
+  # order is the other way round.
+  curves = {'fast': _curves(_falling(3, seed=1), d_acc_swing=0.1,
+                            swd=_falling(6, seed=4) - 2.0),
+            'slow': _curves(_falling(7, seed=2), d_acc_swing=0.0,
+                            swd=_falling(2, seed=5) - 2.0),
+            'fast_again': _curves(_falling(3, seed=1), d_acc_swing=0.1,
+                                  swd=_falling(6, seed=4) - 2.0)}
   pairs = [('fast', 'slow', 'x'), ('fast', 'fast_again', 'same')]
   compared = lc.compare(curves, TRIVIAL, pairs)
-  d = compared['fast-slow']['first']['grey']
+  d = compared['fast-slow']['first']['grey on Delta-E00']
   assert d['diff'] == -4 and d['low'] == d['high'] == -4
   assert d['seed_low'] == d['seed_high'] == -4  # Every seed 4 epochs sooner.
   swing = compared['fast-slow']['swing'][lc.D_ACC]
   np.testing.assert_allclose(swing['diff'], 0.2)
   fewer, steadier = lc.verdicts(pairs, compared, seed_report.significant)
   assert fewer.startswith('verdict: fewer steps? fast vs slow: fast beats '
-                          'grey sooner, epochs (-4')
+                          'grey on Delta-E00 sooner, epochs (-4')
+  assert 'slow beats grey on ab SWD sooner, epochs (+4' in fewer
+  assert 'slow beats prior on ab SWD sooner, epochs (+4' in fewer
   assert 'fast vs fast_again: no significant difference in when they beat ' \
-         'grey' in fewer
+         'grey on Delta-E00' in fewer
   assert steadier.startswith('verdict: more stable? fast vs slow:')
   assert 'slow swings less on D accuracy (+0.2' in steadier
   assert 'fast vs fast_again: no significant difference in Delta-E00 swing' \
@@ -91,9 +103,11 @@ def test_figures_and_table(tmp_path):
   lines = lc.markdown(lc.analyse(curves, TRIVIAL), compared, 63,
                       lc.verdicts(pairs, compared, seed_report.significant))
   text = '\n'.join(lines)
+  assert ('| run | beats grey on Delta-E00 at epoch | beats prior on '
+          'Delta-E00 at epoch |') in text
   assert '| a | 3 [3, 3] (seeds: 3, 3, 3, 3, 3) | 5 [5, 5]' in text
   assert 'one epoch = 63 steps' in text
-  assert '| a-b | epochs to beat grey | -3.000 |' in text
+  assert '| a-b | epochs to beat grey on Delta-E00 | -3.000 |' in text
 
 
 def test_one_epoch_says_it_is_too_few_for_a_swing():

@@ -112,8 +112,9 @@ def test_the_report_has_intervals_baselines_stability_and_a_verdict(
   assert 'bn vs bn_again (identical): no significant difference' in verdict[0]
   assert verdict[1:] == report['learning_curves']['verdicts']
   assert verdict[1].startswith('verdict: fewer steps? bn vs sn: ')
-  assert ('bn vs bn_again: no significant difference in when they beat grey'
-          in verdict[1])
+  assert ('bn vs bn_again: no significant difference in when they beat grey '
+          'on Delta-E00' in verdict[1])
+  assert 'when they beat prior on ab SWD' in verdict[1]
   assert verdict[2].startswith('verdict: more stable? bn vs sn: ')
   # Every seed's validation Delta-E at each of the 3 epochs, as recorded.
   curves = report['learning_curves']['curves']['bn']
