@@ -180,8 +180,10 @@ def test_sha256_refuses_swapped_sources_and_rebuilds_torn_files(server,
 
 class _Drip(http.server.BaseHTTPRequestHandler):
   """Promises 10 kB and sends a byte every 0.2 s; or, for /big/, 5 MB."""
+  fetching = threading.Event()  # Set by the first download.
 
   def do_GET(self):  # noqa: N802
+    self.fetching.set()
     if self.path.startswith('/big/'):
       self.send_response(200)
       self.send_header('Content-Length', str(5 << 20))
@@ -234,11 +236,10 @@ def test_ctrl_c_stops_promptly_with_the_report_written(tmp_path):
          f'--out={out}', f'--source={base}', '--workers=8'],
         env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True)
-    deadline = time.monotonic() + 60
-    while not (out / 'MANIFEST.tsv').exists():  # Started and fetching.
+    _Drip.fetching.clear()
+    deadline = time.monotonic() + 120
+    while not _Drip.fetching.wait(0.2):  # Until downloads are running.
       assert time.monotonic() < deadline and proc.poll() is None
-      time.sleep(0.2)
-    time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
     start = time.monotonic()
     _, stderr = proc.communicate(timeout=30)

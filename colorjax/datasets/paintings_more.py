@@ -226,9 +226,10 @@ def build(out: str, rows: Optional[Sequence[Dict[str, str]]] = None,
   failed = {}
   interrupted = False
   pool = concurrent.futures.ThreadPoolExecutor(max(1, workers))
-  futures = {pool.submit(_build_one, r, out, options): r['file'] for r in rows}
-  seen = set()
-  try:
+  futures, seen = {}, set()
+  try:  # From the first submission: a Ctrl-C at any point stops the workers.
+    for r in rows:
+      futures[pool.submit(_build_one, r, out, options)] = r['file']
     for future in concurrent.futures.as_completed(futures):
       seen.add(future)
       _count(future.result(), futures[future], counts, failed)
@@ -242,6 +243,7 @@ def build(out: str, rows: Optional[Sequence[Dict[str, str]]] = None,
       if future not in seen:
         _count('stopped' if future.cancelled() else future.result(), name,
                counts, failed)
+    counts['not tried'] += len(rows) - len(futures)  # Never submitted.
   finally:
     pool.shutdown(wait=True, cancel_futures=True)
   report = {'counts': counts, 'failed': dict(sorted(failed.items()))}
