@@ -235,7 +235,10 @@ def test_ctrl_c_stops_promptly_with_the_report_written(tmp_path):
         [sys.executable, '-m', 'colorjax.datasets.paintings_more',
          f'--out={out}', f'--source={base}', '--workers=8'],
         env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+        text=True,
+        # As at a terminal: pytest-xdist's workers ignore SIGINT, and a
+        # child inherits that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     _Drip.fetching.clear()
     deadline = time.monotonic() + 120
     while not _Drip.fetching.wait(0.2):  # Until downloads are running.
