@@ -201,6 +201,20 @@ def _download(page, selector: str) -> bytes:
     return r.read()
 
 
+def _open_page(p, url: str):
+  """(browser, page): headless Chromium with the page loaded."""
+  browser = p.chromium.launch(executable_path=CHROMIUM, args=['--no-sandbox'])
+  page = browser.new_page(viewport={'width': 1300, 'height': 1000})
+  page.goto(url, timeout=60_000)
+  return browser, page
+
+
+def _upload(page, painting: str) -> str:
+  """Drops a painting on the page; the src of its automatic colours."""
+  page.set_input_files('#upload input[type=file]', painting)
+  return _wait_for_new(page, '#result img', None)
+
+
 def _wait_for_new(page, selector: str, old) -> str:
   for _ in range(240):  # Bounded: at most 120 s per update.
     src = page.get_attribute(selector, 'src')
@@ -229,10 +243,7 @@ def test_a_blue_hint_colours_its_region_blue_in_the_browser(server, tmp_path):
   painting = str(tmp_path / 'painting.png')
   original = _painting(painting)
   with sync_playwright() as p:
-    browser = p.chromium.launch(executable_path=CHROMIUM,
-                                args=['--no-sandbox'])
-    page = browser.new_page(viewport={'width': 1300, 'height': 1000})
-    page.goto(url, timeout=60_000)
+    browser, page = _open_page(p, url)
     # Not an image: a short message on the page, and the server goes on.
     not_image = tmp_path / 'notes.png'
     not_image.write_text('not a picture')
@@ -243,8 +254,7 @@ def test_a_blue_hint_colours_its_region_blue_in_the_browser(server, tmp_path):
                          _declares_megapixels(tmp_path / 'huge.png', 120))
     page.get_by_text('too large').first.wait_for(timeout=60_000)
     assert 'Traceback' not in page.content()
-    page.set_input_files('#upload input[type=file]', painting)
-    auto_src = _wait_for_new(page, '#result img', None)
+    auto_src = _upload(page, painting)
     auto = cv2.imdecode(np.frombuffer(_download(page, '#png'), np.uint8),
                         cv2.IMREAD_COLOR)[..., ::-1]
     _click_hints(page, 0.5, 0.2)  # The sky's middle: x 100 of 200, y 30 of 150.
@@ -404,12 +414,8 @@ def test_every_quick_click_and_undo_counts(server, tmp_path):
   _painting(painting)
   count = lambda n: lambda d: len(json.loads(d)) == n
   with sync_playwright() as p:
-    browser = p.chromium.launch(executable_path=CHROMIUM,
-                                args=['--no-sandbox'])
-    page = browser.new_page(viewport={'width': 1300, 'height': 1000})
-    page.goto(url, timeout=60_000)
-    page.set_input_files('#upload input[type=file]', painting)
-    _wait_for_new(page, '#result img', None)
+    browser, page = _open_page(p, url)
+    _upload(page, painting)
     _click_hints(page, 0.05, 0.5)
     _settled(page, '#json', count(1), 'the first hint')
     box = page.locator('#hints img').bounding_box()
@@ -490,12 +496,8 @@ def test_a_vibrance_change_after_a_click_keeps_the_click(server, tmp_path):
   painting = str(tmp_path / 'big.png')
   assert cv2.imwrite(painting, big)
   with sync_playwright() as p:
-    browser = p.chromium.launch(executable_path=CHROMIUM,
-                                args=['--no-sandbox'])
-    page = browser.new_page(viewport={'width': 1300, 'height': 1000})
-    page.goto(url, timeout=60_000)
-    page.set_input_files('#upload input[type=file]', painting)
-    _wait_for_new(page, '#result img', None)
+    browser, page = _open_page(p, url)
+    _upload(page, painting)
     _click_hints(page, 0.5, 0.5)
     # The vibrance slider moved (0-2: three quarters is 1.5) while the
     # click's render is under way.
