@@ -135,12 +135,11 @@ class _Options:
 
 
 def _build_one(row: Dict[str, str], out: str, o: _Options) -> str:
-  """'built', 'present', 'different' (kept), or why it could not be built."""
+  """'built', 'different' (kept), or why it could not be built (`build`
+  has checked the file is not already there)."""
   if not safe_name(row['file']):
     return 'refused: the name would write outside the folder'
   path = os.path.join(out, row['file'])
-  if _is_built(path, row):
-    return 'present'
   if o.stop.is_set():
     return 'stopped'
   try:
@@ -221,14 +220,15 @@ def build(out: str, rows: Optional[Sequence[Dict[str, str]]] = None,
                       'or pass --source=a mirror.')
   options = _Options(base, retries, timeout, max_bytes, deadline,
                      keep_different)
-  counts = {'built': 0, 'present': 0, 'different': 0, 'failed': 0,
-            'not tried': 0}
+  # Each existing file is read and checked once, here.
+  counts = {'built': 0, 'present': len(rows) - len(todo), 'different': 0,
+            'failed': 0, 'not tried': 0}
   failed = {}
   interrupted = False
   pool = concurrent.futures.ThreadPoolExecutor(max(1, workers))
   futures, seen = {}, set()
   try:  # From the first submission: a Ctrl-C at any point stops the workers.
-    for r in rows:
+    for r in todo:
       futures[pool.submit(_build_one, r, out, options)] = r['file']
     for future in concurrent.futures.as_completed(futures):
       seen.add(future)
@@ -243,7 +243,7 @@ def build(out: str, rows: Optional[Sequence[Dict[str, str]]] = None,
       if future not in seen:
         _count('stopped' if future.cancelled() else future.result(), name,
                counts, failed)
-    counts['not tried'] += len(rows) - len(futures)  # Never submitted.
+    counts['not tried'] += len(todo) - len(futures)  # Never submitted.
   finally:
     pool.shutdown(wait=True, cancel_futures=True)
   report = {'counts': counts, 'failed': dict(sorted(failed.items()))}
