@@ -127,6 +127,13 @@ def validate_config(config: ml_collections.ConfigDict,
     _require(valid_gate(h.gate),
              f'config.hints.gate={tuple(h.gate)} must be (reach, low, high) '
              f'{GATE_RULE}.')
+    _require(isinstance(h.learned_gate, bool),
+             f'config.hints.learned_gate={h.learned_gate!r} must be True or '
+             'False.')
+    _require(not (h.learned_gate and h.gate[0] > 0),
+             f'config.hints.learned_gate=True and config.hints.gate='
+             f'{tuple(h.gate)} are two gates: turn the fixed one off with '
+             '--config.hints.gate="(0.0, 0.0, 1.0)".')
     _require(isinstance(h.reach, (int, float)) and 0 <= h.reach <= 10,
              f'config.hints.reach={h.reach} must be a number in [0, 10] (how '
              'far a hint\'s colour carries, as a fraction of the longer side; '

@@ -116,26 +116,46 @@ def refine(base: jax.Array, features: jax.Array, dtype: Any) -> jax.Array:
                   head.astype(jnp.float32))
 
 
-def _hint_inputs(module, l, hint_ab, hint_mask, gated):
-  """(input, base) of a hint generator; when `gated`, for the hints and,
+def _stacked(module, train: bool) -> bool:
+  """Whether a hint generator also computes its automatic answer (no hint),
+  stacked below the hinted one on the batch, to blend the two: always with
+  a learned gate (it trains through the blend), at inference with a fixed
+  one."""
+  return module.hints and (module.learned_gate or
+                           (not train and module.gate[0] > 0))
+
+
+def _hint_inputs(module, l, hint_ab, hint_mask, stacked):
+  """(input, base) of a hint generator; when `stacked`, for the hints and,
   below them in the batch, for no hint (the automatic answer)."""
   args = (module.prior_ab, module.propagation_iterations, module.reach)
   x, base = hint_input(l, hint_ab, hint_mask, *args)
-  if gated:
+  if stacked:
     x_auto, base_auto = hint_input(l, None, None, *args)
     x, base = (jnp.concatenate([x, x_auto]), jnp.concatenate([base, base_auto]))
   return x, base
 
 
-def _gated(ab, l, hint_ab, hint_mask, gate, iterations, gated):
-  """At inference, the hints' answer where they reach and the automatic one
-  elsewhere (`hints.gate`); `ab` holds both, stacked on the batch."""
-  if not gated:
+def _hint_answer(module, features, base, l, hint_ab, hint_mask, stacked):
+  """A hint generator's ab from its last features: the refined propagation,
+  and when `stacked` the hints' answer blended with the automatic one (the
+  two halves of the batch) by the gate: with `learned_gate`, a sigmoid of a
+  1x1 head on the hinted features, trained through the blend; otherwise
+  `hints.gate`, fixed (how strongly each pixel connects to a hint)."""
+  ab = refine(base, features, module.dtype)
+  if not stacked:
     return ab
   hinted, auto = jnp.split(ab, 2)
-  if hint_ab is None:
+  if module.learned_gate:
+    # Zero-initialised: the blend starts half and half.
+    logit = nn.Dense(1, kernel_init=nn.initializers.zeros, dtype=module.dtype,
+                     name='gate_head')(jnp.split(features, 2)[0])
+    g = jax.nn.sigmoid(logit.astype(jnp.float32))
+  elif hint_ab is None:
     return auto
-  g = hints_lib.gate(l, hint_ab, hint_mask, *gate, iterations)
+  else:
+    g = hints_lib.gate(l, hint_ab, hint_mask, *module.gate,
+                       module.propagation_iterations)
   return g * hinted + (1.0 - g) * auto
 
 
@@ -155,7 +175,9 @@ class UNetGenerator(nn.Module):
   propagation: ab = tanh(atanh(propagation) + head), with the head
   initialised to zero, so training starts from the propagation. No hint
   (the default) is automatic colourisation. With `reach` > 0 the
-  propagation fades away from the hints (`hint_input`).
+  propagation fades away from the hints (`hint_input`). A gate (`gate`
+  fixed at inference, or `learned_gate` trained) blends the hinted answer
+  with the automatic one, so a hint colours its region (`_hint_answer`).
 
   Attributes:
     features: encoder widths; the decoder mirrors features[-2::-1].
@@ -176,6 +198,7 @@ class UNetGenerator(nn.Module):
   propagation_iterations: int = 150
   reach: float = 0.0
   gate: Tuple[float, float, float] = (0.0, 0.0, 1.0)
+  learned_gate: bool = False
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -186,9 +209,9 @@ class UNetGenerator(nn.Module):
     conv = functools.partial(layers.Conv, impl=self.conv_impl, dtype=self.dtype)
     norm = functools.partial(_BatchNorm, use_running_average=not train,
                              dtype=self.dtype)
-    gated = self.hints and not train and self.gate[0] > 0
+    stacked = _stacked(self, train)
     if self.hints:
-      l, x, base = x, *_hint_inputs(self, x, hint_ab, hint_mask, gated)
+      l, x, base = x, *_hint_inputs(self, x, hint_ab, hint_mask, stacked)
     elif hint_ab is not None:
       raise ValueError('this generator has no hint input (hints=False).')
     x = x.astype(self.dtype)
@@ -210,8 +233,7 @@ class UNetGenerator(nn.Module):
         x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
       x = jnp.concatenate([x, skip], axis=-1)
     if self.hints:
-      return _gated(refine(base, x, self.dtype), l, hint_ab, hint_mask,
-                    self.gate, self.propagation_iterations, gated)
+      return _hint_answer(self, x, base, l, hint_ab, hint_mask, stacked)
     x = conv(2, kernel_size=1, name='head')(x)
     return jnp.tanh(x.astype(jnp.float32))
 
@@ -281,6 +303,10 @@ class CNNColorizer(nn.Module):
     prior_ab: the model-range colour where no hint reaches (hints only).
     propagation_iterations: Jacobi sweeps per level (hints only).
     reach: how far a hint's influence carries (`hint_input`; hints only).
+    gate: the fixed inference gate (reach, low, high) of `hints.gate`;
+      reach 0: none (hints only).
+    learned_gate: blend the hinted and automatic answers by a learned gate,
+      in training too (`_hint_answer`; hints only).
     dtype: computation dtype.
   """
   features: Sequence[int] = (64, 128, 256, 512)
@@ -294,6 +320,7 @@ class CNNColorizer(nn.Module):
   propagation_iterations: int = 150
   reach: float = 0.0
   gate: Tuple[float, float, float] = (0.0, 0.0, 1.0)
+  learned_gate: bool = False
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -305,11 +332,11 @@ class CNNColorizer(nn.Module):
     conv = functools.partial(layers.Conv, impl=self.conv_impl, dtype=self.dtype)
     norm = functools.partial(_BatchNorm, use_running_average=not train,
                              dtype=self.dtype)
-    gated = self.hints and not train and self.gate[0] > 0
+    stacked = _stacked(self, train)
     if self.hints:
       if self.num_classes:
         raise ValueError('a hint generator regresses ab (num_classes=0).')
-      l, x, base = x, *_hint_inputs(self, x, hint_ab, hint_mask, gated)
+      l, x, base = x, *_hint_inputs(self, x, hint_ab, hint_mask, stacked)
     elif hint_ab is not None:
       raise ValueError('this generator has no hint input (hints=False).')
     x = x.astype(self.dtype)
@@ -324,8 +351,7 @@ class CNNColorizer(nn.Module):
                                name=f'up{i}')(x)
       x = nn.relu(norm(name=f'up{i}_bn')(x))
     if self.hints:
-      return _gated(refine(base, x, self.dtype), l, hint_ab, hint_mask,
-                    self.gate, self.propagation_iterations, gated)
+      return _hint_answer(self, x, base, l, hint_ab, hint_mask, stacked)
     if not self.num_classes:
       return jnp.tanh(conv(2, kernel_size=1, name='head')(x).astype(
           jnp.float32))

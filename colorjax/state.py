@@ -104,7 +104,8 @@ def create_networks(config: ml_collections.ConfigDict
                      prior_ab=tuple(float(v) for v in h.prior_ab),
                      propagation_iterations=h.propagation_iterations,
                      reach=float(h.reach),
-                     gate=tuple(float(v) for v in h.gate))
+                     gate=tuple(float(v) for v in h.gate),
+                     learned_gate=bool(h.learned_gate))
   if config.model == 'cnn':
     classes = config.head == 'classes'
     cnn = models.CNNColorizer(

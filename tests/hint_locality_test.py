@@ -206,3 +206,66 @@ def test_the_gate_keeps_the_automatic_answer_far_from_a_hint():
               mutable=['batch_stats'])[0],
       plain.apply(variables, l, train=True, hint_ab=h, hint_mask=m,
                   rngs=rngs, mutable=['batch_stats'])[0], atol=1e-6)
+
+
+def test_a_learned_gate_blends_the_hinted_and_automatic_answers_and_trains():
+  """With `learned_gate` the network answers with and without the hints (in
+  training too) and blends them by its own sigmoid head: zero-initialised,
+  half and half; pushed up, the hinted answer; down, the automatic one; no
+  hint, the automatic one; and the loss reaches the gate's head."""
+  features = (8, 16, 16, 16, 16)
+  g = models.UNetGenerator(features=features, hints=True, learned_gate=True,
+                           prior_ab=tuple(PRIOR), propagation_iterations=100,
+                           reach=0.2)
+  plain = models.UNetGenerator(features=features, hints=True,
+                               prior_ab=tuple(PRIOR),
+                               propagation_iterations=100, reach=0.2)
+  l = _two_regions()
+  h, m = _dab(32, 14, 2, [0.31, -0.42])
+  variables = g.init(jax.random.PRNGKey(0), l, train=False, hint_ab=h,
+                     hint_mask=m)
+  variables = jax.tree.map(
+      lambda x: x + 0.05 * jax.random.normal(jax.random.PRNGKey(1), x.shape),
+      variables)
+  params = dict(variables['params'])
+  gate_head = params.pop('gate_head')
+  others = {**variables, 'params': params}
+  hinted = np.asarray(plain.apply(others, l, train=False, hint_ab=h,
+                                  hint_mask=m))
+  auto = np.asarray(plain.apply(others, l, train=False))
+  assert np.abs(hinted - auto).max() > 1e-3
+
+  def with_bias(bias):
+    head = {'kernel': jnp.zeros_like(gate_head['kernel']),
+            'bias': jnp.full_like(gate_head['bias'], bias)}
+    v = {**variables, 'params': {**params, 'gate_head': head}}
+    return np.asarray(g.apply(v, l, train=False, hint_ab=h, hint_mask=m))
+
+  np.testing.assert_allclose(with_bias(0.0), 0.5 * (hinted + auto),
+                             atol=1e-5)
+  np.testing.assert_allclose(with_bias(30.0), hinted, atol=1e-5)
+  np.testing.assert_allclose(with_bias(-30.0), auto, atol=1e-5)
+  np.testing.assert_allclose(g.apply(variables, l, train=False), auto,
+                             atol=1e-5)
+
+  def loss(gate_params):
+    v = {**variables, 'params': {**params, 'gate_head': gate_params}}
+    ab, _ = g.apply(v, l, train=True, hint_ab=h, hint_mask=m,
+                    rngs={'dropout': jax.random.PRNGKey(2)},
+                    mutable=['batch_stats'])
+    return jnp.mean(jnp.abs(ab - 0.2))
+
+  grads = jax.grad(loss)(gate_head)
+  assert float(jnp.abs(grads['kernel']).max()) > 0
+
+
+def test_a_learned_gate_and_a_fixed_one_are_refused_together():
+  from colorjax import config_validation
+  from colorjax.configs import hints as hints_config
+  config = hints_config.get_config('bundled')
+  config.hints.learned_gate = True
+  with pytest.raises(config_validation.ConfigError,
+                     match='are two gates: turn the fixed one off'):
+    config_validation.validate_config(config, 1)
+  config.hints.gate = (0.0, 0.0, 1.0)
+  config_validation.validate_config(config, 1)
