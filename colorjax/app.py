@@ -54,7 +54,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 import urllib.request
 
 from absl import flags
@@ -132,6 +132,38 @@ _CLICKS_JS = """
 """
 
 
+def _guarded(gr: Any, fn: Callable) -> Callable:
+  """`fn` with a ColorjaxError shown as a short message on the page (its
+  signature kept: Gradio passes event data by annotation)."""
+  @functools.wraps(fn)
+  def run(*args):
+    try:
+      return fn(*args)
+    except ColorjaxError as e:
+      raise gr.Error(str(e), print_exception=False) from None
+  return run
+
+
+def _on_upload(gr: Any, page_fns: page_lib.Page, path: Optional[str],
+               vibrance: float) -> tuple:
+  """A dropped painting: (the upload cleared, state, preview, and the old
+  outputs cleared); an unreadable one is a warning and changes nothing."""
+  if not path:
+    return (gr.skip(),) * 7
+  try:
+    state, grey = page_fns.upload(path, vibrance)
+  except ColorjaxError as e:
+    gr.Warning(str(e).replace(os.path.dirname(path) + os.sep, ''))
+    return (None,) + (gr.skip(),) * 6
+  return None, state, grey, None, None, None, ''
+
+
+def _on_render(gr: Any, page_fns: page_lib.Page, state: Any) -> tuple:
+  """The latest version's render, or nothing new if it was already shown."""
+  out = page_fns.render(state)
+  return (gr.skip(),) * 4 if out is None else out
+
+
 def build(colorizer: Colorizer, workdir: str,
           work_size: Optional[int] = None, folder: Optional[str] = None,
           renders: int = 2) -> Any:
@@ -147,32 +179,9 @@ def build(colorizer: Colorizer, workdir: str,
                 'This model was trained without hints: the page colours '
                 'automatically (train one with configs/hints.py).')
 
-  def guarded(fn):
-    """`fn` with a ColorjaxError shown as a short message on the page (its
-    signature kept: Gradio passes event data by annotation)."""
-    @functools.wraps(fn)
-    def run(*args):
-      try:
-        return fn(*args)
-      except ColorjaxError as e:
-        raise gr.Error(str(e), print_exception=False) from None
-    return run
-
-  def on_upload(path, vibrance):
-    """(the upload cleared, state, preview, and the old outputs cleared)."""
-    if not path:
-      return (gr.skip(),) * 7
-    try:
-      state, grey = page_fns.upload(path, vibrance)
-    except ColorjaxError as e:
-      gr.Warning(str(e).replace(os.path.dirname(path) + os.sep, ''))
-      return (None,) + (gr.skip(),) * 6
-    return None, state, grey, None, None, None, ''
-
-  def on_render(state):
-    out = page_fns.render(state)
-    return (gr.skip(),) * 4 if out is None else out
-
+  guarded = functools.partial(_guarded, gr)
+  on_upload = functools.partial(_on_upload, gr, page_fns)
+  on_render = functools.partial(_on_render, gr, page_fns)
   trim = dict(fn=runtime.give_back_freed_memory, inputs=None, outputs=None,
               api_visibility='private')
   # Gradio's copies of the results are deleted an hour after they are made.
