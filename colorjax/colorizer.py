@@ -268,15 +268,15 @@ class Colorizer:
     image's hints (see `hint_map`; None: automatic). Returns uint8 RGB
     (H, W, 3) arrays of the inputs' sizes.
     """
-    rgbs = [_checked_image(img, i) for i, img in enumerate(images)]
-    hints = [None] * len(rgbs) if hints is None else list(hints)
-    if len(hints) != len(rgbs):
-      raise hint_files.HintError(f'{len(hints)} hints for {len(rgbs)} '
+    # One float copy of one painting at a time: only its L is kept.
+    l_full = [self.lightness(_checked_image(img, i))
+              for i, img in enumerate(images)]
+    hints = [None] * len(l_full) if hints is None else list(hints)
+    if len(hints) != len(l_full):
+      raise hint_files.HintError(f'{len(hints)} hints for {len(l_full)} '
                                  'images; give one (or None) per image.')
-    maps = [self.hint_map(h, rgb.shape[:2]) for h, rgb in zip(
-        hints, rgbs, strict=True)]
-    l_full = [reference_lightness(rgb) if self.gamut == 'clip' else
-              _bucketed(_lightness, rgb) for rgb in rgbs]
+    maps = [self.hint_map(h, l.shape) for h, l in zip(hints, l_full,
+                                                      strict=True)]
     work = [self._work_input(l) for l in l_full]
     outputs = []
     s = self.work_size
@@ -299,6 +299,13 @@ class Colorizer:
       for i, (_, (nh, nw)) in enumerate(chunk):
         outputs.append(self.compose(l_full[start + i], ab[i, :nh, :nw]))
     return outputs
+
+  def lightness(self, rgb: np.ndarray) -> np.ndarray:
+    """CIELAB L (H, W) of float RGB (H, W, 3) in [0, 1], as this colorizer
+    reads a painting (its gamut's way: `reference_lightness` for 'clip')."""
+    if self.gamut == 'clip':
+      return reference_lightness(rgb)
+    return _bucketed(_lightness, rgb)
 
   def compose(self, l_full: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """uint8 RGB of the full-resolution L (H, W) with CIELAB a, b of the

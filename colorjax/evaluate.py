@@ -53,7 +53,6 @@ from colorjax import steps
 from colorjax import tables
 from colorjax import workdir as workdir_lib
 from colorjax.colorizer import Colorizer
-from colorjax.colorizer import pad_to_bucket
 from colorjax.colorizer import recipe_vibrance
 from colorjax.config_validation import downsampling_factor
 from colorjax.errors import DataError
@@ -114,6 +113,15 @@ def training_prior(workdir: str,
       sources.create_datasets(config)[0].eval_array(), config.ab_scale)
 
 
+def _full_res_answers(colorizer: Colorizer, rgb: np.ndarray,
+                      prior: np.ndarray):
+  """(name, uint8 RGB) of the model's, grey and the prior's answers at the
+  painting's size, each made when the one before has been used."""
+  yield 'model', colorizer.colorize(rgb)
+  yield 'grey', Colorizer.constant(rgb, np.zeros(2))
+  yield 'prior', Colorizer.constant(rgb, prior)
+
+
 def score_full_resolution(colorizer: Colorizer, paths: List[str],
                           prior_ab: np.ndarray, image_size: int
                           ) -> Tuple[Dict[str, Dict[str, float]], int]:
@@ -121,24 +129,19 @@ def score_full_resolution(colorizer: Colorizer, paths: List[str],
   images the table at `image_size` scores (the others are skipped as it
   skips them), and how many. `prior_ab` is in the model's range.
 
-  Images are padded to `colorize`'s size buckets with a mask, so one program
-  per bucket scores them all, in strips (`colorjax.full_res_metrics`).
+  Each answer is scored in strips (`colorjax.full_res_metrics`) as soon as
+  it is made, so no more than one is held besides the painting.
   """
   sums = {name: [] for name in baselines.ANSWERS}
+  prior = color.ab_from_model(prior_ab, colorizer.ab_scale)
   for path in paths:
     rgb = sources.read_usable(path, image_size)
     if rgb is None:
       continue  # Counted and named by decode_images at the training size.
-    answers = {'model': colorizer.colorize(rgb),
-               'grey': Colorizer.constant(rgb, np.zeros(2)),
-               'prior': Colorizer.constant(
-                   rgb, color.ab_from_model(prior_ab, colorizer.ab_scale))}
-    mask = np.zeros(pad_to_bucket(rgb[..., 0]).shape, np.float32)
-    mask[:rgb.shape[0], :rgb.shape[1]] = 1
-    true = pad_to_bucket(rgb)
-    for name, out in answers.items():
-      sums[name].append(metrics.masked_sums(
-          full_res_metrics.score(pad_to_bucket(out), true, mask), np.ones(1)))
+    for name, out in _full_res_answers(colorizer, rgb, prior):
+      sums[name].append(metrics.masked_sums(full_res_metrics.score(out, rgb),
+                                            np.ones(1)))
+      del out  # Before the next answer is made.
   if not sums['model']:
     raise DataError('no readable image to score at full resolution.')
   return ({name: metrics.summarize(s) for name, s in sums.items()},

@@ -6,10 +6,11 @@ blurred maps): about 0.6 GB a megapixel. Here each strip of STRIP_ROWS rows
 is scored alone, read with a halo of SSIM's window radius above and below,
 and only sums leave it: of every per-pixel metric over the strip's own rows,
 of SSIM over the windows centred in them, of the squared error, and of the
-opponent colour channels and their squares (the colourfulness). The a, b of
-every pixel (two numbers each) are kept for the sliced Wasserstein distance,
-which sorts the whole painting's colours. The values equal `score_rgb`'s
-(tests/metrics_test.py); the memory is a strip's and the painting's a, b.
+opponent colour channels and their squares (the colourfulness), and the
+counts of the projected a, b of the sliced Wasserstein distance
+(`metrics.SwdHistograms`). The values equal `score_rgb`'s, the distance
+within `metrics.SWD_BIN` (tests/metrics_test.py); the memory is a strip's,
+whatever the painting's size.
 """
 
 from typing import Dict
@@ -23,6 +24,8 @@ from colorjax import metrics
 from colorjax import names
 
 STRIP_ROWS = 64
+# Strips are padded to a multiple of this many columns.
+WIDTH_BUCKET = 256
 _R = metrics.ssim_radius()
 # Per-image means of score_rgb that are plain per-pixel means.
 _PIXEL_MEANS = (names.DELTA_E, names.LAB_ACC_TERM, names.LAB_ACC_NAZERI,
@@ -70,14 +73,6 @@ def _strip_sums(pred: jax.Array, true: jax.Array, mask: jax.Array):
   return sums, pred_lab[0, _R:-_R, :, 1:], true_lab[0, _R:-_R, :, 1:]
 
 
-@jax.jit
-def _swd(pred_ab: jax.Array, true_ab: jax.Array,
-         valid: jax.Array) -> jax.Array:
-  return metrics.sliced_wasserstein(pred_ab.reshape(-1, 2),
-                                    true_ab.reshape(-1, 2),
-                                    valid.reshape(-1).astype(bool))
-
-
 def _colourfulness(sums: Dict[str, float], side: str) -> float:
   n = sums['count']
   mean = {c: sums[f'{side}_{c}'] / n for c in ('rg', 'yb')}
@@ -86,38 +81,45 @@ def _colourfulness(sums: Dict[str, float], side: str) -> float:
   return float(np.sqrt(var) + 0.3 * np.hypot(mean['rg'], mean['yb']))
 
 
-def score(pred: np.ndarray, true: np.ndarray,
-          mask: np.ndarray) -> Dict[str, np.ndarray]:
-  """`metrics.score_rgb` of one painting, strip by strip.
+def _strip(image: np.ndarray, rows: np.ndarray,
+           cols: np.ndarray) -> np.ndarray:
+  """(1, len(rows), len(cols), 3) float32 of `image` at those rows and
+  columns (indices clipped into it: its edge repeated)."""
+  h, w = image.shape[:2]
+  return image[np.clip(rows, 0, h - 1)[:, None],
+               np.minimum(cols, w - 1)[None, :]][None].astype(np.float32)
+
+
+def score(pred: np.ndarray, true: np.ndarray) -> Dict[str, np.ndarray]:
+  """`metrics.score_rgb` of one painting at its own size, strip by strip.
+
+  Each strip is cut from the painting with its edge repeated past the
+  borders, its width padded to a multiple of WIDTH_BUCKET (paintings of
+  similar widths share one compiled program), and masked to the painting's
+  own pixels: nothing of the painting's size is allocated.
 
   Args:
-    pred: (H, W, 3) the colourisation, sRGB 0-255 (any real dtype), padded
-      to a size shared by many paintings so they share compiled programs.
+    pred: (H, W, 3) the colourisation, sRGB 0-255 (any real dtype).
     true: (H, W, 3) the original, likewise.
-    mask: (H, W) 1 on the painting's own pixels, 0 on the padding.
 
   Returns:
     The score_rgb dict with (1,) arrays.
   """
-  h, w = mask.shape
-  rows = -(-h // STRIP_ROWS) * STRIP_ROWS
-  pad = ((_R, rows - h + _R), (0, 0))
-  # Padded in their own dtype (uint8: a quarter of float32's bytes); each
-  # strip is converted as it is scored.
-  pred = np.pad(pred, pad + ((0, 0),), mode='edge')
-  true = np.pad(true, pad + ((0, 0),), mode='edge')
-  mask = np.pad(np.asarray(mask, np.float32), pad)
+  h, w = true.shape[:2]
+  cols = np.arange(-(-w // WIDTH_BUCKET) * WIDTH_BUCKET)
+  inside_cols = (cols < w)[None, :]
   totals = {}
-  pred_ab = np.empty((rows, w, 2), np.float32)
-  true_ab = np.empty((rows, w, 2), np.float32)
-  for y in range(0, rows, STRIP_ROWS):
-    window = slice(y, y + STRIP_ROWS + 2 * _R)
-    sums, pab, tab = _strip_sums(pred[None, window].astype(np.float32),
-                                 true[None, window].astype(np.float32),
-                                 mask[None, window])
-    for k, v in jax.device_get(sums).items():
+  swd = metrics.SwdHistograms()
+  for y in range(0, h, STRIP_ROWS):
+    rows = np.arange(y - _R, y + STRIP_ROWS + _R)
+    mask = (((rows >= 0) & (rows < h))[:, None] & inside_cols).astype(
+        np.float32)
+    sums, pab, tab = jax.device_get(_strip_sums(
+        _strip(pred, rows, cols), _strip(true, rows, cols), mask[None]))
+    for k, v in sums.items():
       totals[k] = totals.get(k, 0.0) + float(v)
-    pred_ab[y:y + STRIP_ROWS], true_ab[y:y + STRIP_ROWS] = pab, tab
+    own = mask[_R:_R + STRIP_ROWS] > 0
+    swd.add(pab[own], tab[own])
   n = max(totals['count'], 1e-6)
   out = {k: totals[k] / n for k in _PIXEL_MEANS}
   out[names.PSNR] = 10 * np.log10(1.0 / max(totals['sse'] / (3 * n), 1e-12))
@@ -126,6 +128,5 @@ def score(pred: np.ndarray, true: np.ndarray,
   out[names.COLOURFULNESS_TRUE] = _colourfulness(totals, 'true')
   out[names.DELTA_CF] = abs(out[names.COLOURFULNESS] -
                             out[names.COLOURFULNESS_TRUE])
-  out[names.AB_SWD] = float(_swd(pred_ab, true_ab,
-                                 mask[_R:_R + rows]))
+  out[names.AB_SWD] = swd.distance()
   return {k: np.asarray([v], np.float32) for k, v in out.items()}

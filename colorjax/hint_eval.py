@@ -31,10 +31,10 @@ from colorjax import files
 from colorjax import full_res_metrics
 from colorjax import hint_files
 from colorjax import hints as hints_lib
+from colorjax import image_io
 from colorjax import metrics
 from colorjax import sources
 from colorjax.colorizer import Colorizer
-from colorjax.colorizer import pad_to_bucket
 
 HINT_MODEL, LEVIN, AUTO = 'hint model', 'Levin et al. 2004', 'automatic'
 METHODS = (HINT_MODEL, LEVIN, AUTO, 'grey', 'prior')
@@ -135,6 +135,17 @@ def at_size(images: np.ndarray, counts: Sequence[int], seed: int,
   return out
 
 
+def _fixed_answers(rgb: np.ndarray, prior: np.ndarray,
+                   auto: Optional[Colorizer]):
+  """(method, uint8 RGB) of the answers that take no hint, each made when
+  the one before has been used: grey, the prior (CIELAB a, b) and the
+  automatic model's (if any)."""
+  yield 'grey', Colorizer.constant(rgb, np.zeros(2))
+  yield 'prior', Colorizer.constant(rgb, prior)
+  if auto is not None:
+    yield AUTO, auto.colorize(rgb)
+
+
 def full_resolution(paths: Sequence[str], counts: Sequence[int], seed: int,
                     colorizer: Colorizer, prior_ab: np.ndarray,
                     auto: Optional[Colorizer] = None,
@@ -151,25 +162,24 @@ def full_resolution(paths: Sequence[str], counts: Sequence[int], seed: int,
     rgb = sources.read_usable(path, image_size or s)
     if rgb is None:
       continue  # Counted and named where the images are loaded at size.
-    l_full = np.asarray(color.rgb_to_lab(rgb / 255.0))[..., 0]
+    # Each answer is scored as soon as it is made (one held at a time); the
+    # ones that do not depend on the hints, once for every count.
+    fixed = {}
+    for m, out in _fixed_answers(rgb, prior_ab * scale_ab, auto):
+      fixed[m] = full_res_metrics.score(out, rgb)
+      del out
+    l_full = colorizer.lightness(image_io.to_float_rgb(rgb))
     l_work, (nh, nw) = colorizer._work_input(l_full)  # pylint: disable=protected-access
-    mask_full = np.zeros(pad_to_bucket(rgb[..., 0]).shape, np.float32)
-    mask_full[:rgb.shape[0], :rgb.shape[1]] = 1
-    true = pad_to_bucket(rgb)
-    fixed = {'grey': Colorizer.constant(rgb, np.zeros(2)),
-             'prior': Colorizer.constant(rgb, prior_ab * scale_ab)}
-    if auto is not None:
-      fixed[AUTO] = auto.colorize(rgb)
     for n in counts:
+      for m, scores in fixed.items():
+        per[n][m].append(scores)
       work_ab, work_mask = work_hints(rgb, s, scale_ab, n, seed, index)
+      per[n][HINT_MODEL].append(full_res_metrics.score(
+          colorizer.colorize(rgb, (work_ab, work_mask)), rgb))
       levin = hints_lib.levin(l_work[:nh, :nw], work_ab[:nh, :nw],
                               work_mask[:nh, :nw], prior_ab)
-      answers = dict(fixed)
-      answers[HINT_MODEL] = colorizer.colorize(rgb, (work_ab, work_mask))
-      answers[LEVIN] = colorizer.compose(l_full, levin * scale_ab)
-      for m, out in answers.items():
-        per[n][m].append(full_res_metrics.score(pad_to_bucket(out), true,
-                                                mask_full))
+      per[n][LEVIN].append(full_res_metrics.score(
+          colorizer.compose(l_full, levin * scale_ab), rgb))
   return {n: {m: _summarize(p) for m, p in d.items()}
           for n, d in per.items()}
 
