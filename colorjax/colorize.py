@@ -41,6 +41,7 @@ from colorjax import sources
 from colorjax.colorizer import GAMUTS
 from colorjax.colorizer import Colorizer
 from colorjax.errors import ColorjaxError
+from colorjax.errors import is_out_of_memory
 from colorjax.errors import one_line
 
 __all__ = ['Colorizer', 'collect_inputs', 'run', 'side_by_side']
@@ -127,15 +128,6 @@ def _plan(items: List[Tuple[str, str]], output: str, compare: bool,
   return todo, errors
 
 
-def _out_of_memory(e: BaseException) -> bool:
-  """Whether `e` is NumPy's, OpenCV's or XLA's way of running out of memory."""
-  if isinstance(e, MemoryError):
-    return True
-  text = str(e)
-  return ('RESOURCE_EXHAUSTED' in text or 'Out of memory' in text or
-          'Insufficient memory' in text or 'Failed to allocate' in text)
-
-
 def run(colorizer: 'Colorizer', inputs: Sequence[str], output: str,
         compare: bool = False, overwrite: bool = False,
         hints: Optional[str] = None) -> int:
@@ -174,7 +166,7 @@ def run(colorizer: 'Colorizer', inputs: Sequence[str], output: str,
         failures += 1
         continue
       except Exception as e:  # pylint: disable=broad-except
-        if not _out_of_memory(e):
+        if not is_out_of_memory(e):
           raise
         size = (f' ({rgb.shape[1]} x {rgb.shape[0]}, '
                 f'{rgb.shape[0] * rgb.shape[1] / 1e6:.1f} megapixels)'

@@ -13,6 +13,15 @@ def one_line(text: str) -> str:
       for c in text)
 
 
+def is_out_of_memory(e: BaseException) -> bool:
+  """Whether `e` is NumPy's, OpenCV's or XLA's way of running out of memory."""
+  if isinstance(e, MemoryError):
+    return True
+  text = str(e)
+  return ('RESOURCE_EXHAUSTED' in text or 'Out of memory' in text or
+          'Insufficient memory' in text or 'Failed to allocate' in text)
+
+
 class ColorjaxError(Exception):
   """Base class for errors caused by the user's input, not by a bug."""
 

@@ -124,28 +124,32 @@ def _full_res_answers(colorizer: Colorizer, rgb: np.ndarray,
 
 def score_full_resolution(colorizer: Colorizer, paths: List[str],
                           prior_ab: np.ndarray, image_size: int
-                          ) -> Tuple[Dict[str, Dict[str, float]], int]:
+                          ) -> Tuple[Dict[str, Dict[str, float]], int, int]:
   """Metrics at each image's own size, through the `colorize` path, of the
   images the table at `image_size` scores (the others are skipped as it
-  skips them), and how many. `prior_ab` is in the model's range.
+  skips them): (results, how many scored, how many ran out of memory).
+  `prior_ab` is in the model's range.
 
   Each answer is scored in strips (`colorjax.full_res_metrics`) as soon as
   it is made, so no more than one is held besides the painting.
   """
-  sums = {name: [] for name in baselines.ANSWERS}
   prior = color.ab_from_model(prior_ab, colorizer.ab_scale)
-  for path in paths:
-    rgb = sources.read_usable(path, image_size)
-    if rgb is None:
-      continue  # Counted and named by decode_images at the training size.
+
+  def score_one(rgb, index):
+    del index
+    scores = {}
     for name, out in _full_res_answers(colorizer, rgb, prior):
-      sums[name].append(metrics.masked_sums(full_res_metrics.score(out, rgb),
-                                            np.ones(1)))
+      scores[name] = metrics.masked_sums(full_res_metrics.score(out, rgb),
+                                         np.ones(1))
       del out  # Before the next answer is made.
-  if not sums['model']:
+    return scores
+
+  per_image, skipped = full_res_metrics.score_paintings(paths, image_size,
+                                                        score_one)
+  if not per_image:
     raise DataError('no readable image to score at full resolution.')
-  return ({name: metrics.summarize(s) for name, s in sums.items()},
-          len(sums['model']))
+  return ({name: metrics.summarize([p[name] for p in per_image])
+           for name in baselines.ANSWERS}, len(per_image), skipped)
 
 
 def evaluate(workdir: str, epoch: Optional[int] = None,
@@ -207,9 +211,9 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
     colorizer = Colorizer(state.g.apply_fn, state.g.variables(),
                           config.image_size, downsampling_factor(config),
                           vibrance=vibrance, ab_scale=config.ab_scale)
-    report['full_res_results'], report['full_res_num_images'] = (
-        score_full_resolution(colorizer, image_paths(dataset, split), prior,
-                              config.image_size))
+    (report['full_res_results'], report['full_res_num_images'],
+     report['full_res_out_of_memory']) = score_full_resolution(
+         colorizer, image_paths(dataset, split), prior, config.image_size)
   if (hint_counts or person_counts) and not config.hints.enabled:
     raise DataError('--hints and --person_hints score a model trained with '
                     'hints; this one was not (train one: python launch.py '

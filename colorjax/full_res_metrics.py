@@ -13,8 +13,9 @@ within `metrics.SWD_BIN` (tests/metrics_test.py); the memory is a strip's,
 whatever the painting's size.
 """
 
-from typing import Dict
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
+from absl import logging
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -22,6 +23,9 @@ import numpy as np
 from colorjax import color
 from colorjax import metrics
 from colorjax import names
+from colorjax import sources
+from colorjax.errors import is_out_of_memory
+from colorjax.errors import one_line
 
 STRIP_ROWS = 64
 # Strips are padded to a multiple of this many columns.
@@ -130,3 +134,33 @@ def score(pred: np.ndarray, true: np.ndarray) -> Dict[str, np.ndarray]:
                             out[names.COLOURFULNESS_TRUE])
   out[names.AB_SWD] = swd.distance()
   return {k: np.asarray([v], np.float32) for k, v in out.items()}
+
+
+def score_paintings(paths: Sequence[str], image_size: int,
+                    score_one: Callable[[np.ndarray, int], Any]
+                    ) -> Tuple[List[Any], int]:
+  """`score_one(rgb, index)` of each painting of `paths` that a split at
+  `image_size` holds (the others are counted where the split is loaded), one
+  at a time. A painting that runs out of memory is one warning line and
+  left out whole (every answer of it, so all are scored on the same
+  paintings); the others are scored.
+
+  Returns:
+    (the results in order, how many paintings ran out of memory).
+  """
+  results, skipped = [], 0
+  for index, path in enumerate(paths):
+    rgb = sources.read_usable(path, image_size)
+    if rgb is None:
+      continue
+    try:
+      results.append(score_one(rgb, index))
+    except Exception as e:  # pylint: disable=broad-except
+      if not is_out_of_memory(e):
+        raise
+      skipped += 1
+      logging.warning(one_line(
+          f'{path} ({rgb.shape[1]} x {rgb.shape[0]}): out of memory at full '
+          'resolution; left out of the full-resolution tables, the other '
+          'paintings are scored.'))
+  return results, skipped

@@ -33,7 +33,6 @@ from colorjax import hint_files
 from colorjax import hints as hints_lib
 from colorjax import image_io
 from colorjax import metrics
-from colorjax import sources
 from colorjax.colorizer import Colorizer
 
 HINT_MODEL, LEVIN, AUTO = 'hint model', 'Levin et al. 2004', 'automatic'
@@ -158,10 +157,8 @@ def full_resolution(paths: Sequence[str], counts: Sequence[int], seed: int,
   scale_ab = colorizer.ab_scale
   per = {n: {m: [] for m in METHODS if m != AUTO or auto is not None}
          for n in counts}
-  for index, path in enumerate(paths):
-    rgb = sources.read_usable(path, image_size or s)
-    if rgb is None:
-      continue  # Counted and named where the images are loaded at size.
+
+  def score_one(rgb, index):
     # Each answer is scored as soon as it is made (one held at a time); the
     # ones that do not depend on the hints, once for every count.
     fixed = {}
@@ -170,16 +167,24 @@ def full_resolution(paths: Sequence[str], counts: Sequence[int], seed: int,
       del out
     l_full = colorizer.lightness(image_io.to_float_rgb(rgb))
     l_work, (nh, nw) = colorizer._work_input(l_full)  # pylint: disable=protected-access
+    scores = {}
     for n in counts:
-      for m, scores in fixed.items():
-        per[n][m].append(scores)
       work_ab, work_mask = work_hints(rgb, s, scale_ab, n, seed, index)
-      per[n][HINT_MODEL].append(full_res_metrics.score(
-          colorizer.colorize(rgb, (work_ab, work_mask)), rgb))
+      scores[n] = dict(fixed)
+      scores[n][HINT_MODEL] = full_res_metrics.score(
+          colorizer.colorize(rgb, (work_ab, work_mask)), rgb)
       levin = hints_lib.levin(l_work[:nh, :nw], work_ab[:nh, :nw],
                               work_mask[:nh, :nw], prior_ab)
-      per[n][LEVIN].append(full_res_metrics.score(
-          colorizer.compose(l_full, levin * scale_ab), rgb))
+      scores[n][LEVIN] = full_res_metrics.score(
+          colorizer.compose(l_full, levin * scale_ab), rgb)
+    return scores
+
+  per_painting, _ = full_res_metrics.score_paintings(
+      paths, image_size or s, score_one)
+  for scores in per_painting:
+    for n, by_method in scores.items():
+      for m, values in by_method.items():
+        per[n][m].append(values)
   return {n: {m: _summarize(p) for m, p in d.items()}
           for n, d in per.items()}
 

@@ -160,6 +160,30 @@ def _manifest_folder(folder):
   return folder
 
 
+def test_a_painting_out_of_memory_at_full_resolution_is_one_line(
+    run_dir, tmp_path, monkeypatch, caplog):
+  """It is named with its size and left out of the full-resolution table
+  (all of its answers); the other painting is scored and the header says
+  so."""
+  from colorjax import full_res_metrics
+  folder = _manifest_folder(tmp_path / 'paintings')
+  real = full_res_metrics.score
+
+  def score(pred, true):
+    if true.shape[:2] == (67, 85):  # p1.png; after its model answer.
+      raise MemoryError()
+    return real(pred, true)
+
+  monkeypatch.setattr(full_res_metrics, 'score', score)
+  report = evaluate.evaluate(run_dir, dataset=str(folder), split='test',
+                             full_res=True)
+  assert report['num_images'] == 2 and report['full_res_num_images'] == 1
+  assert report['full_res_out_of_memory'] == 1
+  assert ('through colorize, 1 images, 1 left out: out of memory' in
+          tables.format_report(report))
+  assert 'p1.png (85 x 67): out of memory at full resolution' in caplog.text
+
+
 def test_evaluate_a_manifest_split_at_both_resolutions(run_dir, tmp_path):
   folder = _manifest_folder(tmp_path / 'paintings')
   # A 1x1 painting in the split: skipped at the training size, so at full
