@@ -127,6 +127,11 @@ def validate_config(config: ml_collections.ConfigDict,
     _require(valid_gate(h.gate),
              f'config.hints.gate={tuple(h.gate)} must be (reach, low, high) '
              f'{GATE_RULE}.')
+    _require(isinstance(h.salient_points, int) and
+             0 <= h.salient_points <= h.max_points,
+             f'config.hints.salient_points={h.salient_points} must be an '
+             f'integer in [0, max_points={h.max_points}] (0: the geometric '
+             'count).')
     _require(isinstance(h.learned_gate, bool),
              f'config.hints.learned_gate={h.learned_gate!r} must be True or '
              'False.')

@@ -357,24 +357,31 @@ class Simulation:
   """How a train step draws hints: a geometric count per image, P(0) =
   `p_none`, at most `max_points`, squares of `patch_sizes`; a share
   `p_salient` of the images get them on colourful patches, as a person
-  places them, the others uniformly."""
+  places them, the others uniformly; with `salient_points` > 0 those get
+  1 to `salient_points` of them (uniformly), as a person's first clicks."""
   p_none: float
   max_points: int
   patch_sizes: Tuple[int, ...]
   p_salient: float = 0.0
+  salient_points: int = 0
 
   @classmethod
   def from_config(cls, config) -> 'Simulation':
     return cls(float(config.hints.p_none), int(config.hints.max_points),
-               patch_sizes(config.image_size), float(config.hints.p_salient))
+               patch_sizes(config.image_size), float(config.hints.p_salient),
+               int(config.hints.salient_points))
 
   def draw(self, rng: jax.Array, ab: jax.Array
            ) -> Tuple[jax.Array, jax.Array]:
     """(hint_ab, mask) for a batch of true a, b (B, H, W, 2)."""
-    count_rng, salient_rng, rng = jax.random.split(rng, 3)
+    count_rng, salient_rng, few_rng, rng = jax.random.split(rng, 4)
     counts = training_counts(count_rng, ab.shape[0], self.p_none,
                              self.max_points)
     salient = (jax.random.uniform(salient_rng, (ab.shape[0],)) <
                self.p_salient) if self.p_salient > 0 else None
+    if salient is not None and self.salient_points > 0:
+      few = jax.random.randint(few_rng, counts.shape, 1,
+                               self.salient_points + 1)
+      counts = jnp.where(salient, few, counts).astype(jnp.int32)
     return simulate(rng, ab, counts, self.max_points, self.patch_sizes,
                     salient)

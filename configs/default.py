@@ -66,12 +66,14 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
   # (reach, low, high): at inference, each pixel takes the hints' answer in
   # proportion to how strongly it is connected to a hint (hints.gate) and
   # the automatic answer for the rest; reach 0 turns it off.
+  # `salient_points` > 0: those images get 1 to that many hints (a person's
+  # first clicks) instead of the geometric count.
   # `learned_gate`: the blend's weight is the network's own (a sigmoid head),
   # trained through the blend, in place of the fixed `gate`.
   c.hints = ml_collections.ConfigDict(dict(
       enabled=False, p_none=0.125, max_points=32, prior_ab=(0.0, 0.0),
       propagation_iterations=150, reach=0.0, p_salient=0.0,
-      gate=(0.0, 0.0, 1.0), learned_gate=False))
+      gate=(0.0, 0.0, 1.0), learned_gate=False, salient_points=0))
   c.conv_impl = 'auto'  # 'auto', 'xla', 'fast' or 'matmul': see colorjax/layers.py.
   c.compute_dtype = 'float32'  # 'bfloat16' on GPU/TPU.
 

@@ -269,3 +269,32 @@ def test_a_learned_gate_and_a_fixed_one_are_refused_together():
     config_validation.validate_config(config, 1)
   config.hints.gate = (0.0, 0.0, 1.0)
   config_validation.validate_config(config, 1)
+
+
+def test_salient_points_gives_colourful_patch_images_one_to_n_hints():
+  """`salient_points`: the images whose hints go on colourful patches get
+  1 to N of them (a person's first clicks), the others the geometric count."""
+  rng = np.random.default_rng(0)
+  ab = jnp.asarray(rng.uniform(-0.5, 0.5, (64, 16, 16, 2)), jnp.float32)
+
+  def points(p_salient):
+    sim = hints.Simulation(p_none=0.05, max_points=32, patch_sizes=(1,),
+                           p_salient=p_salient, salient_points=2)
+    _, mask = sim.draw(jax.random.PRNGKey(3), ab)
+    return np.asarray(mask).sum((1, 2, 3))
+
+  salient = points(1.0)
+  assert salient.min() >= 1 and salient.max() <= 2
+  assert set(salient.tolist()) == {1.0, 2.0}
+  assert points(0.0).max() > 2  # Not salient: the geometric count.
+
+
+def test_salient_points_beyond_max_points_is_one_config_error():
+  from colorjax import config_validation
+  from colorjax.configs import hints as hints_config
+  config = hints_config.get_config('bundled')
+  config.hints.salient_points = 40
+  with pytest.raises(config_validation.ConfigError,
+                     match=r'salient_points=40 must be an integer in \[0, '
+                           r'max_points=32\]'):
+    config_validation.validate_config(config, 1)
