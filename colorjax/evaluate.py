@@ -113,15 +113,6 @@ def training_prior(workdir: str,
       sources.create_datasets(config)[0].eval_array(), config.ab_scale)
 
 
-def _full_res_answers(colorizer: Colorizer, rgb: np.ndarray,
-                      prior: np.ndarray):
-  """(name, uint8 RGB) of the model's, grey and the prior's answers at the
-  painting's size, each made when the one before has been used."""
-  yield 'model', colorizer.colorize(rgb)
-  yield 'grey', Colorizer.constant(rgb, np.zeros(2))
-  yield 'prior', Colorizer.constant(rgb, prior)
-
-
 def score_full_resolution(colorizer: Colorizer, paths: List[str],
                           prior_ab: np.ndarray, image_size: int
                           ) -> Tuple[Dict[str, Dict[str, float]], int, int]:
@@ -131,18 +122,16 @@ def score_full_resolution(colorizer: Colorizer, paths: List[str],
   `prior_ab` is in the model's range.
 
   Each answer is scored in strips (`colorjax.full_res_metrics`) as soon as
-  it is made, so no more than one is held besides the painting.
+  it is made (`hint_eval.score_hint_free`), so no more than one is held
+  besides the painting.
   """
   prior = color.ab_from_model(prior_ab, colorizer.ab_scale)
 
   def score_one(rgb, index):
     del index
-    scores = {}
-    for name, out in _full_res_answers(colorizer, rgb, prior):
-      scores[name] = metrics.masked_sums(full_res_metrics.score(out, rgb),
-                                         np.ones(1))
-      del out  # Before the next answer is made.
-    return scores
+    return {name: metrics.masked_sums(scores, np.ones(1))
+            for name, scores in hint_eval.score_hint_free(
+                rgb, prior, {'model': colorizer}).items()}
 
   per_image, skipped = full_res_metrics.score_paintings(paths, image_size,
                                                         score_one)

@@ -19,7 +19,7 @@ working size, and Levin's a, b upsampled the same way.
 """
 
 import functools
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 import cv2
 import jax
@@ -134,15 +134,24 @@ def at_size(images: np.ndarray, counts: Sequence[int], seed: int,
   return out
 
 
-def _fixed_answers(rgb: np.ndarray, prior: np.ndarray,
-                   auto: Optional[Colorizer]):
-  """(method, uint8 RGB) of the answers that take no hint, each made when
-  the one before has been used: grey, the prior (CIELAB a, b) and the
-  automatic model's (if any)."""
-  yield 'grey', Colorizer.constant(rgb, np.zeros(2))
-  yield 'prior', Colorizer.constant(rgb, prior)
-  if auto is not None:
-    yield AUTO, auto.colorize(rgb)
+def score_hint_free(rgb: np.ndarray, prior: np.ndarray,
+                    models: Mapping[str, Colorizer]
+                    ) -> Dict[str, Dict[str, np.ndarray]]:
+  """`full_res_metrics.score` of the answers that take no hint, at the
+  painting's size: grey, the prior (CIELAB a, b) and each of `models`'
+  automatic colours, by name. Each answer is made when the one before has
+  been scored, so one is held at a time."""
+  def answers():
+    yield 'grey', Colorizer.constant(rgb, np.zeros(2))
+    yield 'prior', Colorizer.constant(rgb, prior)
+    for name, model in models.items():
+      yield name, model.colorize(rgb)
+
+  scores = {}
+  for name, out in answers():
+    scores[name] = full_res_metrics.score(out, rgb)
+    del out  # Before the next answer is made.
+  return scores
 
 
 def full_resolution(paths: Sequence[str], counts: Sequence[int], seed: int,
@@ -159,12 +168,10 @@ def full_resolution(paths: Sequence[str], counts: Sequence[int], seed: int,
          for n in counts}
 
   def score_one(rgb, index):
-    # Each answer is scored as soon as it is made (one held at a time); the
-    # ones that do not depend on the hints, once for every count.
-    fixed = {}
-    for m, out in _fixed_answers(rgb, prior_ab * scale_ab, auto):
-      fixed[m] = full_res_metrics.score(out, rgb)
-      del out
+    # The answers that do not depend on the hints, scored once for every
+    # count.
+    fixed = score_hint_free(rgb, prior_ab * scale_ab,
+                            {} if auto is None else {AUTO: auto})
     l_full = colorizer.lightness(image_io.to_float_rgb(rgb))
     l_work, (nh, nw) = colorizer._work_input(l_full)  # pylint: disable=protected-access
     scores = {}

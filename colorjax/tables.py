@@ -62,11 +62,12 @@ def format_report(report: Dict[str, object]) -> str:
   text = (f'{head}\nat {report["image_size"]}px (centre crops):\n'
           f'{format_table(report["results"])}')
   if 'full_res_results' in report:
-    left_out = report.get('full_res_out_of_memory', 0)
-    text += (f'\nat full resolution (through colorize, '
-             f'{report["full_res_num_images"]} images'
-             f'{f", {left_out} left out: out of memory" if left_out else ""}'
-             f'):\n{format_table(report["full_res_results"])}')
+    counted = f'{report["full_res_num_images"]} images'
+    if report.get('full_res_out_of_memory'):
+      counted += (f', {report["full_res_out_of_memory"]} left out: out of '
+                  'memory')
+    text += (f'\nat full resolution (through colorize, {counted}):\n'
+             f'{format_table(report["full_res_results"])}')
   for key, label in (('at_size', f'at {report["image_size"]}px'),
                      ('full_res', 'at full resolution')):
     if key in report.get('hints', {}):
