@@ -30,6 +30,28 @@ def valid_gate(gate) -> bool:
           0 <= gate[0] <= 10 and 0 <= gate[1] < gate[2] <= 1)
 
 
+CAST_RULE = 'with 0 <= lo < hi <= 150 (CIELAB chroma), or 0,0 (off)'
+
+
+def valid_cast(cast) -> bool:
+  """A (lo, hi) `hints.cast_chroma` that `hints.gate` can use."""
+  return (len(cast) == 2 and all(isinstance(v, (int, float)) for v in cast)
+          and (tuple(cast) == (0, 0) or 0 <= cast[0] < cast[1] <= 150))
+
+
+def parse_cast(values, flag: str = '--cast_chroma') -> tuple:
+  """The (lo, hi) of a command-line list ('15', '20'); ConfigError naming
+  the flag if it is not one."""
+  try:
+    cast = tuple(float(v) for v in values)
+  except ValueError:
+    cast = ()
+  if not valid_cast(cast):
+    raise ConfigError(f'{flag}={",".join(values)} must be lo,hi {CAST_RULE},'
+                      ' e.g. 15,20.')
+  return cast
+
+
 def parse_gate(values, flag: str = '--hint_gate') -> tuple:
   """The gate of a command-line list ('0.5', '0.15', '0.35'); ConfigError
   naming the flag if it is not one."""
@@ -127,6 +149,9 @@ def validate_config(config: ml_collections.ConfigDict,
     _require(valid_gate(h.gate),
              f'config.hints.gate={tuple(h.gate)} must be (reach, low, high) '
              f'{GATE_RULE}.')
+    _require(valid_cast(h.cast_chroma),
+             f'config.hints.cast_chroma={tuple(h.cast_chroma)} must be '
+             f'(lo, hi) {CAST_RULE}.')
     _require(isinstance(h.salient_points, int) and
              0 <= h.salient_points <= h.max_points,
              f'config.hints.salient_points={h.salient_points} must be an '
@@ -139,6 +164,15 @@ def validate_config(config: ml_collections.ConfigDict,
              f'config.hints.learned_gate=True and config.hints.gate='
              f'{tuple(h.gate)} are two gates: turn the fixed one off with '
              '--config.hints.gate="(0.0, 0.0, 1.0)".')
+    _require(isinstance(h.far_guard, (int, float)) and h.far_guard >= 0,
+             f'config.hints.far_guard={h.far_guard} must be a number >= 0 '
+             '(0: no far-field guard).')
+    _require(not h.far_guard or (h.p_salient > 0 and not h.learned_gate
+                                 and config.model != 'gan'),
+             f'config.hints.far_guard={h.far_guard} guards the images whose '
+             'hints sit on colourful patches of an L1-trained generator '
+             'without a learned gate: set config.hints.p_salient > 0 and '
+             'learned_gate=False, or far_guard=0.')
     _require(isinstance(h.reach, (int, float)) and 0 <= h.reach <= 10,
              f'config.hints.reach={h.reach} must be a number in [0, 10] (how '
              'far a hint\'s colour carries, as a fraction of the longer side; '

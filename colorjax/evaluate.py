@@ -4,7 +4,7 @@
       [--dataset=samples|FOLDER] [--split=validation|all|test|...]
       [--full_res] [--vibrance=1.0] [--image_size=S] [--output=FILE.json]
       [--hints=0,1,2,5,10,20 [--auto_workdir=DIR] [--plot=FILE.png]]
-      [--person_hints=1,3]
+      [--person_hints=1,3] [--hint_gate=R,LO,HI] [--cast_chroma=LO,HI]
 
 `--split` is the run's own validation split, every image of a folder, or the
 split that the folder's MANIFEST.tsv names (e.g. `test`). Every report scores,
@@ -151,7 +151,8 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
              auto_workdir: Optional[str] = None,
              hint_seed: int = 0,
              person_counts: Optional[List[int]] = None,
-             hint_gate: Optional[Tuple[float, float, float]] = None
+             hint_gate: Optional[Tuple[float, float, float]] = None,
+             cast_chroma: Optional[Tuple[float, float]] = None
              ) -> Dict[str, object]:
   """Scores the checkpoint of `epoch` and the trivial answers.
 
@@ -168,9 +169,16 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
                     'manifest split (e.g. test).')
   config, _, state = workdir_lib.load_run(workdir, epoch, temperature=temperature,
                                     seed=seed)
-  if hint_gate is not None:  # An inference setting: any hint run takes it.
+  # Inference settings: any hint run takes them.
+  if hint_gate is not None:
     config.hints.gate = tuple(hint_gate)
-    module = state.g.apply_fn.__self__.clone(gate=tuple(hint_gate))
+  if cast_chroma is not None:
+    config.hints.cast_chroma = tuple(cast_chroma)
+  if hint_gate is not None or cast_chroma is not None:
+    module = state.g.apply_fn.__self__.clone(
+        gate=tuple(config.hints.gate),
+        cast_chroma=tuple(v / config.ab_scale
+                          for v in config.hints.cast_chroma))
     state = state.replace(g=state.g.replace(apply_fn=module.apply))
   vibrance = recipe_vibrance(config, vibrance)
   dataset = dataset or config.dataset
@@ -189,6 +197,7 @@ def evaluate(workdir: str, epoch: Optional[int] = None,
   predict = functools.partial(predict_ab, state)
   report = {'workdir': workdir, 'epoch': int(state.epoch),
             'hint_gate': list(config.hints.gate),
+            'cast_chroma': list(config.hints.cast_chroma),
             'dataset': dataset, 'split': split, 'num_images': len(images),
             'image_size': config.image_size, 'vibrance': vibrance,
             'temperature': (config.classes.temperature
@@ -260,6 +269,10 @@ def _define_flags() -> None:
   flags.DEFINE_list('hint_gate', None, 'A hint model\'s gate as reach,low,'
                     'high (hints.gate; 0,0,1 turns it off), in place of its '
                     'config\'s.')
+  flags.DEFINE_list('cast_chroma', None, 'A hint model\'s lo,hi CIELAB chroma '
+                    'below which hints also travel beyond the gate '
+                    '(hints.cast_chroma; 0,0 turns it off), in place of its '
+                    'config\'s.')
   flags.DEFINE_string('plot', None, 'With --hints: write Delta-E00 against '
                       'the number of hints to this PNG.')
 
@@ -321,6 +334,8 @@ def main(argv):
   _check_writable_folder('plot', FLAGS.plot)
   gate = (None if FLAGS.hint_gate is None else
           config_validation.parse_gate(FLAGS.hint_gate))
+  cast = (None if FLAGS.cast_chroma is None else
+          config_validation.parse_cast(FLAGS.cast_chroma))
   _check_writable_folder('output', FLAGS.output)
   if FLAGS.plot and counts is None:
     raise DataError('--plot draws the --hints curve; pass --hints too.')
@@ -329,7 +344,7 @@ def main(argv):
   report = evaluate(FLAGS.workdir, FLAGS.epoch, FLAGS.dataset, FLAGS.split,
                     FLAGS.image_size, FLAGS.full_res, FLAGS.vibrance,
                     FLAGS.temperature, FLAGS.seed, counts,
-                    FLAGS.auto_workdir, FLAGS.hint_seed, person, gate)
+                    FLAGS.auto_workdir, FLAGS.hint_seed, person, gate, cast)
   print(tables.format_report(report))
   print(f'wrote {_write(report, FLAGS.output)}')  # The report first.
   if FLAGS.plot and 'hints' in report:

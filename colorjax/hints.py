@@ -189,21 +189,35 @@ def propagate_local(l: jax.Array, hint_ab: jax.Array, mask: jax.Array,
 
 
 def gate(l: jax.Array, hint_ab: jax.Array, mask: jax.Array, reach: float,
-         low: float, high: float, iterations: int = 150) -> jax.Array:
+         low: float, high: float, iterations: int = 150,
+         cast: Tuple[float, float] = (0.0, 0.0)) -> jax.Array:
   """How much of the hints' answer each pixel takes (B, H, W, 1) in [0, 1]:
   the confidence of `propagate_local` (how strongly the pixel is connected
   to any hint, through similar lightness) mapped from [low, high] to [0, 1].
   A hint model at inference blends its answer with the hints (weight g) and
   its automatic answer (1 - g): far from every hint, and across lightness
   edges, the painting keeps its automatic colours; among many hints, g is 1
-  nearly everywhere."""
+  nearly everywhere.
+
+  `cast` (lo, hi), chroma in the hints' a, b units (hi > 0): hints this dull
+  speak for the painting's overall cast as much as for their region, and
+  travel everywhere: g rises toward 1 by s = (hi - C) / (hi - lo), clipped
+  to [0, 1], where C is the chroma of the image's most colourful hint pixel,
+  so one colourful hint keeps them all local."""
   hint_ab = jnp.asarray(hint_ab, jnp.float32)
   mask = jnp.asarray(mask, jnp.float32)
   _, confidence, _ = propagate_local(l, hint_ab * mask, mask,
                                      jnp.zeros(2, jnp.float32), reach,
                                      iterations)
-  return jax.lax.stop_gradient(
-      jnp.clip((confidence - low) / (high - low), 0.0, 1.0))
+  g = jnp.clip((confidence - low) / (high - low), 0.0, 1.0)
+  lo, hi = cast
+  if hi > 0:
+    chroma = jnp.sqrt(jnp.sum(jnp.square(hint_ab), -1, keepdims=True)) * mask
+    most = jnp.max(chroma, axis=(1, 2, 3), keepdims=True)
+    travel = jnp.clip((hi - most) / (hi - lo), 0.0, 1.0)
+    g = g + (1.0 - g) * jnp.where(jnp.max(mask, axis=(1, 2, 3),
+                                          keepdims=True) > 0, travel, 0.0)
+  return jax.lax.stop_gradient(g)
 
 
 def levin(l: np.ndarray, hint_ab: np.ndarray, mask: np.ndarray,
@@ -372,16 +386,20 @@ class Simulation:
                int(config.hints.salient_points))
 
   def draw(self, rng: jax.Array, ab: jax.Array
-           ) -> Tuple[jax.Array, jax.Array]:
-    """(hint_ab, mask) for a batch of true a, b (B, H, W, 2)."""
+           ) -> Tuple[jax.Array, jax.Array, jax.Array]:
+    """(hint_ab, mask, salient) for a batch of true a, b (B, H, W, 2);
+    `salient` (B,) bool marks the images whose hints sit on colourful
+    patches."""
     count_rng, salient_rng, few_rng, rng = jax.random.split(rng, 4)
     counts = training_counts(count_rng, ab.shape[0], self.p_none,
                              self.max_points)
     salient = (jax.random.uniform(salient_rng, (ab.shape[0],)) <
-               self.p_salient) if self.p_salient > 0 else None
-    if salient is not None and self.salient_points > 0:
+               self.p_salient)
+    if self.p_salient > 0 and self.salient_points > 0:
       few = jax.random.randint(few_rng, counts.shape, 1,
                                self.salient_points + 1)
       counts = jnp.where(salient, few, counts).astype(jnp.int32)
-    return simulate(rng, ab, counts, self.max_points, self.patch_sizes,
-                    salient)
+    hint_ab, mask = simulate(rng, ab, counts, self.max_points,
+                             self.patch_sizes,
+                             salient if self.p_salient > 0 else None)
+    return hint_ab, mask, salient

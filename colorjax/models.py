@@ -155,7 +155,7 @@ def _hint_answer(module, features, base, l, hint_ab, hint_mask, stacked):
     return auto
   else:
     g = hints_lib.gate(l, hint_ab, hint_mask, *module.gate,
-                       module.propagation_iterations)
+                       module.propagation_iterations, module.cast_chroma)
   return g * hinted + (1.0 - g) * auto
 
 
@@ -198,6 +198,7 @@ class UNetGenerator(nn.Module):
   propagation_iterations: int = 150
   reach: float = 0.0
   gate: Tuple[float, float, float] = (0.0, 0.0, 1.0)
+  cast_chroma: Tuple[float, float] = (0.0, 0.0)
   learned_gate: bool = False
   dtype: Any = jnp.float32
 
@@ -305,6 +306,8 @@ class CNNColorizer(nn.Module):
     reach: how far a hint's influence carries (`hint_input`; hints only).
     gate: the fixed inference gate (reach, low, high) of `hints.gate`;
       reach 0: none (hints only).
+    cast_chroma: (lo, hi) model-range chroma below which hints also travel
+      beyond the gate (`hints.gate`'s `cast`; hi 0: never; hints only).
     learned_gate: blend the hinted and automatic answers by a learned gate,
       in training too (`_hint_answer`; hints only).
     dtype: computation dtype.
@@ -320,6 +323,7 @@ class CNNColorizer(nn.Module):
   propagation_iterations: int = 150
   reach: float = 0.0
   gate: Tuple[float, float, float] = (0.0, 0.0, 1.0)
+  cast_chroma: Tuple[float, float] = (0.0, 0.0)
   learned_gate: bool = False
   dtype: Any = jnp.float32
 

@@ -54,6 +54,7 @@ IMAGES_PER_SEC = 'images_per_sec'
 G_LOSS, G_L1, G_ADV, G_LR, G_GRAD_NORM = (
     'g_loss', 'g_l1', 'g_adv', 'g_lr', 'g_grad_norm')
 G_CE = 'g_ce'  # The ab-classes head's rebalanced cross-entropy.
+G_GUARD = 'g_guard'  # A hint generator's far-field guard (losses).
 D_LOSS, D_LR, D_GRAD_NORM, D_ACC_REAL, D_ACC_FAKE = (
     'd_loss', 'd_lr', 'd_grad_norm', 'd_acc_real', 'd_acc_fake')
 # Per-image validation metrics (`metrics.score_ab`).

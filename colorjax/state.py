@@ -105,6 +105,9 @@ def create_networks(config: ml_collections.ConfigDict
                      propagation_iterations=h.propagation_iterations,
                      reach=float(h.reach),
                      gate=tuple(float(v) for v in h.gate),
+                     # CIELAB chroma to the model's a, b range.
+                     cast_chroma=tuple(float(v) / config.ab_scale
+                                       for v in h.cast_chroma),
                      learned_gate=bool(h.learned_gate))
   if config.model == 'cnn':
     classes = config.head == 'classes'

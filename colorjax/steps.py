@@ -33,6 +33,7 @@ import optax
 from colorjax import ab_classes
 from colorjax import batching
 from colorjax import color
+from colorjax import hint_locality
 from colorjax import hints as hints_lib
 from colorjax import losses
 from colorjax import metrics as metrics_lib
@@ -72,7 +73,8 @@ def _discriminator_update(d: NetState, l: jax.Array, ab: jax.Array,
 def train_step(state: TrainState, batch: Batch, rng: jax.Array, *,
                l1_weight: float, real_label: float, ab_scale: float,
                class_weights: Optional[jax.Array] = None,
-               hint_simulation: Optional[hints_lib.Simulation] = None
+               hint_simulation: Optional[hints_lib.Simulation] = None,
+               far_guard: float = 0.0
                ) -> Tuple[TrainState, Metrics]:
   """One generator update, then one discriminator update (GAN), or L1 (CNN).
 
@@ -92,6 +94,10 @@ def train_step(state: TrainState, batch: Batch, rng: jax.Array, *,
       (`colorjax.ab_classes`): its loss is their cross-entropy, not L1.
     hint_simulation: for a generator with hint inputs, how to draw its hints
       from the batch's true a, b (with a key split from `rng`).
+    far_guard: with hints, the weight of `losses.far_field_guard` on the
+      images whose hints sit on colourful patches (0: none); the automatic
+      answer it compares with is one more forward pass, with the same
+      dropout.
 
   Returns:
     The updated state and a dict of scalar metrics.
@@ -101,7 +107,7 @@ def train_step(state: TrainState, batch: Batch, rng: jax.Array, *,
   hint_kwargs = {}
   if hint_simulation is not None:
     rng, hint_rng = jax.random.split(rng)
-    hint_ab, hint_mask = hint_simulation.draw(hint_rng, ab)
+    hint_ab, hint_mask, salient = hint_simulation.draw(hint_rng, ab)
     hint_kwargs = dict(hint_ab=hint_ab, hint_mask=hint_mask)
 
   def g_loss_fn(params):
@@ -113,6 +119,16 @@ def train_step(state: TrainState, batch: Batch, rng: jax.Array, *,
     fake_ab, g_mut = g.apply_fn(g.variables(params), l, train=True,
                                 rngs={'dropout': rng}, mutable=['batch_stats'],
                                 **hint_kwargs)
+    if d is None and far_guard:
+      # The automatic answer: its batch statistics are not kept.
+      auto_ab, _ = g.apply_fn(g.variables(params), l, train=True,
+                              rngs={'dropout': rng}, mutable=['batch_stats'])
+      radius = round(hint_locality.FAR_PX * max(l.shape[1:3]) / 32)
+      guard = losses.far_field_guard(fake_ab, auto_ab, ab, hint_mask,
+                                     salient, radius)
+      l1 = losses.l1_loss(fake_ab, ab)
+      return l1 + far_guard * guard, (g_mut['batch_stats'], fake_ab, None,
+                                      {names.G_L1: l1, names.G_GUARD: guard})
     if d is None:
       l1 = losses.l1_loss(fake_ab, ab)
       return l1, (g_mut['batch_stats'], fake_ab, None, {names.G_L1: l1})
@@ -241,7 +257,8 @@ class Steps:
                                 class_weights=class_weights,
                                 hint_simulation=(
                                     hints_lib.Simulation.from_config(config)
-                                    if config.hints.enabled else None))
+                                    if config.hints.enabled else None),
+                                far_guard=float(config.hints.far_guard))
     self.train_step = jax.jit(
         functools.partial(_advance, step_fn=step_fn),
         in_shardings=(self.replicated, self.data_sharding),

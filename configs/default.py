@@ -70,10 +70,18 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
   # first clicks) instead of the geometric count.
   # `learned_gate`: the blend's weight is the network's own (a sigmoid head),
   # trained through the blend, in place of the fixed `gate`.
+  # `cast_chroma` (lo, hi), CIELAB chroma: with the fixed gate, hints this
+  # dull also speak for the painting's overall cast and travel beyond it,
+  # fully below lo, not at all above hi (the most colourful hint decides;
+  # hints.gate); (0, 0) turns it off.
+  # `far_guard` > 0: a loss term of that weight on the colourful-patch
+  # images, whenever their hints make the far field (12 px from every hint
+  # at 32 px) worse than the automatic answer (losses.far_field_guard).
   c.hints = ml_collections.ConfigDict(dict(
       enabled=False, p_none=0.125, max_points=32, prior_ab=(0.0, 0.0),
       propagation_iterations=150, reach=0.0, p_salient=0.0,
-      gate=(0.0, 0.0, 1.0), learned_gate=False, salient_points=0))
+      gate=(0.0, 0.0, 1.0), cast_chroma=(0.0, 0.0), learned_gate=False,
+      salient_points=0, far_guard=0.0))
   c.conv_impl = 'auto'  # 'auto', 'xla', 'fast' or 'matmul': see colorjax/layers.py.
   c.compute_dtype = 'float32'  # 'bfloat16' on GPU/TPU.
 

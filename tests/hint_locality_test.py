@@ -208,6 +208,67 @@ def test_the_gate_keeps_the_automatic_answer_far_from_a_hint():
                   rngs=rngs, mutable=['batch_stats'])[0], atol=1e-6)
 
 
+def test_dull_hints_travel_beyond_the_gate_and_colourful_ones_do_not():
+  """`cast`: a hint of chroma under lo opens the gate everywhere, one above
+  hi leaves it as it was, one between opens it partway, and the most
+  colourful hint of an image decides for all of them."""
+  l = _two_regions()
+  cast = (0.12, 0.2)
+
+  def gate(*dabs, cast=cast):
+    h = sum(d[0] for d in dabs)
+    m = sum(d[1] for d in dabs)
+    return np.asarray(hints.gate(l, h, m, 0.5, 0.15, 0.35, 100, cast))
+
+  dull = _dab(32, 14, 2, [0.07, -0.05])  # Chroma 0.086.
+  between = _dab(32, 14, 2, [0.12, -0.09])  # Chroma 0.15: 5/8 travels.
+  vivid = _dab(32, 14, 2, [0.31, -0.42])
+  local = gate(dull, cast=(0.0, 0.0))
+  assert local[0, :, 20:].max() < 1e-6  # Across the edge: closed.
+  np.testing.assert_allclose(gate(dull), 1.0)
+  np.testing.assert_allclose(gate(vivid), gate(vivid, cast=(0.0, 0.0)))
+  np.testing.assert_allclose(gate(between), local + (1 - local) * 0.625,
+                             atol=1e-5)
+  far_vivid = _dab(32, 14, 25, [0.31, -0.42])
+  np.testing.assert_allclose(gate(dull, far_vivid),
+                             gate(dull, far_vivid, cast=(0.0, 0.0)))
+  no_hint = _dab(32, 0, 0, [0.0, 0.0], side=0)
+  assert np.asarray(gate(no_hint)).max() == 0.0
+
+
+def test_a_generator_with_cast_chroma_spreads_a_dull_hint():
+  kwargs = dict(features=(8, 16, 16, 16, 16), hints=True,
+                prior_ab=tuple(PRIOR), propagation_iterations=100)
+  cast = models.UNetGenerator(gate=(0.5, 0.15, 0.35), cast_chroma=(0.1, 0.2),
+                              **kwargs)
+  plain = models.UNetGenerator(**kwargs)
+  l = _two_regions()
+  variables = plain.init(jax.random.PRNGKey(0), l, train=False)
+  variables = jax.tree.map(
+      lambda x: x + 0.05 * jax.random.normal(jax.random.PRNGKey(1), x.shape),
+      variables)
+  h, m = _dab(32, 14, 2, [0.06, 0.04])
+  np.testing.assert_allclose(
+      cast.apply(variables, l, train=False, hint_ab=h, hint_mask=m),
+      plain.apply(variables, l, train=False, hint_ab=h, hint_mask=m),
+      atol=1e-6)
+
+
+@pytest.mark.parametrize('value', ['20,15', '15', 'a,b', '-1,5'])
+def test_a_bad_cast_chroma_is_one_line(value):
+  from colorjax import config_validation
+  with pytest.raises(config_validation.ConfigError,
+                     match=f'--cast_chroma={value} must be lo,hi with 0 <= '
+                           'lo < hi <= 150'):
+    config_validation.parse_cast(value.split(','))
+  from colorjax.configs import hints as hints_config
+  config = hints_config.get_config('bundled')
+  config.hints.cast_chroma = (20.0, 15.0)
+  with pytest.raises(config_validation.ConfigError,
+                     match=r'config.hints.cast_chroma=\(20.0, 15.0\) must be'):
+    config_validation.validate_config(config, 1)
+
+
 def test_a_learned_gate_blends_the_hinted_and_automatic_answers_and_trains():
   """With `learned_gate` the network answers with and without the hints (in
   training too) and blends them by its own sigmoid head: zero-initialised,
@@ -280,7 +341,7 @@ def test_salient_points_gives_colourful_patch_images_one_to_n_hints():
   def points(p_salient):
     sim = hints.Simulation(p_none=0.05, max_points=32, patch_sizes=(1,),
                            p_salient=p_salient, salient_points=2)
-    _, mask = sim.draw(jax.random.PRNGKey(3), ab)
+    _, mask, _ = sim.draw(jax.random.PRNGKey(3), ab)
     return np.asarray(mask).sum((1, 2, 3))
 
   salient = points(1.0)
@@ -298,3 +359,36 @@ def test_salient_points_beyond_max_points_is_one_config_error():
                      match=r'salient_points=40 must be an integer in \[0, '
                            r'max_points=32\]'):
     config_validation.validate_config(config, 1)
+
+
+@pytest.mark.parametrize('p_salient', [1.0, 0.0])
+def test_the_far_field_guard_joins_the_hint_generators_loss(tiny_config,
+                                                            p_salient):
+  """`hints.far_guard`: the loss is L1 plus the weighted guard, which only
+  the colourful-patch images pay; validation refuses it without them."""
+  from colorjax import config_validation
+  from colorjax import names
+  from colorjax import sources
+  from colorjax import steps as steps_lib
+  config = tiny_config(model='unet', **{
+      'hints.enabled': True, 'hints.p_salient': 1.0,
+      'hints.salient_points': 1, 'hints.far_guard': 7.0,
+      'hints.propagation_iterations': 10})
+  config_validation.validate_config(config, 1)
+  config.hints.p_salient = p_salient
+  steps = steps_lib.Steps(config, steps_lib.default_mesh())
+  state = steps.init()
+  train_ds, _ = sources.create_datasets(config)
+  guards = []
+  for batch in list(train_ds.train_batches(8, config.seed, 0))[:3]:
+    state, m = steps.train_step(state, batch)
+    m = {k: float(v) for k, v in m.items()}
+    np.testing.assert_allclose(
+        m[names.G_LOSS], m[names.G_L1] + 7.0 * m[names.G_GUARD], rtol=1e-5)
+    guards.append(m[names.G_GUARD])
+  assert (max(guards) > 0) == (p_salient > 0)
+  if p_salient == 0:
+    with pytest.raises(config_validation.ConfigError,
+                       match=r'far_guard=7.0 guards the images whose hints '
+                             r'sit on colourful patches'):
+      config_validation.validate_config(config, 1)
