@@ -4,6 +4,10 @@ import csv
 import http.server
 import json
 import os
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -13,6 +17,7 @@ import numpy as np
 import openpyxl
 import pytest
 import tensorflow_datasets as tfds
+from tiny import subprocess_env
 
 from colorjax import batching
 from colorjax import checkpoint
@@ -20,6 +25,7 @@ from colorjax import sources
 from colorjax import train
 from colorjax.datasets import oxford_paintings as op
 from colorjax.datasets import tfds_source
+from colorjax.errors import DataError
 
 URL = 'http://artuk.example/paintings/{}.jpg'
 SPLITS = ['train'] * 5 + ['validation'] * 2 + ['test'] * 2
@@ -115,7 +121,8 @@ def test_download_is_parallel_retried_resumable_and_counts_losses(tmp_path):
   try:
     counts = op.download(paintings, str(tmp_path), workers=4, retries=1,
                          timeout=0.5)
-    assert counts == {'downloaded': 7, 'already present': 0, 'lost': 2}
+    assert counts == {'downloaded': 7, 'already present': 0, 'lost': 2,
+                      'not tried': 0}
     report = json.load(open(tmp_path / 'download_report.json'))
     assert report['lost'][f'{base}/dead.jpg'] == 'HTTP 404'
     assert _Handler.calls['/dead.jpg'] == 1  # Dead links are not retried.
@@ -124,9 +131,110 @@ def test_download_is_parallel_retried_resumable_and_counts_losses(tmp_path):
                 if f.endswith('.part')]
     again = op.download(paintings, str(tmp_path), workers=4, retries=0,
                         timeout=0.5)
-    assert again == {'downloaded': 0, 'already present': 7, 'lost': 2}
+    assert again == {'downloaded': 0, 'already present': 7, 'lost': 2,
+                     'not tried': 0}
   finally:
     server.shutdown()
+
+
+def test_an_unreachable_host_is_one_line_in_seconds(tmp_path):
+  with socket.socket() as s:  # A port with nothing listening.
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+  paintings = [op.Painting(f'http://127.0.0.1:{port}/p{i}.jpg', 'train', [])
+               for i in range(3)]
+  start = time.monotonic()
+  with pytest.raises(DataError, match=rf'cannot reach http://127\.0\.0\.1:'
+                     rf'{port}/ \(.*\); 3 of 3 images still to download'):
+    op.download(paintings, str(tmp_path))
+  assert time.monotonic() - start < 10
+  assert not os.listdir(tmp_path / 'images')
+
+
+class _Drip(http.server.BaseHTTPRequestHandler):
+  """Promises 10 kB and sends a byte every 0.2 s."""
+  fetching = threading.Event()  # Set by the first download.
+
+  def do_GET(self):  # noqa: N802
+    self.fetching.set()
+    self.send_response(200)
+    self.send_header('Content-Length', '10000')
+    self.end_headers()
+    try:
+      for _ in range(10000):
+        self.wfile.write(b'x')
+        self.wfile.flush()
+        time.sleep(0.2)
+    except OSError:
+      pass
+
+  def log_message(self, *args):
+    pass
+
+
+def _spreadsheet(path, urls):
+  with open(path, 'w', newline='') as f:
+    writer = csv.writer(f)
+    writer.writerow(['Image URL', 'Set', 'Labels'])
+    writer.writerows([u, 'train', 'boat'] for u in urls)
+  return path
+
+
+def test_ctrl_c_stops_the_download_with_the_report_written(tmp_path):
+  httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _Drip)
+  httpd.daemon_threads = True
+  threading.Thread(target=httpd.serve_forever, daemon=True).start()
+  base = f'http://127.0.0.1:{httpd.server_address[1]}'
+  sheet = _spreadsheet(tmp_path / 'sheet.csv',
+                       [f'{base}/p{i}.jpg' for i in range(40)])
+  manual = tmp_path / 'manual'
+  try:
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'colorjax.datasets.oxford_paintings',
+         f'--spreadsheet={sheet}', f'--manual_dir={manual}', '--workers=8'],
+        env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+        # As at a terminal: pytest-xdist's workers ignore SIGINT.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    _Drip.fetching.clear()
+    deadline = time.monotonic() + 120
+    while not _Drip.fetching.wait(0.2):  # Until downloads are running.
+      assert time.monotonic() < deadline and proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    start = time.monotonic()
+    _, stderr = proc.communicate(timeout=30)
+    stopped_in = time.monotonic() - start
+  finally:
+    httpd.shutdown()
+  assert proc.returncode == 130, stderr[-2000:]
+  assert stopped_in < 8
+  assert stderr.strip().splitlines()[-1].startswith(
+      'interrupted: 40 paintings: 0 downloaded, 0 already present, 0 lost, '
+      '40 not tried')
+  report = json.loads((manual / 'download_report.json').read_text())
+  assert report['interrupted'] is True and report['counts']['not tried'] == 40
+  assert not os.listdir(manual / 'images')  # Nothing half-written.
+
+
+@pytest.mark.parametrize('case', ['missing', 'corrupt', 'empty'])
+def test_a_bad_spreadsheet_is_one_line(tmp_path, case):
+  sheet = tmp_path / 'painting_dataset_2018.xlsx'
+  if case == 'corrupt':
+    sheet.write_bytes(b'PK\x03\x04 not a workbook')
+  elif case == 'empty':
+    sheet = _spreadsheet(tmp_path / 'sheet.csv', [])
+  result = subprocess.run(
+      [sys.executable, '-m', 'colorjax.datasets.oxford_paintings',
+       f'--spreadsheet={sheet}', f'--manual_dir={tmp_path / "manual"}'],
+      env=subprocess_env(), capture_output=True, text=True, timeout=120,
+      check=False)
+  assert result.returncode == 1
+  expected = {'missing': f'error: --spreadsheet={sheet}: no such file.',
+              'corrupt': f'error: {sheet} is not a readable Oxford Paintings '
+                         'spreadsheet (BadZipFile',
+              'empty': f'error: {sheet} lists no painting with an image URL'}
+  assert result.stderr.strip().startswith(expected[case]), result.stderr
+  assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_trains_with_config_dataset_oxford_paintings(tiny_config, tmp_path):

@@ -1,12 +1,14 @@
 """HTTP downloads for the dataset builders: retried, bounded and stoppable."""
 
+import concurrent.futures
 import threading
 import time
-from typing import Optional
+from typing import Callable, List, Optional, Sequence, Tuple, TypeVar
 import urllib.error
 import urllib.parse
 import urllib.request
 
+T = TypeVar('T')
 CHUNK = 1 << 16
 # No single wait on the socket is longer than this, so a stop request or a
 # file's deadline is noticed within it even on a server that drips.
@@ -108,3 +110,40 @@ def unreachable(base: str, timeout: float = 10.0) -> Optional[str]:
     return f'{type(e.reason).__name__}: {e.reason}'
   except Exception as e:  # noqa: BLE001  (timeouts, resets)
     return f'{type(e).__name__}: {e}'
+
+
+STOPPED = 'stopped'  # An item a Ctrl-C kept from finishing (`run_all`).
+
+
+def run_all(items: Sequence[T], work: Callable[[T], str], workers: int,
+            stop: threading.Event) -> Tuple[List[str], bool]:
+  """`work(item)` for every item on `workers` threads: (results in the
+  items' order, whether a Ctrl-C stopped it).
+
+  A Ctrl-C at any point (KeyboardInterrupt in this thread) sets `stop`, so
+  that running items abandon their download within READ_TIMEOUT (pass it
+  to `fetch_bytes`), cancels the queued ones, and waits for the running
+  ones; every item not finished gets STOPPED. The caller writes its report
+  and raises KeyboardInterrupt again.
+  """
+  results: List[str] = [STOPPED] * len(items)
+  done = set()
+  interrupted = False
+  pool = concurrent.futures.ThreadPoolExecutor(max(1, workers))
+  futures = {}
+  try:  # From the first submission: a Ctrl-C at any point stops the workers.
+    for i, item in enumerate(items):
+      futures[pool.submit(work, item)] = i
+    for future in concurrent.futures.as_completed(futures):
+      results[futures[future]] = future.result()
+      done.add(futures[future])
+  except KeyboardInterrupt:
+    interrupted = True
+    stop.set()
+    pool.shutdown(wait=True, cancel_futures=True)
+    for future, i in futures.items():
+      if i not in done and not future.cancelled():
+        results[i] = future.result()
+  finally:
+    pool.shutdown(wait=True, cancel_futures=True)
+  return results, interrupted

@@ -23,7 +23,6 @@ side at most 512 px (JPEG), so later higher-resolution training needs no
 second download. Unusable images are skipped, counted and logged.
 """
 
-import concurrent.futures
 import csv
 import dataclasses
 import hashlib
@@ -31,8 +30,11 @@ import io
 import json
 import os
 import sys
+import threading
 from typing import Dict, List, Optional, Sequence
+import urllib.parse
 
+from absl import flags
 from absl import logging
 import cv2
 from etils import epath
@@ -41,6 +43,7 @@ import tensorflow_datasets as tfds
 from colorjax import files
 from colorjax import image_io
 from colorjax.datasets import download as download_lib
+from colorjax.errors import DataError
 
 NAME = 'oxford_paintings'
 MAX_SIDE = 512
@@ -119,12 +122,15 @@ def find_spreadsheet(manual_dir: str) -> str:
       '`python -m colorjax.datasets.oxford_paintings --help`.')
 
 
-def _fetch(url: str, dest: str, retries: int, timeout: float) -> str:
+def _fetch(url: str, dest: str, retries: int, timeout: float,
+           stop: threading.Event) -> str:
   """Downloads url to dest atomically; returns 'ok', 'exists' or an error."""
   if os.path.exists(dest) and os.path.getsize(dest) > 0:
     return 'exists'
+  if stop.is_set():
+    return download_lib.STOPPED
   try:
-    data = download_lib.fetch_bytes(url, retries, timeout)
+    data = download_lib.fetch_bytes(url, retries, timeout, stop=stop)
   except download_lib.FetchError as e:
     return str(e)
   # Never a half-written image under the real name.
@@ -132,32 +138,70 @@ def _fetch(url: str, dest: str, retries: int, timeout: float) -> str:
   return 'ok'
 
 
+def _hosts(paintings: Sequence[Painting]) -> List[str]:
+  """The distinct scheme://host/ of the paintings' URLs, in order."""
+  roots = []
+  for p in paintings:
+    parts = urllib.parse.urlsplit(p.url)
+    root = f'{parts.scheme}://{parts.netloc}/'
+    if root not in roots:
+      roots.append(root)
+  return roots
+
+
 def download(paintings: Sequence[Painting], manual_dir: str, workers: int = 16,
-             retries: int = 3, timeout: float = 30.0) -> Dict[str, int]:
+             retries: int = 3, timeout: float = 30.0,
+             check_source: bool = True) -> Dict[str, int]:
   """Fetches every painting's image into manual_dir/images (resumable).
 
-  Returns counts: downloaded, already present, lost; the lost URLs and their
-  errors go to manual_dir/download_report.json.
+  Returns counts: downloaded, already present, lost, not tried; the lost
+  URLs and their errors go to manual_dir/download_report.json, written
+  also when a Ctrl-C stops the download (then KeyboardInterrupt is raised
+  again; running downloads stop within seconds, nothing half-written
+  stays).
+
+  Raises:
+    DataError: with `check_source`, when none of the URLs' hosts answers
+      (checked in seconds, before any download).
   """
   image_dir = os.path.join(manual_dir, 'images')
   os.makedirs(image_dir, exist_ok=True)
-  counts = {'downloaded': 0, 'already present': 0, 'lost': 0}
+  dest = {p.url: os.path.join(image_dir, image_filename(p.url))
+          for p in paintings}
+  todo = [p for p in paintings
+          if not (os.path.exists(dest[p.url]) and
+                  os.path.getsize(dest[p.url]) > 0)]
+  if todo and check_source:
+    hosts = _hosts(todo)
+    why = [download_lib.unreachable(h) for h in hosts[:3]]
+    if all(why):
+      raise DataError(f'cannot reach {hosts[0]} ({why[0]}); {len(todo)} of '
+                      f'{len(paintings)} images still to download: check the '
+                      'network and run again.')
+  stop = threading.Event()
+  results, interrupted = download_lib.run_all(
+      todo, lambda p: _fetch(p.url, dest[p.url], retries, timeout, stop),
+      workers, stop)
+  counts = {'downloaded': 0, 'already present': len(paintings) - len(todo),
+            'lost': 0, 'not tried': 0}
   lost = {}
-  with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-    futures = {pool.submit(_fetch, p.url,
-                           os.path.join(image_dir, image_filename(p.url)),
-                           retries, timeout): p.url for p in paintings}
-    for future in concurrent.futures.as_completed(futures):
-      result = future.result()
-      if result == 'ok':
-        counts['downloaded'] += 1
-      elif result == 'exists':
-        counts['already present'] += 1
-      else:
-        counts['lost'] += 1
-        lost[futures[future]] = result
-  with open(os.path.join(manual_dir, 'download_report.json'), 'w') as f:
-    json.dump({'counts': counts, 'lost': lost}, f, indent=1)
+  for p, result in zip(todo, results, strict=True):
+    if result == 'ok':
+      counts['downloaded'] += 1
+    elif result == 'exists':
+      counts['already present'] += 1
+    elif result == download_lib.STOPPED:
+      counts['not tried'] += 1
+    else:
+      counts['lost'] += 1
+      lost[p.url] = result
+  report = {'counts': counts, 'lost': dict(sorted(lost.items()))}
+  if interrupted:
+    report['interrupted'] = True
+  files.write_atomically(os.path.join(manual_dir, 'download_report.json'),
+                         json.dumps(report, indent=1).encode())
+  if interrupted:  # The report is written; the caller still sees Ctrl-C.
+    raise KeyboardInterrupt
   return counts
 
 
@@ -209,33 +253,68 @@ class OxfordPaintings(tfds.core.GeneratorBasedBuilder):
       logging.warning('oxford_paintings: skipped %d image(s): %s.', n, reason)
 
 
+def _summary(paintings: int, counts: Dict[str, int], manual_dir: str) -> str:
+  text = (f'{paintings} paintings: {counts["downloaded"]} downloaded, '
+          f'{counts["already present"]} already present, {counts["lost"]} '
+          'lost')
+  if counts.get('not tried'):
+    text += f', {counts["not tried"]} not tried'
+  return text + (f' (see {os.path.join(manual_dir, "download_report.json")};'
+                 ' run again to continue).')
+
+
 def main(argv: Sequence[str]) -> None:
-  from absl import flags
   flags_ = flags.FLAGS
+  if len(argv) > 1:
+    raise DataError(f'unexpected arguments: {" ".join(argv[1:])}.')
   if not flags_.spreadsheet:
-    raise SystemExit('error: pass --spreadsheet=painting_dataset_2018.xlsx')
+    raise DataError('pass --spreadsheet=painting_dataset_2018.xlsx (or its '
+                    'CSV export).')
+  if not os.path.isfile(flags_.spreadsheet):
+    raise DataError(f'--spreadsheet={flags_.spreadsheet}: no such file.')
+  for name in ('workers',):
+    if flags_[name].value < 1:
+      raise DataError(f'--{name}={flags_[name].value} must be at least 1.')
+  if not flags_.timeout > 0:
+    raise DataError(f'--timeout={flags_.timeout} must be positive (seconds).')
   manual_dir = os.path.expanduser(flags_.manual_dir or os.path.join(
       flags_.data_dir or '~/tensorflow_datasets', 'downloads', 'manual'))
-  os.makedirs(manual_dir, exist_ok=True)
+  try:
+    os.makedirs(manual_dir, exist_ok=True)
+  except OSError as e:
+    raise DataError(f'cannot write to {manual_dir} ({e.strerror}); choose a '
+                    'folder you can write to with --manual_dir.') from e
   name = os.path.basename(flags_.spreadsheet)
   target = os.path.join(manual_dir, name if name in SPREADSHEET_NAMES else (
       SPREADSHEET_NAMES[0] if name.endswith('xlsx') else SPREADSHEET_NAMES[1]))
   if os.path.abspath(flags_.spreadsheet) != os.path.abspath(target):
-    with open(flags_.spreadsheet, 'rb') as src, open(target, 'wb') as dst:
-      dst.write(src.read())
-  paintings = read_spreadsheet(target)
-  counts = download(paintings, manual_dir, flags_.workers, flags_.retries,
-                    flags_.timeout)
-  print(f'{len(paintings)} paintings: {counts["downloaded"]} downloaded, '
-        f'{counts["already present"]} already present, {counts["lost"]} lost '
-        f'(see {os.path.join(manual_dir, "download_report.json")}). Now train '
-        'with --config.dataset=oxford_paintings.')
-  del argv
+    with open(flags_.spreadsheet, 'rb') as src:
+      files.write_atomically(target, src.read())
+  try:
+    paintings = read_spreadsheet(target)
+  except Exception as e:  # noqa: BLE001  (csv, zip and openpyxl errors)
+    raise DataError(f'{flags_.spreadsheet} is not a readable Oxford Paintings '
+                    f'spreadsheet ({type(e).__name__}: {e}); pass the '
+                    'painting_dataset_2018.xlsx or its CSV export.') from e
+  if not paintings:
+    raise DataError(f'{flags_.spreadsheet} lists no painting with an image '
+                    'URL and a split (train, validation, test).')
+  try:
+    counts = download(paintings, manual_dir, flags_.workers, flags_.retries,
+                      flags_.timeout)
+  except KeyboardInterrupt:
+    report = os.path.join(manual_dir, 'download_report.json')
+    with open(report, encoding='utf-8') as f:
+      counts = json.load(f)['counts']
+    print('interrupted: ' + _summary(len(paintings), counts, manual_dir),
+          file=sys.stderr)
+    sys.exit(130)
+  print(_summary(len(paintings), counts, manual_dir) +
+        ' Now train with --config.dataset=oxford_paintings.')
 
 
 if __name__ == '__main__':
-  from absl import app
-  from absl import flags
+  from colorjax import runtime  # pylint: disable=g-import-not-at-top
   flags.DEFINE_string('spreadsheet', None, 'painting_dataset_2018.xlsx or .csv')
   flags.DEFINE_string('manual_dir', None, 'Default: DATA_DIR/downloads/'
                       'manual, where TFDS looks.')
@@ -244,5 +323,4 @@ if __name__ == '__main__':
   flags.DEFINE_integer('workers', 16, 'Parallel downloads.')
   flags.DEFINE_integer('retries', 3, 'Retries per image (not for 404/410).')
   flags.DEFINE_float('timeout', 30.0, 'Seconds per request.')
-  app.run(main)
-  sys.exit(0)
+  runtime.run_tool(main)

@@ -26,7 +26,6 @@ writes the report and leaves only whole files. What could not be built is
 listed in `DIR/build_report.json` and counted on the last line.
 """
 
-import concurrent.futures
 import csv
 import hashlib
 import io
@@ -141,7 +140,7 @@ def _build_one(row: Dict[str, str], out: str, o: _Options) -> str:
     return 'refused: the name would write outside the folder'
   path = os.path.join(out, row['file'])
   if o.stop.is_set():
-    return 'stopped'
+    return download_lib.STOPPED
   try:
     data = convert(download_lib.fetch_bytes(
         source_url(row, o.base), o.retries, o.timeout, o.max_bytes,
@@ -158,7 +157,7 @@ def _build_one(row: Dict[str, str], out: str, o: _Options) -> str:
 
 def _count(result: str, name: str, counts: Dict[str, int],
            failed: Dict[str, str]) -> None:
-  if result == 'stopped':
+  if result == download_lib.STOPPED:
     counts['not tried'] += 1
   elif result in counts:
     counts[result] += 1
@@ -224,28 +223,10 @@ def build(out: str, rows: Optional[Sequence[Dict[str, str]]] = None,
   counts = {'built': 0, 'present': len(rows) - len(todo), 'different': 0,
             'failed': 0, 'not tried': 0}
   failed = {}
-  interrupted = False
-  pool = concurrent.futures.ThreadPoolExecutor(max(1, workers))
-  futures, seen = {}, set()
-  try:  # From the first submission: a Ctrl-C at any point stops the workers.
-    for r in todo:
-      futures[pool.submit(_build_one, r, out, options)] = r['file']
-    for future in concurrent.futures.as_completed(futures):
-      seen.add(future)
-      _count(future.result(), futures[future], counts, failed)
-  except KeyboardInterrupt:
-    # Stop now: queued files are cancelled, running ones abandon their
-    # download within download.READ_TIMEOUT; nothing half-written stays.
-    interrupted = True
-    options.stop.set()
-    pool.shutdown(wait=True, cancel_futures=True)
-    for future, name in futures.items():
-      if future not in seen:
-        _count('stopped' if future.cancelled() else future.result(), name,
-               counts, failed)
-    counts['not tried'] += len(todo) - len(futures)  # Never submitted.
-  finally:
-    pool.shutdown(wait=True, cancel_futures=True)
+  results, interrupted = download_lib.run_all(
+      todo, lambda r: _build_one(r, out, options), workers, options.stop)
+  for r, result in zip(todo, results, strict=True):
+    _count(result, r['file'], counts, failed)
   report = {'counts': counts, 'failed': dict(sorted(failed.items()))}
   if interrupted:
     report['interrupted'] = True
