@@ -4,7 +4,6 @@ import csv
 import http.server
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import threading
 import time
 
 import cv2
+import http_fakes
 import numpy as np
 import openpyxl
 import pytest
@@ -151,27 +151,6 @@ def test_an_unreachable_host_is_one_line_in_seconds(tmp_path):
   assert not os.listdir(tmp_path / 'images')
 
 
-class _Drip(http.server.BaseHTTPRequestHandler):
-  """Promises 10 kB and sends a byte every 0.2 s."""
-  fetching = threading.Event()  # Set by the first download.
-
-  def do_GET(self):  # noqa: N802
-    self.fetching.set()
-    self.send_response(200)
-    self.send_header('Content-Length', '10000')
-    self.end_headers()
-    try:
-      for _ in range(10000):
-        self.wfile.write(b'x')
-        self.wfile.flush()
-        time.sleep(0.2)
-    except OSError:
-      pass
-
-  def log_message(self, *args):
-    pass
-
-
 def _spreadsheet(path, urls):
   with open(path, 'w', newline='') as f:
     writer = csv.writer(f)
@@ -181,32 +160,17 @@ def _spreadsheet(path, urls):
 
 
 def test_ctrl_c_stops_the_download_with_the_report_written(tmp_path):
-  httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _Drip)
-  httpd.daemon_threads = True
-  threading.Thread(target=httpd.serve_forever, daemon=True).start()
-  base = f'http://127.0.0.1:{httpd.server_address[1]}'
+  httpd, base = http_fakes.serve(http_fakes.Drip)
   sheet = _spreadsheet(tmp_path / 'sheet.csv',
                        [f'{base}/p{i}.jpg' for i in range(40)])
   manual = tmp_path / 'manual'
   try:
-    proc = subprocess.Popen(
+    returncode, stderr, stopped_in = http_fakes.interrupt_while_fetching(
         [sys.executable, '-m', 'colorjax.datasets.oxford_paintings',
-         f'--spreadsheet={sheet}', f'--manual_dir={manual}', '--workers=8'],
-        env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
-        # As at a terminal: pytest-xdist's workers ignore SIGINT.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    _Drip.fetching.clear()
-    deadline = time.monotonic() + 120
-    while not _Drip.fetching.wait(0.2):  # Until downloads are running.
-      assert time.monotonic() < deadline and proc.poll() is None
-    proc.send_signal(signal.SIGINT)
-    start = time.monotonic()
-    _, stderr = proc.communicate(timeout=30)
-    stopped_in = time.monotonic() - start
+         f'--spreadsheet={sheet}', f'--manual_dir={manual}', '--workers=8'])
   finally:
     httpd.shutdown()
-  assert proc.returncode == 130, stderr[-2000:]
+  assert returncode == 130, stderr[-2000:]
   assert stopped_in < 8
   assert stderr.strip().splitlines()[-1].startswith(
       'interrupted: 40 paintings: 0 downloaded, 0 already present, 0 lost, '

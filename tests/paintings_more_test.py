@@ -7,17 +7,15 @@ import http.server
 import io
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 
+import http_fakes
 import numpy as np
 from PIL import Image
 import pytest
-from tiny import subprocess_env
 
 from colorjax import configs
 from colorjax.config_validation import validate_config
@@ -125,13 +123,6 @@ def test_a_missing_corpus_names_the_command_that_builds_it(tmp_path):
     validate_config(config, 1)
 
 
-def _serve(tmp_path, handler_class):
-  httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler_class)
-  httpd.daemon_threads = True
-  threading.Thread(target=httpd.serve_forever, daemon=True).start()
-  return httpd, f'http://127.0.0.1:{httpd.server_address[1]}'
-
-
 def _manifest(tmp_path, rows):
   manifest = tmp_path / 'manifest.tsv'
   with open(manifest, 'w', newline='') as f:
@@ -178,39 +169,8 @@ def test_sha256_refuses_swapped_sources_and_rebuilds_torn_files(server,
   assert (out / 'p2.jpg').exists()  # Kept, as asked, and counted.
 
 
-class _Drip(http.server.BaseHTTPRequestHandler):
-  """Promises 10 kB and sends a byte every 0.2 s; or, for /big/, 5 MB."""
-  fetching = threading.Event()  # Set by the first download.
-
-  def do_GET(self):  # noqa: N802
-    self.fetching.set()
-    if self.path.startswith('/big/'):
-      self.send_response(200)
-      self.send_header('Content-Length', str(5 << 20))
-      self.end_headers()
-      self.wfile.write(b'x' * (5 << 20))
-      return
-    self.send_response(200)
-    self.send_header('Content-Length', '10000')
-    self.end_headers()
-    try:
-      for _ in range(10000):
-        self.wfile.write(b'x')
-        self.wfile.flush()
-        time.sleep(0.2)
-    except OSError:
-      pass
-
-  def do_HEAD(self):  # noqa: N802
-    self.send_response(200)
-    self.end_headers()
-
-  def log_message(self, *args):
-    pass
-
-
 def test_a_file_has_a_size_cap_and_a_deadline(tmp_path):
-  httpd, base = _serve(tmp_path, _Drip)
+  httpd, base = http_fakes.serve(http_fakes.Drip)
   try:
     rows = [_row(0), dict(_row(1), source_repo='big/r')]
     out = tmp_path / 'out'
@@ -228,28 +188,15 @@ def test_a_file_has_a_size_cap_and_a_deadline(tmp_path):
 
 
 def test_ctrl_c_stops_promptly_with_the_report_written(tmp_path):
-  httpd, base = _serve(tmp_path, _Drip)
+  httpd, base = http_fakes.serve(http_fakes.Drip)
   out = tmp_path / 'out'
   try:
-    proc = subprocess.Popen(
+    returncode, stderr, stopped_in = http_fakes.interrupt_while_fetching(
         [sys.executable, '-m', 'colorjax.datasets.paintings_more',
-         f'--out={out}', f'--source={base}', '--workers=8'],
-        env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
-        # As at a terminal: pytest-xdist's workers ignore SIGINT, and a
-        # child inherits that.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    _Drip.fetching.clear()
-    deadline = time.monotonic() + 120
-    while not _Drip.fetching.wait(0.2):  # Until downloads are running.
-      assert time.monotonic() < deadline and proc.poll() is None
-    proc.send_signal(signal.SIGINT)
-    start = time.monotonic()
-    _, stderr = proc.communicate(timeout=30)
-    stopped_in = time.monotonic() - start
+         f'--out={out}', f'--source={base}', '--workers=8'])
   finally:
     httpd.shutdown()
-  assert proc.returncode == 130, stderr[-2000:]
+  assert returncode == 130, stderr[-2000:]
   assert stopped_in < 8
   last = stderr.strip().splitlines()[-1]
   assert last.startswith(f'interrupted: {out}: 0 built, 0 already there, ')

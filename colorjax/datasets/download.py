@@ -1,12 +1,15 @@
 """HTTP downloads for the dataset builders: retried, bounded and stoppable."""
 
 import concurrent.futures
+import json
 import threading
 import time
 from typing import Callable, List, Optional, Sequence, Tuple, TypeVar
 import urllib.error
 import urllib.parse
 import urllib.request
+
+from colorjax import files
 
 T = TypeVar('T')
 CHUNK = 1 << 16
@@ -147,3 +150,13 @@ def run_all(items: Sequence[T], work: Callable[[T], str], workers: int,
   finally:
     pool.shutdown(wait=True, cancel_futures=True)
   return results, interrupted
+
+
+def write_report(path: str, report: dict, interrupted: bool) -> None:
+  """Writes a builder's JSON report atomically, marked `interrupted` after
+  a Ctrl-C, and then raises KeyboardInterrupt again for the caller."""
+  if interrupted:
+    report = {**report, 'interrupted': True}
+  files.write_atomically(path, json.dumps(report, indent=1).encode())
+  if interrupted:
+    raise KeyboardInterrupt

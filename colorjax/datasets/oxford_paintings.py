@@ -195,13 +195,9 @@ def download(paintings: Sequence[Painting], manual_dir: str, workers: int = 16,
     else:
       counts['lost'] += 1
       lost[p.url] = result
-  report = {'counts': counts, 'lost': dict(sorted(lost.items()))}
-  if interrupted:
-    report['interrupted'] = True
-  files.write_atomically(os.path.join(manual_dir, 'download_report.json'),
-                         json.dumps(report, indent=1).encode())
-  if interrupted:  # The report is written; the caller still sees Ctrl-C.
-    raise KeyboardInterrupt
+  download_lib.write_report(
+      os.path.join(manual_dir, 'download_report.json'),
+      {'counts': counts, 'lost': dict(sorted(lost.items()))}, interrupted)
   return counts
 
 

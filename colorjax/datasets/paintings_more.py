@@ -228,12 +228,8 @@ def build(out: str, rows: Optional[Sequence[Dict[str, str]]] = None,
   for r, result in zip(todo, results, strict=True):
     _count(result, r['file'], counts, failed)
   report = {'counts': counts, 'failed': dict(sorted(failed.items()))}
-  if interrupted:
-    report['interrupted'] = True
-  files.write_atomically(os.path.join(out, 'build_report.json'),
-                         json.dumps(report, indent=1).encode())
-  if interrupted:  # The report is written; the caller still sees Ctrl-C.
-    raise KeyboardInterrupt
+  download_lib.write_report(os.path.join(out, 'build_report.json'), report,
+                            interrupted)
   return report
 
 
