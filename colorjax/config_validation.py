@@ -39,30 +39,30 @@ def valid_cast(cast) -> bool:
           and (tuple(cast) == (0, 0) or 0 <= cast[0] < cast[1] <= 150))
 
 
+def _parse_numbers(values, valid, flag: str, what: str) -> tuple:
+  """The numbers of a command-line list if `valid` takes them; else a
+  ConfigError naming the flag and `what` it must be."""
+  try:
+    numbers = tuple(float(v) for v in values)
+  except ValueError:
+    numbers = ()
+  if not valid(numbers):
+    raise ConfigError(f'{flag}={",".join(values)} must be {what}.')
+  return numbers
+
+
 def parse_cast(values, flag: str = '--cast_chroma') -> tuple:
   """The (lo, hi) of a command-line list ('15', '20'); ConfigError naming
   the flag if it is not one."""
-  try:
-    cast = tuple(float(v) for v in values)
-  except ValueError:
-    cast = ()
-  if not valid_cast(cast):
-    raise ConfigError(f'{flag}={",".join(values)} must be lo,hi {CAST_RULE},'
-                      ' e.g. 15,20.')
-  return cast
+  return _parse_numbers(values, valid_cast, flag,
+                        f'lo,hi {CAST_RULE}, e.g. 15,20')
 
 
 def parse_gate(values, flag: str = '--hint_gate') -> tuple:
   """The gate of a command-line list ('0.5', '0.15', '0.35'); ConfigError
   naming the flag if it is not one."""
-  try:
-    gate = tuple(float(v) for v in values)
-  except ValueError:
-    gate = ()
-  if not valid_gate(gate):
-    raise ConfigError(f'{flag}={",".join(values)} must be reach,low,high '
-                      f'{GATE_RULE}, e.g. 0.5,0.15,0.35.')
-  return gate
+  return _parse_numbers(values, valid_gate, flag,
+                        f'reach,low,high {GATE_RULE}, e.g. 0.5,0.15,0.35')
 
 
 def downsampling_factor(config: ml_collections.ConfigDict) -> int:
