@@ -36,12 +36,6 @@ _PIXEL_MEANS = (names.DELTA_E, names.LAB_ACC_TERM, names.LAB_ACC_NAZERI,
                 names.AB_AUC, names.MEAN_ABS_DL)
 
 
-def _opponent(rgb: jax.Array):
-  rgb = rgb * 255.0
-  return rgb[..., 0] - rgb[..., 1], 0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[
-      ..., 2]
-
-
 @jax.jit
 def _strip_sums(pred: jax.Array, true: jax.Array, mask: jax.Array):
   """Sums over one strip (1, R + 2r, W, 3 sRGB in 0-255; mask (1, R + 2r,
@@ -66,7 +60,7 @@ def _strip_sums(pred: jax.Array, true: jax.Array, mask: jax.Array):
   sums['count'] = n
   sums['sse'] = jnp.sum(jnp.square(pred_rgb - true_rgb) * own[..., None])
   for side, rgb in (('pred', pred_rgb), ('true', true_rgb)):
-    rg, yb = _opponent(rgb)
+    rg, yb = metrics.opponent(rgb)
     for name, v in (('rg', rg), ('yb', yb)):
       sums[f'{side}_{name}'] = jnp.sum(v * own)
       sums[f'{side}_{name}2'] = jnp.sum(jnp.square(v) * own)
@@ -80,9 +74,10 @@ def _strip_sums(pred: jax.Array, true: jax.Array, mask: jax.Array):
 def _colourfulness(sums: Dict[str, float], side: str) -> float:
   n = sums['count']
   mean = {c: sums[f'{side}_{c}'] / n for c in ('rg', 'yb')}
-  var = sum(max(sums[f'{side}_{c}2'] / n - mean[c]**2, 0.0)
-            for c in ('rg', 'yb'))
-  return float(np.sqrt(var) + 0.3 * np.hypot(mean['rg'], mean['yb']))
+  var = {c: max(sums[f'{side}_{c}2'] / n - mean[c]**2, 0.0)
+         for c in ('rg', 'yb')}
+  return float(metrics.colourfulness_of_moments(mean['rg'], mean['yb'],
+                                                var['rg'], var['yb']))
 
 
 def _strip(image: np.ndarray, rows: np.ndarray,

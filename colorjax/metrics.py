@@ -297,19 +297,29 @@ def ssim_map(pred_rgb: jax.Array, true_rgb: jax.Array, sigma: float = 1.5,
   return s, blur(mask[..., None].astype(s.dtype))[..., 0] > 1 - 1e-4
 
 
+def opponent(rgb: jax.Array) -> Tuple[jax.Array, jax.Array]:
+  """Hasler & Suesstrunk's opponent channels (rg, yb) of RGB in [0, 1], on
+  the 0-255 scale as in the paper."""
+  rgb = rgb * 255.0
+  return (rgb[..., 0] - rgb[..., 1],
+          0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[..., 2])
+
+
+def colourfulness_of_moments(mean_rg, mean_yb, var_rg, var_yb):
+  """Hasler & Suesstrunk's colourfulness from the opponent channels' means
+  and variances (arrays or floats): grey is 0, vivid photos ~100."""
+  return ((var_rg + var_yb) ** 0.5 +
+          0.3 * (mean_rg ** 2 + mean_yb ** 2) ** 0.5)
+
+
 def colourfulness(rgb: jax.Array, mask: Optional[jax.Array] = None
                   ) -> jax.Array:
-  """Hasler & Suesstrunk (2003) colourfulness per image, RGB in [0, 1].
-
-  Computed on the 0-255 scale, as in the paper: grey is 0, vivid photos ~100.
-  """
-  rgb = rgb * 255.0
-  rg = rgb[..., 0] - rgb[..., 1]
-  yb = 0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[..., 2]
+  """Hasler & Suesstrunk (2003) colourfulness per image, RGB in [0, 1]."""
+  rg, yb = opponent(rgb)
   mean_rg, mean_yb = _mean(rg, mask), _mean(yb, mask)
   var = lambda v, m: _mean(jnp.square(v - m[..., None, None]), mask)
-  std = jnp.sqrt(var(rg, mean_rg) + var(yb, mean_yb))
-  return std + 0.3 * jnp.sqrt(mean_rg**2 + mean_yb**2)
+  return colourfulness_of_moments(mean_rg, mean_yb, var(rg, mean_rg),
+                                  var(yb, mean_yb))
 
 
 def score_rgb(pred_rgb: jax.Array, true_rgb: jax.Array,
