@@ -8,8 +8,8 @@ and only sums leave it: of every per-pixel metric over the strip's own rows,
 of SSIM over the windows centred in them, of the squared error, and of the
 opponent colour channels and their squares (the colourfulness), and the
 counts of the projected a, b of the sliced Wasserstein distance
-(`metrics.SwdHistograms`). The values equal `score_rgb`'s, the distance
-within `metrics.SWD_BIN` (tests/metrics_test.py); the memory is a strip's,
+(`swd.SwdHistograms`). The values equal `score_rgb`'s, the distance
+within `swd.SWD_BIN` (tests/metrics_test.py); the memory is a strip's,
 whatever the painting's size.
 """
 
@@ -24,6 +24,7 @@ from colorjax import color
 from colorjax import metrics
 from colorjax import names
 from colorjax import sources
+from colorjax import swd
 from colorjax.errors import is_out_of_memory
 from colorjax.errors import one_line
 
@@ -108,7 +109,7 @@ def score(pred: np.ndarray, true: np.ndarray) -> Dict[str, np.ndarray]:
   cols = np.arange(-(-w // WIDTH_BUCKET) * WIDTH_BUCKET)
   inside_cols = (cols < w)[None, :]
   totals = {}
-  swd = metrics.SwdHistograms()
+  histograms = swd.SwdHistograms()
   for y in range(0, h, STRIP_ROWS):
     rows = np.arange(y - _R, y + STRIP_ROWS + _R)
     mask = (((rows >= 0) & (rows < h))[:, None] & inside_cols).astype(
@@ -118,7 +119,7 @@ def score(pred: np.ndarray, true: np.ndarray) -> Dict[str, np.ndarray]:
     for k, v in sums.items():
       totals[k] = totals.get(k, 0.0) + float(v)
     own = mask[_R:_R + STRIP_ROWS] > 0
-    swd.add(pab[own], tab[own])
+    histograms.add(pab[own], tab[own])
   n = max(totals['count'], 1e-6)
   out = {k: totals[k] / n for k in _PIXEL_MEANS}
   out[names.PSNR] = 10 * np.log10(1.0 / max(totals['sse'] / (3 * n), 1e-12))
@@ -127,7 +128,7 @@ def score(pred: np.ndarray, true: np.ndarray) -> Dict[str, np.ndarray]:
   out[names.COLOURFULNESS_TRUE] = _colourfulness(totals, 'true')
   out[names.DELTA_CF] = abs(out[names.COLOURFULNESS] -
                             out[names.COLOURFULNESS_TRUE])
-  out[names.AB_SWD] = swd.distance()
+  out[names.AB_SWD] = histograms.distance()
   return {k: np.asarray([v], np.float32) for k, v in out.items()}
 
 

@@ -1,7 +1,7 @@
 """Scores colourisation with N simulated hints, as Zhang, Zhu et al. 2017 did.
 
 For each hint count N, every image gets N points drawn from its ground truth
-with a fixed seed (`colorjax.hints.simulate`: uniform positions, squares of
+with a fixed seed (`colorjax.hint_simulation.simulate`: uniform positions, squares of
 1-3 px at 32 px revealing their mean a, b), and the same points go to every
 method that reads hints:
 
@@ -30,6 +30,7 @@ from colorjax import color
 from colorjax import files
 from colorjax import full_res_metrics
 from colorjax import hint_files
+from colorjax import hint_simulation
 from colorjax import hints as hints_lib
 from colorjax import image_io
 from colorjax import metrics
@@ -52,10 +53,10 @@ def simulate_fixed(true_ab: np.ndarray, count: int, seed: int,
   if count == 0:
     return (np.zeros(true_ab.shape, np.float32),
             np.zeros(true_ab.shape[:-1] + (1,), np.float32))
-  hint_ab, mask = hints_lib.simulate(
+  hint_ab, mask = hint_simulation.simulate(
       _key(seed, count, index), jnp.asarray(true_ab),
       jnp.full((b,), count, jnp.int32), count,
-      hints_lib.patch_sizes(max(h, true_ab.shape[2])))
+      hint_simulation.patch_sizes(max(h, true_ab.shape[2])))
   return np.asarray(hint_ab), np.asarray(mask)
 
 

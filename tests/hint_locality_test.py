@@ -13,6 +13,7 @@ import tiny
 from colorjax import color
 from colorjax import evaluate
 from colorjax import hint_locality
+from colorjax import hint_simulation
 from colorjax import hints
 from colorjax import models
 from colorjax import tables
@@ -64,7 +65,7 @@ def test_local_propagation_solves_its_system_and_reach_widens_it():
   rgb = np.random.RandomState(3).randint(0, 256, (2, 8, 8, 3)).astype(np.uint8)
   rgb = np.repeat(np.repeat(rgb, 4, 1), 4, 2)
   l, ab = color.rgb_uint8_to_model(rgb, 110.0)
-  h, m = hints.simulate(jax.random.PRNGKey(0), ab, jnp.asarray([2, 6]), 6,
+  h, m = hint_simulation.simulate(jax.random.PRNGKey(0), ab, jnp.asarray([2, 6]), 6,
                         (1, 2))
   for reach in (0.1, 0.3):
     blend = np.asarray(hints.propagate_local(l, h, m, PRIOR, reach, 400)[2])
@@ -339,7 +340,7 @@ def test_salient_points_gives_colourful_patch_images_one_to_n_hints():
   ab = jnp.asarray(rng.uniform(-0.5, 0.5, (64, 16, 16, 2)), jnp.float32)
 
   def points(p_salient):
-    sim = hints.Simulation(p_none=0.05, max_points=32, patch_sizes=(1,),
+    sim = hint_simulation.Simulation(p_none=0.05, max_points=32, patch_sizes=(1,),
                            p_salient=p_salient, salient_points=2)
     _, mask, _ = sim.draw(jax.random.PRNGKey(3), ab)
     return np.asarray(mask).sum((1, 2, 3))

@@ -16,6 +16,7 @@ from colorjax import colorize
 from colorjax import evaluate
 from colorjax import hint_eval
 from colorjax import hint_files
+from colorjax import hint_simulation
 from colorjax import hints
 from colorjax import models
 from colorjax import tables
@@ -39,7 +40,7 @@ def test_simulated_hints_reveal_patch_means_and_counts():
   rgb = _paintings(8)
   _, ab = color.rgb_uint8_to_model(rgb, 110.0)
   counts = jnp.asarray([0, 1, 2, 3, 5, 8, 8, 8])
-  hint_ab, mask = hints.simulate(jax.random.PRNGKey(0), ab, counts, 8, (1,))
+  hint_ab, mask = hint_simulation.simulate(jax.random.PRNGKey(0), ab, counts, 8, (1,))
   assert hint_ab.shape == ab.shape and mask.shape == ab.shape[:-1] + (1,)
   # 1-px patches: each hint is that pixel's own a, b; counts are respected
   # (two points may land on one pixel).
@@ -51,14 +52,14 @@ def test_simulated_hints_reveal_patch_means_and_counts():
                              atol=1e-4)
   # Larger patches reveal their mean: a uniform image gives its own colour.
   flat = jnp.broadcast_to(jnp.asarray([0.2, -0.3]), (2, 16, 16, 2))
-  h, m = hints.simulate(jax.random.PRNGKey(1), flat, jnp.asarray([4, 4]), 4,
+  h, m = hint_simulation.simulate(jax.random.PRNGKey(1), flat, jnp.asarray([4, 4]), 4,
                         (3,))
   np.testing.assert_allclose(np.asarray(h)[np.asarray(m[..., 0]) > 0],
                              [[0.2, -0.3]] * int(np.sum(m)), atol=1e-4)
 
 
 def test_training_counts_are_geometric():
-  n = np.asarray(hints.training_counts(jax.random.PRNGKey(0), 20_000, 0.125,
+  n = np.asarray(hint_simulation.training_counts(jax.random.PRNGKey(0), 20_000, 0.125,
                                        32))
   assert abs((n == 0).mean() - 0.125) < 0.01  # About 1/8 get no hint.
   assert abs(n.mean() - 7) < 0.3 and n.max() <= 32
@@ -67,7 +68,7 @@ def test_training_counts_are_geometric():
 def test_propagation_converges_to_levins_solve():
   rgb = _paintings(3)
   l, ab = color.rgb_uint8_to_model(rgb, 110.0)
-  hint_ab, mask = hints.simulate(jax.random.PRNGKey(2), ab,
+  hint_ab, mask = hint_simulation.simulate(jax.random.PRNGKey(2), ab,
                                  jnp.asarray([3, 10, 20]), 20, (1, 2, 3))
   prior = np.asarray([0.05, 0.1], np.float32)
   exact = np.stack([hints.levin(np.asarray(l[i]), np.asarray(hint_ab[i]),

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import threading
 import time
-from typing import List, Tuple
+from typing import Callable, List, Tuple
 
 from tiny import subprocess_env
 
@@ -50,20 +50,26 @@ class Drip(http.server.BaseHTTPRequestHandler):
     pass
 
 
-def interrupt_while_fetching(command: List[str]) -> Tuple[int, str, float]:
-  """Runs `command`, sends it SIGINT once a `Drip` download has begun, and
-  returns (exit status, stderr, seconds it took to stop)."""
-  proc = subprocess.Popen(
-      command, env=subprocess_env(), stdout=subprocess.PIPE,
-      stderr=subprocess.PIPE, text=True,
-      # As at a terminal: pytest-xdist's workers ignore SIGINT, and a child
-      # inherits that.
-      preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-  Drip.fetching.clear()
-  deadline = time.monotonic() + 120
-  while not Drip.fetching.wait(0.2):  # Until downloads are running.
-    assert time.monotonic() < deadline and proc.poll() is None
-  proc.send_signal(signal.SIGINT)
-  start = time.monotonic()
-  _, stderr = proc.communicate(timeout=30)
-  return proc.returncode, stderr, time.monotonic() - start
+def interrupt_while_fetching(command_for: Callable[[str], List[str]]
+                             ) -> Tuple[int, str, float]:
+  """Serves `Drip`, runs `command_for(its base URL)`, sends it SIGINT once a
+  download has begun, and returns (exit status, stderr, seconds it took to
+  stop)."""
+  httpd, base = serve(Drip)
+  try:
+    proc = subprocess.Popen(
+        command_for(base), env=subprocess_env(), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+        # As at a terminal: pytest-xdist's workers ignore SIGINT, and a
+        # child inherits that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    Drip.fetching.clear()
+    deadline = time.monotonic() + 120
+    while not Drip.fetching.wait(0.2):  # Until downloads are running.
+      assert time.monotonic() < deadline and proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    start = time.monotonic()
+    _, stderr = proc.communicate(timeout=30)
+    return proc.returncode, stderr, time.monotonic() - start
+  finally:
+    httpd.shutdown()

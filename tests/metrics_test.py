@@ -9,6 +9,7 @@ from skimage import metrics as skmetrics
 from colorjax import color
 from colorjax import metrics
 from colorjax import names
+from colorjax import swd
 
 # Sharma, Wu & Dalal (2005), Table 1: L1, a1, b1, L2, a2, b2, dE00.
 SHARMA_2005 = np.array([
@@ -199,7 +200,7 @@ def test_sliced_wasserstein_ignores_where_the_colours_are():
   lab = _lab_image(rng)
   flat = lab.reshape(2, -1, 3)
   moved = flat[:, rng.permutation(flat.shape[1])].reshape(lab.shape)
-  np.testing.assert_allclose(metrics.sliced_wasserstein_ab(moved, lab), 0,
+  np.testing.assert_allclose(swd.sliced_wasserstein_ab(moved, lab), 0,
                              atol=1e-5)
   # Delta-E, by contrast, charges for every moved pixel.
   assert float(np.mean(metrics.delta_e_ciede2000(moved, lab))) > 5
@@ -210,7 +211,7 @@ def test_sliced_wasserstein_of_a_shift_is_two_over_pi_of_its_length():
   lab = _lab_image(rng)
   for d in ((6.0, -8.0), (-3.0, 2.0)):
     shifted = lab + np.array((0.0,) + d, np.float32)
-    np.testing.assert_allclose(metrics.sliced_wasserstein_ab(shifted, lab),
+    np.testing.assert_allclose(swd.sliced_wasserstein_ab(shifted, lab),
                                2 / np.pi * np.hypot(*d), rtol=5e-3)  # 16 angles.
 
 
@@ -221,7 +222,7 @@ def test_sliced_wasserstein_of_grey_against_two_opposite_colours():
   lab[..., 0] = 50
   lab[:, :2, :, 1], lab[:, 2:, :, 1] = 30, -30
   grey = lab * np.array([1, 0, 0], np.float32)
-  np.testing.assert_allclose(metrics.sliced_wasserstein_ab(grey, lab),
+  np.testing.assert_allclose(swd.sliced_wasserstein_ab(grey, lab),
                              30 * 2 / np.pi, rtol=5e-3)
 
 
@@ -234,13 +235,13 @@ def test_swd_histograms_added_in_parts_are_within_a_bin_of_the_exact_distance():
            'shifted': true + np.float32([7.3, -4.1]),
            'shuffled': rng.permutation(true)}
   for name, pred in cases.items():
-    histograms = metrics.SwdHistograms()
+    histograms = swd.SwdHistograms()
     for part in (slice(0, 1), slice(1, 1234), slice(1234, None)):
       histograms.add(pred[part], true[part])
-    exact = float(metrics.sliced_wasserstein(pred, true))
-    assert abs(histograms.distance() - exact) <= metrics.SWD_BIN, name
+    exact = float(swd.sliced_wasserstein(pred, true))
+    assert abs(histograms.distance() - exact) <= swd.SWD_BIN, name
   assert histograms.distance() == 0.0
-  assert metrics.SwdHistograms().distance() == 0.0
+  assert swd.SwdHistograms().distance() == 0.0
 
 
 def test_sliced_wasserstein_with_a_mask_is_that_of_the_valid_pixels():
@@ -249,9 +250,9 @@ def test_sliced_wasserstein_with_a_mask_is_that_of_the_valid_pixels():
   mask = np.zeros((2, 7, 9), bool)
   mask[0, :4, :5] = True
   mask[1, 1:6, 2:9] = True
-  got = metrics.sliced_wasserstein_ab(pred, true, mask)
-  want = [metrics.sliced_wasserstein_ab(pred[:1, :4, :5], true[:1, :4, :5]),
-          metrics.sliced_wasserstein_ab(pred[1:, 1:6, 2:], true[1:, 1:6, 2:])]
+  got = swd.sliced_wasserstein_ab(pred, true, mask)
+  want = [swd.sliced_wasserstein_ab(pred[:1, :4, :5], true[:1, :4, :5]),
+          swd.sliced_wasserstein_ab(pred[1:, 1:6, 2:], true[1:, 1:6, 2:])]
   np.testing.assert_allclose(got, np.concatenate(want), rtol=1e-5)
 
 
@@ -273,6 +274,6 @@ def test_full_res_strips_score_as_the_whole_image(monkeypatch, strip_rows):
   assert set(got) == set(want)
   for key in want:
     # The distance of binned a, b: within a bin of the exact one.
-    tolerance = metrics.SWD_BIN if key == names.AB_SWD else 2e-4
+    tolerance = swd.SWD_BIN if key == names.AB_SWD else 2e-4
     np.testing.assert_allclose(got[key], want[key], rtol=2e-4,
                                atol=tolerance, err_msg=key)

@@ -160,16 +160,15 @@ def _spreadsheet(path, urls):
 
 
 def test_ctrl_c_stops_the_download_with_the_report_written(tmp_path):
-  httpd, base = http_fakes.serve(http_fakes.Drip)
-  sheet = _spreadsheet(tmp_path / 'sheet.csv',
-                       [f'{base}/p{i}.jpg' for i in range(40)])
   manual = tmp_path / 'manual'
-  try:
-    returncode, stderr, stopped_in = http_fakes.interrupt_while_fetching(
-        [sys.executable, '-m', 'colorjax.datasets.oxford_paintings',
-         f'--spreadsheet={sheet}', f'--manual_dir={manual}', '--workers=8'])
-  finally:
-    httpd.shutdown()
+
+  def command(base):
+    sheet = _spreadsheet(tmp_path / 'sheet.csv',
+                         [f'{base}/p{i}.jpg' for i in range(40)])
+    return [sys.executable, '-m', 'colorjax.datasets.oxford_paintings',
+            f'--spreadsheet={sheet}', f'--manual_dir={manual}', '--workers=8']
+
+  returncode, stderr, stopped_in = http_fakes.interrupt_while_fetching(command)
   assert returncode == 130, stderr[-2000:]
   assert stopped_in < 8
   assert stderr.strip().splitlines()[-1].startswith(

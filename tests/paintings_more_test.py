@@ -188,14 +188,10 @@ def test_a_file_has_a_size_cap_and_a_deadline(tmp_path):
 
 
 def test_ctrl_c_stops_promptly_with_the_report_written(tmp_path):
-  httpd, base = http_fakes.serve(http_fakes.Drip)
   out = tmp_path / 'out'
-  try:
-    returncode, stderr, stopped_in = http_fakes.interrupt_while_fetching(
-        [sys.executable, '-m', 'colorjax.datasets.paintings_more',
-         f'--out={out}', f'--source={base}', '--workers=8'])
-  finally:
-    httpd.shutdown()
+  returncode, stderr, stopped_in = http_fakes.interrupt_while_fetching(
+      lambda base: [sys.executable, '-m', 'colorjax.datasets.paintings_more',
+                    f'--out={out}', f'--source={base}', '--workers=8'])
   assert returncode == 130, stderr[-2000:]
   assert stopped_in < 8
   last = stderr.strip().splitlines()[-1]
