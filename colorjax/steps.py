@@ -34,7 +34,7 @@ from colorjax import ab_classes
 from colorjax import batching
 from colorjax import color
 from colorjax import hint_locality
-from colorjax import hint_simulation
+from colorjax import hint_simulation as simulation_lib
 from colorjax import losses
 from colorjax import metrics as metrics_lib
 from colorjax import names
@@ -73,7 +73,7 @@ def _discriminator_update(d: NetState, l: jax.Array, ab: jax.Array,
 def train_step(state: TrainState, batch: Batch, rng: jax.Array, *,
                l1_weight: float, real_label: float, ab_scale: float,
                class_weights: Optional[jax.Array] = None,
-               hint_simulation: Optional[hint_simulation.Simulation] = None,
+               hint_simulation: Optional[simulation_lib.Simulation] = None,
                far_guard: float = 0.0
                ) -> Tuple[TrainState, Metrics]:
   """One generator update, then one discriminator update (GAN), or L1 (CNN).
@@ -256,7 +256,7 @@ class Steps:
                                 ab_scale=config.ab_scale,
                                 class_weights=class_weights,
                                 hint_simulation=(
-                                    hint_simulation.Simulation.from_config(config)
+                                    simulation_lib.Simulation.from_config(config)
                                     if config.hints.enabled else None),
                                 far_guard=float(config.hints.far_guard))
     self.train_step = jax.jit(
