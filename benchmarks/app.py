@@ -9,7 +9,7 @@ the full-resolution colourisation with those hints; the PNG encoding of the
 download). Prints the median and 90th percentile over --repeats updates,
 each with one more hint, after a compiling first one.
 
-With --clients=N: starts the page's server (`python -m colorjax.app`) on a
+With --clients=N: starts the page's server (`colorjax page`) on a
 free local port and has N clients call its HTTP endpoint `/colourise`
 (Gradio's client, each request a painting and 5 hints) for --seconds, each
 waiting for its answer before it sends the next. Prints the latency
@@ -33,10 +33,10 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from colorjax import app  # noqa: E402
-from colorjax import colorize  # noqa: E402
-from colorjax import page  # noqa: E402
 from colorjax import runtime  # noqa: E402
+from colorjax.inference import colorize  # noqa: E402
+from colorjax.page import app  # noqa: E402
+from colorjax.page import logic as page  # noqa: E402
 
 flags.DEFINE_string('workdir', None, 'A trained run.', required=True)
 flags.DEFINE_float('megapixels', 1.0, 'Painting size.')

@@ -3,7 +3,7 @@
   python benchmarks/app_screenshots.py [--workdir=W] [--output=docs] \
       [--painting=colorjax/data/shishkin_rye.jpg]
 
-Starts the page (`python -m colorjax.app`, the bundled model unless
+Starts the page (`colorjax page`, the bundled model unless
 --workdir) on a free local port, uploads the painting and saves
 `app_before.jpg` (its automatic colours); then, as a person would with the
 colour picker, a first click of blue on the sky (`app_sky.jpg`: what the
@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from colorjax import app  # noqa: E402
+from colorjax.page import app  # noqa: E402
 
 flags.DEFINE_string('workdir', None, 'A hint model\'s run (default: the '
                     'bundled model).')

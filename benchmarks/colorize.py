@@ -18,10 +18,10 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 import timing
 
-from colorjax import color
-from colorjax import colorize
-from colorjax import models
 from colorjax import runtime
+from colorjax.colour import spaces
+from colorjax.inference import colorizer as colorizer_lib
+from colorjax.nets import models
 
 flags.DEFINE_string('workdir', None, 'A training run (default: untrained).')
 flags.DEFINE_integer('work_size', 32, 'Working resolution (training size).')
@@ -34,15 +34,16 @@ def main(argv):
   del argv
   runtime.keep_freed_memory()  # As the command-line entry points do.
   if FLAGS.workdir:
-    colorizer = colorize.Colorizer.from_workdir(FLAGS.workdir,
-                                                work_size=FLAGS.work_size)
+    colorizer = colorizer_lib.Colorizer.from_workdir(
+        FLAGS.workdir, work_size=FLAGS.work_size)
   else:
     generator = models.UNetGenerator()
     variables = generator.init(
         jax.random.key(0), np.zeros((1, FLAGS.work_size, FLAGS.work_size, 1)),
         train=False)
-    colorizer = colorize.Colorizer(generator.apply, variables, FLAGS.work_size,
-                                   16, ab_scale=color.REFERENCE_AB_SCALE)
+    colorizer = colorizer_lib.Colorizer(
+        colorizer_lib.Generator(generator.apply, variables, 16,
+                                spaces.REFERENCE_AB_SCALE), FLAGS.work_size)
   rng = np.random.default_rng(0)
   image = rng.integers(0, 256, (FLAGS.size, FLAGS.size), np.uint8)
   first, times = timing.call_seconds(colorizer.colorize, image,

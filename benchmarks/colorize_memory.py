@@ -3,7 +3,7 @@
   python benchmarks/colorize_memory.py --workdir=DIR [--megapixels=1,4,16]
       [--tool=colorize|evaluate]
 
-Runs `python -m colorjax.colorize` (or `python -m colorjax.evaluate
+Runs `colorjax colorize` (or `colorjax evaluate
 --full_res --hints=0,1` on a folder holding just that painting) once per
 size, each in its own process, on a square painting of that many
 megapixels, and prints the peak resident memory (the process's maxrss), the
@@ -38,9 +38,9 @@ def _peak_mb(workdir: str, megapixels: float, folder: str) -> float:
   path = os.path.join(images, f'p{side}.png')
   cv2.imwrite(path, picture)
   code = ('import resource, runpy, sys\n'
-          f'sys.argv = ["{FLAGS.tool}"] + sys.argv[1:]\n'
+          f'sys.argv = ["colorjax", "{FLAGS.tool}"] + sys.argv[1:]\n'
           'try:\n'
-          f'  runpy.run_module("colorjax.{FLAGS.tool}", run_name="__main__")\n'
+          '  runpy.run_module("colorjax", run_name="__main__")\n'
           'finally:\n'
           '  print("maxrss_kb", resource.getrusage(resource.RUSAGE_SELF)'
           '.ru_maxrss, file=sys.stderr)\n')

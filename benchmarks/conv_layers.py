@@ -26,8 +26,8 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 import timing
 
-from colorjax import layers
 from colorjax import runtime
+from colorjax.nets import layers
 
 flags.DEFINE_integer('batch_size', 32, 'Batch size.')
 flags.DEFINE_list('impls', ['fast'], 'colorjax forms to time.')

@@ -4,7 +4,7 @@
       'U-Net, 40 epochs=workdirs/hints_cpu/eval/test_hints.json' \
       'CNN base, 40 epochs=workdirs/hints_cnn_cpu/eval_test_hints.json' ...
 
-Each argument is LABEL=REPORT, a JSON report of `python -m colorjax.evaluate
+Each argument is LABEL=REPORT, a JSON report of `colorjax evaluate
 --hints=...` (same split, same hint seed). Prints, per attempt and hint
 count, the Delta-E00 margin over Levin et al.'s propagation with the same
 points (target: at most -0.5 from 2 hints on) and the colourfulness ratio
@@ -20,7 +20,7 @@ from absl import app
 from absl import flags
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from colorjax import hint_eval  # noqa: E402
+from colorjax.evaluation import hint_eval  # noqa: E402
 
 flags.DEFINE_string('output', None, 'The figure (PNG).', required=True)
 FLAGS = flags.FLAGS

@@ -7,8 +7,8 @@ propagation, where one hint colours everything) scores the propagation's
 blend with the prior (`colorjax.hints.propagate_local`, what a hint model
 with that reach starts from and refines) on the `test` split of the run's
 dataset at its size: Delta-E00 near and far from one and three hints placed
-as a person would (`colorjax.hint_locality`), and the whole image with
-0/1/2/5/10/20 random hints (`colorjax.hint_eval`, seed 0), beside grey and
+as a person would (`colorjax.hints.locality`), and the whole image with
+0/1/2/5/10/20 random hints (`colorjax.evaluation.hint_eval`, seed 0), beside grey and
 the prior. W is any hint run (for its config and training prior).
 """
 
@@ -22,12 +22,12 @@ import jax
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from colorjax import evaluate  # noqa: E402
-from colorjax import hint_eval  # noqa: E402
-from colorjax import hint_locality  # noqa: E402
-from colorjax import hints as hints_lib  # noqa: E402
 from colorjax import names  # noqa: E402
-from colorjax import workdir as workdir_lib  # noqa: E402
+from colorjax.evaluation import evaluate  # noqa: E402
+from colorjax.evaluation import hint_eval  # noqa: E402
+from colorjax.hints import locality as hint_locality  # noqa: E402
+from colorjax.hints import propagation as hints_lib  # noqa: E402
+from colorjax.inference import runs  # noqa: E402
 
 flags.DEFINE_string('workdir', None, 'A hint run.', required=True)
 flags.DEFINE_list('reach', ['0', '0.1', '0.2', '0.35', '0.5'],
@@ -38,7 +38,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
-  config = workdir_lib.read_config(FLAGS.workdir)
+  config = runs.read_config(FLAGS.workdir)
   images = evaluate.load_images(config, config.dataset, FLAGS.split)
   prior = evaluate.training_prior(FLAGS.workdir, config)
   its = config.hints.propagation_iterations

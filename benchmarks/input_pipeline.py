@@ -19,13 +19,13 @@ from jax.sharding import Mesh
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from colorjax import batching
 from colorjax import runtime
-from colorjax import sources
-from colorjax import steps as steps_lib
-from colorjax.config_validation import validate_config
 from colorjax.configs import default
+from colorjax.datasets import batching
+from colorjax.datasets import sources
 from colorjax.errors import ColorjaxError
+from colorjax.training import steps as steps_lib
+from colorjax.training.config_validation import validate_config
 
 flags.DEFINE_string('dataset', 'samples', 'As config.dataset.')
 flags.DEFINE_integer('batch_size', 32, 'Global batch size.')

@@ -38,7 +38,7 @@ import json, sys, time
 start = time.perf_counter()
 import numpy as np
 from colorjax import names, runtime
-from colorjax.colorizer import Colorizer
+from colorjax.inference.colorizer import Colorizer
 runtime.setup()
 runtime.for_users()  # As colorize and the page: the compilation cache on.
 workdir, size, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])

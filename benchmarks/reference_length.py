@@ -27,10 +27,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 
-from colorjax import compare  # noqa: E402
 from colorjax import runtime  # noqa: E402
-from colorjax import steps as steps_lib  # noqa: E402
-from colorjax.config_validation import validate_config  # noqa: E402
+from colorjax.benchmark import compare  # noqa: E402
+from colorjax.training import steps as steps_lib  # noqa: E402
+from colorjax.training.config_validation import validate_config  # noqa: E402
 
 flags.DEFINE_integer('seeds', 3, 'Seeds per recipe (one program each).')
 flags.DEFINE_list('recipes', [name for name, _ in compare.SEED_RECIPES],
@@ -119,7 +119,7 @@ def main(argv):
         f'{FLAGS.gpu_utilisation:g}); small 32-px convolutions may be '
         'bound by kernel launches instead: measure with the command below.')
   for e in epochs:
-    print(f'python -m colorjax.compare --train --seeds={FLAGS.seeds} '
+    print(f'colorjax compare --train --seeds={FLAGS.seeds} '
           '--workdir=workdirs/bn_sn_reference '
           '--dataset=../shared/data/paintings_more --split=test '
           f'--num_epochs={e}')

@@ -44,10 +44,10 @@ import timing
 
 from colorjax import configs as configs_lib
 from colorjax import runtime
-from colorjax import stats
-from colorjax import steps as steps_lib
-from colorjax.config_validation import validate_config
+from colorjax.benchmark import stats
 from colorjax.errors import ConfigError
+from colorjax.training import steps as steps_lib
+from colorjax.training.config_validation import validate_config
 
 flags.DEFINE_integer('batch_size', 32, 'Global batch size.')
 flags.DEFINE_integer('image_size', 32, 'Image side.')

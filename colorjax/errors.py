@@ -3,6 +3,10 @@
 `launch.py` and the command-line tools print these without a traceback.
 """
 
+__all__ = ['CheckpointError', 'ColorjaxError', 'ConfigError', 'DataError',
+           'is_out_of_memory', 'MissingExtraError', 'one_line',
+           'TrainingDiverged']
+
 
 def one_line(text: str) -> str:
   """`text` as one printable line: a control character (a newline in a file
@@ -40,3 +44,8 @@ class CheckpointError(ColorjaxError):
 
 class TrainingDiverged(ColorjaxError):
   """A loss or gradient became NaN or Inf."""
+
+
+class MissingExtraError(ColorjaxError, ImportError):
+  """A feature needs an optional extra that is not installed; the message
+  names the `pip install` that adds it."""

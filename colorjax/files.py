@@ -10,6 +10,10 @@ from typing import Any, Type
 
 from colorjax.errors import DataError
 
+__all__ = ['check_regular_file', 'display_path', 'MAX_JSON_BYTES', 'parse_json',
+           'read_json', 'save_figure', 'write_atomically', 'write_json',
+           'write_text']
+
 MAX_JSON_BYTES = 64 * 2**20  # Far above any report, config or hints file.
 
 

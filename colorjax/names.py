@@ -4,6 +4,18 @@ Writers, plots, evaluation, the comparison report and the tests import these
 instead of repeating the strings, so a rename happens in one place.
 """
 
+__all__ = ['AB_AUC', 'AB_SWD', 'BUNDLED', 'CHECKPOINTS', 'COLOURFULNESS',
+           'COLOURFULNESS_RATIO', 'COLOURFULNESS_TRUE', 'CONFIG', 'D_ACC_FAKE',
+           'D_ACC_REAL', 'D_GRAD_NORM', 'D_LOSS', 'D_LR', 'DATA_STATS',
+           'DELTA_CF', 'DELTA_E', 'EVAL', 'eval_report', 'G_ADV', 'G_CE',
+           'G_GRAD_NORM', 'G_GUARD', 'G_L1', 'G_LOSS', 'G_LR', 'IMAGES_PER_SEC',
+           'L1', 'LAB_ACC_NAZERI', 'LAB_ACC_TERM', 'LOCK', 'MEAN_ABS_DL',
+           'METRICS', 'PAINTINGS_MORE_BUILD', 'PAINTINGS_MORE_DIR', 'PLOTS',
+           'PSNR', 'RECORD_KEYS', 'REPORT', 'sample_grid', 'SAMPLES',
+           'seed_dir', 'SSIM', 'TRAIN', 'val', 'VAL_PREFIX', 'VALIDATION',
+           'WALL_TIME']
+
+
 # Workdir layout (all relative to the workdir).
 CONFIG = 'config.json'  # The config a run was started with.
 METRICS = 'metrics.jsonl'  # One JSON record per log line and per evaluation.
@@ -16,15 +28,15 @@ WALL_TIME = 'wall_time.json'  # `compare --train`'s wall time of a run.
 REPORT = 'report.md'  # `compare`'s report.
 LOCK = 'lock'  # Held by the process training in the workdir.
 
-# The trained hint model that ships in the package (colorjax/pretrained.py):
+# The trained hint model that ships in the package (colorjax/inference/pretrained.py):
 # its name wherever a tool takes a workdir, and the model used when none is
 # given.
 BUNDLED = 'colorjax:hints'
 
-# Where `python -m colorjax.datasets.paintings_more` builds the painting corpus
+# Where `colorjax download paintings_more` builds the painting corpus
 # by default, and where the recipes look for it.
 PAINTINGS_MORE_DIR = '~/colorjax_data/paintings_more'
-PAINTINGS_MORE_BUILD = 'python -m colorjax.datasets.paintings_more'
+PAINTINGS_MORE_BUILD = 'colorjax download paintings_more'
 
 
 def seed_dir(k: int) -> str:

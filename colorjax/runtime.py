@@ -20,6 +20,10 @@ import jax
 from colorjax.errors import ColorjaxError
 from colorjax.errors import one_line
 
+__all__ = ['for_users', 'give_back_freed_memory', 'initialize_distributed',
+           'keep_freed_memory', 'PreemptionSignals', 'run_tool', 'setup',
+           'tensorflow', 'UsageError', 'USER_CACHE_DIR', 'verbose']
+
 
 def verbose() -> bool:
   """Whether the libraries' start-up messages are wanted (COLORJAX_VERBOSE)."""
@@ -142,7 +146,8 @@ def for_users() -> None:
 def tensorflow():
   """TensorFlow, imported only where a TFDS source needs it, and kept off the
   GPUs (tf.data must not take GPU memory from JAX)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from colorjax import extras  # pylint: disable=g-import-not-at-top
+  tf = extras.require('tensorflow', 'tfds', 'a TFDS data set')
   try:
     tf.config.set_visible_devices([], 'GPU')
   except RuntimeError:  # Already initialised: it was hidden then.
@@ -220,7 +225,9 @@ def run_tool(main: Callable[[List[str]], None], extra_help: str = '',
   is one line too (status 130).
   """
   if any(a in _HELP_FLAGS for a in sys.argv[1:]):
-    module = sys.modules['__main__']
+    # The tool's own module: `__main__` under `python -m colorjax.x`, the
+    # module itself under the `colorjax` command.
+    module = sys.modules[getattr(main, '__module__', '__main__')]
     text = (module.__doc__ or '').strip()
     own = flags.FLAGS.module_help(module) if hasattr(module, '__file__') else ''
     print('\n\n'.join(t for t in (text, extra_help.strip(), own) if t))

@@ -39,7 +39,7 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
       norm='batch', features=(64, 128, 256, 512)))
   c.cnn = ml_collections.ConfigDict(dict(features=(64, 128, 256, 512)))
   # The CNN's output: 'regression' (ab, L1 loss) or 'classes' (a distribution
-  # over the quantised ab gamut: colorjax/ab_classes.py). `rebalance` mixes
+  # over the quantised ab gamut: colorjax/nets/ab_classes.py). `rebalance` mixes
   # the class weights with uniform ones (1: none); `temperature` is the
   # annealed mean's at inference (1: the mean; lower: nearer the mode).
   c.head = 'regression'
@@ -50,16 +50,16 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
   # 'align_corners' (the reference's F.interpolate(..., align_corners=True),
   # its code since 2020-01-04, on which the term project built) or
   # 'half_pixel' (its 2019 F.upsample, and colorjax's own recipes). See
-  # colorjax/color.py and colorjax/models.py.
+  # colorjax/colour/spaces.py and colorjax/nets/models.py.
   c.ab_scale = 127.0
   c.resize = 'align_corners'
-  # Colour hints (colorjax/hints.py): the U-Net reads L + a hint map and
+  # Colour hints (colorjax/hints/propagation.py): the U-Net reads L + a hint map and
   # Levin et al.'s propagation of it, trained on hints simulated from the
   # ground truth (a geometric number of points per image, P(0) = p_none, at
   # most max_points). prior_ab, the colour where no hint reaches, is set by
   # training to the training set's mean a, b (model range). `reach`: how far
   # a hint's colour carries, as a fraction of the longer side, fading faster
-  # across lightness edges (colorjax/hints.py::propagate_local); 0 carries it
+  # across lightness edges (colorjax/hints/propagation.py::propagate_local); 0 carries it
   # everywhere (Levin et al.), so a single hint recolours the whole image.
   # `p_salient`: the share of training images whose hints fall on colourful
   # patches, where a person clicks first, rather than anywhere. `gate`
@@ -82,7 +82,7 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
       propagation_iterations=150, reach=0.0, p_salient=0.0,
       gate=(0.0, 0.0, 1.0), cast_chroma=(0.0, 0.0), learned_gate=False,
       salient_points=0, far_guard=0.0))
-  c.conv_impl = 'auto'  # 'auto', 'xla', 'fast' or 'matmul': see colorjax/layers.py.
+  c.conv_impl = 'auto'  # 'auto', 'xla', 'fast' or 'matmul': see colorjax/nets/layers.py.
   c.compute_dtype = 'float32'  # 'bfloat16' on GPU/TPU.
 
   # Optimisation: lr = base * decay_rate ** (step / decay_steps), >= min_lr.

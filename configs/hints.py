@@ -1,7 +1,7 @@
 """Colourisation guided by colour hints (points or strokes a person places).
 
 The U-Net generator, L1 only, reading L, a hint map and Levin et al.'s
-propagation of it (colorjax/hints.py), trained on hints simulated from the
+propagation of it (colorjax/hints/propagation.py), trained on hints simulated from the
 ground truth as Zhang, Zhu et al. 2017 did, on the `paintings_more` corpus
 (its `test` split left out). Zero hints is automatic colourisation, so the
 same model serves both. The U-Net, chosen by measurement: trained alike, it

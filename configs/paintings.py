@@ -27,7 +27,7 @@ from colorjax import names
 from colorjax.configs import default
 
 # The painting corpus: beside a checkout, else where
-# `python -m colorjax.datasets.paintings_more` builds it (override with
+# `colorjax download paintings_more` builds it (override with
 # --config.dataset). Training names the build command when neither exists.
 _BESIDE = os.path.normpath(os.path.join(
     os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared', 'data',

@@ -108,7 +108,7 @@ def test_reference_length_prints_flops_times_and_the_commands():
   row = re.search(r'^\| cnn \| ([0-9.]+) \| ([0-9.]+) \| ([0-9.]+) \|', out,
                   re.M)
   assert row and float(row.group(1)) > 0 and float(row.group(2)) > 0
-  assert out.count('python -m colorjax.compare --train --seeds=2 ') == 2
+  assert out.count('colorjax compare --train --seeds=2 ') == 2
   assert '--num_epochs=5' in out
 
 

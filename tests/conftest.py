@@ -63,7 +63,7 @@ def tiny_config_fixture():
 @pytest.fixture(name='tiny_run', scope='session')
 def tiny_run_fixture(tmp_path_factory):
   """A workdir of the tiny BN GAN trained for one epoch, shared read-only."""
-  from colorjax import train
+  from colorjax.training import train
   run_dir = str(tmp_path_factory.mktemp('tiny_run') / 'bn')
   train.train_and_evaluate(tiny_config(), run_dir)
   return run_dir
@@ -72,7 +72,7 @@ def tiny_run_fixture(tmp_path_factory):
 @pytest.fixture(name='hint_run', scope='session')
 def hint_run_fixture(tmp_path_factory):
   """A tiny U-Net trained with hints for one epoch on the samples."""
-  from colorjax import train
+  from colorjax.training import train
   config = tiny_config(model='unet', **{'hints.enabled': True,
                                         'hints.propagation_iterations': 30})
   config.image_size = 32

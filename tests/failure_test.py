@@ -15,15 +15,15 @@ import pytest
 from skimage import data as skdata
 from tiny import subprocess_env
 
-from colorjax import colorize
 from colorjax import names
-from colorjax import plots
-from colorjax import sources
-from colorjax import train
-from colorjax import writers
-from colorjax.config_validation import validate_config
+from colorjax.datasets import sources
 from colorjax.errors import CheckpointError
 from colorjax.errors import ConfigError
+from colorjax.inference import colorize
+from colorjax.training import plots
+from colorjax.training import train
+from colorjax.training import writers
+from colorjax.training.config_validation import validate_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -88,7 +88,7 @@ def test_colorize_counts_failed_writes(run_dir, tmp_path, capsys):
   assert colorize.run(colorizer, [str(long_name)], str(tmp_path / 'o2'),
                       compare=True) == 1
   result = subprocess.run(
-      [sys.executable, '-m', 'colorjax.colorize', f'--workdir={run_dir}',
+      [sys.executable, '-m', 'colorjax', 'colorize', f'--workdir={run_dir}',
        f'--output={tmp_path / "blocker" / "o"}', *inputs], cwd=ROOT,
       capture_output=True, text=True, timeout=300,
       env=subprocess_env())
@@ -162,7 +162,7 @@ def test_evaluate_on_an_unwritable_workdir_keeps_the_scores(run_dir,
   subprocess.run(['cp', '-r', run_dir, str(blocked)], check=True)
   (blocked / names.EVAL).write_text('a file where the eval folder goes')
   result = subprocess.run(
-      [sys.executable, '-m', 'colorjax.evaluate', f'--workdir={blocked}'],
+      [sys.executable, '-m', 'colorjax', 'evaluate', f'--workdir={blocked}'],
       cwd=tmp_path, capture_output=True, text=True, timeout=300,
       env=subprocess_env())
   assert result.returncode == 0, result.stderr[-2000:]
@@ -204,7 +204,7 @@ def test_a_damaged_checkpoint_is_one_line(run_dir, tmp_path):
         os.truncate(os.path.join(folder, f), 10)
   _picture(tmp_path / 'a.png')
   result = subprocess.run(
-      [sys.executable, '-m', 'colorjax.colorize', f'--workdir={damaged}',
+      [sys.executable, '-m', 'colorjax', 'colorize', f'--workdir={damaged}',
        f'--output={tmp_path / "out"}', str(tmp_path / 'a.png')], cwd=ROOT,
       capture_output=True, text=True, timeout=300,
       env=dict(os.environ, JAX_PLATFORMS='cpu'))
@@ -215,13 +215,13 @@ def test_a_damaged_checkpoint_is_one_line(run_dir, tmp_path):
   assert f'checkpoint of step {step}' in line and 'delete that step' in line
   # The page says the same in one line, and nothing else.
   page = subprocess.run(
-      [sys.executable, '-m', 'colorjax.app', f'--workdir={damaged}',
+      [sys.executable, '-m', 'colorjax', 'page', f'--workdir={damaged}',
        '--port=0'], cwd=ROOT, capture_output=True, text=True, timeout=300,
       env=dict(os.environ, JAX_PLATFORMS='cpu'))
   assert page.returncode == 1
   assert [l for l in page.stderr.splitlines() if l.strip()] == [line]
   os.unlink(ckpts / step / '_CHECKPOINT_METADATA')
-  from colorjax import checkpoint  # pylint: disable=g-import-not-at-top
+  from colorjax.training import checkpoint  # pylint: disable=g-import-not-at-top
   assert not checkpoint.epochs(checkpoint.create_manager(str(damaged)))
 
 
@@ -230,7 +230,7 @@ def test_a_full_disk_at_an_epoch_end_is_one_line_and_resumes(
   """The checkpoint that does not fit is refused before it starts (orbax's
   background threads would fail it in tracebacks); the earlier ones stay,
   and the resumed run's metrics hold each step once."""
-  from colorjax import checkpoint  # pylint: disable=g-import-not-at-top
+  from colorjax.training import checkpoint  # pylint: disable=g-import-not-at-top
   workdir = str(tmp_path / 'run')
   train.train_and_evaluate(tiny_config(), workdir)  # Epoch 1 fits.
   real = checkpoint.shutil.disk_usage
@@ -313,8 +313,8 @@ def test_every_file_read_is_looked_at_first(run_dir, tmp_path):
   """A FIFO (a read would hang), a folder or an unreadable file, wherever
   colorjax reads a path: one line naming it, never a hang or a silence."""
   from colorjax import files
-  from colorjax import torch_weights
-  from colorjax import workdir as workdir_lib
+  from colorjax.interop import torch_weights
+  from colorjax.training import workdir as workdir_lib
   fifo = tmp_path / 'fifo'
   os.mkfifo(fifo)
   with pytest.raises(torch_weights.TorchWeightsError,

@@ -28,7 +28,7 @@ _OLD_TREE_SCRIPT = '''
 import os, pickle, sys
 import jax, numpy as np
 from jax.sharding import Mesh
-from colorjax import train
+from colorjax.training import train
 from configs import default
 sys.path.insert(0, sys.argv[2])  # This tree's tests/, for digest.
 from digests import digest
@@ -59,7 +59,7 @@ def main(old_tree: str) -> None:
   import numpy as np
   from tiny import tiny_config
 
-  from colorjax import sources
+  from colorjax.datasets import sources
   c = tiny_config()
   train_ds, _ = sources.load_samples(c.image_size, 64, 8)
   batches = [{'rgb': np.asarray(b['rgb'])} for b in itertools.islice(

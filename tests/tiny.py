@@ -5,6 +5,9 @@ import os
 
 from colorjax.configs import default
 
+# The repository's root (tests live one or two folders below it).
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 def xla_flags(devices: int, level: str) -> str:
   """The tests' XLA_FLAGS, built here only: `devices` virtual CPU devices
@@ -47,3 +50,19 @@ def tiny_config(**overrides):
       target = target[p]
     target[last] = value
   return c
+
+
+def manifest_folder(folder):
+  """Six colour pictures of different sizes; MANIFEST.tsv puts 2 in 'test'."""
+  import cv2  # pylint: disable=g-import-not-at-top
+  from skimage import data as skdata  # pylint: disable=g-import-not-at-top
+  folder.mkdir()
+  rows = ['file\tsplit']
+  pictures = [skdata.astronaut(), skdata.coffee(), skdata.chelsea()]
+  for i in range(6):
+    img = pictures[i % 3][:60 + 7 * i, :90 - 5 * i]
+    name = f'p{i}.png'
+    cv2.imwrite(str(folder / name), img[..., ::-1])
+    rows.append(f'{name}\t{"test" if i in (1, 4) else "train"}')
+  (folder / 'MANIFEST.tsv').write_text('\n'.join(rows) + '\n')
+  return folder

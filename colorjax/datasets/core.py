@@ -1,6 +1,6 @@
 """The split interface and the helpers every source shares.
 
-The bottom of the data layer: `colorjax.sources` (samples, folders) and
+The bottom of the data layer: `colorjax.datasets.sources` (samples, folders) and
 `colorjax.datasets.tfds_source` both import it, and it imports neither.
 """
 
@@ -9,8 +9,10 @@ from typing import Dict, Iterator, List, Optional, Protocol
 from absl import logging
 import numpy as np
 
-from colorjax import batching
-from colorjax.batching import InMemoryDataset
+from colorjax.datasets import batching
+from colorjax.datasets.batching import InMemoryDataset
+
+__all__ = ['finish_split', 'keep_if_usable', 'Split']
 
 
 class Split(Protocol):

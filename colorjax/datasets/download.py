@@ -11,6 +11,9 @@ import urllib.request
 
 from colorjax import files
 
+__all__ = ['CHUNK', 'fetch_bytes', 'FetchError', 'READ_TIMEOUT', 'run_all',
+           'STOPPED', 'unreachable', 'write_report']
+
 T = TypeVar('T')
 CHUNK = 1 << 16
 # No single wait on the socket is longer than this, so a stop request or a

@@ -10,7 +10,7 @@ manual directory under its data_dir):
 1. Download (parallel, retried, resumable; dead links are skipped and
    counted)::
 
-     python -m colorjax.datasets.oxford_paintings \\
+     colorjax download oxford_paintings \\
          --spreadsheet=painting_dataset_2018.xlsx [--manual_dir=DIR]
 
 2. Or put the spreadsheet and your own copies of the images there yourself:
@@ -38,12 +38,20 @@ from absl import flags
 from absl import logging
 import cv2
 from etils import epath
-import tensorflow_datasets as tfds
 
+from colorjax import extras
 from colorjax import files
-from colorjax import image_io
 from colorjax.datasets import download as download_lib
+from colorjax.datasets import image_io
 from colorjax.errors import DataError
+
+__all__ = ['cli', 'download', 'find_spreadsheet', 'image_filename', 'main',
+           'MAX_SIDE', 'NAME', 'OxfordPaintings', 'Painting',
+           'read_spreadsheet', 'SPREADSHEET_NAMES', 'tfds']
+
+# The builder is a TFDS class: the module needs TFDS (the [tfds] extra).
+tfds = extras.require('tensorflow_datasets', 'tfds', 'the Oxford Paintings '
+                      'builder')
 
 NAME = 'oxford_paintings'
 MAX_SIDE = 512
@@ -89,7 +97,8 @@ def read_spreadsheet(path: str) -> List[Painting]:
   """
   data = epath.Path(path).read_bytes()  # Any filesystem TFDS supports.
   if path.lower().endswith(('.xlsx', '.xlsm')):
-    import openpyxl
+    openpyxl = extras.require('openpyxl', 'tfds', 'reading an .xlsx '
+                              'spreadsheet')
     book = openpyxl.load_workbook(io.BytesIO(data), read_only=True,
                                   data_only=True)
     rows = [list(r) for r in book.worksheets[0].iter_rows(values_only=True)]
@@ -119,7 +128,7 @@ def find_spreadsheet(manual_dir: str) -> str:
       return str(path)
   raise FileNotFoundError(
       f'no {" or ".join(SPREADSHEET_NAMES)} in {manual_dir}; see '
-      '`python -m colorjax.datasets.oxford_paintings --help`.')
+      '`colorjax download oxford_paintings --help`.')
 
 
 def _fetch(url: str, dest: str, retries: int, timeout: float,
@@ -309,7 +318,8 @@ def main(argv: Sequence[str]) -> None:
         ' Now train with --config.dataset=oxford_paintings.')
 
 
-if __name__ == '__main__':
+def cli() -> None:
+  """The `download oxford_paintings` command."""
   from colorjax import runtime  # pylint: disable=g-import-not-at-top
   flags.DEFINE_string('spreadsheet', None, 'painting_dataset_2018.xlsx or .csv')
   flags.DEFINE_string('manual_dir', None, 'Default: DATA_DIR/downloads/'
@@ -320,3 +330,7 @@ if __name__ == '__main__':
   flags.DEFINE_integer('retries', 3, 'Retries per image (not for 404/410).')
   flags.DEFINE_float('timeout', 30.0, 'Seconds per request.')
   runtime.run_tool(main)
+
+
+if __name__ == '__main__':
+  cli()

@@ -1,6 +1,6 @@
 """The `paintings_more` corpus: 2,500 paintings, built from public sources.
 
-  python -m colorjax.datasets.paintings_more [--out=DIR] [--workers=16]
+  colorjax download paintings_more [--out=DIR] [--workers=16]
       [--max_mb=64] [--deadline=300] [--keep_different]
 
 The corpus the `paintings` and `hints` recipes train on: 2,500 colour
@@ -27,6 +27,7 @@ listed in `DIR/build_report.json` and counted on the last line.
 """
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -44,6 +45,10 @@ from colorjax import files
 from colorjax import names
 from colorjax.datasets import download as download_lib
 from colorjax.errors import DataError
+
+__all__ = ['build', 'cli', 'convert', 'DEFAULT_DIR', 'Fetch', 'LONGER_SIDE',
+           'main', 'MANIFEST', 'read_manifest', 'safe_name', 'sha256', 'SOURCE',
+           'source_url']
 
 MANIFEST = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                         'paintings_more_manifest.tsv')
@@ -122,29 +127,42 @@ def convert(data: bytes, row: Dict[str, str]) -> bytes:
     raise ValueError(f'not a readable image ({type(e).__name__})') from e
 
 
-class _Options:
-  """How each file is fetched and checked (shared by the workers)."""
+@dataclasses.dataclass(frozen=True)
+class Fetch:
+  """How each file is fetched and checked (`build`; the command's flags).
 
-  def __init__(self, base, retries, timeout, max_bytes, deadline,
-               keep_different):
-    self.base, self.retries, self.timeout = base, retries, timeout
-    self.max_bytes, self.deadline = max_bytes, deadline
-    self.keep_different = keep_different
-    self.stop = threading.Event()
+  Attributes:
+    base: where the source repositories are served (a mirror, or a local
+      server in tests).
+    workers: parallel downloads.
+    retries: retries per file after a transient error.
+    timeout: seconds a connection or read may wait.
+    max_bytes: a source file larger than this is refused.
+    deadline: seconds one file may take, retries included.
+    keep_different: keep files whose SHA-256 differs from the manifest's.
+  """
+  base: str = SOURCE
+  workers: int = 16
+  retries: int = 3
+  timeout: float = 30.0
+  max_bytes: int = 64 << 20
+  deadline: float = 300.0
+  keep_different: bool = False
 
 
-def _build_one(row: Dict[str, str], out: str, o: _Options) -> str:
+def _build_one(row: Dict[str, str], out: str, o: Fetch,
+               stop: threading.Event) -> str:
   """'built', 'different' (kept), or why it could not be built (`build`
   has checked the file is not already there)."""
   if not safe_name(row['file']):
     return 'refused: the name would write outside the folder'
   path = os.path.join(out, row['file'])
-  if o.stop.is_set():
+  if stop.is_set():
     return download_lib.STOPPED
   try:
     data = convert(download_lib.fetch_bytes(
         source_url(row, o.base), o.retries, o.timeout, o.max_bytes,
-        o.deadline, o.stop), row)
+        o.deadline, stop), row)
     differs = bool(row.get('sha256')) and sha256(data) != row['sha256']
     if differs and not o.keep_different:
       return ('differs from the manifest\'s SHA-256 (a changed source, or a '
@@ -182,27 +200,17 @@ def _prepare(out: str, manifest: str) -> str:
 
 
 def build(out: str, rows: Optional[Sequence[Dict[str, str]]] = None,
-          base: str = SOURCE, workers: int = 16, retries: int = 3,
-          timeout: float = 30.0, manifest: str = MANIFEST,
-          max_bytes: int = 64 << 20, deadline: float = 300.0,
-          keep_different: bool = False, check_source: bool = True
-          ) -> Dict[str, object]:
+          fetch: Fetch = Fetch(), manifest: str = MANIFEST,
+          check_source: bool = True) -> Dict[str, object]:
   """Builds (or completes) the corpus in `out`; returns the report.
 
   Args:
     out: the folder (created); it gets the manifest as MANIFEST.tsv, so its
       `test` split is held out of training like the original's.
     rows: manifest rows to build (default: all of `manifest`).
-    base: where the source repositories are served (a mirror, or a local
-      server in tests).
-    workers: parallel downloads.
-    retries: retries per file after a transient error.
-    timeout: seconds a connection or read may wait.
+    fetch: where from and how each file is fetched and checked.
     manifest: the manifest file.
-    max_bytes: a source file larger than this is refused.
-    deadline: seconds one file may take, retries included.
-    keep_different: keep files whose SHA-256 differs from the manifest's.
-    check_source: first check that `base` answers (DataError if not).
+    check_source: first check that `fetch.base` answers (DataError if not).
 
   Raises:
     DataError: `out` cannot be written, or the source cannot be reached.
@@ -212,19 +220,18 @@ def build(out: str, rows: Optional[Sequence[Dict[str, str]]] = None,
   todo = [r for r in rows if not (safe_name(r['file']) and
                                   _is_built(os.path.join(out, r['file']), r))]
   if todo and check_source:
-    why = download_lib.unreachable(base)
+    why = download_lib.unreachable(fetch.base)
     if why:
-      raise DataError(f'cannot reach {base} ({why}); {len(todo)} of '
+      raise DataError(f'cannot reach {fetch.base} ({why}); {len(todo)} of '
                       f'{len(rows)} files still to build: check the network '
                       'or pass --source=a mirror.')
-  options = _Options(base, retries, timeout, max_bytes, deadline,
-                     keep_different)
+  stop = threading.Event()
   # Each existing file is read and checked once, here.
   counts = {'built': 0, 'present': len(rows) - len(todo), 'different': 0,
             'failed': 0, 'not tried': 0}
   failed = {}
   results, interrupted = download_lib.run_all(
-      todo, lambda r: _build_one(r, out, options), workers, options.stop)
+      todo, lambda r: _build_one(r, out, fetch, stop), fetch.workers, stop)
   for r, result in zip(todo, results, strict=True):
     _count(result, r['file'], counts, failed)
   report = {'counts': counts, 'failed': dict(sorted(failed.items()))}
@@ -273,10 +280,10 @@ def main(argv):
     raise DataError(f'--deadline={FLAGS.deadline} must be positive (seconds).')
   out = os.path.expanduser(FLAGS.out)
   try:
-    report = build(out, base=FLAGS.source, workers=FLAGS.workers,
-                   retries=FLAGS.retries, max_bytes=FLAGS.max_mb << 20,
-                   deadline=FLAGS.deadline,
-                   keep_different=FLAGS.keep_different)
+    report = build(out, fetch=Fetch(
+        base=FLAGS.source, workers=FLAGS.workers, retries=FLAGS.retries,
+        max_bytes=FLAGS.max_mb << 20, deadline=FLAGS.deadline,
+        keep_different=FLAGS.keep_different))
   except KeyboardInterrupt:
     with open(os.path.join(out, 'build_report.json'), encoding='utf-8') as f:
       counts = json.load(f)['counts']
@@ -287,7 +294,12 @@ def main(argv):
     sys.exit(1)
 
 
-if __name__ == '__main__':
+def cli() -> None:
+  """The `download paintings_more` command."""
   from colorjax import runtime  # pylint: disable=g-import-not-at-top
   _define_flags()
   runtime.run_tool(main)
+
+
+if __name__ == '__main__':
+  cli()

@@ -2,7 +2,7 @@
 
 The training split is decoded once into memory when it fits, else streamed
 with tf.data (`StreamingDataset`) through the same per-image code as the
-in-memory path (`colorjax.batching`).
+in-memory path (`colorjax.datasets.batching`).
 """
 
 import collections
@@ -11,10 +11,18 @@ from typing import Any, Dict, Iterator, Optional, Tuple
 from absl import logging
 import numpy as np
 
-from colorjax import batching
-from colorjax.batching import InMemoryDataset
+from colorjax import extras
+from colorjax.datasets import batching
 from colorjax.datasets import core
+from colorjax.datasets.batching import InMemoryDataset
 from colorjax.errors import DataError
+
+__all__ = ['load_tfds', 'StreamingDataset']
+
+
+def _tfds():
+  """TensorFlow Datasets, imported only when a TFDS source is used."""
+  return extras.require('tensorflow_datasets', 'tfds', 'a TFDS data set')
 
 
 def _tfds_rgb(img: np.ndarray) -> np.ndarray:
@@ -66,9 +74,8 @@ class StreamingDataset:
                     ) -> Iterator[Dict[str, np.ndarray]]:
     """This process's batches, streamed; a pure function of (seed, epoch,
     process_index) like `InMemoryDataset.train_batches`."""
-    import tensorflow_datasets as tfds
-
     from colorjax import runtime
+    tfds = _tfds()
     tf = runtime.tensorflow()
     n = self.num_batches(batch_size) if num_batches is None else num_batches
     file_seed = int(np.random.default_rng([seed, epoch, process_index])
@@ -151,8 +158,7 @@ def load_tfds(name: str, image_size: int, train_split: str = 'train',
   validation split defaults to 'validation', else 'test', else the last 10%
   of train (and then the training split excludes it).
   """
-  import tensorflow_datasets as tfds
-
+  tfds = _tfds()
   try:
     builder = tfds.builder(name, data_dir=data_dir)
   except Exception as e:  # Unknown name, bad version...

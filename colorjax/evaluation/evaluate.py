@@ -1,0 +1,414 @@
+"""Scores a trained model, next to two trivial answers, on any set of images.
+
+  colorjax evaluate --workdir=DIR [--epoch=N]
+      [--dataset=samples|FOLDER] [--split=validation|all|test|...]
+      [--full_res] [--vibrance=1.0] [--image_size=S] [--output=FILE.json]
+      [--hints=0,1,2,5,10,20 [--auto_workdir=DIR] [--plot=FILE.png]]
+      [--person_hints=1,3] [--hint_gate=R,LO,HI] [--cast_chroma=LO,HI]
+
+`--split` is the run's own validation split, every image of a folder, or the
+split that the folder's MANIFEST.tsv names (e.g. `test`). Every report scores,
+on the same images, the model and two answers that need no model: `grey`
+(a, b = 0) and `prior` (every pixel gets the training set's mean a, b). A
+model that does not beat them has learnt little, however good its Delta-E
+looks; Delta-E alone rewards grey and sepia, so the colourfulness ratio and
+its absolute difference (dCF) stand beside it.
+
+Scores are at the training size (centre crops, as validation); `--full_res`
+adds the same table at each image's own size, colourised through the real
+`colorize` path (the image's L kept, a, b predicted at the work size).
+
+`--hints` (a model trained with hints) scores it with N simulated hints per
+image for each N given, beside Levin et al.'s propagation of the same hints,
+an automatic recipe (`--auto_workdir`) and the trivial answers
+(`colorjax.evaluation.hint_eval`). `--person_hints` places hints as a person would (on
+the most colourful patches, of different hues) and scores Delta-E00 near
+them and far from them beside the same model without hints: a hint should
+colour its region and leave the rest alone (`colorjax.hints.locality`).
+"""
+
+import dataclasses
+import functools
+import os
+import sys
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from absl import app
+from absl import flags
+import jax
+import ml_collections
+import numpy as np
+
+from colorjax import files
+from colorjax import names
+from colorjax import runtime
+from colorjax.colour import baselines
+from colorjax.colour import full_res as full_res_metrics
+from colorjax.colour import metrics
+from colorjax.colour import spaces
+from colorjax.datasets import sources
+from colorjax.errors import DataError
+from colorjax.evaluation import hint_eval
+from colorjax.evaluation import tables
+from colorjax.hints import locality
+from colorjax.inference import runs
+from colorjax.inference.colorizer import Colorizer
+from colorjax.inference.colorizer import generator_of
+from colorjax.inference.colorizer import recipe_vibrance
+from colorjax.training import config_validation
+from colorjax.training import steps
+from colorjax.training.config_validation import downsampling_factor
+
+__all__ = ['cli', 'evaluate', 'image_paths', 'load_images', 'main',
+           'score_full_resolution', 'Settings', 'training_prior']
+
+
+def _missing_folder(dataset: str) -> DataError:
+  return DataError(f'dataset folder {dataset!r} does not exist; pass an '
+                   'existing folder of images or "samples".')
+
+
+def image_paths(dataset: str, split: str) -> List[str]:
+  """The files of a folder's split: 'all', or a split its manifest names."""
+  folder = os.path.expanduser(dataset)
+  if not os.path.isdir(folder):
+    raise _missing_folder(dataset)
+  if split == 'all':
+    return sources.list_images(folder)
+  files = sources.manifest_split(folder, split)
+  if files is None:
+    raise DataError(f'{dataset!r} has no {sources.MANIFEST} with file and '
+                    f'split columns, so it has no {split!r} split; use '
+                    '--split=validation or --split=all.')
+  if not files:
+    raise DataError(f'{sources.MANIFEST} of {dataset!r} lists no file in '
+                    f'split {split!r}.')
+  return files
+
+
+def load_images(config: ml_collections.ConfigDict, dataset: str,
+                split: str) -> np.ndarray:
+  """uint8 (N, S, S, 3) centre crops of `dataset`'s split at the config's
+  size: 'validation' (the run's own), 'all' or a manifest split."""
+  config = ml_collections.ConfigDict(config.to_dict())
+  config.dataset = dataset
+  if split == 'validation':
+    if dataset != 'samples' and not sources.is_folder(dataset) and (
+        os.sep in dataset or dataset.startswith(('.', '~'))):
+      raise _missing_folder(dataset)
+    ds = sources.create_datasets(config)[1]
+  else:
+    if dataset == 'samples':
+      raise DataError(f'the embedded samples have no {split!r} split; use '
+                      '--split=validation.')
+    ds = sources.decode_images(image_paths(dataset, split), config.image_size,
+                               f'{dataset} ({split})', skip_greyscale=False)
+  if not len(ds):
+    raise DataError(f'no usable image in {dataset!r} ({split} split).')
+  return ds.eval_array()
+
+
+def training_prior(workdir: str,
+                   config: ml_collections.ConfigDict) -> np.ndarray:
+  """The training set's mean ab, saved by training (recomputed if absent)."""
+  stats = runs.read_data_stats(workdir)
+  if 'mean_ab' in stats:
+    return np.asarray(stats['mean_ab'], np.float32)
+  return baselines.mean_ab(
+      sources.create_datasets(config)[0].eval_array(), config.ab_scale)
+
+
+def score_full_resolution(colorizer: Colorizer, paths: List[str],
+                          prior_ab: np.ndarray, image_size: int
+                          ) -> Tuple[Dict[str, Dict[str, float]], int, int]:
+  """Metrics at each image's own size, through the `colorize` path, of the
+  images the table at `image_size` scores (the others are skipped as it
+  skips them): (results, how many scored, how many ran out of memory).
+  `prior_ab` is in the model's range.
+
+  Each answer is scored in strips (`colorjax.colour.full_res`) as soon as
+  it is made (`hint_eval.score_hint_free`), so no more than one is held
+  besides the painting.
+  """
+  prior = spaces.ab_from_model(prior_ab, colorizer.ab_scale)
+
+  def score_one(rgb, index):
+    del index
+    return {name: metrics.masked_sums(scores, np.ones(1))
+            for name, scores in hint_eval.score_hint_free(
+                rgb, prior, {'model': colorizer}).items()}
+
+  per_image, skipped = full_res_metrics.score_paintings(paths, image_size,
+                                                        score_one)
+  if not per_image:
+    raise DataError('no readable image to score at full resolution.')
+  return ({name: metrics.summarize([p[name] for p in per_image])
+           for name in baselines.ANSWERS}, len(per_image), skipped)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """What `evaluate` scores and how; each field is the flag of its name.
+
+  Attributes:
+    epoch: the checkpoint at the end of this epoch (default: the latest).
+    dataset: 'samples', a folder or a TFDS name (default: the run's).
+    split: the run's 'validation' split, 'all' images of a folder, or a
+      split its MANIFEST.tsv names.
+    image_size: score at this size instead of the training size.
+    full_res: also score every image at its own size, as `colorize` colours.
+    vibrance: a,b multiplier (default: the recipe's).
+    temperature: an ab-classes model's annealed-mean temperature.
+    seed: in a run of several seeds, which one (default 0).
+    hint_counts: score with this many random hints each (hint models).
+    auto_workdir: an automatic run to score beside the hint model.
+    hint_seed: the random hints' seed.
+    person_counts: score this many hints placed as a person would, near
+      and far from them.
+    hint_gate: the inference gate (reach, low, high) in place of the run's.
+    cast_chroma: the chroma ramp (low, high) under which a hint also speaks
+      for the painting's cast.
+  """
+  epoch: Optional[int] = None
+  dataset: Optional[str] = None
+  split: str = 'validation'
+  image_size: Optional[int] = None
+  full_res: bool = False
+  vibrance: Optional[float] = None
+  temperature: Optional[float] = None
+  seed: Optional[int] = None
+  hint_counts: Optional[Sequence[int]] = None
+  auto_workdir: Optional[str] = None
+  hint_seed: int = 0
+  person_counts: Optional[Sequence[int]] = None
+  hint_gate: Optional[Tuple[float, float, float]] = None
+  cast_chroma: Optional[Tuple[float, float]] = None
+
+
+def evaluate(workdir: str, settings: Settings = Settings()
+             ) -> Dict[str, object]:
+  """Scores the checkpoint of `epoch` and the trivial answers.
+
+  Returns:
+    The report: `results` at the training size (or `image_size`) and, with
+    `full_res`, `full_res_results`, each {'model'|'grey'|'prior': metrics};
+    with `hint_counts`, `hints`: {'at_size' and, with `full_res`,
+    'full_res': {N: {method: metrics}}} (`colorjax.evaluation.hint_eval`); with
+    `person_counts`, `person_hints`: {N: near and far scores}
+    (`colorjax.hints.locality.score`).
+  """
+  epoch, dataset, split = settings.epoch, settings.dataset, settings.split
+  image_size, full_res = settings.image_size, settings.full_res
+  vibrance, hint_gate = settings.vibrance, settings.hint_gate
+  cast_chroma = settings.cast_chroma
+  hint_counts, person_counts = settings.hint_counts, settings.person_counts
+  if full_res and split == 'validation':
+    raise DataError('--full_res scores files: pass --split=all or a '
+                    'manifest split (e.g. test).')
+  config, _, state = runs.load_run(workdir, epoch,
+                                   temperature=settings.temperature,
+                                   seed=settings.seed)
+  # Inference settings: any hint run takes them.
+  if hint_gate is not None:
+    config.hints.gate = tuple(hint_gate)
+  if cast_chroma is not None:
+    config.hints.cast_chroma = tuple(cast_chroma)
+  if hint_gate is not None or cast_chroma is not None:
+    module = state.g.apply_fn.__self__.clone(
+        gate=tuple(config.hints.gate),
+        cast_chroma=tuple(v / config.ab_scale
+                          for v in config.hints.cast_chroma))
+    state = state.replace(g=state.g.replace(apply_fn=module.apply))
+  vibrance = recipe_vibrance(config, vibrance)
+  dataset = dataset or config.dataset
+  if image_size is not None:
+    factor = downsampling_factor(config)
+    if not 0 < image_size <= 2048 or image_size % factor:
+      raise DataError(f'--image_size={image_size} must be a multiple of '
+                      f'{factor} in [{factor}, 2048] for this model.')
+    config.image_size = image_size
+  images = load_images(config, dataset, split)
+  prior = training_prior(workdir, config)
+  # The state is an argument, not a closure: its weights are not baked into
+  # the compiled program as constants.
+  predict_ab = jax.jit(lambda state, rgb: steps.predict_ab(
+      state, spaces.rgb_uint8_to_model(rgb, config.ab_scale)[0]) * vibrance)
+  predict = functools.partial(predict_ab, state)
+  report = {'workdir': workdir, 'epoch': int(state.epoch),
+            'hint_gate': list(config.hints.gate),
+            'cast_chroma': list(config.hints.cast_chroma),
+            'dataset': dataset, 'split': split, 'num_images': len(images),
+            'image_size': config.image_size, 'vibrance': vibrance,
+            'temperature': (config.classes.temperature
+                            if config.head == 'classes' else None),
+            'results': baselines.score_at_size(images, predict, prior,
+                                               config.batch_size,
+                                               config.ab_scale)}
+  if full_res:
+    colorizer = Colorizer(generator_of(config, state), config.image_size,
+                          vibrance=vibrance)
+    (report['full_res_results'], report['full_res_num_images'],
+     report['full_res_out_of_memory']) = score_full_resolution(
+         colorizer, image_paths(dataset, split), prior, config.image_size)
+  if (hint_counts or person_counts) and not config.hints.enabled:
+    raise DataError('--hints and --person_hints score a model trained with '
+                    'hints; this one was not (train one: python launch.py '
+                    '--config=configs/hints.py:cpu --workdir=...).')
+  if person_counts:
+    predict_hints = jax.jit(lambda st, l, h, m: steps.predict_ab(st, l, h, m)
+                            * vibrance)
+    report['person_hints'] = locality.score(
+        images, person_counts,
+        lambda l, h, m: np.asarray(predict_hints(state, l, h, m)),
+        config.ab_scale, np.asarray(config.hints.prior_ab, np.float32),
+        batch_size=config.batch_size)
+  if hint_counts:
+    report['hints'] = hint_eval.score_run(
+        config, state, images, vibrance, hint_counts, settings.auto_workdir,
+        settings.hint_seed,
+        image_paths(dataset, split) if full_res else None)
+  return report
+
+
+FLAGS = flags.FLAGS
+
+
+def _define_flags() -> None:
+  """Command-line flags, defined only when run as a program."""
+  flags.DEFINE_string('workdir', None, 'A training run\'s workdir, or '
+                      f'{names.BUNDLED} (the hint model that ships).')
+  flags.DEFINE_integer('epoch', None, 'Checkpoint epoch (default: latest).')
+  flags.DEFINE_string('dataset', None, '"samples" or a folder (default: the '
+                      'training dataset).')
+  flags.DEFINE_string('split', 'validation', 'validation (the run\'s own), '
+                      'all (every image of the folder), or a split named in '
+                      'the folder\'s MANIFEST.tsv (e.g. test).')
+  flags.DEFINE_bool('full_res', False, 'Also score at each image\'s own size '
+                    'through the colorize path.')
+  flags.DEFINE_float('vibrance', None, 'Gain on the predicted a, b, as '
+                     'colorize --vibrance (default: the recipe\'s).')
+  flags.DEFINE_float('temperature', None, 'Models with an ab-classes head: '
+                     'the annealed mean\'s temperature, as colorize '
+                     '--temperature (default: the recipe\'s).')
+  flags.DEFINE_integer('seed', None, 'In a run of several seeds, which one '
+                       '(0-based; default 0).')
+  flags.DEFINE_integer('image_size', None, 'Evaluation size (default: the '
+                       'training size).')
+  flags.DEFINE_string('output', None, 'JSON path (default: '
+                      'WORKDIR/eval/epoch_N.json).')
+  flags.DEFINE_list('hints', None, 'Hint counts to score a hint model with, '
+                    'e.g. 0,1,2,5,10,20 (simulated from the ground truth).')
+  flags.DEFINE_integer('hint_seed', 0, 'Seed of the simulated hints (the '
+                       'same points for every method).')
+  flags.DEFINE_string('auto_workdir', None, 'With --hints: an automatic '
+                      'recipe\'s workdir to score beside the hint model.')
+  flags.DEFINE_list('person_hints', None, 'Hint counts (>= 1) to place as a '
+                    'person would, on the most colourful patches, scoring '
+                    'Delta-E00 near and far from them, e.g. 1,3.')
+  flags.DEFINE_list('hint_gate', None, 'A hint model\'s gate as reach,low,'
+                    'high (hints.gate; 0,0,1 turns it off), in place of its '
+                    'config\'s.')
+  flags.DEFINE_list('cast_chroma', None, 'A hint model\'s lo,hi CIELAB chroma '
+                    'below which hints also travel beyond the gate '
+                    '(hints.cast_chroma; 0,0 turns it off), in place of its '
+                    'config\'s.')
+  flags.DEFINE_string('plot', None, 'With --hints: write Delta-E00 against '
+                      'the number of hints to this PNG.')
+
+
+def _write(report: Dict[str, object], output: Optional[str]) -> str:
+  """Writes the JSON report; on a read-only workdir, to the working folder."""
+  if not output and FLAGS.workdir == names.BUNDLED:  # No folder of its own.
+    output = f'eval_bundled_epoch_{report["epoch"]}.json'
+  path = output or os.path.join(FLAGS.workdir,
+                                names.eval_report(report['epoch']))
+  for candidate in ([path] if output else
+                    [path, os.path.basename(path).replace(
+                        '.json', f'_{os.path.basename(FLAGS.workdir)}.json')]):
+    try:
+      os.makedirs(os.path.dirname(os.path.abspath(candidate)), exist_ok=True)
+      files.write_json(candidate, report)
+      return candidate
+    except OSError as e:
+      print(f'warning: cannot write {candidate} ({e.strerror}).',
+            file=sys.stderr)
+  raise DataError('the report could not be written (see above); pass a '
+                  'writable --output. The scores are printed above.')
+
+
+def _counts(flag: str, values: Optional[List[str]], low: int, high: int,
+            example: str) -> Optional[List[int]]:
+  """A list flag of whole numbers in [low, high]; None if not given; an
+  empty list given explicitly is an error, not a skipped evaluation."""
+  if values is None:
+    return None
+  try:
+    counts = [int(v) for v in values]
+  except ValueError:
+    counts = []
+  if not counts or any(not low <= n <= high for n in counts):
+    raise DataError(f'--{flag}={",".join(values)} must be whole numbers in '
+                    f'[{low}, {high}], e.g. {example}.')
+  return counts
+
+
+def _check_writable_folder(flag: str, path: Optional[str]) -> None:
+  """Refuses, before any work, an output whose folder does not exist."""
+  if path is None:
+    return
+  if not path:
+    raise DataError(f'--{flag}= is empty; name a file or leave the flag out.')
+  folder = os.path.dirname(os.path.abspath(path))
+  if not os.path.isdir(folder):
+    raise DataError(f'--{flag}={path}: the folder {folder} does not exist; '
+                    'create it first.')
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+  # Every flag is checked before any work.
+  counts = _counts('hints', FLAGS.hints, 0, 10_000, '0,1,2,5,10,20')
+  person = _counts('person_hints', FLAGS.person_hints, 1, 100, '1,3')
+  _check_writable_folder('plot', FLAGS.plot)
+  gate = (None if FLAGS.hint_gate is None else
+          config_validation.parse_gate(FLAGS.hint_gate))
+  cast = (None if FLAGS.cast_chroma is None else
+          config_validation.parse_cast(FLAGS.cast_chroma))
+  _check_writable_folder('output', FLAGS.output)
+  if FLAGS.plot and counts is None:
+    raise DataError('--plot draws the --hints curve; pass --hints too.')
+  runtime.setup()
+  runtime.for_users()
+  report = evaluate(FLAGS.workdir, Settings(
+      epoch=FLAGS.epoch, dataset=FLAGS.dataset, split=FLAGS.split,
+      image_size=FLAGS.image_size, full_res=FLAGS.full_res,
+      vibrance=FLAGS.vibrance, temperature=FLAGS.temperature, seed=FLAGS.seed,
+      hint_counts=counts, auto_workdir=FLAGS.auto_workdir,
+      hint_seed=FLAGS.hint_seed, person_counts=person, hint_gate=gate,
+      cast_chroma=cast))
+  print(tables.format_report(report))
+  print(f'wrote {_write(report, FLAGS.output)}')  # The report first.
+  if FLAGS.plot and 'hints' in report:
+    by_size = {f'{report["image_size"]} px (centre crops)':
+               report['hints']['at_size']}
+    if 'full_res' in report['hints']:
+      by_size['full resolution (through colorize)'] = (
+          report['hints']['full_res'])
+    data = files.display_path(report['dataset'])
+    hint_eval.plot(by_size, names.DELTA_E, FLAGS.plot,
+                   f'colorjax evaluate --hints='
+                   f'{",".join(FLAGS.hints)} ({data}, '
+                   f'{report["split"]}, {report["num_images"]} images)')
+    print(f'wrote {FLAGS.plot}')
+
+
+def cli() -> None:
+  """The `evaluate` command."""
+  _define_flags()
+  flags.mark_flags_as_required(['workdir'])
+  runtime.run_tool(main)
+
+
+if __name__ == '__main__':
+  cli()

@@ -1,0 +1,9 @@
+"""Colour hints: how a hint travels, how training places them, and how a
+person's hints are read and written.
+
+Holds `propagation` (hint channels, propagation and the inference gate),
+`simulation` (hints drawn for training), `hint_files` (JSON and scribble
+files of points) and `locality` (how far a hint's effect reaches).
+
+May import: `colorjax.colour`, `colorjax.datasets` and the shared modules.
+"""

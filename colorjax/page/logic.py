@@ -1,0 +1,405 @@
+"""What the colouring page does to a painting, with no Gradio: pure functions
+(hints from clicks, the preview, the colours, the command that reproduces
+them), the paintings' records (`Paintings`) and `Page`, one small method per
+event, which `colorjax.page.app` wires to the browser."""
+
+import json
+import os
+import re
+import shlex
+import shutil
+import threading
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+import cv2
+import numpy as np
+
+from colorjax import files
+from colorjax import names
+from colorjax.datasets import image_io
+from colorjax.errors import ColorjaxError
+from colorjax.errors import DataError
+from colorjax.hints import hint_files
+from colorjax.inference.colorizer import Colorizer
+
+__all__ = ['add_point', 'add_stroke', 'api_points', 'checked_vibrance',
+           'colorize_command', 'colourise', 'encode_png', 'grey_preview',
+           'hex_colour', 'hints_json', 'MAX_HINTS_TEXT', 'MAX_REQUEST_POINTS',
+           'MAX_UPLOAD', 'Page', 'Paintings', 'Point', 'preview',
+           'PREVIEW_SIDE']
+
+Point = Dict[str, Any]  # One hint as `colorize --hints` reads it.
+PREVIEW_SIDE = 1024  # The page shows paintings at most this large.
+# What one request to the HTTP endpoint may carry.
+MAX_REQUEST_POINTS = 10_000
+MAX_HINTS_TEXT = 2_000_000  # Characters of its hints JSON.
+# The largest upload: a 100-megapixel painting (image_io's cap) as a PNG.
+MAX_UPLOAD = '300mb'
+_RGBA = re.compile(r'rgba?\(\s*([\d.]+)\s*,\s*([\d.]+)\s*,\s*([\d.]+)')
+
+
+def hex_colour(value: str) -> str:
+  """'#1f4e9c', '#14c' or 'rgba(31, 78, 156, 1)' (colour pickers give
+  either) as '#1f4e9c'; raises HintError."""
+  m = _RGBA.match(value.strip()) if isinstance(value, str) else None
+  if m:
+    rgb = [min(255, max(0, round(float(v)))) for v in m.groups()]
+  else:
+    rgb = hint_files.hex_to_rgb(value)
+  return '#' + ''.join(f'{v:02x}' for v in rgb)
+
+
+def add_point(points: List[Point], x: float, y: float, colour: str,
+              radius: float, shape: Tuple[int, int]) -> List[Point]:
+  """`points` and one more hint at painting pixel (x, y); a new list.
+
+  Raises:
+    HintError: outside the painting, an unknown colour, a bad radius.
+  """
+  point = {'x': int(x), 'y': int(y), 'color': hex_colour(colour),
+           'radius': float(radius)}
+  hint_files.parse_points([point], shape)  # One line if it is wrong.
+  return points + [point]
+
+
+def add_stroke(points: List[Point], x: float, y: float, colour: str,
+               radius: float, shape: Tuple[int, int]) -> List[Point]:
+  """`points` and a stroke of hints from the last one to (x, y), one per
+  `radius` pixels of its length (a single point when there is none yet).
+
+  Raises:
+    HintError: as `add_point`.
+  """
+  if not points:
+    return add_point(points, x, y, colour, radius, shape)
+  x0, y0 = points[-1]['x'], points[-1]['y']
+  steps = max(1, int(np.hypot(x - x0, y - y0) // max(1.0, float(radius))))
+  for i in range(1, steps + 1):
+    t = i / steps
+    points = add_point(points, x0 + (x - x0) * t, y0 + (y - y0) * t, colour,
+                       radius, shape)
+  return points
+
+
+def hints_json(points: List[Point]) -> str:
+  """The points as the JSON file `colorize --hints` reads."""
+  return json.dumps(points, indent=1) + '\n'
+
+
+def grey_preview(rgb: np.ndarray, side: int = PREVIEW_SIDE
+                 ) -> Tuple[np.ndarray, float]:
+  """The painting's greyscale (its own lightness) at most `side` large, and
+  its scale; made once per upload (shrunk first: the page shows no more)."""
+  h, w = rgb.shape[:2]
+  scale = min(1.0, side / max(h, w))
+  if scale < 1:
+    rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
+                     interpolation=cv2.INTER_AREA)
+  return Colorizer.constant(rgb, np.zeros(2)), scale
+
+
+def preview(grey: np.ndarray, scale: float, points: List[Point]
+            ) -> np.ndarray:
+  """`grey_preview`'s image with the hints drawn as dots of their colour
+  (ringed for contrast)."""
+  grey = np.array(grey)  # Writable: the dots are drawn on a copy.
+  for p in points:
+    centre = (round(p['x'] * scale), round(p['y'] * scale))
+    r = max(3, round(p['radius'] * scale))
+    rgb_dot = hint_files.hex_to_rgb(p['color'])
+    cv2.circle(grey, centre, r + 2, (255, 255, 255), -1, cv2.LINE_AA)
+    cv2.circle(grey, centre, r + 1, (0, 0, 0), -1, cv2.LINE_AA)
+    cv2.circle(grey, centre, r, rgb_dot, -1, cv2.LINE_AA)
+  return grey
+
+
+def colourise(colorizer: Colorizer, rgb: np.ndarray,
+              points: List[Point], vibrance: float) -> np.ndarray:
+  """The full-resolution colourisation that `colorize --vibrance=V
+  --hints=<hints_json(points)>` writes (automatic without points)."""
+  # Each request its own vibrance. The batch size stays the command line's:
+  # the same compiled program, so the page and `colorize` agree bit for bit.
+  return colorizer.with_vibrance(vibrance).colorize(
+      rgb, points if colorizer.takes_hints else None)
+
+
+def colorize_command(workdir: str, work_size: Optional[int], vibrance: float,
+                     name: str) -> str:
+  """The shell command that writes what the page shows, every argument
+  quoted (a painting may be called `x;id;y.jpg` or `my (1).jpg`)."""
+  stem = os.path.splitext(name)[0] or 'painting'
+  return shlex.join(
+      ['python', '-m', 'colorjax', 'colorize'] +
+      ([f'--workdir={workdir}'] if workdir != names.BUNDLED else []) +
+      ([f'--work_size={work_size}'] if work_size else []) +
+      [f'--vibrance={vibrance:g}', f'--hints={stem}.json', '--output=out',
+       name])
+
+
+def checked_vibrance(value: Any) -> float:
+  """A request's vibrance as a float in [0, 4]; raises DataError for a
+  string, a list, a bool, NaN or a value out of range."""
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+      0 <= value <= 4):
+    raise DataError(f'vibrance {value!r} must be a number in [0, 4] (1: as '
+                    'trained).')
+  return float(value)
+
+
+def api_points(text: Any, shape: Tuple[int, int]) -> List[Point]:
+  """The hints of an `/colourise` request (a JSON text of points as
+  `colorize --hints` reads; empty: none), parsed once; raises HintError."""
+  if text is None or text == '':
+    return []
+  if not isinstance(text, str):
+    raise hint_files.HintError('hints must be a JSON text (a list of points).')
+  if len(text) > MAX_HINTS_TEXT:
+    raise hint_files.HintError(
+        f'hints: {len(text):,} characters, more than {MAX_HINTS_TEXT:,}; send '
+        f'at most {MAX_REQUEST_POINTS:,} points.')
+  points = files.parse_json(text, 'hints', hint_files.HintError)
+  if isinstance(points, list) and len(points) > MAX_REQUEST_POINTS:
+    raise hint_files.HintError(f'hints: {len(points):,} points, more than '
+                               f'{MAX_REQUEST_POINTS:,} in one request.')
+  hint_files.parse_points(points, shape)  # One line if any is wrong.
+  return points
+
+
+class Paintings:
+  """The page's paintings, one record per upload, shared by every event.
+
+  Edits (a click, Undo, Clear, the vibrance) are applied here, under one
+  lock, in the order they arrive, and each makes a new version; a render
+  draws the latest version and shows it only if no newer one has been
+  shown, so no render replaces another's hints and every click counts.
+  Records older than `max_age_s` (and their files) are dropped.
+  """
+
+  def __init__(self, folder: str, max_age_s: float = 3600):
+    self.folder = folder
+    self.max_age_s = max_age_s
+    self._lock = threading.Lock()
+    self._records: Dict[str, Dict[str, Any]] = {}
+
+  def new(self, rgb: np.ndarray, name: str, vibrance: float
+          ) -> Tuple[str, np.ndarray]:
+    """A record for an uploaded painting: (its id, its greyscale)."""
+    grey, scale = grey_preview(rgb)
+    pid = os.urandom(8).hex()
+    record = {'rgb': rgb, 'grey': grey, 'scale': scale, 'name': name,
+              'stem': os.path.splitext(name)[0] or 'painting',
+              'points': [], 'clicks': [], 'vibrance': vibrance,
+              'version': 0, 'claimed': -1, 'shown': -1,
+              'time': time.monotonic(), 'next': None}
+    with self._lock:
+      self._prune()
+      self._records[pid] = record
+    return pid, grey
+
+  def edit(self, pid: str, fn) -> Dict[str, Any]:
+    """Applies `fn(record) -> changes` to the latest version of `pid`; a
+    copy of the new version."""
+    with self._lock:
+      record = self._get(pid)
+      record.update(fn(record))
+      record['version'] += 1
+      record['time'] = time.monotonic()
+      return dict(record)
+
+  def edit_log(self, pid: str, edits: List[Tuple[int, Any]]
+               ) -> Dict[str, Any]:
+    """Applies the numbered `edits` [(seq, fn)] of `pid` not applied yet,
+    in their order. The browser sends its whole log of edits with every
+    request (requests may overtake one another, or carry a log a click
+    older), so each edit is applied exactly once, in the order made."""
+    with self._lock:
+      record = self._get(pid)
+      if record['next'] is None and edits:
+        record['next'] = min(seq for seq, _ in edits)
+      for seq, fn in sorted(edits, key=lambda e: e[0]):
+        if seq >= record['next']:
+          record.update(fn(record))
+          record['next'] = seq + 1
+          record['version'] += 1
+      record['time'] = time.monotonic()
+      return dict(record)
+
+  def claim(self, pid: str) -> Optional[Dict[str, Any]]:
+    """The latest version to render, or None if it is already rendered or
+    being rendered."""
+    with self._lock:
+      record = self._get(pid)
+      if record['version'] <= record['claimed']:
+        return None
+      record['claimed'] = record['version']
+      return dict(record)
+
+  def show(self, pid: str, version: int) -> bool:
+    """Whether a render of `version` may be shown (nothing newer has)."""
+    with self._lock:
+      record = self._records.get(pid)
+      if record is None or version < record['shown']:
+        return False
+      record['shown'] = version
+      return True
+
+  def _get(self, pid: str) -> Dict[str, Any]:
+    if pid not in self._records:
+      raise ColorjaxError('this painting is no longer here (the page was '
+                          'idle for an hour); upload it again.')
+    return self._records[pid]
+
+  def _prune(self) -> None:
+    old = [k for k, r in self._records.items()
+           if time.monotonic() - r['time'] > self.max_age_s]
+    for k in old:
+      del self._records[k]
+      shutil.rmtree(os.path.join(self.folder, k), ignore_errors=True)
+
+
+class Page:
+  """What the page does, one small method per event; `build` wires them to
+  Gradio. Renders (an upload's, an edit's, the HTTP endpoint's) share one
+  budget, `renders`, however many events and tabs ask at once."""
+
+  def __init__(self, colorizer: Colorizer, workdir: str, folder: str,
+               work_size: Optional[int] = None, renders: int = 2):
+    self.colorizer = colorizer
+    self.workdir = workdir
+    self.work_size = work_size
+    self.folder = folder
+    self.paintings = Paintings(folder)
+    self.renders = threading.BoundedSemaphore(renders)
+
+  def upload(self, path: Optional[str], vibrance: float):
+    """A new painting: (its state, its greyscale), or a ColorjaxError."""
+    rgb = image_io.read_image(path)
+    name = os.path.basename(path)
+    pid, grey = self.paintings.new(rgb, name, checked_vibrance(vibrance))
+    return {'id': pid}, grey
+
+  def sequenced(self, state, log: str, colour: str, radius: float,
+                stroke: bool) -> np.ndarray:
+    """The browser's log of this painting's edits (see `_CLICKS_JS`):
+    'X,Y,N' (a click at preview pixel X, Y), 'undo,,N' or 'clear,,N',
+    separated by ';'; those not applied yet are, in N's order."""
+    if not state:
+      raise ColorjaxError('upload a painting first.')
+    if not isinstance(log, str) or len(log) > MAX_HINTS_TEXT:
+      raise ColorjaxError('the page sent edits it could not have made.')
+    edits = []
+    for entry in filter(None, log.split(';')):
+      parts = entry.split(',')
+      try:
+        seq = int(parts[2])
+        if parts[0] in ('undo', 'clear'):
+          fn = self._undo if parts[0] == 'undo' else self._clear
+        else:
+          fn = self._click(float(parts[0]), float(parts[1]), colour, radius,
+                           stroke)
+      except (IndexError, ValueError):
+        raise ColorjaxError(f'{entry!r} is not an edit of the page.'
+                            ) from None
+      edits.append((seq, fn))
+    r = self.paintings.edit_log(state['id'], edits)
+    return preview(r['grey'], r['scale'], r['points'])
+
+  def click(self, state, x: float, y: float, colour: str, radius: float,
+            stroke: bool) -> np.ndarray:
+    """One more hint (or stroke) at preview pixel (x, y): the preview."""
+    return self._edit(state, self._click(x, y, colour, radius, stroke))
+
+  @staticmethod
+  def _click(x: float, y: float, colour: str, radius: float, stroke: bool):
+    def apply(r):
+      add = add_stroke if stroke else add_point
+      points = add(r['points'], x / r['scale'], y / r['scale'], colour,
+                   radius, r['rgb'].shape[:2])
+      # Undo takes back a click: its one point or its whole stroke.
+      return {'points': points,
+              'clicks': r['clicks'] + [len(points) - len(r['points'])]}
+    return apply
+
+  @staticmethod
+  def _undo(r):
+    if not r['clicks']:
+      return {}
+    return {'points': r['points'][:len(r['points']) - r['clicks'][-1]],
+            'clicks': r['clicks'][:-1]}
+
+  @staticmethod
+  def _clear(r):
+    return {'points': [], 'clicks': []}
+
+  def undo(self, state) -> np.ndarray:
+    return self._edit(state, self._undo)
+
+  def clear(self, state) -> np.ndarray:
+    return self._edit(state, self._clear)
+
+  def vibrance(self, state, vibrance: float) -> np.ndarray:
+    v = checked_vibrance(vibrance)
+    return self._edit(state, lambda r: {'vibrance': v})
+
+  def _edit(self, state, fn) -> np.ndarray:
+    if not state:
+      raise ColorjaxError('upload a painting first.')
+    r = self.paintings.edit(state['id'], fn)
+    return preview(r['grey'], r['scale'], r['points'])
+
+  def render(self, state) -> Optional[Tuple[Any, ...]]:
+    """The latest version's colours: (small image, PNG path, JSON path,
+    command), or None when there is nothing newer to show."""
+    if not state:
+      return None
+    r = self.paintings.claim(state['id'])
+    if r is None:
+      return None
+    with self.renders:
+      result = colourise(self.colorizer, r['rgb'], r['points'],
+                         r['vibrance'])
+    session = os.path.join(self.folder, state['id'])
+    os.makedirs(session, exist_ok=True)
+    png = os.path.join(session, f'{r["stem"]}_colour.png')
+    files.write_atomically(png, encode_png(result))
+    js = os.path.join(session, f'{r["stem"]}.json')
+    files.write_text(js, hints_json(r['points']))
+    shown = r['grey'].shape
+    small = cv2.resize(result, (shown[1], shown[0]),
+                       interpolation=cv2.INTER_AREA)
+    if not self.paintings.show(state['id'], r['version']):
+      return None
+    return small, png, js, colorize_command(self.workdir, self.work_size,
+                                            r['vibrance'], r['name'])
+
+  def api(self, path: Optional[str], hints: Any, vibrance: Any) -> str:
+    """The `/colourise` endpoint: a painting, a hints JSON text and a
+    vibrance (None: the model's) to the PNG file `colorize` would write."""
+    if not path:
+      raise ColorjaxError('send a painting.')
+    try:
+      rgb = image_io.read_image(path)
+      points = api_points(hints, rgb.shape[:2])
+      v = (self.colorizer.vibrance if vibrance is None else
+           checked_vibrance(vibrance))
+      if points and not self.colorizer.takes_hints:
+        self.colorizer.hint_map(points, rgb.shape[:2])  # Says how to train.
+      with self.renders:
+        result = colourise(self.colorizer, rgb, points, v)
+    except ColorjaxError as e:
+      raise ColorjaxError(str(e).replace(os.path.dirname(path) + os.sep, '')
+                          ) from None
+    session = os.path.join(self.folder, 'api')
+    os.makedirs(session, exist_ok=True)
+    out = os.path.join(session, f'{os.urandom(8).hex()}.png')
+    files.write_atomically(out, encode_png(result))
+    return out
+
+
+def encode_png(rgb: np.ndarray) -> bytes:
+  """uint8 RGB as the PNG bytes `colorize` writes."""
+  ok, encoded = cv2.imencode('.png', rgb[..., ::-1])
+  if not ok:
+    raise ColorjaxError('the PNG encoder refused the result')
+  return encoded.tobytes()
