@@ -13,7 +13,7 @@ __all__ = ['AB_AUC', 'AB_SWD', 'BUNDLED', 'CHECKPOINTS', 'COLOURFULNESS',
            'METRICS', 'PAINTINGS_MORE_BUILD', 'PAINTINGS_MORE_DIR', 'PLOTS',
            'PSNR', 'RECORD_KEYS', 'REPORT', 'sample_grid', 'SAMPLES',
            'seed_dir', 'SSIM', 'TRAIN', 'val', 'VAL_PREFIX', 'VALIDATION',
-           'WALL_TIME']
+           'VALIDATION_STEPS', 'WALL_TIME']
 
 
 # Workdir layout (all relative to the workdir).
@@ -57,6 +57,8 @@ def eval_report(epoch: int) -> str:
 # Record kinds in METRICS.
 TRAIN = 'train'
 VALIDATION = 'eval'
+# Validation every config.eval_every_steps steps, on config.eval_subset images.
+VALIDATION_STEPS = 'eval_steps'
 # Keys every record carries besides its metrics.
 RECORD_KEYS = ('kind', 'epoch', 'step', 'time')
 

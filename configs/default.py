@@ -104,6 +104,12 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
 
   # Logging and checkpoints.
   c.log_every_steps = 50
+  # Also validate every this many steps, on the first `eval_subset`
+  # validation images (0: all), as metrics.jsonl records of kind
+  # 'eval_steps': the steps-to-quality questions of `compare --seeds` then
+  # count steps finer than an epoch. 0: at epoch ends only.
+  c.eval_every_steps = 0
+  c.eval_subset = 0
   c.num_sample_images = 8  # Validation images in each epoch's grid; 0: none.
   c.keep_checkpoints = 2  # Latest N, besides the milestones.
   c.checkpoint_epochs = (200, 466, 666)

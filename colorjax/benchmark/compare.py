@@ -71,7 +71,7 @@ COMPARISONS = (
 # Settings every run of a --train comparison shares, taken from the BN recipe.
 SHARED_KEYS = ('seed', 'dataset', 'image_size', 'batch_size', 'num_epochs',
                'validation_fraction', 'samples', 'conv_impl', 'compute_dtype',
-               'num_seeds')
+               'num_seeds', 'eval_every_steps', 'eval_subset')
 
 
 def recipe_configs(size: str = '', recipes=RECIPES,
@@ -216,6 +216,14 @@ def _define_flags() -> None:
                        'pair, and report intervals over seeds.')
   flags.DEFINE_string('split', 'test', 'With --seeds: the split of --dataset '
                       'to score (a MANIFEST.tsv split, or all).')
+  flags.DEFINE_list('recipes', None, 'With --seeds: train and compare only '
+                    'these of bn, sn, sn_matched, cnn (default: all four).')
+  flags.DEFINE_integer('eval_every_steps', None, 'With --train: also '
+                       'validate every this many steps (on --eval_subset '
+                       'images), so that the steps-to-quality questions '
+                       'count steps finer than an epoch.')
+  flags.DEFINE_integer('eval_subset', None, 'With --eval_every_steps: the '
+                       'validation images those validations use (0: all).')
   flags.DEFINE_string('output', None, 'Report folder (default: the --train '
                       'workdir, or the runs\' common parent).')
 
@@ -228,7 +236,9 @@ def main(argv):
     if not FLAGS.workdir:
       raise app.UsageError('--train needs --workdir.')
     configs = recipe_configs(FLAGS.size, dataset=FLAGS.dataset,
-                             num_epochs=FLAGS.num_epochs, seed=FLAGS.seed)
+                             num_epochs=FLAGS.num_epochs, seed=FLAGS.seed,
+                             eval_every_steps=FLAGS.eval_every_steps,
+                             eval_subset=FLAGS.eval_subset)
     runtime.setup(configs['bn'].compilation_cache_dir)
     run_dirs = train_all(FLAGS.workdir, configs)
     output = FLAGS.output or FLAGS.workdir
@@ -251,16 +261,26 @@ def _main_seeds() -> None:
   if not FLAGS.train or not FLAGS.workdir or not FLAGS.dataset:
     raise app.UsageError('--seeds needs --train, --workdir and --dataset '
                          '(a folder with a held-out split).')
-  configs = recipe_configs(FLAGS.size, SEED_RECIPES, dataset=FLAGS.dataset,
-                           num_epochs=FLAGS.num_epochs, seed=FLAGS.seed,
-                           num_seeds=FLAGS.seeds)
+  names_all = [name for name, _ in SEED_RECIPES]
+  chosen = FLAGS.recipes or names_all
+  unknown = sorted(set(chosen) - set(names_all))
+  if unknown or 'bn' not in chosen:
+    raise ConfigError(f'--recipes={",".join(chosen)}: choose from '
+                      f'{", ".join(names_all)}, bn among them (the others '
+                      'take its shared settings).')
+  configs = recipe_configs(
+      FLAGS.size, [r for r in SEED_RECIPES if r[0] in chosen],
+      dataset=FLAGS.dataset, num_epochs=FLAGS.num_epochs, seed=FLAGS.seed,
+      num_seeds=FLAGS.seeds, eval_every_steps=FLAGS.eval_every_steps,
+      eval_subset=FLAGS.eval_subset)
+  comparisons = [c for c in COMPARISONS if c[0] in chosen and c[1] in chosen]
   runtime.setup(configs['bn'].compilation_cache_dir)
   evaluate.image_paths(FLAGS.dataset, FLAGS.split)  # Fails before training.
   run_dirs = dict(zip(configs, train_all(FLAGS.workdir, configs),
                       strict=True))
   output = FLAGS.output or FLAGS.workdir
   print(seed_report.build(
-      run_dirs, FLAGS.dataset, FLAGS.split, COMPARISONS, output,
+      run_dirs, FLAGS.dataset, FLAGS.split, comparisons, output,
       {n: wall_seconds(d) for n, d in run_dirs.items()
        if wall_seconds(d) is not None}))
   print(f'wrote {os.path.join(output, names.REPORT)}')

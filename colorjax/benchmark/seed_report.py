@@ -134,10 +134,17 @@ def _paired(a: List[Dict[str, np.ndarray]], b: List[Dict[str, np.ndarray]]
     else:
       d, lo, hi = stats.paired_bootstrap(np.stack([s[key] for s in a]),
                                          np.stack([s[key] for s in b]))
-    _, seed_lo, seed_hi = stats.seed_difference_ci(
-        [m[key] for m in means_a], [m[key] for m in means_b])
+    per_a = np.array([m[key] for m in means_a])
+    per_b = np.array([m[key] for m in means_b])
+    _, seed_lo, seed_hi = stats.seed_difference_ci(per_a, per_b)
+    # One estimand: every seed scores the same images, so the pooled
+    # difference is the mean over seeds of the per-seed differences, the
+    # t interval's centre.
+    sd = (np.std(per_a - per_b, ddof=1) if len(per_a) == len(per_b) > 1
+          else float('nan'))
     out[key] = dict(diff=d, low=lo, high=hi, seed_low=seed_lo,
-                    seed_high=seed_hi)
+                    seed_high=seed_hi,
+                    seeds_needed=stats.seeds_for_t_test(d, float(sd)))
   return out
 
 
@@ -176,6 +183,13 @@ def verdict(comparisons: Sequence[Tuple[str, str, str]],
       text += f'; not significant at 95% on {", ".join(unclear)}'
     elif not said:
       text += ' at 95% on any metric'
+    needed = [(label, diffs[key].get('seeds_needed', float('nan')))
+              for key, label, _ in PAIRED if label in unclear]
+    needed = [f'{label} {n:.0f}' if np.isfinite(n) else f'{label} over 1,000'
+              for label, n in needed if not np.isnan(n)]
+    if needed:
+      text += (' (seeds a t test would need to detect the differences seen, '
+               f'80% power: {", ".join(needed)})')
     parts.append(text)
   return 'verdict: ' + ' | '.join(parts) + '.'
 
@@ -262,10 +276,16 @@ def build(run_dirs: Mapping[str, str], dataset: str, split: str,
       'learning_curves': {
           'validation_trivial': val_trivial, 'analysis': analysed,
           'compared': compared, 'verdicts': curve_lines,
-          'curves': {name: {k: np.asarray(v).tolist() for k, v in c.items()}
-                     for name, c in curves.items()}},
+          'curves': {name: _jsonable(c) for name, c in curves.items()}},
       'wall_seconds': dict(wall_seconds)})
   return markdown
+
+
+def _jsonable(value):
+  """Curves (arrays, nested in dicts) as JSON values."""
+  if isinstance(value, dict):
+    return {k: _jsonable(v) for k, v in value.items()}
+  return np.asarray(value).tolist()
 
 
 def _steps_per_epoch(run_dir: str) -> int:

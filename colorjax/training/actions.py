@@ -45,6 +45,11 @@ class Action:
                   metrics: Scalars) -> None:
     """Called after epoch `epoch` (1-based) with its validation metrics."""
 
+  def every_validation(self, state: TrainState, epoch: int, step: int,
+                       metrics: Scalars) -> None:
+    """Called every `config.eval_every_steps` steps with the metrics of
+    the validation subset (`config.eval_subset`)."""
+
   def at_end(self, state: TrainState) -> None:
     """Called once when the loop stops."""
 
@@ -86,6 +91,9 @@ class WriteMetrics(Action):
 
   def every_epoch(self, state, epoch, metrics):
     self.writer.write(names.VALIDATION, epoch, int(state.step), metrics)
+
+  def every_validation(self, state, epoch, step, metrics):
+    self.writer.write(names.VALIDATION_STEPS, epoch, step, metrics)
 
   def at_end(self, state):
     self.writer.close()

@@ -210,6 +210,12 @@ def validate_config(config: ml_collections.ConfigDict,
            'in [0, 1).')
   _require(config.log_every_steps > 0,
            f'config.log_every_steps={config.log_every_steps} must be positive.')
+  _require(config.eval_every_steps >= 0,
+           f'config.eval_every_steps={config.eval_every_steps} must be >= 0 '
+           '(0: validate at epoch ends only).')
+  _require(config.eval_subset >= 0,
+           f'config.eval_subset={config.eval_subset} must be >= 0 (0: the '
+           'whole validation split).')
   _require(0 <= config.vibrance <= 4,
            f'config.vibrance={config.vibrance} must be in [0, 4] (1: as '
            'trained).')

@@ -43,6 +43,8 @@ def per_epoch(records: Records) -> Dict[str, Dict[int, float]]:
   eval values as logged (the last one wins when a resumed run repeats one)."""
   sums = collections.defaultdict(lambda: collections.defaultdict(list))
   for r in records:
+    if r.get('kind') == names.VALIDATION_STEPS:  # A finer grid of its own.
+      continue
     for k, v in r.items():
       if k not in names.RECORD_KEYS:
         sums[k][r['epoch']].append(v)

@@ -194,6 +194,9 @@ def _train_epoch(run: _Run, state: TrainState, epoch: int, skip: int,
                    time.perf_counter() - meter.time)
       meter.restart(step)
     last = i + 1 == spe
+    if config.eval_every_steps and step % config.eval_every_steps == 0:
+      _validate_steps(run, state, epoch, step)
+      meter.restart(step)  # Validation is not training time.
     if run.stop_requested(step) and not last:
       _check_finite(jax.device_get(buffer), step - len(buffer) + 1, epoch,
                     config.seed)
@@ -219,6 +222,16 @@ def _train_epoch(run: _Run, state: TrainState, epoch: int, skip: int,
       for action in s.actions:
         action.every_log(epoch + 1, step, means)
   return state, False
+
+
+def _validate_steps(run: _Run, state: TrainState, epoch: int,
+                    step: int) -> None:
+  """The validation subset's metrics at `step`, to every seed's actions."""
+  images = run.val_images[:run.config.eval_subset or None]
+  for s, seed_state in zip(run.seeds, _seed_states(run, state), strict=True):
+    val = run.steps.evaluate(seed_state, images)
+    for action in s.actions:
+      action.every_validation(seed_state, epoch + 1, step, val)
 
 
 def _end_epoch(run: _Run, state: TrainState, epoch: int) -> TrainState:
@@ -272,10 +285,14 @@ def _set_up(config: ml_collections.ConfigDict,
   if jax.process_index() == 0:  # Writes files; every process computes.
     trivial = baselines.score_at_size(val_images, None, prior,
                                       config.batch_size, config.ab_scale)
+    stats = {'mean_ab': prior.tolist(), 'validation': trivial}
+    if config.eval_every_steps:  # The answers on the subset validated then.
+      stats[names.VALIDATION_STEPS] = baselines.score_at_size(
+          val_images[:config.eval_subset or None], None, prior,
+          config.batch_size, config.ab_scale)
     for c, d in [(config, workdir)] + [(s.config, s.workdir) for s in seeds]:
       workdir_lib.write_config(d, c)
-      files.write_text(os.path.join(d, names.DATA_STATS), json.dumps(
-          {'mean_ab': prior.tolist(), 'validation': trivial}))
+      files.write_text(os.path.join(d, names.DATA_STATS), json.dumps(stats))
   for s in seeds:
     s.actions = actions_lib.create_actions(
         s.config, s.workdir, steps, val_images, s.manager, spe,

@@ -204,9 +204,11 @@ def summary(workdir: str, name: Optional[str] = None) -> str:
       f'{_verdict(de, grey, prior)}.' +
       (f' Colourfulness {cf:.2f} of the originals\'.' if cf is not None
        else ''),
-      f'Plots: {os.path.join(name, n.PLOTS)}/  samples: '
-      f'{os.path.join(name, n.SAMPLES)}/  checkpoints: '
-      f'{os.path.join(name, n.CHECKPOINTS)}/',
+      '  '.join(f'{label}: {os.path.join(name, folder)}/'
+                for label, folder in (('Plots', n.PLOTS),
+                                      ('Samples', n.SAMPLES),
+                                      ('Checkpoints', n.CHECKPOINTS))
+                if os.path.isdir(os.path.join(workdir, folder))),
       f'Next: colorjax colorize --workdir={name} --output=out '
       'PAINTING...',
       f'      colorjax evaluate --workdir={name}',

@@ -75,9 +75,10 @@ def seed_runs_fixture(tmp_path_factory):
     # trained for two and then continued to three, as a rerun of compare
     # with more epochs does.
     for epochs in ((2, 3) if name == 'bn' else (3,)):
+      # Validated every 2 steps too, on 4 of the 8 validation images.
       train.train_and_evaluate(tiny_config(
-          num_seeds=3, num_epochs=epochs, **{'discriminator.norm': norm}),
-          runs[name])
+          num_seeds=3, num_epochs=epochs, eval_every_steps=2, eval_subset=4,
+          **{'discriminator.norm': norm}), runs[name])
       if epochs == 2:
         two_epochs = learning_curves.read(seed_report._seed_dirs(runs[name]))
   return runs, manifest_folder(root / 'paintings'), two_epochs
@@ -103,6 +104,25 @@ def test_the_report_has_intervals_baselines_stability_and_a_verdict(
   identical = report['paired']['bn-bn_again'][names.DELTA_E]
   assert identical['diff'] == 0 and identical['low'] <= 0 <= identical['high']
   assert identical['seed_low'] <= 0 <= identical['seed_high']
+  # One estimand a row: the point is the t interval's centre (the mean over
+  # seeds of the per-seed differences) and lies inside the bootstrap's.
+  for pair in report['paired'].values():
+    for d in pair.values():
+      assert d['seed_low'] <= d['diff'] <= d['seed_high']
+      # (float32 scores: the pooled and per-seed means agree to rounding.)
+      assert abs((d['seed_low'] + d['seed_high']) / 2 - d['diff']) < 1e-5
+      assert d['low'] <= d['diff'] <= d['high']
+  for pair in report['learning_curves']['compared'].values():
+    for r in pair['first'].values():
+      assert r['a_first'] + r['b_first'] + r['ties'] == 3
+      if r['a_first'] + r['b_first']:
+        assert r['low'] <= r['share'] <= r['high']
+    for d in pair['swing'].values():
+      assert d['seed_low'] <= d['diff'] <= d['seed_high']
+      assert d['low'] <= d['diff'] <= d['high']
+  for recipe in report['learning_curves']['analysis'].values():
+    for f in recipe['first'].values():
+      assert f['low'] <= f['median'] <= f['high']
   stability = report['stability']['bn']
   assert stability['seeds'] == 3 and stability['diverged'] is None
   assert len(stability['d_accuracy']) == 3
@@ -112,13 +132,24 @@ def test_the_report_has_intervals_baselines_stability_and_a_verdict(
   assert 'bn vs bn_again (identical): no significant difference' in verdict[0]
   assert verdict[1:] == report['learning_curves']['verdicts']
   assert verdict[1].startswith('verdict: fewer steps? bn vs sn: ')
-  assert ('bn vs bn_again: no significant difference in when they beat grey '
-          'on Delta-E00' in verdict[1])
+  assert ('bn vs bn_again: tied in when they beat grey on Delta-E00 in each '
+          'of the 3 seed pairs' in verdict[1])
   assert 'when they beat prior on ab SWD' in verdict[1]
   assert verdict[2].startswith('verdict: more stable? bn vs sn: ')
   # Every seed's validation Delta-E at each of the 3 epochs, as recorded.
   curves = report['learning_curves']['curves']['bn']
   assert curves['epochs'] == [1, 2, 3]
+  assert curves['steps'] == [4, 8, 12]  # Validated at each epoch's end.
+  # And every 2 steps on the subset, with the answers scored on it; the
+  # steps-to-quality questions use that grid.
+  assert curves['fine_steps'] == [2, 4, 6, 8, 10, 12]
+  assert np.array(curves['fine'][names.val(names.DELTA_E)]).shape == (3, 6)
+  assert set(curves['fine_trivial']) == {'grey', 'prior'}
+  crossing = report['learning_curves']['analysis']['bn']['first']
+  for f in crossing.values():
+    assert f['last'] == 12 and all(
+        x in (2, 4, 6, 8, 10, 12) or x is None or x == float('inf')
+        for x in f['per_seed'])
   de = np.array(curves[names.val(names.DELTA_E)])
   assert de.shape == (3, 3) and np.all(np.isfinite(de))
   assert len({tuple(row) for row in de}) == 3

@@ -1,18 +1,19 @@
 """PyTorch weights in and out: outputs match PyTorch's in eval mode.
 
-The PyTorch side is `benchmarks/torch_reference.py`, written from the
+The PyTorch side is `colorjax.interop.torch_modules`, written from the
 reference implementation's own files (karoly-hars/GAN_image_colorizing:
 networks.py, spectral_norm.py, datasets.py): its module tree and keys, its
 fixed 35 x 35 resize, its sigmoid discriminator, its spectral norm and its
 /127 pre- and post-processing. Narrow widths keep the tests fast; the
 structure is the reference's. Its plain layout (`PlainGenerator`,
 `PlainDiscriminator`, torch.nn.utils.spectral_norm) is what
-`export_torch --layout=benchmark` writes.
+`colorjax export-torch --layout=benchmark` writes. The architecture is
+read from a config, from our variables or from a state dict: a module built
+by hand converts without one.
 """
 
 import os
 import shutil
-import sys
 
 import cv2
 import jax
@@ -30,14 +31,11 @@ from colorjax.colour import spaces as color  # noqa: E402
 from colorjax.errors import CheckpointError  # noqa: E402
 from colorjax.inference import colorize  # noqa: E402
 from colorjax.interop import import_torch  # noqa: E402
+from colorjax.interop import torch_modules as torch_reference  # noqa: E402
 from colorjax.interop import torch_weights  # noqa: E402
 from colorjax.nets import models  # noqa: E402
 from colorjax.training import train  # noqa: E402
 from colorjax.training import workdir as workdir_lib  # noqa: E402
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..',
-                                'benchmarks'))
-import torch_reference  # noqa: E402
 
 G_FEATURES = (8, 16, 16, 32, 32)
 D_FEATURES = (8, 16, 32, 32)
@@ -160,6 +158,51 @@ def test_export_then_import_is_bit_exact(tiny_config, tiny_run, layout):
           jax.tree_util.tree_leaves_with_path(variables[tree]),
           jax.tree_util.tree_leaves_with_path(back[tree]), strict=True):
         np.testing.assert_array_equal(a, b, err_msg=str(path))
+
+
+@pytest.mark.parametrize('network,norm,layout', [
+    (network, norm, layout)
+    for network, norm in (('generator', 'batch'), ('discriminator', 'batch'),
+                          ('discriminator', 'spectral'),
+                          ('discriminator', 'none'))
+    for layout in torch_weights.LAYOUTS
+    # The plain layout has no unnormalised discriminator.
+    if not (norm == 'none' and layout == 'benchmark')])
+def test_a_module_built_by_hand_converts_without_a_config(network, norm,
+                                                          layout):
+  # The architecture is read from the variables going out and from the
+  # state dict coming back: no config anywhere.
+  if network == 'generator':
+    module, x = models.UNetGenerator(features=G_FEATURES), jnp.zeros(
+        (1, 32, 32, 1))
+    net = (torch_reference.Generator('batch', G_FEATURES)
+           if layout == 'reference' else
+           torch_reference.PlainGenerator(G_FEATURES))
+  else:
+    module, x = models.Discriminator(norm=norm, features=D_FEATURES), (
+        jnp.zeros((1, 32, 32, 3)))
+    if layout == 'reference':
+      net = torch_reference.Discriminator(
+          None if norm == 'none' else norm, D_FEATURES)
+    else:
+      net = torch_reference.PlainDiscriminator(norm, D_FEATURES)
+  variables = jax.device_get(module.init(jax.random.key(4), x, train=False))
+  exported = torch_weights.to_torch(variables, network, layout=layout)
+  missing, unexpected = net.load_state_dict(
+      {k: torch.from_numpy(np.array(v)) for k, v in exported.items()},
+      strict=False)
+  assert not unexpected and not [k for k in missing
+                                 if 'num_batches_tracked' not in k]
+  arch = torch_weights.Architecture.of_state_dict(network, exported)
+  assert arch == torch_weights.Architecture.of_variables(network, variables)
+  assert arch.depth == len(G_FEATURES if network == 'generator'
+                           else D_FEATURES)
+  back = torch_weights.to_flax(exported, network)
+  for tree in ('params', 'batch_stats'):
+    for (path, a), (_, b) in zip(
+        jax.tree_util.tree_leaves_with_path(variables.get(tree, {})),
+        jax.tree_util.tree_leaves_with_path(back[tree]), strict=True):
+      np.testing.assert_allclose(a, b, atol=1e-6, err_msg=str(path))
 
 
 def _saved(tmp_path, name, obj):

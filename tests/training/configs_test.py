@@ -112,6 +112,8 @@ def test_every_config_is_valid(name, arg):
     ('real_label', 0.0, 'config.real_label'),
     ('g_lr', -1.0, 'config.g_lr'),
     ('num_epochs', 0, 'config.num_epochs'),
+    ('eval_every_steps', -4, 'config.eval_every_steps=-4 must be >= 0'),
+    ('eval_subset', -1, 'config.eval_subset=-1 must be >= 0'),
 ])
 def test_bad_values_stop_before_compiling(tiny_config, tmp_path, key, value,
                                           message):
