@@ -17,6 +17,10 @@ os.environ['XLA_FLAGS'] = (
     os.environ['COLORJAX_TEST_GIVEN_XLA_FLAGS'] + ' ' +
     xla_flags(4, os.environ['COLORJAX_TEST_XLA_OPT_LEVEL'])).strip()
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+# conv_impl='auto' by the fixed rule: no test run measures the forms (the
+# measuring itself is tested with fake timings, tests/training/
+# conv_choice_test.py), in this process and the commands it starts.
+os.environ.setdefault('COLORJAX_CONV_IMPL', 'rule')
 
 import atexit
 import shutil

@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import cv2
+import numpy as np
 import pytest
 from skimage import data as skdata
 from tiny import subprocess_env
@@ -71,6 +72,36 @@ def test_colorize_never_writes_an_input(run_dir, tmp_path):
   assert failures == 2
   assert (tmp_path / 'a_compare.png').read_bytes() == before
   assert sorted(os.listdir(tmp_path)) == ['a.jpg', 'a_compare.png']
+
+
+def test_colorize_replaces_no_compare_panel_or_hints_file_unasked(
+    run_dir, tmp_path, capsys):
+  colorizer = colorize.Colorizer.from_workdir(run_dir)
+  _picture(tmp_path / 'a.jpg')
+  out = tmp_path / 'o'
+  out.mkdir()
+  _picture(out / 'a_compare.png', 1)  # A panel made earlier, or the user's.
+  panel = (out / 'a_compare.png').read_bytes()
+  # No --overwrite: the existing panel is kept, and a.jpg is skipped whole.
+  assert colorize.run(colorizer, [str(tmp_path / 'a.jpg')], str(out),
+                      compare=True) == 0
+  assert (out / 'a_compare.png').read_bytes() == panel
+  assert not (out / 'a.png').exists()
+  assert f'skipped: {out / "a_compare.png"} exists' in capsys.readouterr().err
+  # A hints file where the output would go is an input, even with
+  # --overwrite: refused and counted, the scribble kept.
+  _picture(tmp_path / 'b.jpg', 2)
+  h, w = cv2.imread(str(tmp_path / 'b.jpg')).shape[:2]
+  rgba = np.zeros((h, w, 4), np.uint8)  # The user's scribble for b.jpg:
+  rgba[4:7, 4:7] = (160, 80, 40, 255)  # one opaque dab of a mid blue.
+  cv2.imwrite(str(tmp_path / 'b.png'), rgba)
+  scribble = (tmp_path / 'b.png').read_bytes()
+  capsys.readouterr()
+  hinted = colorize.Colorizer.pretrained()  # A model that takes hints.
+  assert colorize.run(hinted, [str(tmp_path / 'b.jpg')], str(tmp_path),
+                      overwrite=True, hints=str(tmp_path / 'b.png')) == 1
+  assert 'is an input or a hints file' in capsys.readouterr().err
+  assert (tmp_path / 'b.png').read_bytes() == scribble
 
 
 def test_colorize_counts_failed_writes(run_dir, tmp_path, capsys):

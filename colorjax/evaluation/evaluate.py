@@ -59,8 +59,9 @@ from colorjax.training import config_validation
 from colorjax.training import steps
 from colorjax.training.config_validation import downsampling_factor
 
-__all__ = ['cli', 'evaluate', 'image_paths', 'load_images', 'main',
-           'score_full_resolution', 'Settings', 'training_prior']
+__all__ = ['check_outputs', 'cli', 'evaluate', 'image_paths', 'load_images',
+           'main', 'PLOT_FORMATS', 'score_full_resolution', 'Settings',
+           'training_prior']
 
 
 def _missing_folder(dataset: str) -> DataError:
@@ -352,16 +353,50 @@ def _counts(flag: str, values: Optional[List[str]], low: int, high: int,
   return counts
 
 
+PLOT_FORMATS = ('.png', '.pdf', '.svg')
+
+
 def _check_writable_folder(flag: str, path: Optional[str]) -> None:
-  """Refuses, before any work, an output whose folder does not exist."""
+  """Refuses, before any work, an output whose folder does not exist, or
+  that is a folder itself."""
   if path is None:
     return
   if not path:
     raise DataError(f'--{flag}= is empty; name a file or leave the flag out.')
+  if os.path.isdir(path):
+    raise DataError(f'--{flag}={path} is a folder; name a file in it.')
   folder = os.path.dirname(os.path.abspath(path))
   if not os.path.isdir(folder):
     raise DataError(f'--{flag}={path}: the folder {folder} does not exist; '
                     'create it first.')
+
+
+def check_outputs(output: Optional[str], plot: Optional[str],
+                  dataset: Optional[str]) -> None:
+  """Refuses, before any work, outputs that would replace what the run
+  reads or each other: one line naming the flag.
+
+  Raises:
+    DataError: --output and --plot the same file; --plot not a picture
+      format; an output that is an existing file of the dataset scored.
+  """
+  _check_writable_folder('output', output)
+  _check_writable_folder('plot', plot)
+  if output and plot and os.path.realpath(output) == os.path.realpath(plot):
+    raise DataError(f'--output and --plot are the same file ({output}); the '
+                    'plot would replace the report: name two files.')
+  if plot and os.path.splitext(plot)[1].lower() not in PLOT_FORMATS:
+    raise DataError(f'--plot={plot}: a figure is written as '
+                    f'{", ".join(PLOT_FORMATS)}; end the name with one.')
+  folder = os.path.expanduser(dataset or '')
+  if not folder or not os.path.isdir(folder):
+    return
+  root = os.path.realpath(folder)
+  for flag, path in (('output', output), ('plot', plot)):
+    if path and os.path.isfile(path) and os.path.commonpath(
+        [root, os.path.realpath(path)]) == root:
+      raise DataError(f'--{flag}={path} is a file of the dataset being scored '
+                      f'({dataset}); write the {flag} outside it.')
 
 
 def main(argv):
@@ -370,12 +405,11 @@ def main(argv):
   # Every flag is checked before any work.
   counts = _counts('hints', FLAGS.hints, 0, 10_000, '0,1,2,5,10,20')
   person = _counts('person_hints', FLAGS.person_hints, 1, 100, '1,3')
-  _check_writable_folder('plot', FLAGS.plot)
+  check_outputs(FLAGS.output, FLAGS.plot, FLAGS.dataset)
   gate = (None if FLAGS.hint_gate is None else
           config_validation.parse_gate(FLAGS.hint_gate))
   cast = (None if FLAGS.cast_chroma is None else
           config_validation.parse_cast(FLAGS.cast_chroma))
-  _check_writable_folder('output', FLAGS.output)
   if FLAGS.plot and counts is None:
     raise DataError('--plot draws the --hints curve; pass --hints too.')
   runtime.setup()

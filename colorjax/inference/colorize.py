@@ -102,9 +102,16 @@ def side_by_side(panels: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def _plan(items: List[Tuple[str, str]], output: str, compare: bool,
-          overwrite: bool) -> Tuple[List[Tuple[str, str]], List[str]]:
-  """(todo [(input, output path)], errors): no input is ever an output."""
+          overwrite: bool, hints: Optional[str] = None
+          ) -> Tuple[List[Tuple[str, str]], List[str]]:
+  """(todo [(input, output path)], errors): no input, hints file included,
+  is ever an output, and no existing output (the compare panel included)
+  is replaced without `overwrite`."""
   inputs = {os.path.realpath(p) for p, _ in items}
+  if hints is not None:  # The user's hints files are inputs too.
+    inputs |= ({os.path.realpath(os.path.join(hints, f))
+                for f in os.listdir(hints)} if os.path.isdir(hints)
+               else {os.path.realpath(hints)})
   claimed = set()  # Outputs of earlier inputs.
   todo, errors = [], []
   for path, name in items:
@@ -114,14 +121,15 @@ def _plan(items: List[Tuple[str, str]], output: str, compare: bool,
     clash = [w for w in written if os.path.realpath(w) in inputs]
     taken = [w for w in written if os.path.realpath(w) in claimed]
     claimed.update(os.path.realpath(w) for w in written)
+    existing = [w for w in written if os.path.lexists(w)]
     if clash:
-      errors.append(f'{path}: its output {clash[0]} is an input; choose '
-                    'another --output.')
+      errors.append(f'{path}: its output {clash[0]} is an input or a hints '
+                    'file; choose another --output.')
     elif taken:
       errors.append(f'{path}: its output {taken[0]} is another input\'s; '
                     'rename one of them.')
-    elif os.path.exists(out_path) and not overwrite:
-      print(one_line(f'skipped: {out_path} exists (pass --overwrite to '
+    elif existing and not overwrite:
+      print(one_line(f'skipped: {existing[0]} exists (pass --overwrite to '
                      'replace it).'), file=sys.stderr)
     else:
       todo.append((path, out_path))
@@ -146,7 +154,7 @@ def run(colorizer: 'Colorizer', inputs: Sequence[str], output: str,
       hint_files.find_hints(hints, items[0][0] if items else '', len(items))
   ambiguous = ({} if hints is None or not os.path.isdir(hints) else
                hint_files.ambiguous_inputs(hints, [p for p, _ in items]))
-  todo, errors = _plan(items, output, compare, overwrite)
+  todo, errors = _plan(items, output, compare, overwrite, hints)
   errors += [ambiguous[p] for p, _ in todo if p in ambiguous]
   todo = [(p, o) for p, o in todo if p not in ambiguous]
   for error in errors:

@@ -17,6 +17,7 @@ writes both files from a training run.
 """
 
 import hashlib
+import json
 import os
 from typing import Any, Dict, NamedTuple, Optional, Tuple
 
@@ -199,18 +200,21 @@ def export(workdir: str, output: str, dtype: str = 'float16',
                           'model is one (configs/hints.py).')
   if hint_gate is not None:  # An inference setting; the weights are as is.
     config.hints.gate = tuple(float(v) for v in hint_gate)
+  # Everything is read and checked before anything is written: a torn run
+  # file leaves the bundled model as it was, never half replaced.
+  data_stats = workdir_lib.read_data_stats(workdir)
   variables = jax.tree.map(lambda x: np.asarray(x).astype(dtype),
                            jax.device_get(state.g.variables()))
   data = flax.serialization.msgpack_serialize(variables)
-  os.makedirs(output, exist_ok=True)
-  files.write_atomically(os.path.join(output, WEIGHTS), data)
   card = dict(provenance or {})
   card.update(
       sha256=hashlib.sha256(data).hexdigest(), bytes=len(data), dtype=dtype,
       epoch=int(state.epoch), step=int(state.step),
       parameters=int(sum(np.size(x) for x in
                          jax.tree.leaves(variables['params']))),
-      config=config.to_dict(),
-      data_stats=workdir_lib.read_data_stats(workdir))
-  files.write_json(os.path.join(output, CARD), card)
+      config=config.to_dict(), data_stats=data_stats)
+  text = json.dumps(card, indent=2)  # Fails here, not after the weights.
+  os.makedirs(output, exist_ok=True)
+  files.write_atomically(os.path.join(output, WEIGHTS), data)
+  files.write_text(os.path.join(output, CARD), text)
   return card

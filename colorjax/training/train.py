@@ -37,6 +37,7 @@ from colorjax.errors import TrainingDiverged
 from colorjax.nets import ab_classes
 from colorjax.training import actions as actions_lib
 from colorjax.training import checkpoint
+from colorjax.training import conv_choice
 from colorjax.training import steps as steps_lib
 from colorjax.training import workdir as workdir_lib
 from colorjax.training.config_validation import validate_config
@@ -276,6 +277,8 @@ def _set_up(config: ml_collections.ConfigDict,
   if config.hints.enabled:  # The hint model's colour where no hint reaches.
     prior = multihost_utils.broadcast_one_to_all(prior)
     config.hints.prior_ab = tuple(float(v) for v in prior)
+  if config.conv_impl == 'auto':  # The fastest exact form, measured once.
+    config.conv_impl = conv_choice.resolve(config, workdir)
   steps = Steps(config, steps_lib.default_mesh(), class_weights)
   workdir_lib.check_seed_count(config, workdir)
   seeds = [_Seed(c, d, checkpoint.create_manager(d, c, spe))

@@ -255,3 +255,34 @@ def test_evaluate_checks_its_flags_before_any_work(tmp_path, flag, message):
   assert result.returncode == 1 and 'Traceback' not in result.stderr
   (line,) = [l for l in result.stderr.splitlines() if l.strip()]
   assert message in line, line
+
+
+def test_outputs_that_would_replace_an_input_or_each_other_are_refused_first(
+    tmp_path):
+  """Each is one line before any work, and nothing is written or changed."""
+  data = manifest_folder(tmp_path / 'ds')
+  painting = data / 'p0.png'
+  before = painting.read_bytes()
+  folder = tmp_path / 'reports'
+  folder.mkdir()
+  cases = [
+      ([f'--output={painting}'], 'is a file of the dataset being scored'),
+      ([f'--output={tmp_path}/r.png', f'--plot={tmp_path}/r.png',
+        '--hints=0,1'], '--output and --plot are the same file'),
+      ([f'--output={folder}'], f'--output={folder} is a folder'),
+      ([f'--plot={tmp_path}/curve.txt', '--hints=0,1'],
+       'a figure is written as .png, .pdf, .svg'),
+      ([f'--plot={folder}', '--hints=0,1'], f'--plot={folder} is a folder'),
+  ]
+  for args, says in cases:
+    result = subprocess.run(
+        [sys.executable, '-m', 'colorjax', 'evaluate',
+         f'--workdir={names.BUNDLED}', f'--dataset={data}', '--split=all',
+         *args], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env=subprocess_env())
+    assert result.returncode == 1, (args, result.stderr[-2000:])
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith('error: ') and says in line, (args, line)
+  assert painting.read_bytes() == before
+  assert sorted(p.name for p in tmp_path.iterdir()) == ['ds', 'reports']
+  assert not list(folder.iterdir())

@@ -135,3 +135,20 @@ def test_export_writes_what_load_reads_and_checks_its_gate_first(hint_run,
   for a, b in zip(jax.tree.leaves(variables),
                   jax.tree.leaves(state.g.variables()), strict=True):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_a_torn_run_file_leaves_the_exported_model_as_it_was(hint_run,
+                                                             tmp_path):
+  # An earlier export in place; then the run's data_stats.json is torn: the
+  # export fails in one line before writing, and both files are unchanged.
+  from colorjax.errors import CheckpointError
+  run = tmp_path / 'run'
+  shutil.copytree(hint_run, run)
+  out = tmp_path / 'exported'
+  pretrained.export(str(run), str(out), 'float16')
+  before = {p.name: p.read_bytes() for p in out.iterdir()}
+  (run / names.DATA_STATS).write_text('{"mean_ab": [0.1,')
+  with pytest.raises(CheckpointError, match=names.DATA_STATS):
+    pretrained.export(str(run), str(out), 'float32')
+  assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+  pretrained.load(str(out))  # Still loads.
