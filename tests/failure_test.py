@@ -415,3 +415,22 @@ def test_every_name_works_or_is_one_line(run_dir, tmp_path, capsys):
   errors = [l for l in capsys.readouterr().err.splitlines()
             if l.startswith('error:')]
   assert len(errors) == 1 and 'broken\\nname.png' in errors[0], errors
+
+
+def test_an_empty_output_writes_nothing_into_the_working_folder(tmp_path):
+  # `--output=$UNSET --overwrite` once replaced a photo.png of the working
+  # folder; now it is one line before any work.
+  _picture(tmp_path / 'photo.jpg')
+  (tmp_path / 'photo.png').write_bytes(b'the user\'s own file')
+  for output in ('--output=', '--output=  '):
+    result = subprocess.run(
+        [sys.executable, '-m', 'colorjax', 'colorize', str(tmp_path /
+                                                          'photo.jpg'),
+         output, '--overwrite'], cwd=tmp_path, capture_output=True,
+        text=True, timeout=120, env=subprocess_env())
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines() == [
+        'error: --output= is empty; name the folder for the colourised PNGs '
+        '(--output=. for this one).']
+  assert (tmp_path / 'photo.png').read_bytes() == b'the user\'s own file'
+  assert sorted(os.listdir(tmp_path)) == ['photo.jpg', 'photo.png']

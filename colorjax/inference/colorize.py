@@ -38,6 +38,7 @@ from colorjax.datasets import batching
 from colorjax.datasets import image_io
 from colorjax.datasets import sources
 from colorjax.errors import ColorjaxError
+from colorjax.errors import DataError
 from colorjax.errors import is_out_of_memory
 from colorjax.errors import one_line
 from colorjax.hints import hint_files
@@ -241,6 +242,10 @@ def _define_flags() -> None:
 def main(argv):
   if len(argv) < 2:
     raise app.UsageError('name at least one image file or folder.')
+  if FLAGS.output is not None and not FLAGS.output.strip():
+    # An unset shell variable: never the working folder by accident.
+    raise DataError('--output= is empty; name the folder for the '
+                    'colourised PNGs (--output=. for this one).')
   runtime.setup()
   runtime.for_users()
   colorizer = Colorizer.from_workdir(FLAGS.workdir, FLAGS.epoch,
