@@ -434,3 +434,19 @@ def test_an_empty_output_writes_nothing_into_the_working_folder(tmp_path):
         '(--output=. for this one).']
   assert (tmp_path / 'photo.png').read_bytes() == b'the user\'s own file'
   assert sorted(os.listdir(tmp_path)) == ['photo.jpg', 'photo.png']
+
+
+def test_a_folder_with_no_image_is_a_failure_not_0_of_0(run_dir, tmp_path,
+                                                        capsys):
+  colorizer = colorize.Colorizer.from_workdir(run_dir)
+  empty = tmp_path / 'empty'
+  empty.mkdir()
+  notes = tmp_path / 'notes'
+  notes.mkdir()
+  (notes / 'readme.txt').write_text('not a painting')
+  for folder in (empty, notes):
+    assert colorize.run(colorizer, [str(folder)], str(tmp_path / 'o')) == 1
+    err = capsys.readouterr().err
+    assert f'error: no image found in {folder}' in err
+    assert 'colourised 0 of 0' not in err
+  assert not (tmp_path / 'o').exists()

@@ -148,6 +148,12 @@ def run(colorizer: 'Colorizer', inputs: Sequence[str], output: str,
   """
   from tqdm import tqdm  # Only the command shows progress.
   items = collect_inputs(inputs)
+  if not items:  # An empty folder is no success: say so, and fail.
+    print(one_line(
+        f'error: no image found in {", ".join(inputs)} (it reads '
+        f'{", ".join(sources.IMAGE_EXTENSIONS)} files); nothing was '
+        'colourised.'), file=sys.stderr)
+    return 1
   if hints is not None:
     if not colorizer.takes_hints:
       colorizer.hint_map([], (1, 1))  # Raises: the model takes no hints.
