@@ -5,21 +5,23 @@ instead of repeating the strings, so a rename happens in one place.
 """
 
 __all__ = ['AB_AUC', 'AB_SWD', 'BUNDLED', 'CHECKPOINTS', 'COLOURFULNESS',
-           'COLOURFULNESS_RATIO', 'COLOURFULNESS_TRUE', 'CONFIG', 'D_ACC_FAKE',
-           'D_ACC_REAL', 'D_GRAD_NORM', 'D_LOSS', 'D_LR', 'DATA_STATS',
-           'DELTA_CF', 'DELTA_E', 'EVAL', 'eval_report', 'G_ADV', 'G_CE',
-           'G_GRAD_NORM', 'G_GUARD', 'G_L1', 'G_LOSS', 'G_LR', 'IMAGES_PER_SEC',
-           'L1', 'LAB_ACC_NAZERI', 'LAB_ACC_TERM', 'LOCK', 'MEAN_ABS_DL',
-           'METRICS', 'PAINTINGS_MORE_BUILD', 'PAINTINGS_MORE_DIR', 'PLOTS',
-           'PSNR', 'RECORD_KEYS', 'REPORT', 'sample_grid', 'SAMPLES',
-           'seed_dir', 'SSIM', 'TRAIN', 'val', 'VAL_PREFIX', 'VALIDATION',
-           'VALIDATION_STEPS', 'WALL_TIME']
+           'COLOURFULNESS_RATIO', 'COLOURFULNESS_TRUE', 'CONFIG', 'CONV_IMPL',
+           'D_ACC_FAKE', 'D_ACC_REAL', 'D_GRAD_NORM', 'D_LOSS', 'D_LR',
+           'DATA_STATS', 'DELTA_CF', 'DELTA_E', 'EVAL', 'eval_report', 'G_ADV',
+           'G_CE', 'G_GRAD_NORM', 'G_GUARD', 'G_L1', 'G_LOSS', 'G_LR',
+           'IMAGES_PER_SEC', 'L1', 'LAB_ACC_NAZERI', 'LAB_ACC_TERM', 'LOCK',
+           'MEAN_ABS_DL', 'METRICS', 'PAINTINGS_MORE_BUILD',
+           'PAINTINGS_MORE_DIR', 'PLOTS', 'PSNR', 'RECORD_KEYS', 'REPORT',
+           'sample_grid', 'SAMPLES', 'seed_dir', 'SSIM', 'TRAIN', 'val',
+           'VAL_PREFIX', 'VALIDATION', 'VALIDATION_STEPS', 'WALL_TIME']
 
 
 # Workdir layout (all relative to the workdir).
 CONFIG = 'config.json'  # The config a run was started with.
 METRICS = 'metrics.jsonl'  # One JSON record per log line and per evaluation.
 DATA_STATS = 'data_stats.json'  # The training set's mean ab (a baseline).
+# The convolution form conv_impl='auto' chose, and how (training.conv_choice).
+CONV_IMPL = 'conv_impl.json'
 CHECKPOINTS = 'checkpoints'  # Orbax checkpoints, numbered by step.
 SAMPLES = 'samples'  # One sample grid per epoch.
 PLOTS = 'plots'  # Per-epoch curves.

@@ -32,6 +32,7 @@ import ml_collections
 import numpy as np
 
 from colorjax import files
+from colorjax import names
 from colorjax.datasets import batching
 from colorjax.errors import ConfigError
 from colorjax.nets import layers
@@ -185,6 +186,6 @@ def resolve(config: ml_collections.ConfigDict, workdir: Optional[str] = None,
     form = layers.CONV_IMPLS[int(index)]
   logging.info('%s', describe(form, how))
   if workdir and jax.process_index() == 0:
-    files.write_json(os.path.join(workdir, 'conv_impl.json'),
+    files.write_json(os.path.join(workdir, names.CONV_IMPL),
                      {'form': form, **how})
   return form

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 
+from colorjax import names
 from colorjax.errors import ConfigError
 from colorjax.nets import layers
 from colorjax.training import conv_choice
@@ -88,7 +89,7 @@ def test_a_run_records_the_form_it_trained_with(tiny_config, measuring,
       'form': 'fast', 'seconds': {'xla': 1.0, 'fast': 0.1, 'matmul': 0.2}}}))
   workdir = tmp_path / 'run'
   train.train_and_evaluate(tiny_config(conv_impl='auto'), str(workdir))
-  record = json.loads((workdir / 'conv_impl.json').read_text())
+  record = json.loads((workdir / names.CONV_IMPL).read_text())
   assert record['form'] == 'fast' and record['by'] == 'cache'
   assert json.loads((workdir / 'config.json').read_text())[
       'conv_impl'] == 'fast'
