@@ -5,7 +5,8 @@ training records each seed's validation metrics and discriminator accuracy
 (`metrics.jsonl` of each `seed_k`). This module turns them into
 
 * curves: per recipe and metric, the mean over seeds with its 95% t band,
-  the grey and prior answers as lines, over training steps (`figures`);
+  the grey and prior answers as lines, over training steps (drawn by
+  `colorjax.benchmark.curve_figures`);
 * the claim that spectral normalisation needs fewer steps, asked seed by
   seed: the first validated step at which each seed beats grey (and the
   prior) on Delta-E00 and on the a, b sliced Wasserstein distance
@@ -25,13 +26,10 @@ training records each seed's validation metrics and discriminator accuracy
   the level), with the seeds that would detect the difference seen.
 """
 
-import os
 from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 
-from colorjax import extras
-from colorjax import files
 from colorjax import names
 from colorjax.benchmark import stats
 from colorjax.errors import DataError
@@ -39,7 +37,7 @@ from colorjax.training import plots
 from colorjax.training import workdir as workdir_lib
 
 __all__ = ['analyse', 'band', 'compare', 'CURVES', 'Curves', 'D_ACC', 'FIGURE',
-           'figures', 'FIRST', 'first_below', 'first_crossing', 'grid', 'last_half',
+           'FIRST', 'first_below', 'first_crossing', 'grid', 'last_half',
            'LEVEL', 'markdown', 'NUM_RESAMPLES', 'paired_difference', 'race',
            'read', 'say_race', 'spread', 'swing', 'verdicts']
 
@@ -345,73 +343,6 @@ def verdicts(pairs: Sequence[Tuple[str, str, str]],
     steady.append(f'{a} vs {b}: ' + ('; '.join(said) or 'no curves'))
   return ['verdict: fewer steps? ' + ' | '.join(steps) + '.',
           'verdict: more stable? ' + ' | '.join(steady) + '.']
-
-
-def _draw(ax, key: str, label: str, curves: Mapping[str, Curves],
-          trivial: Mapping[str, Mapping[str, float]]) -> None:
-  plt = extras.pyplot('the learning-curve figures')
-  for name, c in curves.items():
-    if key not in c:
-      continue
-    mean, half = band(c[key])
-    xs = c.get('steps', c['epochs'])
-    (line,) = ax.plot(xs, mean, label=f'{name} ({len(c[key])} seeds)',
-                      marker='o' if len(mean) < 30 else None, markersize=3)
-    ax.fill_between(xs, mean - np.nan_to_num(half),
-                    mean + np.nan_to_num(half), color=line.get_color(),
-                    alpha=0.18, linewidth=0)
-  if key.startswith(names.VAL_PREFIX):
-    for (answer, values), style in zip(trivial.items(), (':', '--'),
-                                       strict=False):
-      value = values.get(key[len(names.VAL_PREFIX):])
-      if value is not None and np.isfinite(value):
-        ax.axhline(value, color='grey', linestyle=style, linewidth=1,
-                   label=f'{answer} answer')
-  ax.set_title(label, fontsize=10)
-  ax.set_xlabel('training step' if 'steps' in next(iter(curves.values()))
-                else 'epoch')
-  ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-  ax.grid(alpha=0.3)
-
-
-def figures(curves: Mapping[str, Curves],
-            trivial: Mapping[str, Mapping[str, float]],
-            output: str) -> List[str]:
-  """One PNG per metric (curve_<key>.png) and all of them in FIGURE; each
-  overlays the recipes, a line the mean over seeds, its band the 95% t
-  interval; the grey and prior answers (validation) as grey lines."""
-  plt = extras.pyplot('the learning-curve figures')
-  os.makedirs(output, exist_ok=True)
-  present = [(k, label) for k, label, _ in CURVES
-             if any(k in c for c in curves.values())]
-  paths = []
-  for key, label in present:
-    fig, ax = plt.subplots(figsize=(6.5, 4), dpi=110)
-    _draw(ax, key, f'{label} (validation; band: 95% over seeds)',
-          curves, trivial)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = os.path.join(output, f'curve_{key}.png')
-    files.save_figure(fig, path)
-    plt.close(fig)
-    paths.append(path)
-  cols = 3
-  rows = max(1, -(-len(present) // cols))
-  fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows),
-                           dpi=100, squeeze=False)
-  for ax, (key, label) in zip(axes.flat, present, strict=False):
-    _draw(ax, key, label, curves, trivial)
-  for ax in list(axes.flat)[len(present):]:
-    ax.axis('off')
-  handles, labels = axes.flat[0].get_legend_handles_labels()
-  fig.legend(handles, labels, loc='lower center', ncol=len(labels),
-             fontsize=9)
-  fig.suptitle('Validation curves: mean over seeds, band 95% t interval')
-  fig.tight_layout(rect=(0, 0.06, 1, 0.96))
-  path = os.path.join(output, FIGURE)
-  files.save_figure(fig, path)
-  plt.close(fig)
-  return [path] + paths
 
 
 def markdown(analysed: Mapping[str, Mapping[str, object]],

@@ -27,6 +27,7 @@ import numpy as np
 from colorjax import extras
 from colorjax import files
 from colorjax import names
+from colorjax.benchmark import curve_figures
 from colorjax.benchmark import learning_curves
 from colorjax.benchmark import stats
 from colorjax.colour import baselines
@@ -259,7 +260,7 @@ def build(run_dirs: Mapping[str, str], dataset: str, split: str,
             for name, d in run_dirs.items()}
   # The curves are on the validation images: so are these answers.
   val_trivial = plots.read_trivial_answers(first)
-  learning_curves.figures(curves, val_trivial, output)
+  curve_figures.figures(curves, val_trivial, output)
   analysed = learning_curves.analyse(curves, val_trivial)
   compared = learning_curves.compare(curves, val_trivial, comparisons)
   curve_lines = learning_curves.verdicts(comparisons, compared, significant)

@@ -4,6 +4,7 @@ curves whose answers are known, then from a real N-seed run's records."""
 import numpy as np
 
 from colorjax import names
+from colorjax.benchmark import curve_figures
 from colorjax.benchmark import learning_curves as lc
 from colorjax.benchmark import seed_report
 
@@ -155,7 +156,7 @@ def test_verdicts_find_the_faster_and_the_steadier_recipe():
 
 def test_figures_and_table(tmp_path):
   curves = {'a': _curves(_falling(3)), 'b': _curves(_falling(6, seed=3))}
-  paths = lc.figures(curves, TRIVIAL, str(tmp_path))
+  paths = curve_figures.figures(curves, TRIVIAL, str(tmp_path))
   assert [p.rsplit('/', 1)[1] for p in paths] == [
       lc.FIGURE, f'curve_{DE}.png']
   assert all((tmp_path / p.rsplit('/', 1)[1]).stat().st_size > 10_000
