@@ -2,7 +2,8 @@
 them with their uncertainty.
 
 Holds `compare` (the command), `seed_report` (the report over seeds),
-`learning_curves` (curves and first-to-beat questions) and `stats`
+`learning_curves` (curves and first-to-beat questions), `curve_figures`
+(their figures) and `stats`
 (intervals and tests).
 
 May import: `colorjax.evaluation` and every wing below it.
