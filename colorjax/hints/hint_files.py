@@ -18,6 +18,7 @@ to the working size), averaged where several fall in one cell.
 
 import dataclasses
 import json
+import numbers
 import os
 import re
 from typing import List, Optional, Sequence, Tuple, Union
@@ -30,7 +31,8 @@ from colorjax.colour import spaces as color
 from colorjax.datasets import image_io
 from colorjax.errors import DataError
 
-__all__ = ['ambiguous_inputs', 'find_hints', 'hex_to_rgb', 'HintError', 'Hints',
+__all__ = ['ambiguous_inputs', 'check_inside', 'find_hints', 'hex_to_rgb',
+           'HintError', 'Hints',
            'MAX_HINTS_BYTES', 'parse_points', 'Point', 'rasterize',
            'read_hints', 'read_scribble', 'rgb_to_ab', 'Scribble',
            'SCRIBBLE_EXTENSIONS', 'stem_of', 'to_json', 'work_geometry']
@@ -46,14 +48,40 @@ class HintError(DataError):
   """A hints file or value that cannot be used (one line, names it)."""
 
 
+def _is_number(value: object) -> bool:
+  """A finite real number (numpy's included), not a bool."""
+  return (not isinstance(value, (bool, np.bool_)) and
+          isinstance(value, numbers.Real) and bool(np.isfinite(value)))
+
+
 @dataclasses.dataclass(frozen=True)
 class Point:
   """One hint: CIELAB a, b at painting pixel (x, y), over `radius` pixels
-  (None: one working-size cell)."""
+  (None: one working-size cell).
+
+  Raises:
+    HintError: a coordinate or radius that is not a finite number (or a
+      radius <= 0), an ab that is not two numbers in [-128, 128].
+  """
   x: float
   y: float
   ab: Tuple[float, float]
   radius: Optional[float] = None
+
+  def __post_init__(self):
+    for key in ('x', 'y'):
+      if not _is_number(getattr(self, key)):
+        raise HintError(f'Point {key}={getattr(self, key)!r} must be a '
+                        'finite number (painting pixels).')
+    ab = self.ab
+    if (not isinstance(ab, (tuple, list, np.ndarray)) or len(ab) != 2 or
+        not all(_is_number(v) and -128 <= v <= 128 for v in ab)):
+      raise HintError(f'Point ab={ab!r} must be two CIELAB numbers in '
+                      '[-128, 128].')
+    if self.radius is not None and not (_is_number(self.radius) and
+                                        self.radius > 0):
+      raise HintError(f'Point radius={self.radius!r} must be a number > 0 '
+                      '(pixels) or None.')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,8 +115,7 @@ def rgb_to_ab(rgb: Sequence[float]) -> Tuple[float, float]:
 
 def _number(point: dict, key: str, where: str) -> float:
   value = point.get(key)
-  if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-      not np.isfinite(value)):
+  if not _is_number(value):
     raise HintError(f'{where}: "{key}" must be a finite number, not '
                     f'{value!r}.')
   return float(value)
@@ -108,9 +135,8 @@ def _point_colour(point: dict, where: str
     except HintError as e:
       raise HintError(f'{where}: {e}') from None
   n = 3 if given[0] == 'rgb' else 2
-  if (not isinstance(value, list) or len(value) != n or
-      any(isinstance(v, bool) or not isinstance(v, (int, float)) or
-          not np.isfinite(v) for v in value)):
+  if (not isinstance(value, (list, tuple, np.ndarray)) or len(value) != n or
+      not all(_is_number(v) for v in value)):
     raise HintError(f'{where}: "{given[0]}" must be a list of {n} numbers, '
                     f'not {value!r}.')
   if given[0] == 'rgb':
@@ -121,6 +147,24 @@ def _point_colour(point: dict, where: str
     raise HintError(f'{where}: "ab" values must be in [-128, 128], not '
                     f'{value}.')
   return 'ab', (float(value[0]), float(value[1]))
+
+
+def _check_inside(point: Point, shape: Tuple[int, int], where: str) -> None:
+  h, w = shape
+  if not (0 <= point.x < w and 0 <= point.y < h):
+    raise HintError(f'{where} at (x={point.x:g}, y={point.y:g}) is outside '
+                    f'the painting ({w} x {h} pixels; x < {w}, y < {h}).')
+  if point.radius is not None and not point.radius <= max(h, w):
+    raise HintError(f'{where}: "radius" {point.radius:g} must be in (0, '
+                    f'{max(h, w)}] pixels.')
+
+
+def check_inside(points: Sequence[Point], shape: Tuple[int, int],
+                 source: str = 'hints') -> None:
+  """Raises HintError for a point outside a painting of `shape` (H, W) or a
+  radius larger than it."""
+  for i, point in enumerate(points):
+    _check_inside(point, shape, f'{source}: point {i}')
 
 
 def parse_points(points: object, shape: Tuple[int, int],
@@ -150,17 +194,14 @@ def parse_points(points: object, shape: Tuple[int, int],
       raise HintError(f'{where}: unknown field(s) {sorted(unknown)}; use x, '
                       'y, one of color / rgb / ab, and optionally radius.')
     x, y = _number(p, 'x', where), _number(p, 'y', where)
-    if not (0 <= x < w and 0 <= y < h):
-      raise HintError(f'{where} at (x={x:g}, y={y:g}) is outside the '
-                      f'painting ({w} x {h} pixels; x < {w}, y < {h}).')
-    radius = None
-    if 'radius' in p:
-      radius = _number(p, 'radius', where)
-      if not 0 < radius <= max(h, w):
-        raise HintError(f'{where}: "radius" {radius:g} must be in (0, '
-                        f'{max(h, w)}] pixels.')
+    radius = _number(p, 'radius', where) if 'radius' in p else None
+    if radius is not None and radius <= 0:
+      raise HintError(f'{where}: "radius" {radius:g} must be in (0, '
+                      f'{max(h, w)}] pixels.')
+    point = Point(x, y, (0.0, 0.0), radius)
+    _check_inside(point, shape, where)
     colours.append(_point_colour(p, where))
-    out.append(Point(x, y, (0.0, 0.0), radius))
+    out.append(point)
   # Every sRGB colour converted in one call: linear in the points.
   rgb = [i for i, (kind, _) in enumerate(colours) if kind == 'rgb']
   if rgb:

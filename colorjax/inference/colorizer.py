@@ -24,6 +24,7 @@ The page (`colorjax.page.app`), `evaluate`, `gallery` and the `colorize` command
 
 import copy
 import dataclasses
+import numbers
 import os
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
@@ -112,10 +113,19 @@ def recipe_vibrance(config, vibrance: Optional[float] = None) -> float:
 
 
 def _checked_vibrance(vibrance: float) -> float:
+  if (isinstance(vibrance, (bool, np.bool_)) or
+      not isinstance(vibrance, numbers.Real)):
+    raise DataError(f'vibrance {vibrance!r} must be a number in [0, 4] (1: '
+                    'as trained).')
   if not 0 <= vibrance <= 4:
     raise DataError(f'vibrance {vibrance} must be in [0, 4] (1: as '
                     'trained).')
   return float(vibrance)
+
+
+# Float pixels this far outside [0, 1] are rounding or a resampler's
+# overshoot, clipped; beyond it they are another scale (0-255), refused.
+_FLOAT_SLACK = 0.02
 
 
 def _checked_image(image, index: int) -> np.ndarray:
@@ -130,9 +140,22 @@ def _checked_image(image, index: int) -> np.ndarray:
   if array.ndim not in (2, 3) or 0 in array.shape[:2]:
     raise DataError(f'image {index} has shape {array.shape}; give an H x W '
                     'or H x W x C image with at least one pixel.')
-  if array.dtype.kind == 'f' and not np.isfinite(array).all():
-    raise DataError(f'image {index} has NaN or infinite pixels; give '
-                    'finite values in [0, 1].')
+  if array.dtype.kind in 'iu' and array.dtype not in (np.uint8, np.uint16):
+    # int32/int64 (a list's, a cast's) says nothing of 0-255 or 0-65535.
+    raise DataError(
+        f'image {index} has dtype {array.dtype} (values {array.min()} to '
+        f'{array.max()}), whose range is ambiguous; give '
+        'np.asarray(image, np.uint8) for 0-255, np.uint16 for 0-65535, or '
+        'floats in [0, 1].')
+  if array.dtype.kind == 'f':
+    if not np.isfinite(array).all():
+      raise DataError(f'image {index} has NaN or infinite pixels; give '
+                      'finite values in [0, 1].')
+    low, high = float(array.min()), float(array.max())
+    if low < -_FLOAT_SLACK or high > 1 + _FLOAT_SLACK:
+      raise DataError(
+          f'image {index} has float pixels in [{low:g}, {high:g}]; give '
+          'floats in [0, 1] (divide 0-255 values by 255) or a uint8 array.')
   return image_io.to_float_rgb(array)
 
 
@@ -246,7 +269,7 @@ class Colorizer:
   def hint_map(self, hints, shape: Tuple[int, int]
                ) -> Tuple[np.ndarray, np.ndarray]:
     """The (S, S, 2) model-range hint a, b and (S, S, 1) mask of `hints` (a
-    hints file path, a list of point dicts as in a JSON hints file,
+    hints file path, a list or tuple of point dicts as in a JSON hints file,
     `hint_files` points or scribble, a (hint_ab, mask) map at the working
     size, or None) for a painting of `shape`.
 
@@ -260,6 +283,9 @@ class Colorizer:
           'this model was trained without hint channels; train one that '
           'takes hints: python launch.py --config=configs/hints.py:cpu '
           '--workdir=workdirs/hints')
+    if isinstance(hints, tuple) and hints and all(
+        isinstance(p, (dict, hint_files.Point)) for p in hints):
+      hints = list(hints)  # Points given as a tuple.
     if isinstance(hints, tuple):  # A map already: checked, never guessed.
       return self._checked_map(hints)
     if isinstance(hints, (str, os.PathLike)):
@@ -267,6 +293,8 @@ class Colorizer:
     elif isinstance(hints, list) and not all(
         isinstance(p, hint_files.Point) for p in hints):
       hints = hint_files.parse_points(hints, shape)
+    elif isinstance(hints, list):
+      hint_files.check_inside(hints, shape)
     elif not isinstance(hints, (list, hint_files.Scribble)):
       raise hint_files.HintError(
           f'hints given as {type(hints).__name__}; give a list of points '
@@ -358,7 +386,7 @@ class Colorizer:
   def constant(image: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """The image's own lightness with one CIELAB a, b everywhere: the grey
     (ab = 0) and constant-prior answers, composed as outputs are."""
-    l = _bucketed(_lightness, image_io.to_float_rgb(np.asarray(image)))
+    l = _bucketed(_lightness, _checked_image(image, 0))
     ab_full = np.broadcast_to(np.asarray(ab, np.float32), l.shape + (2,))
     return _bucketed(_compose, l, np.ascontiguousarray(ab_full))
 

@@ -441,7 +441,7 @@ def test_api_misuse_is_one_error_naming_the_real_problem(hint_run, tiny_run,
   point = {'x': 3, 'y': 4, 'color': '#1f4e9c'}
   for given, message in [(point, 'hints given as dict'),
                          (np.zeros((20, 30, 2)), 'hints given as ndarray'),
-                         ((point, point, point), 'not a tuple of 3'),
+                         ((grey, grey, grey), 'not a tuple of 3'),
                          ((np.zeros((5, 5, 2)), np.zeros((5, 5, 1))),
                           'must be .32, 32, 2.')]:
     with pytest.raises(hint_files.HintError, match=message):
