@@ -19,6 +19,7 @@ writes both files from a training run.
 import hashlib
 import json
 import os
+import re
 from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import flax.serialization
@@ -32,29 +33,71 @@ from colorjax.errors import CheckpointError
 from colorjax.nets import build
 
 __all__ = ['CARD', 'FOLDER', 'Model', 'WEIGHTS', 'config_of', 'export', 'load',
-           'load_model', 'load_run', 'read_card']
+           'load_model', 'load_run', 'read_card', 'settings_digest']
 
 FOLDER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))), 'data', 'pretrained')
 WEIGHTS, CARD = 'hints.msgpack', 'hints.json'
 # What the weights may be stored as.
 DTYPES = ('float16', 'float32')
+_HEX64 = re.compile(r'^[0-9a-f]{64}$')
 _REINSTALL = ('reinstall colorjax (pip install --force-reinstall -e .) or '
               'export it again (colorjax export-pretrained)')
 
 
+def _is_count(value: object) -> bool:
+  return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+# Each field the loader reads: (the test, what it must be).
+_FIELDS = {
+    'sha256': (lambda v: isinstance(v, str) and _HEX64.match(v),
+               '64 hex digits'),
+    'settings_sha256': (lambda v: isinstance(v, str) and _HEX64.match(v),
+                        '64 hex digits'),
+    'bytes': (lambda v: _is_count(v) and v > 0, 'a whole number > 0'),
+    'epoch': (_is_count, 'a whole number >= 0'),
+    'step': (_is_count, 'a whole number >= 0'),
+    'dtype': (lambda v: v in DTYPES, f'one of {DTYPES}'),
+    'config': (lambda v: isinstance(v, dict), 'an object'),
+    'data_stats': (lambda v: isinstance(v, dict), 'an object'),
+}
+_NEEDED = ('sha256', 'settings_sha256', 'bytes', 'config', 'data_stats',
+           'epoch')
+
+
+def settings_digest(card: Dict[str, Any]) -> str:
+  """SHA-256 of what in a card changes the picture (its config and data
+  statistics), as canonical JSON; the card's `settings_sha256`."""
+  text = json.dumps({'config': card['config'],
+                     'data_stats': card['data_stats']},
+                    sort_keys=True, separators=(',', ':'))
+  return hashlib.sha256(text.encode('utf-8')).hexdigest()
+
+
 def read_card(folder: Optional[str] = None) -> Dict[str, Any]:
   """The model card (`hints.json`) of the model in `folder` (default: the
-  bundled one); raises CheckpointError naming a missing or broken card."""
+  bundled one), its fields checked; raises CheckpointError naming a missing
+  or broken card, a field of the wrong type, or settings that are not the
+  ones it was exported with."""
   path = os.path.join(folder or FOLDER, CARD)
   if not os.path.lexists(path):
     raise CheckpointError(f'{path} is missing: the bundled model is not '
                           f'installed; {_REINSTALL}.')
   card = files.read_json(path, CheckpointError)
-  needed = ('sha256', 'bytes', 'config', 'data_stats', 'epoch')
-  if not isinstance(card, dict) or any(k not in card for k in needed):
+  if not isinstance(card, dict) or any(k not in card for k in _NEEDED):
     raise CheckpointError(f'{path} is not a colorjax model card (it needs '
-                          f'{", ".join(needed)}); {_REINSTALL}.')
+                          f'{", ".join(_NEEDED)}); {_REINSTALL}.')
+  for key, (ok, what) in _FIELDS.items():
+    if key in card and not ok(card[key]):
+      raise CheckpointError(f'{path}: "{key}" is {card[key]!r}, not '
+                            f'{what}; {_REINSTALL}.')
+  if settings_digest(card) != card['settings_sha256']:
+    raise CheckpointError(
+        f'{path}: its config or data_stats differ from the ones it was '
+        'exported with (settings_sha256); they change every picture: '
+        f'{_REINSTALL}, or export again with the settings you want '
+        '(colorjax export-pretrained --hint_gate=...).')
   return card
 
 
@@ -82,7 +125,7 @@ def _checked_bytes(path: str, card: Dict[str, Any]) -> bytes:
 def config_of(card: Dict[str, Any], path: str) -> ml_collections.ConfigDict:
   """The card's config, upgraded and checked as a workdir's is."""
   from colorjax.training import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
-  return workdir_lib.config_from_stored(card['config'], path)
+  return workdir_lib.config_from_stored(card['config'], path, _REINSTALL)
 
 
 class Model(NamedTuple):
@@ -213,7 +256,10 @@ def export(workdir: str, output: str, dtype: str = 'float16',
       parameters=int(sum(np.size(x) for x in
                          jax.tree.leaves(variables['params']))),
       config=config.to_dict(), data_stats=data_stats)
-  text = json.dumps(card, indent=2)  # Fails here, not after the weights.
+  # The stored form is what is hashed (tuples become lists).
+  card = json.loads(json.dumps(card))  # Fails here, not after the weights.
+  card['settings_sha256'] = settings_digest(card)
+  text = json.dumps(card, indent=2)
   os.makedirs(output, exist_ok=True)
   files.write_atomically(os.path.join(output, WEIGHTS), data)
   files.write_text(os.path.join(output, CARD), text)

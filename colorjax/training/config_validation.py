@@ -85,8 +85,13 @@ def _nearest_size(size: int, factor: int) -> int:
 
 
 def validate_config(config: ml_collections.ConfigDict,
-                    num_devices: int) -> None:
-  """Raises ConfigError naming the first bad value and what to change."""
+                    num_devices: int, dataset: bool = True) -> None:
+  """Raises ConfigError naming the first bad value and what to change.
+
+  `dataset=False` leaves out whether `config.dataset` is there: a stored
+  config (a finished run's, the bundled model's) is checked on machines
+  without its data.
+  """
   _require(config.model in MODELS,
            f'config.model={config.model!r} is unknown; use one of {MODELS}.')
   factor = downsampling_factor(config)
@@ -227,7 +232,11 @@ def validate_config(config: ml_collections.ConfigDict,
   _require(config.dataset != 'samples' or config.samples.num_validation >= 1,
            f'config.samples.num_validation={config.samples.num_validation} '
            'must be >= 1: every epoch ends with a validation.')
-  dataset = config.dataset
+  if dataset:
+    _validate_dataset(config.dataset)
+
+
+def _validate_dataset(dataset: object) -> None:
   _require(isinstance(dataset, str) and dataset,
            'config.dataset is empty: use "samples", a folder or a TFDS name.')
   if dataset != 'samples' and not os.path.isdir(os.path.expanduser(dataset)):

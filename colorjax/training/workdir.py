@@ -24,6 +24,7 @@ from colorjax import names
 from colorjax.errors import CheckpointError
 from colorjax.errors import ConfigError
 from colorjax.training import checkpoint
+from colorjax.training import config_validation
 from colorjax.training import steps as steps_lib
 
 __all__ = ['check_resumable', 'check_seed_count', 'config_from_stored',
@@ -98,9 +99,12 @@ def read_config(workdir: str) -> ml_collections.ConfigDict:
   return config_from_stored(files.read_json(path, CheckpointError), path)
 
 
-def config_from_stored(stored: Any, path: str) -> ml_collections.ConfigDict:
+def config_from_stored(stored: Any, path: str,
+                       fix: str = 'restore the file from the run'
+                       ) -> ml_collections.ConfigDict:
   """A stored config (what `path` holds), upgraded and checked: fields it
-  lacks take the values runs without them were trained with."""
+  lacks take the values runs without them were trained with, and every value
+  is held to the ranges training holds; an error ends with `fix`."""
   from colorjax.configs import default  # pylint: disable=g-import-not-at-top
   if not isinstance(stored, dict):
     raise CheckpointError(f'{path} holds {type(stored).__name__}, not a '
@@ -112,6 +116,11 @@ def config_from_stored(stored: Any, path: str) -> ml_collections.ConfigDict:
   config = default.get_config()
   config.update(STORED_BEFORE)
   _merge(config, stored, path)
+  try:  # The ranges training holds: a stored -110 would invert colours.
+    config_validation.validate_config(config, 1, dataset=False)
+  except ConfigError as e:
+    raise CheckpointError(f'{path}: {e} {fix[:1].upper()}{fix[1:]}.'
+                          ) from None
   return config
 
 

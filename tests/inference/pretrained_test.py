@@ -89,6 +89,50 @@ def test_a_damaged_copy_is_one_line(tmp_path, damage):
   assert '\n' not in str(e.value) and str(folder) in str(e.value)
 
 
+def _set(card, dotted, value):
+  *outer, last = dotted.split('.')
+  for key in outer:
+    card = card[key]
+  card[last] = value
+
+
+@pytest.mark.parametrize('field,value,rehash,match', [
+    # What changes the picture, edited: the card says so.
+    ('config.ab_scale', -110, False, 'differ from the ones it was exported'),
+    ('config.ab_scale', 1, False, 'settings_sha256'),
+    ('config.image_size', 64, False, 'settings_sha256'),
+    ('config.vibrance', 0, False, 'settings_sha256'),
+    ('data_stats.mean_ab', [40.0, 40.0], False, 'settings_sha256'),
+    # Edited and hashed again: still held to the ranges training holds.
+    ('config.ab_scale', -110, True,
+     r'ab_scale=-110(\.0)? must be a number in .* Reinstall'),
+    ('config.hints.gate', ['wide', 0.1, 0.5], True, 'hints.gate'),
+    # Fields of the wrong type.
+    ('sha256', 1234, False, '"sha256" is 1234, not 64 hex digits'),
+    ('bytes', None, False, '"bytes" is None'),
+    ('epoch', 'seventy', False, '"epoch" is \'seventy\''),
+    ('dtype', 'int8', False, '"dtype"'),
+])
+def test_an_edited_card_is_one_line(tmp_path, field, value, rehash, match):
+  folder = _copy(tmp_path)
+  path = folder / pretrained.CARD
+  card = json.loads(path.read_text())
+  _set(card, field, value)
+  if rehash:
+    card['settings_sha256'] = pretrained.settings_digest(card)
+  path.write_text(json.dumps(card))
+  with pytest.raises(CheckpointError, match=match) as e:
+    pretrained.load_model(str(folder))
+  assert '\n' not in str(e.value) and str(folder) in str(e.value)
+
+
+def test_the_card_as_shipped_hashes_to_its_settings_digest():
+  card = pretrained.read_card()
+  assert pretrained.settings_digest(card) == card['settings_sha256']
+  card['config']['ab_scale'] += 1e-6  # Any change shows.
+  assert pretrained.settings_digest(card) != card['settings_sha256']
+
+
 def test_colorize_and_evaluate_use_it_with_no_workdir(tmp_path):
   painting = tmp_path / 'sky.png'
   cv2.imwrite(str(painting), _sky_and_field())
