@@ -3,18 +3,21 @@ traceback), written so that a reader never sees half of one, and named in
 reports as a person would type them."""
 
 import io
+import itertools
 import json
 import os
 import stat
-from typing import Any, Type
+from typing import Any, Optional, Sequence, Type
 
 from colorjax.errors import DataError
 
-__all__ = ['check_regular_file', 'display_path', 'MAX_JSON_BYTES', 'parse_json',
+__all__ = ['check_output', 'check_output_folder', 'check_regular_file',
+           'display_path', 'MAX_JSON_BYTES', 'parse_json',
            'read_json', 'save_figure', 'write_atomically', 'write_json',
            'write_text']
 
 MAX_JSON_BYTES = 64 * 2**20  # Far above any report, config or hints file.
+_TMP_COUNTER = itertools.count()
 
 
 def check_regular_file(path: str, max_bytes: int,
@@ -65,20 +68,99 @@ def read_json(path: str, error: Type[Exception] = DataError,
   return parse_json(text, path, error)
 
 
-def write_atomically(path: str, data: bytes) -> None:
+def write_atomically(path: str, data: bytes, replace: bool = True) -> None:
   """Writes `data` to `path` through a temporary file in the same folder,
-  flushed to disk and renamed into place; the temporary file never stays."""
+  flushed to disk and moved into place; the temporary file never stays.
+
+  With `replace=False` the last step claims the name only if it is still
+  free (a hard link, which fails on an existing name): a file another
+  process wrote there since the caller looked is never replaced.
+
+  Raises:
+    FileExistsError: `replace=False` and `path` exists.
+    OSError: the write failed (nothing is left under `path`'s name).
+  """
   folder = os.path.dirname(os.path.abspath(path))
-  tmp = os.path.join(folder, f'.{os.path.basename(path)}.{os.getpid()}.tmp')
+  # Short and unique: a name near the 255-byte limit still has a temporary.
+  tmp = os.path.join(folder, f'.{os.path.basename(path)[:64]}.'
+                     f'{os.getpid()}.{next(_TMP_COUNTER)}.tmp')
   try:
     with open(tmp, 'wb') as f:
       f.write(data)
       f.flush()
       os.fsync(f.fileno())
-    os.replace(tmp, path)
+    if replace:
+      os.replace(tmp, path)
+    else:
+      _claim(tmp, path)
   finally:
-    if os.path.exists(tmp):
+    if os.path.lexists(tmp):
       os.unlink(tmp)
+
+
+def _claim(tmp: str, path: str) -> None:
+  """Moves `tmp` to `path` unless `path` exists (then FileExistsError)."""
+  try:
+    os.link(tmp, path)
+    return
+  except FileExistsError:
+    raise
+  except OSError:  # A file system without hard links: claim, then move.
+    pass
+  fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+  os.close(fd)
+  os.replace(tmp, path)
+
+
+def check_output(flag: str, path: Optional[str],
+                 formats: Sequence[str] = (), make_folder: bool = False,
+                 not_inside: Optional[str] = None) -> None:
+  """Refuses, before any work, an output file the tool could not write or
+  should not: one line naming `--flag`.
+
+  Args:
+    flag: the flag's name, for the message.
+    path: the file (None: not asked for; nothing to check).
+    formats: the extensions it may end with (lower case, with the dot).
+    make_folder: the tool creates a missing folder (else it must exist).
+    not_inside: a folder whose files it must not replace (a dataset read).
+
+  Raises:
+    DataError: an empty name, a folder, a missing folder, another format, or
+      an existing file inside `not_inside`.
+  """
+  if path is None:
+    return
+  if not path.strip():
+    raise DataError(f'--{flag}= is empty; name a file or leave the flag out.')
+  if os.path.isdir(path):
+    raise DataError(f'--{flag}={path} is a folder; name a file in it.')
+  if formats and os.path.splitext(path)[1].lower() not in formats:
+    raise DataError(f'--{flag}={path}: it is written as '
+                    f'{" or ".join(formats)}; end the name with one.')
+  folder = os.path.dirname(os.path.abspath(path))
+  if not make_folder and not os.path.isdir(folder):
+    raise DataError(f'--{flag}={path}: the folder {folder} does not exist; '
+                    'create it first.')
+  root = os.path.expanduser(not_inside or '')
+  if root and os.path.isdir(root) and os.path.isfile(path):
+    root = os.path.realpath(root)
+    if os.path.commonpath([root, os.path.realpath(path)]) == root:
+      raise DataError(f'--{flag}={path} is a file of {not_inside}, which this '
+                      f'run reads; write the {flag} outside it.')
+
+
+def check_output_folder(flag: str, path: Optional[str]) -> None:
+  """Refuses, before any work, an output folder that is an existing file or
+  an empty name (one line naming `--flag`)."""
+  if path is None:
+    return
+  if not path.strip():
+    raise DataError(f'--{flag}= is empty; name a folder or leave the flag '
+                    'out.')
+  if os.path.lexists(path) and not os.path.isdir(path):
+    raise DataError(f'--{flag}={path} is a file, not a folder; name a folder '
+                    'for the report.')
 
 
 def display_path(path: str) -> str:

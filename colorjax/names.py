@@ -4,6 +4,8 @@ Writers, plots, evaluation, the comparison report and the tests import these
 instead of repeating the strings, so a rename happens in one place.
 """
 
+import re
+
 __all__ = ['AB_AUC', 'AB_SWD', 'BUNDLED', 'CHECKPOINTS', 'COLOURFULNESS',
            'COLOURFULNESS_RATIO', 'COLOURFULNESS_TRUE', 'CONFIG', 'CONV_IMPL',
            'D_ACC_FAKE', 'D_ACC_REAL', 'D_GRAD_NORM', 'D_LOSS', 'D_LR',
@@ -51,9 +53,13 @@ def sample_grid(epoch: int) -> str:
   return f'{SAMPLES}/epoch_{epoch:04d}.png'
 
 
-def eval_report(epoch: int) -> str:
-  """`evaluate`'s default output for `epoch`, relative to the workdir."""
-  return f'{EVAL}/epoch_{epoch}.json'
+def eval_report(epoch: int, data: str = '') -> str:
+  """`evaluate`'s default output for `epoch`, relative to the workdir; `data`
+  names what was scored when it is not the run's own validation split
+  (`paintings_more_test`), so scoring another dataset keeps the first
+  report."""
+  tag = re.sub(r'[^A-Za-z0-9.+-]+', '_', data).strip('_.')
+  return f'{EVAL}/epoch_{epoch}{"_" + tag if tag else ""}.json'
 
 
 # Record kinds in METRICS.

@@ -22,6 +22,7 @@ from colorjax.errors import one_line
 
 __all__ = ['for_users', 'give_back_freed_memory', 'initialize_distributed',
            'keep_freed_memory', 'PreemptionSignals', 'run_tool', 'setup',
+           'system_malloc_asked',
            'tensorflow', 'UsageError', 'USER_CACHE_DIR', 'verbose']
 
 
@@ -45,6 +46,13 @@ class _QuietLibraries(logging.logging.Filter):
       return False
     message = record.getMessage()
     return 'read_only' not in message and 'read only' not in message
+
+
+def system_malloc_asked() -> bool:
+  """Whether COLORJAX_SYSTEM_MALLOC asks to keep the system's malloc: 1,
+  true, yes or on; 0, false, no, off or unset leave the tuning on."""
+  value = os.environ.get('COLORJAX_SYSTEM_MALLOC', '').strip().lower()
+  return value not in ('', '0', 'false', 'no', 'off')
 
 
 @functools.lru_cache(maxsize=None)
@@ -79,7 +87,7 @@ def keep_freed_memory() -> bool:
     Whether the settings were applied (glibc only).
   """
   libc = _glibc()
-  if os.environ.get('COLORJAX_SYSTEM_MALLOC') or libc is None:
+  if system_malloc_asked() or libc is None:
     return False
   ok = all([libc.mallopt(param, value) == 1 for param, value in (  # Try all.
       (_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, -1))])

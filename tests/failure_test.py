@@ -82,11 +82,12 @@ def test_colorize_replaces_no_compare_panel_or_hints_file_unasked(
   out.mkdir()
   _picture(out / 'a_compare.png', 1)  # A panel made earlier, or the user's.
   panel = (out / 'a_compare.png').read_bytes()
-  # No --overwrite: the existing panel is kept, and a.jpg is skipped whole.
+  # No --overwrite: the existing panel is kept; only the missing output is
+  # made (a rerun completes what a stopped run left).
   assert colorize.run(colorizer, [str(tmp_path / 'a.jpg')], str(out),
                       compare=True) == 0
   assert (out / 'a_compare.png').read_bytes() == panel
-  assert not (out / 'a.png').exists()
+  assert (out / 'a.png').exists()
   assert f'skipped: {out / "a_compare.png"} exists' in capsys.readouterr().err
   # A hints file where the output would go is an input, even with
   # --overwrite: refused and counted, the scribble kept.
@@ -450,3 +451,39 @@ def test_a_folder_with_no_image_is_a_failure_not_0_of_0(run_dir, tmp_path,
     assert f'error: no image found in {folder}' in err
     assert 'colourised 0 of 0' not in err
   assert not (tmp_path / 'o').exists()
+
+
+def test_a_users_flag_mistake_is_one_line_before_any_work(tmp_path):
+  """Each tool checks its flags and outputs first: one `error:` line, no
+  traceback, nothing written (a 100,000-pixel row once tried 45 GB)."""
+  data = tmp_path / 'data'
+  data.mkdir()
+  report = tmp_path / 'report.md'
+  report.write_text('a file, not a folder')
+  gallery = ['gallery', f'--dataset={data}', f'--output={tmp_path / "g.jpg"}',
+             '--run=a=nowhere']
+  cases = [
+      (gallery + ['--num=0'], '--num=0 must be in [1, 200]'),
+      (gallery + ['--num=-2'], '--num=-2 must be in'),
+      (gallery + ['--height=0'], '--height=0 must be in [16, 2048]'),
+      (gallery + ['--height=100000'], '--height=100000 must be in'),
+      (gallery + ['--hints=-5'], '--hints=-5 must be whole numbers'),
+      (gallery + [f'--output={tmp_path / "g.txt"}'], 'it is written as .jpg'),
+      (gallery + [f'--output={data}'], 'is a folder; name a file in it'),
+      (['compare', f'--output={report}', str(tmp_path)],
+       'is a file, not a folder'),
+      (['compare', str(tmp_path / 'nosuchdir')], 'does not exist'),
+      (['page', '--port=-5'], '--port=-5 must be in [0, 65535]'),
+      (['page', '--port=99999'], '--port=99999 must be in'),
+  ]
+  for args, says in cases:
+    result = subprocess.run([sys.executable, '-m', 'colorjax', *args],
+                            cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120, env=subprocess_env())
+    assert result.returncode != 0 and 'Traceback' not in result.stderr, (
+        args, result.stderr[-2000:])
+    (line,) = [l for l in result.stderr.splitlines()
+               if l.startswith('error:')]
+    assert says in line, (args, line)
+  assert report.read_text() == 'a file, not a folder'
+  assert sorted(os.listdir(tmp_path)) == ['data', 'report.md']

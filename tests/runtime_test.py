@@ -8,6 +8,8 @@ import textwrap
 
 import pytest
 
+from colorjax import runtime
+
 # On a worker thread, as XLA:CPU does: mallocs, writes and frees a block of
 # argv[1] bytes twice; prints the minor page faults of the second round,
 # which an allocator that reuses the block does not take.
@@ -92,3 +94,13 @@ def test_figures_and_reports_are_written_whole(tmp_path):
   assert (tmp_path / 'curve.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
   assert (tmp_path / 'r.json').read_text() == '{\n  "a": 1\n}'
   assert sorted(os.listdir(tmp_path)) == ['curve.png', 'r.json']  # No temps.
+
+
+@pytest.mark.parametrize('value,asked', [
+    ('1', True), ('true', True), (' Yes ', True), ('on', True),
+    ('0', False), ('false', False), ('no', False), ('OFF', False), ('', False),
+])
+def test_system_malloc_is_asked_by_a_yes_not_by_any_text(monkeypatch, value,
+                                                          asked):
+  monkeypatch.setenv('COLORJAX_SYSTEM_MALLOC', value)
+  assert runtime.system_malloc_asked() is asked

@@ -127,6 +127,9 @@ def wall_seconds(run_dir: str) -> Optional[float]:
 
 
 def _run_summary(run_dir: str) -> Dict[str, object]:
+  if not os.path.isdir(run_dir):
+    raise CheckpointError(f'{run_dir!r} does not exist or is not a folder; '
+                          'name a training run\'s workdir.')
   records = plots.read_records(run_dir)
   evals = [r for r in records if r['kind'] == names.VALIDATION]
   if not evals:
@@ -229,6 +232,7 @@ def _define_flags() -> None:
 
 
 def main(argv):
+  files.check_output_folder('output', FLAGS.output)
   if FLAGS.seeds is not None:
     _main_seeds()
     return

@@ -60,7 +60,7 @@ from colorjax.training import steps
 from colorjax.training.config_validation import downsampling_factor
 
 __all__ = ['check_outputs', 'cli', 'evaluate', 'image_paths', 'load_images',
-           'main', 'PLOT_FORMATS', 'score_full_resolution', 'Settings',
+           'main', 'parse_counts', 'PLOT_FORMATS', 'score_full_resolution', 'Settings',
            'training_prior']
 
 
@@ -296,7 +296,8 @@ def _define_flags() -> None:
   flags.DEFINE_integer('image_size', None, 'Evaluation size (default: the '
                        'training size).')
   flags.DEFINE_string('output', None, 'JSON path (default: '
-                      'WORKDIR/eval/epoch_N.json).')
+                      'WORKDIR/eval/epoch_N.json; with --dataset, '
+                      'epoch_N_<dataset>_<split>.json).')
   flags.DEFINE_list('hints', None, 'Hint counts to score a hint model with, '
                     'e.g. 0,1,2,5,10,20 (simulated from the ground truth).')
   flags.DEFINE_integer('hint_seed', 0, 'Seed of the simulated hints (the '
@@ -319,10 +320,13 @@ def _define_flags() -> None:
 
 def _write(report: Dict[str, object], output: Optional[str]) -> str:
   """Writes the JSON report; on a read-only workdir, to the working folder."""
+  data = (f'{os.path.basename(os.path.normpath(FLAGS.dataset))}_'
+          f'{FLAGS.split}' if FLAGS.dataset else '')
   if not output and FLAGS.workdir == names.BUNDLED:  # No folder of its own.
-    output = f'eval_bundled_epoch_{report["epoch"]}.json'
+    output = os.path.basename(names.eval_report(report['epoch'], data)
+                              ).replace('epoch_', 'eval_bundled_epoch_')
   path = output or os.path.join(FLAGS.workdir,
-                                names.eval_report(report['epoch']))
+                                names.eval_report(report['epoch'], data))
   for candidate in ([path] if output else
                     [path, os.path.basename(path).replace(
                         '.json', f'_{os.path.basename(FLAGS.workdir)}.json')]):
@@ -337,7 +341,7 @@ def _write(report: Dict[str, object], output: Optional[str]) -> str:
                   'writable --output. The scores are printed above.')
 
 
-def _counts(flag: str, values: Optional[List[str]], low: int, high: int,
+def parse_counts(flag: str, values: Optional[List[str]], low: int, high: int,
             example: str) -> Optional[List[int]]:
   """A list flag of whole numbers in [low, high]; None if not given; an
   empty list given explicitly is an error, not a skipped evaluation."""
@@ -356,21 +360,6 @@ def _counts(flag: str, values: Optional[List[str]], low: int, high: int,
 PLOT_FORMATS = ('.png', '.pdf', '.svg')
 
 
-def _check_writable_folder(flag: str, path: Optional[str]) -> None:
-  """Refuses, before any work, an output whose folder does not exist, or
-  that is a folder itself."""
-  if path is None:
-    return
-  if not path:
-    raise DataError(f'--{flag}= is empty; name a file or leave the flag out.')
-  if os.path.isdir(path):
-    raise DataError(f'--{flag}={path} is a folder; name a file in it.')
-  folder = os.path.dirname(os.path.abspath(path))
-  if not os.path.isdir(folder):
-    raise DataError(f'--{flag}={path}: the folder {folder} does not exist; '
-                    'create it first.')
-
-
 def check_outputs(output: Optional[str], plot: Optional[str],
                   dataset: Optional[str]) -> None:
   """Refuses, before any work, outputs that would replace what the run
@@ -378,33 +367,22 @@ def check_outputs(output: Optional[str], plot: Optional[str],
 
   Raises:
     DataError: --output and --plot the same file; --plot not a picture
-      format; an output that is an existing file of the dataset scored.
+      format; an output that is an existing file of the dataset scored, a
+      folder, or in a folder that does not exist.
   """
-  _check_writable_folder('output', output)
-  _check_writable_folder('plot', plot)
+  files.check_output('output', output, not_inside=dataset)
+  files.check_output('plot', plot, PLOT_FORMATS, not_inside=dataset)
   if output and plot and os.path.realpath(output) == os.path.realpath(plot):
     raise DataError(f'--output and --plot are the same file ({output}); the '
                     'plot would replace the report: name two files.')
-  if plot and os.path.splitext(plot)[1].lower() not in PLOT_FORMATS:
-    raise DataError(f'--plot={plot}: a figure is written as '
-                    f'{", ".join(PLOT_FORMATS)}; end the name with one.')
-  folder = os.path.expanduser(dataset or '')
-  if not folder or not os.path.isdir(folder):
-    return
-  root = os.path.realpath(folder)
-  for flag, path in (('output', output), ('plot', plot)):
-    if path and os.path.isfile(path) and os.path.commonpath(
-        [root, os.path.realpath(path)]) == root:
-      raise DataError(f'--{flag}={path} is a file of the dataset being scored '
-                      f'({dataset}); write the {flag} outside it.')
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
   # Every flag is checked before any work.
-  counts = _counts('hints', FLAGS.hints, 0, 10_000, '0,1,2,5,10,20')
-  person = _counts('person_hints', FLAGS.person_hints, 1, 100, '1,3')
+  counts = parse_counts('hints', FLAGS.hints, 0, 10_000, '0,1,2,5,10,20')
+  person = parse_counts('person_hints', FLAGS.person_hints, 1, 100, '1,3')
   check_outputs(FLAGS.output, FLAGS.plot, FLAGS.dataset)
   gate = (None if FLAGS.hint_gate is None else
           config_validation.parse_gate(FLAGS.hint_gate))

@@ -160,14 +160,34 @@ def _define_flags() -> None:
   flags.mark_flags_as_required(['dataset', 'output'])
 
 
+# What a figure may be: a row height a screen shows (a 100,000-pixel row
+# would take 45 GB) and rows a page holds.
+MAX_HEIGHT, MAX_ROWS = 2048, 200
+FORMATS = ('.jpg', '.jpeg', '.png')
+
+
+def check_flags() -> List[int]:
+  """Every flag checked before any work (one line naming it); returns the
+  hint counts."""
+  for flag, value, low, high in (('num', FLAGS.num, 1, MAX_ROWS),
+                                 ('height', FLAGS.height, 16, MAX_HEIGHT),
+                                 ('quality', FLAGS.quality, 1, 100)):
+    if not low <= value <= high:
+      raise DataError(f'--{flag}={value} must be in [{low}, {high}].')
+  files.check_output('output', FLAGS.output, FORMATS, make_folder=True,
+                     not_inside=FLAGS.dataset)
+  return evaluate.parse_counts('hints', FLAGS.hints, 0, 10_000, '5,10')
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
+  counts = check_flags()
   runtime.setup()
   if FLAGS.hint_run:
     paths = _paths()
     figure = draw_hints(paths, FLAGS.hint_run, FLAGS.auto_run,
-                        [int(n) for n in FLAGS.hints], FLAGS.height,
+                        counts, FLAGS.height,
                         split_paths=evaluate.image_paths(FLAGS.dataset,
                                                          FLAGS.split))
     _save(figure, f'{len(paths)} paintings with {",".join(FLAGS.hints)} '
@@ -202,13 +222,16 @@ def _paths() -> List[str]:
 
 def _save(figure: np.ndarray, what: str) -> None:
   os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
-  ok, encoded = cv2.imencode(os.path.splitext(FLAGS.output)[1] or '.png',
-                             figure[..., ::-1],
-                             [cv2.IMWRITE_JPEG_QUALITY, FLAGS.quality])
-  if not ok:
-    raise DataError(f'cannot encode {FLAGS.output}; name it .jpg or .png.')
+  if os.path.splitext(FLAGS.output)[1].lower() == '.png':
+    data = image_io.encode_png(figure)
+  else:
+    ok, encoded = cv2.imencode('.jpg', figure[..., ::-1],
+                               [cv2.IMWRITE_JPEG_QUALITY, FLAGS.quality])
+    if not ok:
+      raise DataError(f'cannot encode {FLAGS.output}.')
+    data = encoded.tobytes()
   try:
-    files.write_atomically(FLAGS.output, encoded.tobytes())
+    files.write_atomically(FLAGS.output, data)
   except OSError as e:
     raise DataError(f'cannot write {FLAGS.output} ({e.strerror}); pass a '
                     'writable --output.') from None

@@ -87,9 +87,26 @@ class Point:
 @dataclasses.dataclass(frozen=True)
 class Scribble:
   """Hint colours painted on a layer: CIELAB a, b (H, W, 2) where `opaque`
-  (H, W) is True."""
+  (H, W) is True.
+
+  Raises:
+    HintError: shapes that do not match, or a, b that are not finite numbers
+      in [-128, 128] where opaque.
+  """
   ab: np.ndarray
   opaque: np.ndarray
+
+  def __post_init__(self):
+    ab, opaque = np.asarray(self.ab), np.asarray(self.opaque)
+    if (ab.ndim != 3 or ab.shape[-1] != 2 or opaque.shape != ab.shape[:2]
+        or ab.dtype.kind not in 'iuf'):
+      raise HintError(f'a Scribble is numbers ab (H, W, 2) and opaque (H, W), '
+                      f'not {ab.dtype} {ab.shape} and {opaque.shape}.')
+    painted = ab[opaque.astype(bool)]
+    if painted.size and not (np.isfinite(painted).all() and
+                             np.abs(painted).max() <= 128):
+      raise HintError('a Scribble\'s a, b must be finite numbers in [-128, '
+                      '128] where it is opaque.')
 
 
 Hints = Union[List[Point], Scribble]

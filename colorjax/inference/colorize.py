@@ -24,7 +24,7 @@ From Python, see `colorjax.inference.colorizer`.
 import collections
 import os
 import sys
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from absl import app
 from absl import flags
@@ -48,48 +48,68 @@ from colorjax.inference.colorizer import Colorizer
 __all__ = ['Colorizer', 'collect_inputs', 'run', 'side_by_side']
 
 
-def collect_inputs(inputs: Iterable[str]) -> List[Tuple[str, str]]:
-  """(path, output name without extension) for files and folders' images.
+def collect_inputs(inputs: Iterable[str]
+                   ) -> Tuple[List[Tuple[str, str]], List[str]]:
+  """(inputs [(path, output name without extension)], earlier outputs):
+  the given files, and the images of the given folders.
 
-  A folder's images keep their folders relative to it. Names that would
-  collide get the input's extension where that tells them apart (`c.jpg`,
-  `c.png` -> `c_jpg`, `c_png`), else a number (`p`, `p_2`), so every input
-  has its own output.
+  A folder's images keep their folders relative to it; a PNG that colorjax
+  wrote (an earlier run's output kept beside its paintings) is not read from
+  a folder but returned apart, so a rerun never colours its own outputs.
+  Names that would collide get the input's extension where that tells them
+  apart (`c.jpg`, `c.png` -> `c_jpg`, `c_png`), else the first free number
+  (`p`, `p_2`; never a name another input has), so every input has its own
+  output.
   """
-  found = []
+  found, own = [], []
   for item in inputs:
     if os.path.isdir(item):
       for path in sources.list_images(item):
-        found.append((path, os.path.relpath(path, item)))
+        if image_io.made_by_colorjax(path):
+          own.append(path)
+        else:
+          found.append((path, os.path.relpath(path, item)))
     else:
       found.append((item, os.path.basename(item)))
   stems = [os.path.splitext(rel)[0] for _, rel in found]
   exts = collections.defaultdict(set)
   for stem, (_, rel) in zip(stems, found, strict=True):
     exts[stem].add(os.path.splitext(rel)[1].lower())
-  names = [stem if len(exts[stem]) == 1 else
-           f'{stem}_{os.path.splitext(rel)[1].lstrip(".").lower()}'
-           for stem, (_, rel) in zip(stems, found, strict=True)]
-  seen = collections.Counter()
+  wanted = [stem if len(exts[stem]) == 1 else
+            f'{stem}_{os.path.splitext(rel)[1].lstrip(".").lower()}'
+            for stem, (_, rel) in zip(stems, found, strict=True)]
+  # A suffix must not take a name that an input has as its own.
+  used = {os.path.normcase(n) for n in wanted}
+  given = set()
   unique = []
-  for name in names:
-    seen[name] += 1
-    unique.append(name if seen[name] == 1 else f'{name}_{seen[name]}')
-  return [(path, name) for (path, _), name in zip(found, unique, strict=True)]
+  for name in wanted:
+    key = os.path.normcase(name)
+    if key not in given:
+      given.add(key)
+      unique.append(name)
+      continue
+    k = 2
+    while os.path.normcase(f'{name}_{k}') in used | given:
+      k += 1
+    given.add(os.path.normcase(f'{name}_{k}'))
+    unique.append(f'{name}_{k}')
+  return ([(path, name) for (path, _), name in zip(found, unique, strict=True)],
+          own)
 
 
-def _write_png(path: str, rgb: np.ndarray) -> Optional[str]:
-  """Writes uint8 RGB as PNG, through a temporary file renamed into place (a
-  killed run never leaves half a PNG under the output's name); returns None
-  or why it could not."""
+def _write_png(path: str, rgb: np.ndarray, replace: bool) -> Optional[str]:
+  """Writes uint8 RGB as PNG, through a temporary file moved into place (a
+  killed run never leaves half a PNG under the output's name); without
+  `replace`, a file that appeared there since the plan (another run's) is
+  kept. Returns None or why it could not."""
   try:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    ok, encoded = cv2.imencode('.png', rgb[..., ::-1])
-    if not ok:
-      return 'the PNG encoder refused it'
-    files.write_atomically(path, encoded.tobytes())
+    files.write_atomically(path, image_io.encode_png(rgb), replace=replace)
     return None
-  except (OSError, cv2.error) as e:
+  except FileExistsError:
+    return ('another program wrote it since this run began; kept it (pass '
+            '--overwrite to replace it)')
+  except (OSError, cv2.error, image_io.ImageError) as e:
     return getattr(e, 'strerror', None) or str(e).splitlines()[0]
 
 
@@ -104,10 +124,13 @@ def side_by_side(panels: Sequence[np.ndarray]) -> np.ndarray:
 
 def _plan(items: List[Tuple[str, str]], output: str, compare: bool,
           overwrite: bool, hints: Optional[str] = None
-          ) -> Tuple[List[Tuple[str, str]], List[str]]:
-  """(todo [(input, output path)], errors): no input, hints file included,
-  is ever an output, and no existing output (the compare panel included)
-  is replaced without `overwrite`."""
+          ) -> Tuple[List[Tuple[str, Dict[str, str]]], List[str]]:
+  """(todo [(input, {'main' | 'compare': the output path to write})],
+  errors): no input, hints
+  file included, is ever an output, and no existing output (the compare
+  panel included) is replaced without `overwrite`; an input whose outputs
+  exist only in part gets the missing ones (a rerun completes a run that
+  stopped)."""
   inputs = {os.path.realpath(p) for p, _ in items}
   if hints is not None:  # The user's hints files are inputs too.
     inputs |= ({os.path.realpath(os.path.join(hints, f))
@@ -117,12 +140,15 @@ def _plan(items: List[Tuple[str, str]], output: str, compare: bool,
   todo, errors = [], []
   for path, name in items:
     out_path = os.path.join(output, name + '.png')
-    written = [out_path] + ([out_path[:-4] + '_compare.png'] if compare
-                            else [])
+    parts = {'main': out_path}
+    if compare:
+      parts['compare'] = os.path.join(output, name + '_compare.png')
+    written = list(parts.values())
     clash = [w for w in written if os.path.realpath(w) in inputs]
     taken = [w for w in written if os.path.realpath(w) in claimed]
     claimed.update(os.path.realpath(w) for w in written)
     existing = [w for w in written if os.path.lexists(w)]
+    missing = {k: w for k, w in parts.items() if w not in existing}
     if clash:
       errors.append(f'{path}: its output {clash[0]} is an input or a hints '
                     'file; choose another --output.')
@@ -132,8 +158,10 @@ def _plan(items: List[Tuple[str, str]], output: str, compare: bool,
     elif existing and not overwrite:
       print(one_line(f'skipped: {existing[0]} exists (pass --overwrite to '
                      'replace it).'), file=sys.stderr)
+      if missing:
+        todo.append((path, missing))
     else:
-      todo.append((path, out_path))
+      todo.append((path, parts))
   return todo, errors
 
 
@@ -147,7 +175,12 @@ def run(colorizer: 'Colorizer', inputs: Sequence[str], output: str,
   counted. `hints` is a hints file (one input) or a folder of them.
   """
   from tqdm import tqdm  # Only the command shows progress.
-  items = collect_inputs(inputs)
+  items, own = collect_inputs(inputs)
+  if own:
+    print(one_line(
+        f'note: left out {len(own)} PNG(s) colorjax wrote, found in the input '
+        f'folders (earlier outputs, e.g. {own[0]}); name one as a file to '
+        'colour it again.'), file=sys.stderr)
   if not items:  # An empty folder is no success: say so, and fail.
     print(one_line(
         f'error: no image found in {", ".join(inputs)} (it reads '
@@ -163,12 +196,12 @@ def run(colorizer: 'Colorizer', inputs: Sequence[str], output: str,
                hint_files.ambiguous_inputs(hints, [p for p, _ in items]))
   todo, errors = _plan(items, output, compare, overwrite, hints)
   errors += [ambiguous[p] for p, _ in todo if p in ambiguous]
-  todo = [(p, o) for p, o in todo if p not in ambiguous]
+  todo = [(p, w) for p, w in todo if p not in ambiguous]
   for error in errors:
     print(one_line(f'error: {error}'), file=sys.stderr)
   failures, written = len(errors), 0
   with tqdm(total=len(todo), unit='img', file=sys.stderr) as bar:
-    for path, out_path in todo:  # One at a time: memory stays one image's.
+    for path, wanted in todo:  # One at a time: memory stays one image's.
       bar.update(1)
       rgb = None
       try:
@@ -192,15 +225,15 @@ def run(colorizer: 'Colorizer', inputs: Sequence[str], output: str,
                   file=sys.stderr)
         failures += 1
         continue
-      outputs = [(out_path, result)]
-      if compare:
+      outputs = [(wanted['main'], result)] if 'main' in wanted else []
+      if 'compare' in wanted:
         original = image_io.to_uint8(rgb)
         panels = [Colorizer.constant(rgb, np.zeros(2)), result]
         if not batching.is_greyscale(original):
           panels.append(original)
-        outputs.append((out_path[:-4] + '_compare.png', side_by_side(panels)))
+        outputs.append((wanted['compare'], side_by_side(panels)))
       problems = [(p, why) for p, img in outputs
-                  if (why := _write_png(p, img))]
+                  if (why := _write_png(p, img, replace=overwrite))]
       for p, why in problems:
         bar.write(one_line(f'error: cannot write {p}: {why}.'),
                   file=sys.stderr)

@@ -42,7 +42,8 @@ from colorjax.hints import hint_files
 from colorjax.inference import runs
 from colorjax.training.config_validation import downsampling_factor
 
-__all__ = ['Colorizer', 'GAMUTS', 'Generator', 'generator_of', 'MAX_WORK_SIZE',
+__all__ = ['checked_vibrance', 'Colorizer', 'GAMUTS', 'Generator',
+           'generator_of', 'MAX_WORK_SIZE',
            'pad_to_bucket', 'recipe_vibrance', 'reference_lightness',
            'reference_postprocess']
 
@@ -112,14 +113,13 @@ def recipe_vibrance(config, vibrance: Optional[float] = None) -> float:
   return float(config.vibrance if vibrance is None else vibrance)
 
 
-def _checked_vibrance(vibrance: float) -> float:
+def checked_vibrance(vibrance: object) -> float:
+  """A vibrance as a float in [0, 4]; raises DataError for a string, a
+  bool, NaN or a value out of range."""
   if (isinstance(vibrance, (bool, np.bool_)) or
-      not isinstance(vibrance, numbers.Real)):
+      not isinstance(vibrance, numbers.Real) or not 0 <= vibrance <= 4):
     raise DataError(f'vibrance {vibrance!r} must be a number in [0, 4] (1: '
                     'as trained).')
-  if not 0 <= vibrance <= 4:
-    raise DataError(f'vibrance {vibrance} must be in [0, 4] (1: as '
-                    'trained).')
   return float(vibrance)
 
 
@@ -211,7 +211,7 @@ class Colorizer:
       raise DataError(f'batch size {batch_size} must be in [1, 256].')
     self.work_size = work_size
     self.batch_size = batch_size
-    self.vibrance = _checked_vibrance(vibrance)
+    self.vibrance = checked_vibrance(vibrance)
     self.ab_scale = float(ab_scale)
     self._variables = variables
     self.takes_hints = takes_hints
@@ -295,6 +295,12 @@ class Colorizer:
       hints = hint_files.parse_points(hints, shape)
     elif isinstance(hints, list):
       hint_files.check_inside(hints, shape)
+    elif (isinstance(hints, hint_files.Scribble) and
+          tuple(np.shape(hints.opaque)) != tuple(shape)):
+      raise hint_files.HintError(
+          f'the Scribble is {np.shape(hints.opaque)[1]} x '
+          f'{np.shape(hints.opaque)[0]} pixels, the painting {shape[1]} x '
+          f'{shape[0]}; a scribble must have the painting\'s size.')
     elif not isinstance(hints, (list, hint_files.Scribble)):
       raise hint_files.HintError(
           f'hints given as {type(hints).__name__}; give a list of points '
@@ -379,7 +385,7 @@ class Colorizer:
     """The same model with another vibrance (sharing its compiled
     programs); raises DataError outside [0, 4]."""
     other = copy.copy(self)
-    other.vibrance = _checked_vibrance(vibrance)
+    other.vibrance = checked_vibrance(vibrance)
     return other
 
   @staticmethod

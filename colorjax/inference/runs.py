@@ -48,5 +48,9 @@ def load_run(workdir: str, epoch: Optional[int] = None,
     if epoch is not None or seed:
       raise CheckpointError(f'the bundled model ({names.BUNDLED}) has one '
                             'epoch and one seed; drop --epoch and --seed.')
+    if temperature is not None:
+      raise CheckpointError(f'--temperature={temperature} applies to a model '
+                            'with config.head=\'classes\'; the bundled model '
+                            'predicts a, b directly: drop --temperature.')
     return pretrained.load_run()
   return workdir_lib.load_run(workdir, epoch, mesh, temperature, seed)

@@ -330,6 +330,9 @@ def _private_folder() -> str:
 def main(argv):
   if len(argv) > 1:
     raise runtime.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  if not 0 <= FLAGS.port <= 65535:
+    raise runtime.UsageError(f'--port={FLAGS.port} must be in [0, 65535] (0: '
+                             'a free one).')
   os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
   root = _private_folder()  # Before Gradio reads GRADIO_TEMP_DIR.
   # A server: memory goes back to the system after a large painting (8 MP:

@@ -19,13 +19,14 @@ from colorjax import files
 from colorjax import names
 from colorjax.datasets import image_io
 from colorjax.errors import ColorjaxError
-from colorjax.errors import DataError
 from colorjax.hints import hint_files
 from colorjax.inference.colorizer import Colorizer
+from colorjax.inference.colorizer import checked_vibrance
 
 __all__ = ['add_point', 'add_stroke', 'api_points', 'checked_vibrance',
            'colorize_command', 'colourise', 'encode_png', 'grey_preview',
            'hex_colour', 'hints_json', 'MAX_HINTS_TEXT', 'MAX_REQUEST_POINTS',
+           'MAX_STROKE_POINTS', 'prune_files',
            'MAX_UPLOAD', 'Page', 'Paintings', 'Point', 'preview',
            'PREVIEW_SIDE']
 
@@ -34,8 +35,10 @@ PREVIEW_SIDE = 1024  # The page shows paintings at most this large.
 # What one request to the HTTP endpoint may carry.
 MAX_REQUEST_POINTS = 10_000
 MAX_HINTS_TEXT = 2_000_000  # Characters of its hints JSON.
+MAX_STROKE_POINTS = 256  # The points one stroke adds, however long.
 # The largest upload: a 100-megapixel painting (image_io's cap) as a PNG.
 MAX_UPLOAD = '300mb'
+API_FOLDER = 'api'  # Where the endpoint's results wait an hour.
 _RGBA = re.compile(r'rgba?\(\s*([\d.]+)\s*,\s*([\d.]+)\s*,\s*([\d.]+)')
 
 
@@ -57,6 +60,9 @@ def add_point(points: List[Point], x: float, y: float, colour: str,
   Raises:
     HintError: outside the painting, an unknown colour, a bad radius.
   """
+  if not all(np.isfinite(v) for v in (x, y, radius)):
+    raise hint_files.HintError(f'a click at ({x}, {y}) with radius {radius} '
+                               'is not a place on the painting.')
   point = {'x': int(x), 'y': int(y), 'color': hex_colour(colour),
            'radius': float(radius)}
   hint_files.parse_points([point], shape)  # One line if it is wrong.
@@ -71,15 +77,17 @@ def add_stroke(points: List[Point], x: float, y: float, colour: str,
   Raises:
     HintError: as `add_point`.
   """
+  end = add_point([], x, y, colour, radius, shape)[0]  # Checked once.
   if not points:
-    return add_point(points, x, y, colour, radius, shape)
-  x0, y0 = points[-1]['x'], points[-1]['y']
+    return [end]
+  x0, y0 = points[-1]['x'], points[-1]['y']  # Inside: the line is too.
   steps = max(1, int(np.hypot(x - x0, y - y0) // max(1.0, float(radius))))
-  for i in range(1, steps + 1):
-    t = i / steps
-    points = add_point(points, x0 + (x - x0) * t, y0 + (y - y0) * t, colour,
-                       radius, shape)
-  return points
+  # A long stroke gets its points further apart: every edit stays short, so
+  # no other painting's click waits on it.
+  steps = min(steps, MAX_STROKE_POINTS)
+  return points + [dict(end, x=int(x0 + (x - x0) * i / steps),
+                        y=int(y0 + (y - y0) * i / steps))
+                   for i in range(1, steps + 1)]
 
 
 def hints_json(points: List[Point]) -> str:
@@ -137,16 +145,6 @@ def colorize_command(workdir: str, work_size: Optional[int], vibrance: float,
        name])
 
 
-def checked_vibrance(value: Any) -> float:
-  """A request's vibrance as a float in [0, 4]; raises DataError for a
-  string, a list, a bool, NaN or a value out of range."""
-  if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-      0 <= value <= 4):
-    raise DataError(f'vibrance {value!r} must be a number in [0, 4] (1: as '
-                    'trained).')
-  return float(value)
-
-
 def api_points(text: Any, shape: Tuple[int, int]) -> List[Point]:
   """The hints of an `/colourise` request (a JSON text of points as
   `colorize --hints` reads; empty: none), parsed once; raises HintError."""
@@ -182,12 +180,21 @@ class Paintings:
     self._lock = threading.Lock()
     self._records: Dict[str, Dict[str, Any]] = {}
 
-  def new(self, rgb: np.ndarray, name: str, vibrance: float
+  def new(self, data: bytes, name: str, vibrance: float
           ) -> Tuple[str, np.ndarray]:
-    """A record for an uploaded painting: (its id, its greyscale)."""
+    """A record for an uploaded painting (its file's bytes): (its id, its
+    greyscale). The record keeps the file as sent, not its pixels (a
+    9-megapixel painting is 108 MB of float32 for the hour a record lives);
+    each render decodes it again.
+
+    Raises:
+      ImageError: the file is not a usable image.
+    """
+    rgb = image_io.decode_image(data, name)
     grey, scale = grey_preview(rgb)
     pid = os.urandom(8).hex()
-    record = {'rgb': rgb, 'grey': grey, 'scale': scale, 'name': name,
+    record = {'data': data, 'shape': rgb.shape[:2], 'grey': grey,
+              'scale': scale, 'name': name,
               'stem': os.path.splitext(name)[0] or 'painting',
               'points': [], 'clicks': [], 'vibrance': vibrance,
               'version': 0, 'claimed': -1, 'shown': -1,
@@ -256,6 +263,25 @@ class Paintings:
     for k in old:
       del self._records[k]
       shutil.rmtree(os.path.join(self.folder, k), ignore_errors=True)
+    prune_files(os.path.join(self.folder, API_FOLDER), self.max_age_s)
+
+
+def prune_files(folder: str, max_age_s: float) -> int:
+  """Deletes the files of `folder` not changed for `max_age_s` seconds (the
+  endpoint's results, kept an hour); returns how many."""
+  now, count = time.time(), 0
+  try:
+    entries = list(os.scandir(folder))
+  except OSError:
+    return 0
+  for entry in entries:
+    try:
+      if entry.is_file() and now - entry.stat().st_mtime > max_age_s:
+        os.unlink(entry.path)
+        count += 1
+    except OSError:  # Gone already, or served right now: the next prune.
+      pass
+  return count
 
 
 class Page:
@@ -274,9 +300,9 @@ class Page:
 
   def upload(self, path: Optional[str], vibrance: float):
     """A new painting: (its state, its greyscale), or a ColorjaxError."""
-    rgb = image_io.read_image(path)
+    data = image_io.read_encoded(path)
     name = os.path.basename(path)
-    pid, grey = self.paintings.new(rgb, name, checked_vibrance(vibrance))
+    pid, grey = self.paintings.new(data, name, checked_vibrance(vibrance))
     return {'id': pid}, grey
 
   def sequenced(self, state, log: str, colour: str, radius: float,
@@ -296,8 +322,10 @@ class Page:
         if parts[0] in ('undo', 'clear'):
           fn = self._undo if parts[0] == 'undo' else self._clear
         else:
-          fn = self._click(float(parts[0]), float(parts[1]), colour, radius,
-                           stroke)
+          x, y = float(parts[0]), float(parts[1])
+          if not (np.isfinite(x) and np.isfinite(y)):
+            raise ValueError('not a place')
+          fn = self._click(x, y, colour, radius, stroke)
       except (IndexError, ValueError):
         raise ColorjaxError(f'{entry!r} is not an edit of the page.'
                             ) from None
@@ -315,7 +343,7 @@ class Page:
     def apply(r):
       add = add_stroke if stroke else add_point
       points = add(r['points'], x / r['scale'], y / r['scale'], colour,
-                   radius, r['rgb'].shape[:2])
+                   radius, r['shape'])
       # Undo takes back a click: its one point or its whole stroke.
       return {'points': points,
               'clicks': r['clicks'] + [len(points) - len(r['points'])]}
@@ -357,8 +385,9 @@ class Page:
     if r is None:
       return None
     with self.renders:
-      result = colourise(self.colorizer, r['rgb'], r['points'],
-                         r['vibrance'])
+      rgb = image_io.decode_image(r['data'], r['name'])
+      result = colourise(self.colorizer, rgb, r['points'], r['vibrance'])
+      del rgb
     session = os.path.join(self.folder, state['id'])
     os.makedirs(session, exist_ok=True)
     png = os.path.join(session, f'{r["stem"]}_colour.png')
@@ -390,16 +419,14 @@ class Page:
     except ColorjaxError as e:
       raise ColorjaxError(str(e).replace(os.path.dirname(path) + os.sep, '')
                           ) from None
-    session = os.path.join(self.folder, 'api')
+    session = os.path.join(self.folder, API_FOLDER)
     os.makedirs(session, exist_ok=True)
+    prune_files(session, self.paintings.max_age_s)
     out = os.path.join(session, f'{os.urandom(8).hex()}.png')
     files.write_atomically(out, encode_png(result))
     return out
 
 
 def encode_png(rgb: np.ndarray) -> bytes:
-  """uint8 RGB as the PNG bytes `colorize` writes."""
-  ok, encoded = cv2.imencode('.png', rgb[..., ::-1])
-  if not ok:
-    raise ColorjaxError('the PNG encoder refused the result')
-  return encoded.tobytes()
+  """uint8 RGB as the PNG bytes `colorize` writes (`image_io.encode_png`)."""
+  return image_io.encode_png(rgb)

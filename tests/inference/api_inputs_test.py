@@ -69,6 +69,13 @@ def test_numpy_numbers_and_a_tuple_of_points_are_taken(bundled):
     (lambda: [hint_files.Point(5, float('nan'), (10.0, 20.0))],
      'finite number'),
     (lambda: [{'x': True, 'y': 4, 'ab': [1, 2]}], 'finite number'),
+    # A NaN hint once came back blamed on the model's weights.
+    (lambda: hint_files.Scribble(np.full((23, 31, 2), np.nan, np.float32),
+                                 np.ones((23, 31), bool)), 'finite numbers'),
+    (lambda: hint_files.Scribble(np.zeros((23, 31, 3)),
+                                 np.ones((23, 31), bool)), r'\(H, W, 2\)'),
+    (lambda: hint_files.Scribble(np.zeros((46, 62, 2)),
+                                 np.ones((46, 62), bool)), "painting's size"),
 ])
 def test_bad_points_are_one_line(bundled, make, match):
   with pytest.raises(hint_files.HintError, match=match) as e:

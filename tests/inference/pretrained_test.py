@@ -196,3 +196,19 @@ def test_a_torn_run_file_leaves_the_exported_model_as_it_was(hint_run,
     pretrained.export(str(run), str(out), 'float32')
   assert {p.name: p.read_bytes() for p in out.iterdir()} == before
   pretrained.load(str(out))  # Still loads.
+
+
+def test_a_temperature_for_the_bundled_model_is_one_line():
+  from colorjax.inference import runs  # pylint: disable=g-import-not-at-top
+  with pytest.raises(CheckpointError, match='drop --temperature'):
+    runs.load_run(names.BUNDLED, temperature=0.5)
+  with pytest.raises(CheckpointError, match='drop --temperature'):
+    Colorizer.from_workdir(names.BUNDLED, temperature=0.5)
+
+
+def test_scoring_another_dataset_keeps_the_first_report():
+  assert names.eval_report(7) == 'eval/epoch_7.json'
+  assert names.eval_report(7, 'paintings_more_test') == (
+      'eval/epoch_7_paintings_more_test.json')
+  assert names.eval_report(7, 'my scans/ü_all') == 'eval/epoch_7_my_scans_all.json'
+  assert len({names.eval_report(7, d) for d in ('', 'a_test', 'b_test')}) == 3

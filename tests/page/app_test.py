@@ -26,6 +26,7 @@ from tiny import subprocess_env
 
 from colorjax import names
 from colorjax.colour import spaces as color
+from colorjax.errors import DataError
 from colorjax.inference import colorize
 from colorjax.page import app
 from colorjax.page import logic as page
@@ -79,7 +80,7 @@ def test_the_command_the_page_shows_is_a_command(name):
 
 def test_edits_apply_in_order_and_an_old_render_never_shows(tmp_path):
   store = page.Paintings(str(tmp_path))
-  pid, _ = store.new(np.full((20, 30, 3), 128, np.uint8), 'p.png', 1.0)
+  pid, _ = store.new(_png(np.full((20, 30, 3), 128, np.uint8)), 'p.png', 1.0)
   first = store.claim(pid)  # A render of version 0 starts...
   for i in range(5):  # ...while five clicks arrive,
     store.edit(pid, lambda r, i=i: {'points': r['points'] + [i]})
@@ -94,8 +95,8 @@ def test_edits_apply_in_order_and_an_old_render_never_shows(tmp_path):
 def test_a_log_of_edits_is_applied_once_in_order_whatever_brings_it(
     tmp_path):
   fns = page.Page(None, names.BUNDLED, str(tmp_path))
-  pid, _ = fns.paintings.new(np.full((20, 30, 3), 128, np.uint8), 'p.png',
-                              1.0)
+  pid, _ = fns.paintings.new(_png(np.full((20, 30, 3), 128, np.uint8)),
+                             'p.png', 1.0)
   state = {'id': pid}
   # Requests overtake one another and carry logs of different lengths:
   # the third click's log arrives first, then a stale one, then the rest.
@@ -105,13 +106,59 @@ def test_a_log_of_edits_is_applied_once_in_order_whatever_brings_it(
                  BLUE, 1, False)
   points = fns.paintings.claim(pid)['points']
   assert [(p['x'], p['y']) for p in points] == [(2, 3), (5, 3), (12, 4)]
-  with pytest.raises(page.ColorjaxError, match='not an edit of the page'):
-    fns.sequenced(state, 'drop table,9', BLUE, 1, False)
+  for crafted in ('drop table,9', 'nan,3.0,9', '2.0,inf,9', '-inf,1,9'):
+    with pytest.raises(page.ColorjaxError, match='not an edit of the page'):
+      fns.sequenced(state, crafted, BLUE, 1, False)
+  assert fns.paintings.claim(pid) is None  # Nothing applied: no new version.
+
+
+def _png(rgb):
+  return page.image_io.encode_png(rgb)
+
+
+def test_a_record_keeps_the_file_not_its_pixels(tmp_path):
+  rng = np.random.default_rng(0)
+  rgb = cv2.resize(rng.integers(0, 256, (12, 16, 3), np.uint8), (1600, 1200))
+  data = _png(rgb)
+  store = page.Paintings(str(tmp_path))
+  pid, grey = store.new(data, 'p.png', 1.0)
+  record = store.claim(pid)
+  arrays = sum(v.nbytes for v in record.values() if isinstance(v, np.ndarray))
+  assert arrays == grey.nbytes < rgb.nbytes  # The preview only.
+  assert record['data'] == data and record['shape'] == (1200, 1600)
+  with pytest.raises(page.image_io.ImageError, match='not an image'):
+    store.new(b'not a painting', 'x.png', 1.0)
+
+
+def test_a_long_stroke_is_a_short_edit(tmp_path):
+  shape = (3000, 3000)
+  points = page.add_stroke([], 0, 0, BLUE, 1, shape)
+  points = page.add_stroke(points, 2999, 2999, RED, 1, shape)
+  # Not 4,241 (4.5 s under the lock every painting's edits share).
+  assert len(points) == 1 + page.MAX_STROKE_POINTS
+  assert points[-1]['x'] == points[-1]['y'] == 2999
+  xs = [p['x'] for p in points]
+  assert xs == sorted(xs) and max(np.diff(xs)) <= 12  # Evenly spaced.
+  for bad in (float('nan'), float('inf')):
+    with pytest.raises(page.hint_files.HintError, match='not a place'):
+      page.add_stroke(points, bad, 5, RED, 1, shape)
+
+
+def test_the_endpoints_results_go_after_an_hour(tmp_path):
+  api = tmp_path / page.API_FOLDER
+  api.mkdir()
+  old, new = api / 'old.png', api / 'new.png'
+  old.write_bytes(b'x')
+  new.write_bytes(b'y')
+  os.utime(old, (time.time() - 3601, time.time() - 3601))
+  store = page.Paintings(str(tmp_path), max_age_s=3600)
+  store.new(_png(np.full((8, 8, 3), 90, np.uint8)), 'p.png', 1.0)  # Prunes.
+  assert sorted(os.listdir(api)) == ['new.png']
 
 
 def test_a_bad_vibrance_is_one_message():
   for bad in ('abc', '2', [1], True, float('nan'), -0.5, 5):
-    with pytest.raises(page.DataError, match='must be a number in'):
+    with pytest.raises(DataError, match='must be a number in'):
       page.checked_vibrance(bad)
   assert page.checked_vibrance(2) == 2.0
 
