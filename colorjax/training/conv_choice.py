@@ -41,13 +41,20 @@ __all__ = ['CACHE_FILE', 'cache_key', 'choose', 'describe', 'ENV', 'FORMS',
            'resolve', 'time_train_step']
 
 ENV = 'COLORJAX_CONV_IMPL'
-FORMS = ('xla', 'fast', 'matmul')  # The exact forms, in the order timed.
+# The exact forms, in the order timed: XLA's own last, as it loses by 5x on
+# the CPUs measured and stops at its first step slower than the best.
+FORMS = ('fast', 'matmul', 'xla')
+# A form whose timed step is this much slower than the best so far cannot
+# win: its timing stops there (the first-run choice was 120 s on the demo).
+GIVE_UP = 1.5
 CACHE_FILE = os.path.join('~', '.cache', 'colorjax', 'conv_impl.json')
 # Fields of a config that decide the fastest form (the step's shapes).
 _SHAPE_KEYS = ('model', 'head', 'image_size', 'batch_size', 'num_seeds',
                'compute_dtype', 'generator', 'discriminator', 'cnn', 'hints')
 
-Timer = Callable[[ml_collections.ConfigDict, str], float]
+# timer(config, form, give_up_after): median seconds of a train step; it may
+# stop early once a step takes longer than give_up_after (None: never).
+Timer = Callable[[ml_collections.ConfigDict, str, Optional[float]], float]
 
 
 def _cpu() -> str:
@@ -91,9 +98,12 @@ def _read_cache(path: str) -> Dict[str, dict]:
 
 
 def time_train_step(config: ml_collections.ConfigDict, form: str,
+                    give_up_after: Optional[float] = None,
                     steps: int = 3) -> float:
   """Median seconds of one train step of `config` with conv form `form`
-  (after one step that compiles), on a batch of random pixels."""
+  (after one step that compiles), on a batch of random pixels; the timing
+  stops at the first step slower than `give_up_after` seconds (it cannot
+  win)."""
   from colorjax.training import steps as steps_lib  # pylint: disable=g-import-not-at-top
   trial = ml_collections.ConfigDict(config.to_dict())
   trial.conv_impl = form
@@ -119,6 +129,8 @@ def time_train_step(config: ml_collections.ConfigDict, form: str,
     state, metrics = step(state, batch)
     jax.block_until_ready(metrics)
     seconds.append(time.perf_counter() - start)
+    if give_up_after is not None and seconds[-1] > give_up_after:
+      break
   del state
   return float(statistics.median(seconds))
 
@@ -152,7 +164,11 @@ def choose(config: ml_collections.ConfigDict, timer: Timer = time_train_step,
                             'seconds': cached.get('seconds', {})}
   logging.info('conv_impl=auto: timing the train step with each exact '
                'convolution form (once for this machine and these shapes).')
-  seconds = {form: timer(config, form) for form in FORMS}
+  seconds = {}
+  for form in FORMS:
+    best = min(seconds.values(), default=None)
+    seconds[form] = timer(config, form,
+                          None if best is None else GIVE_UP * best)
   form = min(seconds, key=seconds.get)
   cache = _read_cache(path)
   cache[key] = {'form': form, 'seconds': seconds,

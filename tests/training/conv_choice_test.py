@@ -14,9 +14,11 @@ from colorjax.training import conv_choice
 from colorjax.training import train
 
 
-def _timer(seconds, calls):
-  def timer(config, form):
+def _timer(seconds, calls, limits=None):
+  def timer(config, form, give_up_after):
     calls.append((config.image_size, form))
+    if limits is not None:
+      limits[form] = give_up_after
     return seconds[form]
   return timer
 
@@ -36,6 +38,7 @@ def test_the_fastest_form_is_chosen_cached_and_reused(tiny_config, measuring):
   form, how = conv_choice.choose(tiny_config(), timer)
   assert form == 'fast' and how['by'] == 'measured'
   assert [f for _, f in calls] == list(conv_choice.FORMS)
+  assert calls[-1][1] == 'xla'  # Timed last: it is the slow one.
   cached = json.loads(measuring.read_text())
   assert [v['form'] for v in cached.values()] == ['fast']
   # The same machine and shapes: from the cache, nothing timed.
@@ -48,6 +51,15 @@ def test_the_fastest_form_is_chosen_cached_and_reused(tiny_config, measuring):
   assert form == 'xla' and len(calls) == 6
   assert len(json.loads(measuring.read_text())) == 2
   assert 'fast 310 ms' in conv_choice.describe('fast', how)
+
+
+def test_a_form_that_cannot_win_stops_at_its_first_slow_step(tiny_config,
+                                                              measuring):
+  limits = {}
+  conv_choice.choose(tiny_config(), _timer(
+      {'xla': 0.9, 'fast': 0.31, 'matmul': 0.28}, [], limits))
+  assert limits == {'fast': None, 'matmul': conv_choice.GIVE_UP * 0.31,
+                    'xla': conv_choice.GIVE_UP * 0.28}
 
 
 def test_a_torn_cache_is_measured_again(tiny_config, measuring):
@@ -77,7 +89,7 @@ def test_a_forced_form_is_taken_and_a_bad_one_is_one_line(
       layers.resolve_conv_impl('auto'))
   monkeypatch.setenv(conv_choice.ENV, 'cudnn')
   with pytest.raises(ConfigError, match="COLORJAX_CONV_IMPL='cudnn' is not "
-                     'a form; use one of xla, fast, matmul'):
+                     'a form; use one of fast, matmul, xla'):
     conv_choice.choose(tiny_config(), never)
 
 
