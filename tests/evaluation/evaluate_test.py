@@ -266,12 +266,12 @@ def test_outputs_that_would_replace_an_input_or_each_other_are_refused_first(
   folder = tmp_path / 'reports'
   folder.mkdir()
   cases = [
-      ([f'--output={painting}'], 'is a file of .*, which this run reads'),
+      ([f'--output={painting}'], ', which this run reads; write the output'),
       ([f'--output={tmp_path}/r.png', f'--plot={tmp_path}/r.png',
         '--hints=0,1'], '--output and --plot are the same file'),
       ([f'--output={folder}'], f'--output={folder} is a folder'),
       ([f'--plot={tmp_path}/curve.txt', '--hints=0,1'],
-       r'it is written as \.png or \.pdf or \.svg'),
+       'it is written as .png or .pdf or .svg'),
       ([f'--plot={folder}', '--hints=0,1'], f'--plot={folder} is a folder'),
   ]
   for args, says in cases:

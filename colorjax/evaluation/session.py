@@ -1,0 +1,182 @@
+"""A person's correcting session, simulated: look at the result, click where
+it is most wrong, give the colour believed to be there, and go on.
+
+Each click lands where the blurred Delta-E00 of the current result is
+largest, not within `Person.min_gap` pixels of an earlier click, and reveals
+the true mean a, b of the (2r + 1)^2 patch around it (r = `Person.radius`),
+off by a person's colour error (Gaussian, `Person.colour_sigma` a, b units
+per channel), as a hint over that patch. Any method that reads hints (a hint
+model, Levin et al.'s propagation, the same model ungated) is an `Answer`;
+the session is scored after every click.
+
+Scores: the mean Delta-E00 after each number of clicks, the clicks a
+painting needs to reach a target (`clicks_to_reach`; never: inf), and the
+share of clicks that made the painting worse (`summarize`).
+"""
+
+import dataclasses
+import functools
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import cv2
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from colorjax.colour import metrics
+from colorjax.colour import spaces
+
+__all__ = ['Answer', 'clicks_to_reach', 'error_map', 'next_click',
+           'patch_mean', 'Person', 'run', 'Session', 'summarize']
+
+# (l (H, W, 1), hint_ab (H, W, 2), hint_mask (H, W, 1)), all in the model
+# range -> a, b (H, W, 2) in the model range.
+Answer = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclasses.dataclass(frozen=True)
+class Person:
+  """How the simulated person clicks.
+
+  Attributes:
+    clicks: how many clicks the session has.
+    colour_sigma: the error of the colour they give, a, b units per channel
+      (0: the painted colour exactly).
+    radius: a click reveals and hints the (2r + 1)^2 patch around it.
+    min_gap: no click within this many pixels of an earlier one.
+    blur_sigma: the error map is blurred first (a person sees regions, not
+      pixels).
+    seed: fixes the colour errors.
+  """
+  clicks: int = 20
+  colour_sigma: float = 0.0
+  radius: int = 1
+  min_gap: float = 3.0
+  blur_sigma: float = 1.0
+  seed: int = 0
+
+  def __post_init__(self):
+    if not (isinstance(self.clicks, int) and 0 <= self.clicks <= 1000):
+      raise ValueError(f'clicks={self.clicks!r} must be a whole number in '
+                       '[0, 1000].')
+    if not (isinstance(self.radius, int) and 0 <= self.radius <= 64):
+      raise ValueError(f'radius={self.radius!r} must be a whole number of '
+                       'pixels in [0, 64].')
+    for name in ('colour_sigma', 'min_gap', 'blur_sigma'):
+      value = getattr(self, name)
+      if not (isinstance(value, (int, float)) and 0 <= value < 1e3):
+        raise ValueError(f'{name}={value!r} must be a number >= 0.')
+
+
+@dataclasses.dataclass(frozen=True)
+class Session:
+  """One painting's session: `delta_e[k]` is the mean Delta-E00 after k
+  clicks (k = 0 .. clicks), `clicks[k]` the (y, x) of click k + 1."""
+  delta_e: np.ndarray
+  clicks: List[Tuple[int, int]]
+
+  @property
+  def worse(self) -> np.ndarray:
+    """For each click, whether it left the painting worse than before."""
+    return np.diff(self.delta_e) > 0
+
+
+@functools.partial(jax.jit, static_argnums=3)
+def _error_map(l, ab, rgb, ab_scale):
+  pred_lab = spaces.rgb_to_lab(spaces.model_to_rgb(l, ab, ab_scale))
+  true_lab = spaces.rgb_to_lab(rgb.astype(jnp.float32) / 255.0)
+  return metrics.delta_e_ciede2000(pred_lab, true_lab)
+
+
+def error_map(l: np.ndarray, ab: np.ndarray, rgb: np.ndarray,
+              ab_scale: float) -> np.ndarray:
+  """(H, W) Delta-E00 of the displayed L + ab (model range, through sRGB)
+  against the uint8 painting `rgb` (H, W, 3)."""
+  return np.asarray(_error_map(l, ab, rgb, float(ab_scale)))
+
+
+def next_click(error: np.ndarray, earlier: Sequence[Tuple[int, int]],
+               min_gap: float, blur_sigma: float = 1.0
+               ) -> Optional[Tuple[int, int]]:
+  """(y, x) where the blurred `error` (H, W) is largest, at least `min_gap`
+  pixels (more than it) from every earlier click; None if nowhere is."""
+  blurred = (cv2.GaussianBlur(error.astype(np.float32), (0, 0), blur_sigma)
+             if blur_sigma > 0 else error.astype(np.float32))
+  yy, xx = np.mgrid[:error.shape[0], :error.shape[1]]
+  allowed = np.ones(error.shape, bool)
+  for y, x in earlier:
+    allowed &= (yy - y) ** 2 + (xx - x) ** 2 > min_gap ** 2
+  if not allowed.any():
+    return None
+  flat = np.where(allowed, blurred, -np.inf).argmax()
+  return tuple(int(v) for v in np.unravel_index(flat, error.shape))
+
+
+def patch_mean(true_ab: np.ndarray, y: int, x: int, radius: int
+               ) -> np.ndarray:
+  """The mean a, b (2,) of the (2r + 1)^2 patch around (y, x), cut at the
+  painting's edges."""
+  h, w = true_ab.shape[:2]
+  patch = true_ab[max(0, y - radius):min(h, y + radius + 1),
+                  max(0, x - radius):min(w, x + radius + 1)]
+  return patch.reshape(-1, 2).mean(axis=0)
+
+
+def run(rgb: np.ndarray, answer: Answer, person: Person, ab_scale: float,
+        index: int = 0) -> Session:
+  """The session on one uint8 painting (H, W, 3) for one method.
+
+  `index` picks the painting's own colour errors (the same for every
+  method given the same person and index).
+  """
+  l, true_ab = (np.asarray(x)[0] for x in
+                spaces.rgb_uint8_to_model(rgb[None], ab_scale))
+  hint_ab = np.zeros(true_ab.shape, np.float32)
+  mask = np.zeros(true_ab.shape[:2] + (1,), np.float32)
+  noise = np.random.default_rng([person.seed, index]).normal(
+      0.0, person.colour_sigma, (person.clicks, 2)) / ab_scale
+  r = person.radius
+  clicks, curve = [], []
+  for k in range(person.clicks + 1):
+    ab = np.asarray(answer(l, hint_ab, mask), np.float32)
+    error = error_map(l, ab, rgb, ab_scale)
+    curve.append(float(error.mean()))
+    if k == person.clicks:
+      break
+    click = next_click(error, clicks, person.min_gap, person.blur_sigma)
+    if click is None:  # Every pixel is near a click: the person stops.
+      curve += [curve[-1]] * (person.clicks - k)
+      break
+    y, x = click
+    colour = patch_mean(true_ab, y, x, r) + noise[k]
+    hint_ab[max(0, y - r):y + r + 1, max(0, x - r):x + r + 1] = colour
+    mask[max(0, y - r):y + r + 1, max(0, x - r):x + r + 1] = 1.0
+    clicks.append(click)
+  return Session(np.asarray(curve), clicks)
+
+
+def clicks_to_reach(session: Session, target: float) -> float:
+  """The first click count whose Delta-E00 is at most `target` (0: already
+  there); inf if the session never gets there (censored, not a number to
+  average)."""
+  hit = np.flatnonzero(session.delta_e <= target)
+  return float(hit[0]) if hit.size else float('inf')
+
+
+def summarize(sessions: Sequence[Session], counts: Sequence[int],
+              targets: Sequence[float] = (6.0, 5.0)) -> Dict[str, object]:
+  """The mean Delta-E00 after each of `counts` clicks, the median clicks to
+  reach each target with how many paintings never did, and the share of
+  clicks that made a painting worse."""
+  curves = np.stack([s.delta_e for s in sessions])
+  reach = {}
+  for target in targets:
+    needed = np.asarray([clicks_to_reach(s, target) for s in sessions])
+    reach[f'{target:g}'] = {
+        'median_clicks': float(np.median(needed)),  # inf if half never do.
+        'never': int(np.isinf(needed).sum()), 'paintings': len(sessions)}
+  worse = np.concatenate([s.worse for s in sessions])
+  return {'delta_e': {int(n): float(curves[:, n].mean()) for n in counts
+                      if n < curves.shape[1]},
+          'clicks_to_reach': reach,
+          'worse_click_share': float(worse.mean()) if worse.size else 0.0}

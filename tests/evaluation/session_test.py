@@ -1,0 +1,110 @@
+"""The simulated correcting session, on paintings whose answers are known."""
+
+import numpy as np
+import pytest
+
+from colorjax.colour import spaces
+from colorjax.evaluation import session
+
+SCALE = 110.0
+TOP, BOTTOM = (62.0, 24.0, 17.0), (48.0, -21.0, 26.0)  # Mid-tone L, a, b.
+
+
+def _halves(h=18, w=23):
+  lab = np.zeros((h, w, 3), np.float32)
+  lab[:h // 2], lab[h // 2:] = TOP, BOTTOM
+  rgb = np.asarray(spaces.lab_to_rgb(lab))
+  return np.round(rgb * 255).astype(np.uint8)
+
+
+def _by_region(l, hint_ab, mask):
+  """A propagation that is right by construction: each hint colours every
+  pixel of its own lightness (the halves differ in L); grey elsewhere."""
+  ab = np.zeros(hint_ab.shape, np.float32)
+  for y, x in zip(*np.nonzero(mask[..., 0]), strict=True):
+    ab[np.isclose(l[..., 0], l[y, x, 0])] = hint_ab[y, x]
+  return ab
+
+
+def test_the_click_goes_where_the_error_is_largest_and_not_twice():
+  error = np.zeros((30, 30), np.float32)
+  error[5, 5], error[5, 7], error[20, 20] = 10, 9, 8
+  assert session.next_click(error, [], 3, blur_sigma=0) == (5, 5)
+  assert session.next_click(error, [(5, 5)], 3, blur_sigma=0) == (20, 20)
+  assert session.next_click(error, [(5, 5)], 1, blur_sigma=0) == (5, 7)
+  tiny = np.ones((2, 2), np.float32)
+  assert session.next_click(tiny, [(0, 0)], 3) is None
+
+
+def test_a_click_reveals_its_patchs_mean_cut_at_the_edge():
+  ab = np.arange(5 * 6 * 2, dtype=np.float32).reshape(5, 6, 2)
+  np.testing.assert_allclose(session.patch_mean(ab, 0, 0, 1),
+                             ab[:2, :2].reshape(-1, 2).mean(0))
+  np.testing.assert_allclose(session.patch_mean(ab, 2, 3, 1),
+                             ab[1:4, 2:5].reshape(-1, 2).mean(0))
+
+
+def test_two_clicks_colour_two_flat_halves():
+  rgb = _halves()
+  s = session.run(rgb, _by_region, session.Person(clicks=3), SCALE)
+  grey = s.delta_e[0]
+  assert grey > 15  # Both halves are far from grey...
+  assert grey / 3 < s.delta_e[1] < grey * 2 / 3  # ...one click fixes one,
+  assert s.delta_e[2] < 1.0 and s.delta_e[3] < 1.0  # two fix both.
+  tops = [y < rgb.shape[0] // 2 for y, _ in s.clicks[:2]]
+  assert sorted(tops) == [False, True]  # One click in each half.
+  assert session.clicks_to_reach(s, 1.0) == 2
+  assert session.clicks_to_reach(s, 0.0) == float('inf')  # Censored.
+  assert not s.worse.any()
+
+
+def test_a_persons_colour_error_costs_what_it_should():
+  rgb = _halves()
+  exact = session.run(rgb, _by_region, session.Person(clicks=2), SCALE)
+  off = session.run(rgb, _by_region,
+                    session.Person(clicks=2, colour_sigma=5.0), SCALE)
+  assert off.delta_e[0] == exact.delta_e[0]
+  assert 0.8 < off.delta_e[2] - exact.delta_e[2] < 8  # About 5 a, b units.
+  seen = []
+
+  def recording(l, hint_ab, mask):
+    seen.append(hint_ab[mask[..., 0] > 0] * SCALE)
+    return _by_region(l, hint_ab, mask)
+
+  s = session.run(rgb, recording, session.Person(clicks=1, radius=2), SCALE)
+  (given,) = [g for g in seen if len(g)]
+  (y, x), (h, w) = s.clicks[0], rgb.shape[:2]
+  rows = min(h, y + 3) - max(0, y - 2)
+  cols = min(w, x + 3) - max(0, x - 2)
+  assert given.shape == (rows * cols, 2)  # Radius 2: 5 x 5, cut at edges.
+  painted = TOP if y < h // 2 else BOTTOM
+  np.testing.assert_allclose(given, np.broadcast_to(painted[1:], given.shape),
+                             atol=1.5)  # The painted colour (8-bit).
+
+
+def test_worse_clicks_are_counted_and_never_reaching_is_not_averaged():
+  rgb = _halves()
+
+  def contrary(l, hint_ab, mask):  # Paints the opposite of every hint.
+    return -_by_region(l, hint_ab, mask)
+
+  bad = session.run(rgb, contrary, session.Person(clicks=2), SCALE)
+  good = session.run(rgb, _by_region, session.Person(clicks=2), SCALE)
+  # The first click makes it worse; the second, in the same worst half,
+  # changes nothing (not worse).
+  assert bad.worse.tolist() == [True, False]
+  summary = session.summarize([good, bad], counts=[0, 1, 2],
+                              targets=[1.0])
+  assert summary['worse_click_share'] == 0.25
+  assert summary['clicks_to_reach']['1'] == {
+      'median_clicks': float('inf'), 'never': 1, 'paintings': 2}
+  assert summary['delta_e'][2] == pytest.approx(
+      (good.delta_e[2] + bad.delta_e[2]) / 2)
+
+
+@pytest.mark.parametrize('field,value', [('clicks', -1), ('clicks', 2.5),
+                                         ('radius', -1), ('colour_sigma', -5),
+                                         ('min_gap', float('nan'))])
+def test_a_bad_person_is_one_line(field, value):
+  with pytest.raises(ValueError, match=field):
+    session.Person(**{field: value})
