@@ -473,6 +473,10 @@ def test_a_users_flag_mistake_is_one_line_before_any_work(tmp_path):
       (['compare', f'--output={report}', str(tmp_path)],
        'is a file, not a folder'),
       (['compare', str(tmp_path / 'nosuchdir')], 'does not exist'),
+      (['evaluate', '--workdir=colorjax:hints', '--session=0'],
+       '--session=0 must be a number of clicks'),
+      (['evaluate', '--workdir=colorjax:hints', '--session=5',
+        '--session_sigma=-1'], '--session_sigma=-1 must be numbers'),
       (['page', '--port=-5'], '--port=-5 must be in [0, 65535]'),
       (['page', '--port=99999'], '--port=99999 must be in'),
   ]

@@ -5,6 +5,7 @@
       [--full_res] [--vibrance=1.0] [--image_size=S] [--output=FILE.json]
       [--hints=0,1,2,5,10,20 [--auto_workdir=DIR] [--plot=FILE.png]]
       [--person_hints=1,3] [--hint_gate=R,LO,HI] [--cast_chroma=LO,HI]
+      [--session=20 [--session_sigma=0,5] [--session_radius=1]]
 
 `--split` is the run's own validation split, every image of a folder, or the
 split that the folder's MANIFEST.tsv names (e.g. `test`). Every report scores,
@@ -25,6 +26,9 @@ an automatic recipe (`--auto_workdir`) and the trivial answers
 the most colourful patches, of different hues) and scores Delta-E00 near
 them and far from them beside the same model without hints: a hint should
 colour its region and leave the rest alone (`colorjax.hints.locality`).
+`--session=N` simulates a person correcting each painting with N clicks,
+each where the result looks most wrong, for the model, Levin et al. and the
+model with its gate off (`colorjax.evaluation.session`).
 """
 
 import dataclasses
@@ -49,8 +53,10 @@ from colorjax.colour import spaces
 from colorjax.datasets import sources
 from colorjax.errors import DataError
 from colorjax.evaluation import hint_eval
+from colorjax.evaluation import session
 from colorjax.evaluation import tables
 from colorjax.hints import locality
+from colorjax.hints import propagation as hints_lib
 from colorjax.inference import runs
 from colorjax.inference.colorizer import Colorizer
 from colorjax.inference.colorizer import generator_of
@@ -169,6 +175,11 @@ class Settings:
     hint_gate: the inference gate (reach, low, high) in place of the run's.
     cast_chroma: the chroma ramp (low, high) under which a hint also speaks
       for the painting's cast.
+    session_clicks: score a person's correcting session of this many clicks
+      (`colorjax.evaluation.session`) for the model, Levin et al. and the
+      model ungated.
+    session_sigmas: the person's colour errors (a, b units per channel).
+    session_radius: the patch a click reveals and hints (radius, pixels).
   """
   epoch: Optional[int] = None
   dataset: Optional[str] = None
@@ -184,6 +195,9 @@ class Settings:
   person_counts: Optional[Sequence[int]] = None
   hint_gate: Optional[Tuple[float, float, float]] = None
   cast_chroma: Optional[Tuple[float, float]] = None
+  session_clicks: Optional[int] = None
+  session_sigmas: Sequence[float] = (0.0, 5.0)
+  session_radius: int = 1
 
 
 def evaluate(workdir: str, settings: Settings = Settings()
@@ -251,10 +265,14 @@ def evaluate(workdir: str, settings: Settings = Settings()
     (report['full_res_results'], report['full_res_num_images'],
      report['full_res_out_of_memory']) = score_full_resolution(
          colorizer, image_paths(dataset, split), prior, config.image_size)
-  if (hint_counts or person_counts) and not config.hints.enabled:
-    raise DataError('--hints and --person_hints score a model trained with '
-                    'hints; this one was not (train one: python launch.py '
-                    '--config=configs/hints.py:cpu --workdir=...).')
+  if ((hint_counts or person_counts or settings.session_clicks) and
+      not config.hints.enabled):
+    raise DataError('--hints, --person_hints and --session score a model '
+                    'trained with hints; this one was not (train one: python '
+                    'launch.py --config=configs/hints.py:cpu --workdir=...).')
+  if settings.session_clicks:
+    report['session'] = _score_sessions(config, state, images, vibrance,
+                                        settings)
   if person_counts:
     predict_hints = jax.jit(lambda st, l, h, m: steps.predict_ab(st, l, h, m)
                             * vibrance)
@@ -269,6 +287,36 @@ def evaluate(workdir: str, settings: Settings = Settings()
         settings.hint_seed,
         image_paths(dataset, split) if full_res else None)
   return report
+
+
+def _score_sessions(config, state, images: np.ndarray, vibrance: float,
+                    settings: Settings) -> Dict[str, object]:
+  """`evaluate --session`: the hint model, Levin et al.'s propagation and
+  the model with its gate off, each through the same simulated sessions."""
+  predict = jax.jit(lambda st, l, h, m: steps.predict_ab(st, l, h, m)
+                    * vibrance)
+
+  def answer_of(st):
+    return lambda l, h, m: np.asarray(predict(st, l[None], h[None],
+                                              m[None]))[0]
+
+  prior = np.asarray(config.hints.prior_ab, np.float32)
+  methods = {hint_eval.HINT_MODEL: answer_of(state),
+             hint_eval.LEVIN: lambda l, h, m: hints_lib.levin(l, h, m, prior)}
+  if not config.hints.learned_gate and config.hints.gate[0] > 0:
+    ungated = state.g.apply_fn.__self__.clone(gate=(0.0, 0.0, 1.0))
+    methods['hint model, ungated'] = answer_of(
+        state.replace(g=state.g.replace(apply_fn=ungated.apply)))
+  persons = [session.Person(clicks=settings.session_clicks, colour_sigma=s,
+                            radius=settings.session_radius,
+                            seed=settings.hint_seed)
+             for s in settings.session_sigmas]
+  counts = [n for n in (0, 1, 2, 5, 10, 20, 50, 100)
+            if n <= settings.session_clicks]
+  return {'clicks': settings.session_clicks,
+          'radius': settings.session_radius,
+          'results': session.score(images, methods, persons, config.ab_scale,
+                                   counts)}
 
 
 FLAGS = flags.FLAGS
@@ -307,6 +355,12 @@ def _define_flags() -> None:
   flags.DEFINE_list('person_hints', None, 'Hint counts (>= 1) to place as a '
                     'person would, on the most colourful patches, scoring '
                     'Delta-E00 near and far from them, e.g. 1,3.')
+  flags.DEFINE_integer('session', None, 'Clicks of a simulated person\'s '
+                       'correcting session (e.g. 20), scored after each.')
+  flags.DEFINE_list('session_sigma', ['0', '5'], 'With --session: the '
+                    'person\'s colour errors, a, b units per channel.')
+  flags.DEFINE_integer('session_radius', 1, 'With --session: a click\'s '
+                       'patch radius in pixels.')
   flags.DEFINE_list('hint_gate', None, 'A hint model\'s gate as reach,low,'
                     'high (hints.gate; 0,0,1 turns it off), in place of its '
                     'config\'s.')
@@ -377,6 +431,24 @@ def check_outputs(output: Optional[str], plot: Optional[str],
                     'plot would replace the report: name two files.')
 
 
+def _session_flags() -> Tuple[float, ...]:
+  """--session, --session_sigma and --session_radius checked: the sigmas."""
+  if FLAGS.session is not None and not 1 <= FLAGS.session <= 1000:
+    raise DataError(f'--session={FLAGS.session} must be a number of clicks '
+                    'in [1, 1000], e.g. 20.')
+  if not 0 <= FLAGS.session_radius <= 64:
+    raise DataError(f'--session_radius={FLAGS.session_radius} must be in '
+                    '[0, 64] pixels.')
+  try:
+    sigmas = tuple(float(v) for v in FLAGS.session_sigma)
+  except ValueError:
+    sigmas = ()
+  if not sigmas or not all(0 <= v <= 100 for v in sigmas):
+    raise DataError(f'--session_sigma={",".join(FLAGS.session_sigma)} must '
+                    'be numbers in [0, 100], e.g. 0,5.')
+  return sigmas
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
@@ -384,6 +456,7 @@ def main(argv):
   counts = parse_counts('hints', FLAGS.hints, 0, 10_000, '0,1,2,5,10,20')
   person = parse_counts('person_hints', FLAGS.person_hints, 1, 100, '1,3')
   check_outputs(FLAGS.output, FLAGS.plot, FLAGS.dataset)
+  sigmas = _session_flags()
   gate = (None if FLAGS.hint_gate is None else
           config_validation.parse_gate(FLAGS.hint_gate))
   cast = (None if FLAGS.cast_chroma is None else
@@ -398,8 +471,11 @@ def main(argv):
       vibrance=FLAGS.vibrance, temperature=FLAGS.temperature, seed=FLAGS.seed,
       hint_counts=counts, auto_workdir=FLAGS.auto_workdir,
       hint_seed=FLAGS.hint_seed, person_counts=person, hint_gate=gate,
-      cast_chroma=cast))
+      cast_chroma=cast, session_clicks=FLAGS.session, session_sigmas=sigmas,
+      session_radius=FLAGS.session_radius))
   print(tables.format_report(report))
+  if 'session' in report:
+    print(session.table(report['session']['results']))
   print(f'wrote {_write(report, FLAGS.output)}')  # The report first.
   if FLAGS.plot and 'hints' in report:
     by_size = {f'{report["image_size"]} px (centre crops)':

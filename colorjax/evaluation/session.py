@@ -27,7 +27,8 @@ from colorjax.colour import metrics
 from colorjax.colour import spaces
 
 __all__ = ['Answer', 'clicks_to_reach', 'error_map', 'next_click',
-           'patch_mean', 'Person', 'run', 'Session', 'summarize']
+           'patch_mean', 'Person', 'run', 'score', 'Session', 'summarize',
+           'table']
 
 # (l (H, W, 1), hint_ab (H, W, 2), hint_mask (H, W, 1)), all in the model
 # range -> a, b (H, W, 2) in the model range.
@@ -180,3 +181,46 @@ def summarize(sessions: Sequence[Session], counts: Sequence[int],
                       if n < curves.shape[1]},
           'clicks_to_reach': reach,
           'worse_click_share': float(worse.mean()) if worse.size else 0.0}
+
+
+def score(images: np.ndarray, methods: Dict[str, Answer],
+          persons: Sequence[Person], ab_scale: float,
+          counts: Sequence[int] = (0, 1, 2, 5, 10, 20)
+          ) -> Dict[str, Dict[str, object]]:
+  """{'sigma S': {method: `summarize` of its sessions}} over uint8 images
+  (B, H, W, 3), one session per image, person and method; every method
+  meets the same colour errors (the person's seed and the image's index)."""
+  out = {}
+  for person in persons:
+    out[f'sigma {person.colour_sigma:g}'] = {
+        name: summarize([run(rgb, answer, person, ab_scale, i)
+                         for i, rgb in enumerate(images)], counts)
+        for name, answer in methods.items()}
+  return out
+
+
+def table(results: Dict[str, Dict[str, object]]) -> str:
+  """Markdown: mean Delta-E00 after each click count, the median clicks to
+  each target (never-reaching paintings counted apart) and the share of
+  worse clicks, a row per method and colour error."""
+  lines = []
+  for sigma, by_method in results.items():
+    first = next(iter(by_method.values()))
+    counts = list(first['delta_e'])
+    targets = list(first['clicks_to_reach'])
+    lines += [f'Session, colour error {sigma} (mean Delta-E00 after N '
+              'clicks; median clicks to reach a target, paintings that never '
+              'did in brackets; share of clicks that made it worse):', '',
+              '| method | ' + ' | '.join(f'{n}' for n in counts) + ' | ' +
+              ' | '.join(f'clicks to <= {t}' for t in targets) +
+              ' | worse clicks |',
+              '|---' * (len(counts) + len(targets) + 2) + '|']
+    for name, s in by_method.items():
+      reach = [f"{r['median_clicks']:g} ({r['never']})"
+               for r in s['clicks_to_reach'].values()]
+      lines.append(f'| {name} | ' + ' | '.join(
+          f'{v:.2f}' for v in s['delta_e'].values()) + ' | ' +
+                   ' | '.join(reach) +
+                   f" | {100 * s['worse_click_share']:.0f}% |")
+    lines.append('')
+  return '\n'.join(lines)

@@ -1,7 +1,13 @@
 """The simulated correcting session, on paintings whose answers are known."""
 
+import json
+import subprocess
+import sys
+
+import cv2
 import numpy as np
 import pytest
+from tiny import subprocess_env
 
 from colorjax.colour import spaces
 from colorjax.evaluation import session
@@ -108,3 +114,25 @@ def test_worse_clicks_are_counted_and_never_reaching_is_not_averaged():
 def test_a_bad_person_is_one_line(field, value):
   with pytest.raises(ValueError, match=field):
     session.Person(**{field: value})
+
+
+def test_evaluate_runs_the_session_for_each_method(tmp_path):
+  folder = tmp_path / 'paintings'
+  folder.mkdir()
+  cv2.imwrite(str(folder / 'halves.png'), _halves(40, 52)[..., ::-1])
+  report = tmp_path / 'r.json'
+  result = subprocess.run(
+      [sys.executable, '-m', 'colorjax', 'evaluate', '--workdir=colorjax:hints',
+       f'--dataset={folder}', '--split=all', '--session=2',
+       '--session_sigma=0,5', f'--output={report}'],
+      capture_output=True, text=True, timeout=600, env=subprocess_env())
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert 'Session, colour error sigma 5' in result.stdout
+  results = json.loads(report.read_text())['session']['results']
+  assert set(results) == {'sigma 0', 'sigma 5'}
+  assert set(results['sigma 0']) == {'hint model', 'Levin et al. 2004',
+                                     'hint model, ungated'}
+  for by_method in results.values():
+    for s in by_method.values():
+      assert set(s['delta_e']) == {'0', '1', '2'}
+      assert s['delta_e']['2'] < s['delta_e']['0']  # Two clicks help here.
