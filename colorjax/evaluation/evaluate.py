@@ -5,7 +5,8 @@
       [--full_res] [--vibrance=1.0] [--image_size=S] [--output=FILE.json]
       [--hints=0,1,2,5,10,20 [--auto_workdir=DIR] [--plot=FILE.png]]
       [--person_hints=1,3] [--hint_gate=R,LO,HI] [--cast_chroma=LO,HI]
-      [--session=20 [--session_sigma=0,5] [--session_radius=1]]
+      [--session=20 [--session_sigma=0,5] [--session_radius=1]
+       [--session_plot=FILE.png]]
 
 `--split` is the run's own validation split, every image of a folder, or the
 split that the folder's MANIFEST.tsv names (e.g. `test`). Every report scores,
@@ -50,6 +51,7 @@ from colorjax.colour import baselines
 from colorjax.colour import full_res as full_res_metrics
 from colorjax.colour import metrics
 from colorjax.colour import spaces
+from colorjax.datasets import image_io
 from colorjax.datasets import sources
 from colorjax.errors import DataError
 from colorjax.evaluation import hint_eval
@@ -66,8 +68,8 @@ from colorjax.training import steps
 from colorjax.training.config_validation import downsampling_factor
 
 __all__ = ['check_outputs', 'cli', 'evaluate', 'image_paths', 'load_images',
-           'main', 'parse_counts', 'PLOT_FORMATS', 'score_full_resolution', 'Settings',
-           'training_prior']
+           'main', 'parse_counts', 'PLOT_FORMATS', 'score_full_resolution',
+           'Settings', 'strip_path', 'training_prior']
 
 
 def _missing_folder(dataset: str) -> DataError:
@@ -180,6 +182,9 @@ class Settings:
       model ungated.
     session_sigmas: the person's colour errors (a, b units per channel).
     session_radius: the patch a click reveals and hints (radius, pixels).
+    session_plot: write the session's curves there (.png) and, beside it as
+      `<name>_strip.png`, the first painting after 0, 1, 2, 5 and 10 clicks
+      of the hint model with the clicks drawn.
   """
   epoch: Optional[int] = None
   dataset: Optional[str] = None
@@ -198,6 +203,12 @@ class Settings:
   session_clicks: Optional[int] = None
   session_sigmas: Sequence[float] = (0.0, 5.0)
   session_radius: int = 1
+  session_plot: Optional[str] = None
+
+
+def strip_path(session_plot: str) -> str:
+  """Where `--session_plot=X.png` puts its strip: X_strip.png."""
+  return os.path.splitext(session_plot)[0] + '_strip.png'
 
 
 def evaluate(workdir: str, settings: Settings = Settings()
@@ -313,10 +324,23 @@ def _score_sessions(config, state, images: np.ndarray, vibrance: float,
              for s in settings.session_sigmas]
   counts = [n for n in (0, 1, 2, 5, 10, 20, 50, 100)
             if n <= settings.session_clicks]
-  return {'clicks': settings.session_clicks,
-          'radius': settings.session_radius,
-          'results': session.score(images, methods, persons, config.ab_scale,
-                                   counts)}
+  out = {'clicks': settings.session_clicks, 'radius': settings.session_radius,
+         'results': session.score(images, methods, persons, config.ab_scale,
+                                  counts)}
+  if settings.session_plot:
+    session.plot(out['results'], settings.session_plot,
+                 f'colorjax evaluate --session={settings.session_clicks} '
+                 f'({len(images)} paintings, {config.image_size} px)')
+    first = session.run(images[0], methods[hint_eval.HINT_MODEL], persons[0],
+                        config.ab_scale, 0,
+                        keep=[n for n in (0, 1, 2, 5, 10)
+                              if n <= settings.session_clicks])
+    files.write_atomically(
+        strip_path(settings.session_plot),
+        image_io.encode_png(session.strip(images[0], first, config.ab_scale)))
+    out['figures'] = [settings.session_plot,
+                      strip_path(settings.session_plot)]
+  return out
 
 
 FLAGS = flags.FLAGS
@@ -359,6 +383,9 @@ def _define_flags() -> None:
                        'correcting session (e.g. 20), scored after each.')
   flags.DEFINE_list('session_sigma', ['0', '5'], 'With --session: the '
                     'person\'s colour errors, a, b units per channel.')
+  flags.DEFINE_string('session_plot', None, 'With --session: its curves '
+                      '(.png), and the first painting\'s clicks as '
+                      '<name>_strip.png.')
   flags.DEFINE_integer('session_radius', 1, 'With --session: a click\'s '
                        'patch radius in pixels.')
   flags.DEFINE_list('hint_gate', None, 'A hint model\'s gate as reach,low,'
@@ -446,6 +473,17 @@ def _session_flags() -> Tuple[float, ...]:
   if not sigmas or not all(0 <= v <= 100 for v in sigmas):
     raise DataError(f'--session_sigma={",".join(FLAGS.session_sigma)} must '
                     'be numbers in [0, 100], e.g. 0,5.')
+  if FLAGS.session_plot is not None:
+    if FLAGS.session is None:
+      raise DataError('--session_plot draws the --session curves; pass '
+                      '--session too.')
+    files.check_output('session_plot', FLAGS.session_plot, ('.png',),
+                       not_inside=FLAGS.dataset)
+    taken = {os.path.realpath(p) for p in (FLAGS.output, FLAGS.plot) if p}
+    for path in (FLAGS.session_plot, strip_path(FLAGS.session_plot)):
+      if os.path.realpath(path) in taken:
+        raise DataError(f'--session_plot would write {path}, which another '
+                        'flag names; name another file.')
   return sigmas
 
 
@@ -472,10 +510,12 @@ def main(argv):
       hint_counts=counts, auto_workdir=FLAGS.auto_workdir,
       hint_seed=FLAGS.hint_seed, person_counts=person, hint_gate=gate,
       cast_chroma=cast, session_clicks=FLAGS.session, session_sigmas=sigmas,
-      session_radius=FLAGS.session_radius))
+      session_radius=FLAGS.session_radius, session_plot=FLAGS.session_plot))
   print(tables.format_report(report))
   if 'session' in report:
     print(session.table(report['session']['results']))
+    for path in report['session'].get('figures', []):
+      print(f'wrote {path}')
   print(f'wrote {_write(report, FLAGS.output)}')  # The report first.
   if FLAGS.plot and 'hints' in report:
     by_size = {f'{report["image_size"]} px (centre crops)':

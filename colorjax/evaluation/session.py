@@ -23,12 +23,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from colorjax import extras
+from colorjax import files
 from colorjax.colour import metrics
 from colorjax.colour import spaces
 
 __all__ = ['Answer', 'clicks_to_reach', 'error_map', 'next_click',
-           'patch_mean', 'Person', 'run', 'score', 'Session', 'summarize',
-           'table']
+           'patch_mean', 'Person', 'plot', 'run', 'score', 'Session',
+           'strip', 'summarize', 'table']
 
 # (l (H, W, 1), hint_ab (H, W, 2), hint_mask (H, W, 1)), all in the model
 # range -> a, b (H, W, 2) in the model range.
@@ -72,9 +74,12 @@ class Person:
 @dataclasses.dataclass(frozen=True)
 class Session:
   """One painting's session: `delta_e[k]` is the mean Delta-E00 after k
-  clicks (k = 0 .. clicks), `clicks[k]` the (y, x) of click k + 1."""
+  clicks (k = 0 .. clicks), `clicks[k]` the (y, x) of click k + 1, and
+  `frames[k]` the answer's a, b (model range) after k clicks, for the k
+  asked to be kept."""
   delta_e: np.ndarray
   clicks: List[Tuple[int, int]]
+  frames: Dict[int, np.ndarray] = dataclasses.field(default_factory=dict)
 
   @property
   def worse(self) -> np.ndarray:
@@ -124,11 +129,12 @@ def patch_mean(true_ab: np.ndarray, y: int, x: int, radius: int
 
 
 def run(rgb: np.ndarray, answer: Answer, person: Person, ab_scale: float,
-        index: int = 0) -> Session:
+        index: int = 0, keep: Sequence[int] = ()) -> Session:
   """The session on one uint8 painting (H, W, 3) for one method.
 
   `index` picks the painting's own colour errors (the same for every
-  method given the same person and index).
+  method given the same person and index); the answers after the click
+  counts in `keep` are kept as `frames`.
   """
   l, true_ab = (np.asarray(x)[0] for x in
                 spaces.rgb_uint8_to_model(rgb[None], ab_scale))
@@ -137,9 +143,11 @@ def run(rgb: np.ndarray, answer: Answer, person: Person, ab_scale: float,
   noise = np.random.default_rng([person.seed, index]).normal(
       0.0, person.colour_sigma, (person.clicks, 2)) / ab_scale
   r = person.radius
-  clicks, curve = [], []
+  clicks, curve, frames = [], [], {}
   for k in range(person.clicks + 1):
     ab = np.asarray(answer(l, hint_ab, mask), np.float32)
+    if k in keep:
+      frames[k] = ab
     error = error_map(l, ab, rgb, ab_scale)
     curve.append(float(error.mean()))
     if k == person.clicks:
@@ -147,13 +155,14 @@ def run(rgb: np.ndarray, answer: Answer, person: Person, ab_scale: float,
     click = next_click(error, clicks, person.min_gap, person.blur_sigma)
     if click is None:  # Every pixel is near a click: the person stops.
       curve += [curve[-1]] * (person.clicks - k)
+      frames.update({n: ab for n in keep if n > k})
       break
     y, x = click
     colour = patch_mean(true_ab, y, x, r) + noise[k]
     hint_ab[max(0, y - r):y + r + 1, max(0, x - r):x + r + 1] = colour
     mask[max(0, y - r):y + r + 1, max(0, x - r):x + r + 1] = 1.0
     clicks.append(click)
-  return Session(np.asarray(curve), clicks)
+  return Session(np.asarray(curve), clicks, frames)
 
 
 def clicks_to_reach(session: Session, target: float) -> float:
@@ -224,3 +233,58 @@ def table(results: Dict[str, Dict[str, object]]) -> str:
                    f" | {100 * s['worse_click_share']:.0f}% |")
     lines.append('')
   return '\n'.join(lines)
+
+
+def plot(results: Dict[str, Dict[str, object]], path: str, title: str
+         ) -> None:
+  """Mean Delta-E00 against clicks, one panel per colour error, one line
+  per method ([plots] extra)."""
+  plt = extras.pyplot('--session_plot')
+  fig, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 4),
+                           squeeze=False)
+  for ax, (sigma, by_method) in zip(axes[0], results.items(), strict=True):
+    for (name, s), style in zip(by_method.items(), ('o-', 's--', '^:', 'd-.'),
+                                strict=False):
+      counts = [int(n) for n in s['delta_e']]
+      ax.plot(counts, list(s['delta_e'].values()), style, label=name)
+    ax.set_xscale('symlog', linthresh=1)
+    ax.set_xticks(counts)
+    ax.set_xticklabels([str(n) for n in counts])
+    ax.set_xlabel('clicks (each where the result is most wrong)')
+    ax.set_ylabel('Delta-E00 (lower is better)')
+    ax.set_title(f'colour error {sigma}')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+  fig.suptitle(title, fontsize=9)
+  fig.tight_layout()
+  files.save_figure(fig, path, dpi=110)
+  plt.close(fig)
+
+
+def strip(rgb: np.ndarray, result: Session, ab_scale: float,
+          zoom: int = 6) -> np.ndarray:
+  """One painting's session as uint8 RGB panels side by side: its kept
+  frames in click order, each with the clicks made so far drawn as rings,
+  then the original; every panel `zoom` times larger (nearest)."""
+  l = np.asarray(spaces.rgb_uint8_to_model(rgb[None], ab_scale)[0])[0]
+  panels = []
+  for k in sorted(result.frames):
+    shown = np.asarray(spaces.model_to_rgb(l, result.frames[k], ab_scale))
+    big = np.repeat(np.repeat(np.round(shown * 255).astype(np.uint8), zoom, 0),
+                    zoom, 1)
+    big = np.ascontiguousarray(big)
+    for y, x in result.clicks[:k]:
+      centre = (x * zoom + zoom // 2, y * zoom + zoom // 2)
+      cv2.circle(big, centre, zoom + 2, (255, 255, 255), 2, cv2.LINE_AA)
+      cv2.circle(big, centre, zoom + 2, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(big, f'{k}', (3, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                (255, 255, 255), 2, cv2.LINE_AA)
+    cv2.putText(big, f'{k}', (3, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                (0, 0, 0), 1, cv2.LINE_AA)
+    panels.append(big)
+  panels.append(np.repeat(np.repeat(rgb, zoom, 0), zoom, 1))
+  gutter = np.full((panels[0].shape[0], 4, 3), 255, np.uint8)
+  out = [panels[0]]
+  for p in panels[1:]:
+    out += [gutter, p]
+  return np.concatenate(out, axis=1)

@@ -124,7 +124,8 @@ def test_evaluate_runs_the_session_for_each_method(tmp_path):
   result = subprocess.run(
       [sys.executable, '-m', 'colorjax', 'evaluate', '--workdir=colorjax:hints',
        f'--dataset={folder}', '--split=all', '--session=2',
-       '--session_sigma=0,5', f'--output={report}'],
+       '--session_sigma=0,5', f'--output={report}',
+       f'--session_plot={tmp_path / "s.png"}'],
       capture_output=True, text=True, timeout=600, env=subprocess_env())
   assert result.returncode == 0, result.stderr[-2000:]
   assert 'Session, colour error sigma 5' in result.stdout
@@ -136,3 +137,29 @@ def test_evaluate_runs_the_session_for_each_method(tmp_path):
     for s in by_method.values():
       assert set(s['delta_e']) == {'0', '1', '2'}
       assert s['delta_e']['2'] < s['delta_e']['0']  # Two clicks help here.
+  assert cv2.imread(str(tmp_path / 's.png')) is not None  # The curves.
+  strip = cv2.imread(str(tmp_path / 's_strip.png'))
+  # At the model's 32 px (centre crops): after 0, 1 and 2 clicks, and the
+  # original, 4 panels at 6x with 4 px gutters.
+  assert strip.shape == (32 * 6, 4 * 32 * 6 + 3 * 4, 3)
+
+
+def test_a_strip_draws_each_frame_with_its_clicks():
+  rgb = _halves()
+  s = session.run(rgb, _by_region, session.Person(clicks=2), SCALE,
+                  keep=[0, 2])
+  assert sorted(s.frames) == [0, 2]
+  np.testing.assert_array_equal(s.frames[0], 0)  # Grey before any click.
+  out = session.strip(rgb, s, SCALE, zoom=4)
+  h, w = rgb.shape[:2]
+  assert out.shape == (h * 4, 3 * w * 4 + 2 * 4, 3)
+  last = out[:, w * 4 + 4:2 * w * 4 + 4]  # After 2 clicks.
+  l = np.asarray(spaces.rgb_uint8_to_model(rgb[None], SCALE)[0])[0]
+  plain = np.round(np.asarray(spaces.model_to_rgb(l, s.frames[2], SCALE))
+                   * 255).astype(np.uint8).repeat(4, 0).repeat(4, 1)
+  drawn = np.argwhere((last != plain).any(-1))
+  drawn = drawn[(drawn[:, 0] > 20) | (drawn[:, 1] > 24)]  # Not the label.
+  centres = np.asarray([(y * 4 + 2, x * 4 + 2) for y, x in s.clicks])
+  near = np.sqrt(((drawn[:, None] - centres[None]) ** 2).sum(-1)).min(1)
+  # Rings of radius zoom + 2, 2 px wide and anti-aliased, at the clicks.
+  assert len(drawn) > 20 and near.max() <= 4 + 2 + 4
