@@ -6,7 +6,9 @@ A hints file for one painting is either
 * a JSON list of points in the painting's own pixel coordinates (x = column,
   y = row), each with one colour: ``"color": "#1f4e9c"`` (sRGB hex),
   ``"rgb": [31, 78, 156]`` or ``"ab": [12.5, -30.1]`` (CIELAB a, b), and an
-  optional ``"radius"`` in pixels (default: one working-size cell), e.g.
+  optional ``"radius"`` in pixels (default: one working-size cell) and
+  ``"scope": "painting"`` for a colour meant as the painting's overall tone
+  (it travels everywhere, past the gate; default ``"local"``), e.g.
   ``[{"x": 120, "y": 48, "color": "#1f4e9c"}]``; an empty list is no hint; or
 * a scribble image (PNG or WebP with alpha, the painting's size): every
   opaque pixel (alpha >= 128) is a hint of its colour.
@@ -31,13 +33,15 @@ from colorjax.colour import spaces as color
 from colorjax.datasets import image_io
 from colorjax.errors import DataError
 
-__all__ = ['ambiguous_inputs', 'check_inside', 'find_hints', 'hex_to_rgb',
+__all__ = ['ambiguous_inputs', 'check_inside', 'find_hints', 'for_painting',
+           'hex_to_rgb', 'SCOPES',
            'HintError', 'Hints',
            'MAX_HINTS_BYTES', 'parse_points', 'Point', 'rasterize',
            'read_hints', 'read_scribble', 'rgb_to_ab', 'Scribble',
            'SCRIBBLE_EXTENSIONS', 'stem_of', 'to_json', 'work_geometry']
 
 SCRIBBLE_EXTENSIONS = ('.png', '.webp')
+SCOPES = ('local', 'painting')
 _HEX = re.compile(r'^#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$')
 _MAX_POINTS = 100_000
 # A hints file's largest size: 100,000 points of about 60 characters.
@@ -57,7 +61,9 @@ def _is_number(value: object) -> bool:
 @dataclasses.dataclass(frozen=True)
 class Point:
   """One hint: CIELAB a, b at painting pixel (x, y), over `radius` pixels
-  (None: one working-size cell).
+  (None: one working-size cell). `scope` 'local' (a click's default: the
+  colour of its region, kept there by a gated model's gate) or 'painting'
+  (the painting's overall tone: it travels everywhere, ungated).
 
   Raises:
     HintError: a coordinate or radius that is not a finite number (or a
@@ -67,8 +73,13 @@ class Point:
   y: float
   ab: Tuple[float, float]
   radius: Optional[float] = None
+  scope: str = 'local'
 
   def __post_init__(self):
+    if self.scope not in SCOPES:
+      raise HintError(f'Point scope={self.scope!r} must be one of {SCOPES} '
+                      '("painting": the colour is the painting\'s overall '
+                      'tone and travels everywhere).')
     for key in ('x', 'y'):
       if not _is_number(getattr(self, key)):
         raise HintError(f'Point {key}={getattr(self, key)!r} must be a '
@@ -176,6 +187,12 @@ def _check_inside(point: Point, shape: Tuple[int, int], where: str) -> None:
                     f'{max(h, w)}] pixels.')
 
 
+def for_painting(hints: Optional[Hints]) -> bool:
+  """Whether any hint says its colour is the painting's overall tone."""
+  return isinstance(hints, list) and any(
+      isinstance(p, Point) and p.scope == 'painting' for p in hints)
+
+
 def check_inside(points: Sequence[Point], shape: Tuple[int, int],
                  source: str = 'hints') -> None:
   """Raises HintError for a point outside a painting of `shape` (H, W) or a
@@ -206,16 +223,21 @@ def parse_points(points: object, shape: Tuple[int, int],
     if not isinstance(p, dict):
       raise HintError(f'{where} is {p!r}, not an object like {{"x": 10, '
                       '"y": 20, "color": "#1f4e9c"}.')
-    unknown = set(p) - {'x', 'y', 'color', 'rgb', 'ab', 'radius'}
+    unknown = set(p) - {'x', 'y', 'color', 'rgb', 'ab', 'radius', 'scope'}
     if unknown:
       raise HintError(f'{where}: unknown field(s) {sorted(unknown)}; use x, '
-                      'y, one of color / rgb / ab, and optionally radius.')
+                      'y, one of color / rgb / ab, and optionally radius and '
+                      'scope.')
+    scope = p.get('scope', 'local')
+    if scope not in SCOPES:
+      raise HintError(f'{where}: "scope" {scope!r} must be "local" or '
+                      '"painting" (the painting\'s overall tone).')
     x, y = _number(p, 'x', where), _number(p, 'y', where)
     radius = _number(p, 'radius', where) if 'radius' in p else None
     if radius is not None and radius <= 0:
       raise HintError(f'{where}: "radius" {radius:g} must be in (0, '
                       f'{max(h, w)}] pixels.')
-    point = Point(x, y, (0.0, 0.0), radius)
+    point = Point(x, y, (0.0, 0.0), radius, scope)
     _check_inside(point, shape, where)
     colours.append(_point_colour(p, where))
     out.append(point)
@@ -399,5 +421,7 @@ def to_json(points: Sequence[Point]) -> str:
     d = {'x': p.x, 'y': p.y, 'ab': [round(p.ab[0], 4), round(p.ab[1], 4)]}
     if p.radius is not None:
       d['radius'] = p.radius
+    if p.scope != 'local':
+      d['scope'] = p.scope
     out.append(d)
   return json.dumps(out, indent=1)

@@ -170,20 +170,29 @@ class Generator:
       (`config_validation.downsampling_factor`).
     ab_scale: its a, b scale (the config's `ab_scale`).
     takes_hints: whether it reads a hint map.
+    ungated_apply_fn: the same generator with its inference gate off (every
+      hint travels), for hints that speak for the whole painting; None when
+      it has no fixed gate.
   """
   apply_fn: Callable[..., Any]
   variables: Any
   factor: int
   ab_scale: float
   takes_hints: bool = False
+  ungated_apply_fn: Optional[Callable[..., Any]] = None
 
 
 def generator_of(config: ml_collections.ConfigDict, state: Any) -> Generator:
   """The generator of a train state (`runs.load_run`) trained with
   `config`."""
+  h = config.hints
+  ungated = None
+  module = getattr(state.g.apply_fn, '__self__', None)
+  if h.enabled and not h.learned_gate and h.gate[0] > 0 and module is not None:
+    ungated = module.clone(gate=(0.0, 0.0, 1.0)).apply  # Reach 0: off.
   return Generator(state.g.apply_fn, state.g.variables(),
                    downsampling_factor(config), float(config.ab_scale),
-                   bool(config.hints.enabled))
+                   bool(h.enabled), ungated)
 
 
 class Colorizer:
@@ -221,6 +230,9 @@ class Colorizer:
           v, l, train=False, hint_ab=h, hint_mask=m))
     else:
       self._predict = jax.jit(lambda v, l, h, m: apply_fn(v, l, train=False))
+    ungated = generator.ungated_apply_fn
+    self._predict_ungated = None if ungated is None else jax.jit(
+        lambda v, l, h, m: ungated(v, l, train=False, hint_ab=h, hint_mask=m))
 
   @classmethod
   def from_workdir(cls, workdir: str, epoch: Optional[int] = None,
@@ -268,16 +280,25 @@ class Colorizer:
 
   def hint_map(self, hints, shape: Tuple[int, int]
                ) -> Tuple[np.ndarray, np.ndarray]:
+    """The (S, S, 2) model-range hint a, b and (S, S, 1) mask of `hints`
+    (see `_resolve`)."""
+    return self._resolve(hints, shape)[:2]
+
+  def _resolve(self, hints, shape: Tuple[int, int]
+               ) -> Tuple[np.ndarray, np.ndarray, bool]:
     """The (S, S, 2) model-range hint a, b and (S, S, 1) mask of `hints` (a
     hints file path, a list or tuple of point dicts as in a JSON hints file,
     `hint_files` points or scribble, a (hint_ab, mask) map at the working
-    size, or None) for a painting of `shape`.
+    size, or None) for a painting of `shape`, and whether a hint speaks for
+    the whole painting (`"scope": "painting"`: that painting is coloured with
+    the gate open, so its hints travel everywhere, as with the gate off).
 
     Raises:
       HintError: bad hints, or hints for a model trained without them.
     """
     if hints is None:
-      return hint_files.rasterize(None, shape, self.work_size, self.ab_scale)
+      return hint_files.rasterize(None, shape, self.work_size,
+                                  self.ab_scale) + (False,)
     if not self.takes_hints:
       raise hint_files.HintError(
           'this model was trained without hint channels; train one that '
@@ -287,7 +308,7 @@ class Colorizer:
         isinstance(p, (dict, hint_files.Point)) for p in hints):
       hints = list(hints)  # Points given as a tuple.
     if isinstance(hints, tuple):  # A map already: checked, never guessed.
-      return self._checked_map(hints)
+      return self._checked_map(hints) + (False,)
     if isinstance(hints, (str, os.PathLike)):
       hints = hint_files.read_hints(os.fspath(hints), shape)
     elif isinstance(hints, list) and not all(
@@ -306,7 +327,8 @@ class Colorizer:
           f'hints given as {type(hints).__name__}; give a list of points '
           '(dicts like {"x": 10, "y": 20, "color": "#1f4e9c"}), a hints file '
           'path, or a (hint_ab, mask) map at the working size.')
-    return hint_files.rasterize(hints, shape, self.work_size, self.ab_scale)
+    return hint_files.rasterize(hints, shape, self.work_size,
+                                self.ab_scale) + (hint_files.for_painting(hints),)
 
   def _checked_map(self, hints: tuple) -> Tuple[np.ndarray, np.ndarray]:
     s = self.work_size
@@ -339,7 +361,7 @@ class Colorizer:
     if len(hints) != len(l_full):
       raise hint_files.HintError(f'{len(hints)} hints for {len(l_full)} '
                                  'images; give one (or None) per image.')
-    maps = [self.hint_map(h, l.shape) for h, l in zip(hints, l_full,
+    maps = [self._resolve(h, l.shape) for h, l in zip(hints, l_full,
                                                       strict=True)]
     work = [self._work_input(l) for l in l_full]
     outputs = []
@@ -350,11 +372,17 @@ class Colorizer:
       batch[:len(chunk)] = [x for x, _ in chunk]
       hint_ab = np.zeros((self.batch_size, s, s, 2), np.float32)
       hint_mask = np.zeros((self.batch_size, s, s, 1), np.float32)
-      for i, (h, m) in enumerate(maps[start:start + self.batch_size]):
-        hint_ab[i], hint_mask[i] = h, m
-      ab = color.ab_from_model(np.asarray(self._predict(
-          self._variables, batch, hint_ab, hint_mask)),
-                               np.float32(self.ab_scale))
+      whole = np.zeros(self.batch_size, bool)
+      for i, (h, m, w) in enumerate(maps[start:start + self.batch_size]):
+        hint_ab[i], hint_mask[i], whole[i] = h, m, w
+      ab = np.asarray(self._predict(self._variables, batch, hint_ab,
+                                    hint_mask))
+      if whole.any() and self._predict_ungated is not None:
+        # A colour for the whole painting: its painting's gate is open.
+        ab = np.where(whole[:, None, None, None], np.asarray(
+            self._predict_ungated(self._variables, batch, hint_ab,
+                                  hint_mask)), ab)
+      ab = color.ab_from_model(ab, np.float32(self.ab_scale))
       if not np.isfinite(ab[:len(chunk)]).all():
         raise DataError('the model\'s colours are not finite (NaN or Inf): '
                         'its weights are broken; retrain it or restore an '

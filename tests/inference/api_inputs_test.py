@@ -1,9 +1,12 @@
 """What the Python API takes: arrays by their dtype's range, numbers of any
 numeric type, points as a list or a tuple; everything else one line."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from colorjax.colour import spaces
 from colorjax.errors import DataError
 from colorjax.hints import hint_files
 from colorjax.inference.colorizer import Colorizer
@@ -87,3 +90,37 @@ def test_bad_points_are_one_line(bundled, make, match):
 def test_a_vibrance_not_a_number_in_range_is_one_line(bundled, vibrance):
   with pytest.raises(DataError, match='vibrance'):
     bundled.with_vibrance(vibrance)
+
+
+def test_a_colour_for_the_whole_painting_travels_past_the_gate(bundled):
+  """A hint on the sky of a two-tone painting: local, the field far below
+  keeps its automatic colours; said for the whole painting, it reaches it."""
+  grey = np.zeros((45, 67, 3), np.uint8)
+  grey[:20], grey[20:] = 196, 92
+  blue = {'x': 33, 'y': 8, 'color': '#3d6fb0', 'radius': 3}
+  auto = bundled.colorize(grey)
+  local = bundled.colorize(grey, [blue])
+  whole = bundled.colorize(grey, [dict(blue, scope='painting')])
+  lab = {k: np.asarray(spaces.rgb_to_lab(v / 255.0))
+         for k, v in (('auto', auto), ('local', local), ('whole', whole))}
+  field = (slice(30, 45), slice(0, 67))
+  b_auto, b_local, b_whole = (lab[k][field][..., 2].mean()
+                              for k in ('auto', 'local', 'whole'))
+  assert abs(b_local - b_auto) < 1.5  # The gate keeps it on the sky.
+  assert b_whole < b_local - 3  # The painting's tone: the field turns blue.
+  # The same as the model with its gate off; a bad scope is one line.
+  ungated = Colorizer(dataclasses.replace(
+      bundled_generator(), apply_fn=bundled_generator().ungated_apply_fn),
+                      bundled.work_size)
+  np.testing.assert_array_equal(ungated.colorize(grey, [blue]), whole)
+  with pytest.raises(hint_files.HintError, match='"scope"'):
+    bundled.colorize(grey, [dict(blue, scope='everywhere')])
+  assert hint_files.to_json(hint_files.parse_points(
+      [dict(blue, scope='painting')], (45, 67))).count('"painting"') == 1
+
+
+def bundled_generator():
+  from colorjax.inference import runs  # pylint: disable=g-import-not-at-top
+  from colorjax.inference.colorizer import generator_of  # pylint: disable=g-import-not-at-top
+  config, _, state = runs.load_run('colorjax:hints')
+  return generator_of(config, state)
