@@ -11,7 +11,9 @@ Serves on 127.0.0.1 (this machine only) and prints the address. Upload a
 painting (colour or greyscale, any size `colorize` takes): the automatic
 colourisation appears at once. Click the painting to place a hint of the
 picked colour (a model trained with `configs/hints.py`); with "Stroke" on,
-each click paints a line of hints from the last one. Every change
+each click paints a line of hints from the last one; with "For the whole
+painting" on, a click's colour is the painting's overall tone and reaches
+everywhere (`"scope": "painting"`). Every change
 colourises again. Undo takes back the last click, Clear all hints; the
 vibrance slider is `colorize --vibrance`. Every click and Undo counts, in
 the order made, however fast; the page shows the latest state. The
@@ -206,6 +208,9 @@ def build(colorizer: Colorizer, workdir: str,
                            elem_id='radius')
         stroke = gr.Checkbox(False, label='Stroke: each click paints a line '
                              'of hints from the last one', elem_id='stroke')
+        whole = gr.Checkbox(False, label='For the whole painting: the '
+                            'colour is its overall tone and reaches '
+                            'everywhere (drawn as a square)', elem_id='whole')
         vibrance = gr.Slider(0, 2, colorizer.vibrance, step=0.05,
                              label='Vibrance', elem_id='vibrance')
         with gr.Row():
@@ -240,7 +245,8 @@ def build(colorizer: Colorizer, workdir: str,
                   concurrency_limit=renders)
     edits = [
         click_go.click(guarded(page_fns.sequenced),
-                       [state, click_at, colour, radius, stroke], **edit),
+                       [state, click_at, colour, radius, stroke, whole],
+                       **edit),
         vibrance.release(guarded(page_fns.vibrance), [state, vibrance],
                          **edit)]
     followed = [e.then(**render, trigger_mode='always_last').then(**trim)

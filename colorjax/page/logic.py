@@ -54,8 +54,11 @@ def hex_colour(value: str) -> str:
 
 
 def add_point(points: List[Point], x: float, y: float, colour: str,
-              radius: float, shape: Tuple[int, int]) -> List[Point]:
+              radius: float, shape: Tuple[int, int],
+              whole: bool = False) -> List[Point]:
   """`points` and one more hint at painting pixel (x, y); a new list.
+  `whole`: its colour is the painting's overall tone (`"scope":
+  "painting"`), not its region's.
 
   Raises:
     HintError: outside the painting, an unknown colour, a bad radius.
@@ -65,19 +68,22 @@ def add_point(points: List[Point], x: float, y: float, colour: str,
                                'is not a place on the painting.')
   point = {'x': int(x), 'y': int(y), 'color': hex_colour(colour),
            'radius': float(radius)}
+  if whole:
+    point['scope'] = 'painting'
   hint_files.parse_points([point], shape)  # One line if it is wrong.
   return points + [point]
 
 
 def add_stroke(points: List[Point], x: float, y: float, colour: str,
-               radius: float, shape: Tuple[int, int]) -> List[Point]:
+               radius: float, shape: Tuple[int, int],
+               whole: bool = False) -> List[Point]:
   """`points` and a stroke of hints from the last one to (x, y), one per
   `radius` pixels of its length (a single point when there is none yet).
 
   Raises:
     HintError: as `add_point`.
   """
-  end = add_point([], x, y, colour, radius, shape)[0]  # Checked once.
+  end = add_point([], x, y, colour, radius, shape, whole)[0]  # Checked once.
   if not points:
     return [end]
   x0, y0 = points[-1]['x'], points[-1]['y']  # Inside: the line is too.
@@ -110,12 +116,20 @@ def grey_preview(rgb: np.ndarray, side: int = PREVIEW_SIDE
 def preview(grey: np.ndarray, scale: float, points: List[Point]
             ) -> np.ndarray:
   """`grey_preview`'s image with the hints drawn as dots of their colour
-  (ringed for contrast)."""
+  (ringed for contrast); a colour for the whole painting as a square."""
   grey = np.array(grey)  # Writable: the dots are drawn on a copy.
   for p in points:
     centre = (round(p['x'] * scale), round(p['y'] * scale))
     r = max(3, round(p['radius'] * scale))
     rgb_dot = hint_files.hex_to_rgb(p['color'])
+    if p.get('scope') == 'painting':  # The painting's tone: a square.
+      x0, y0 = centre[0] - r, centre[1] - r
+      x1, y1 = centre[0] + r, centre[1] + r
+      cv2.rectangle(grey, (x0 - 2, y0 - 2), (x1 + 2, y1 + 2), (255, 255, 255),
+                    -1)
+      cv2.rectangle(grey, (x0 - 1, y0 - 1), (x1 + 1, y1 + 1), (0, 0, 0), -1)
+      cv2.rectangle(grey, (x0, y0), (x1, y1), rgb_dot, -1)
+      continue
     cv2.circle(grey, centre, r + 2, (255, 255, 255), -1, cv2.LINE_AA)
     cv2.circle(grey, centre, r + 1, (0, 0, 0), -1, cv2.LINE_AA)
     cv2.circle(grey, centre, r, rgb_dot, -1, cv2.LINE_AA)
@@ -306,7 +320,7 @@ class Page:
     return {'id': pid}, grey
 
   def sequenced(self, state, log: str, colour: str, radius: float,
-                stroke: bool) -> np.ndarray:
+                stroke: bool, whole: bool = False) -> np.ndarray:
     """The browser's log of this painting's edits (see `_CLICKS_JS`):
     'X,Y,N' (a click at preview pixel X, Y), 'undo,,N' or 'clear,,N',
     separated by ';'; those not applied yet are, in N's order."""
@@ -325,7 +339,7 @@ class Page:
           x, y = float(parts[0]), float(parts[1])
           if not (np.isfinite(x) and np.isfinite(y)):
             raise ValueError('not a place')
-          fn = self._click(x, y, colour, radius, stroke)
+          fn = self._click(x, y, colour, radius, stroke, bool(whole))
       except (IndexError, ValueError):
         raise ColorjaxError(f'{entry!r} is not an edit of the page.'
                             ) from None
@@ -334,16 +348,18 @@ class Page:
     return preview(r['grey'], r['scale'], r['points'])
 
   def click(self, state, x: float, y: float, colour: str, radius: float,
-            stroke: bool) -> np.ndarray:
+            stroke: bool, whole: bool = False) -> np.ndarray:
     """One more hint (or stroke) at preview pixel (x, y): the preview."""
-    return self._edit(state, self._click(x, y, colour, radius, stroke))
+    return self._edit(state, self._click(x, y, colour, radius, stroke,
+                                         whole))
 
   @staticmethod
-  def _click(x: float, y: float, colour: str, radius: float, stroke: bool):
+  def _click(x: float, y: float, colour: str, radius: float, stroke: bool,
+             whole: bool = False):
     def apply(r):
       add = add_stroke if stroke else add_point
       points = add(r['points'], x / r['scale'], y / r['scale'], colour,
-                   radius, r['shape'])
+                   radius, r['shape'], whole)
       # Undo takes back a click: its one point or its whole stroke.
       return {'points': points,
               'clicks': r['clicks'] + [len(points) - len(r['points'])]}

@@ -53,6 +53,26 @@ def test_points_become_the_json_colorize_reads():
   assert tuple(shown[15, 6]) == (31, 78, 156)  # The dot, in its colour.
 
 
+def test_a_click_for_the_whole_painting_says_so_and_is_drawn_apart(
+    tmp_path):
+  points = page.add_point([], 12, 30, BLUE, 5, (40, 64), whole=True)
+  assert points == [{'x': 12, 'y': 30, 'color': BLUE, 'radius': 5.0,
+                     'scope': 'painting'}]
+  parsed = page.hint_files.parse_points(points, (40, 64))
+  assert parsed[0].scope == 'painting'
+  grey = np.full((40, 64, 3), 128, np.uint8)
+  square = page.preview(grey, 1.0, points)
+  dot = page.preview(grey, 1.0, [dict(points[0], scope='local')])
+  assert tuple(square[25, 7]) == (31, 78, 156)  # A corner of the square...
+  assert tuple(dot[25, 7]) != (31, 78, 156)  # ...outside the dot.
+  fns = page.Page(None, names.BUNDLED, str(tmp_path))
+  pid, _ = fns.paintings.new(_png(np.full((20, 30, 3), 128, np.uint8)),
+                             'p.png', 1.0)
+  fns.sequenced({'id': pid}, '2.0,3.0,1;5.0,3.0,2', BLUE, 1, False, True)
+  assert [p.get('scope') for p in fns.paintings.claim(pid)['points']] == [
+      'painting', 'painting']
+
+
 def test_a_stroke_is_a_line_of_hints_from_the_last_point():
   points = page.add_stroke([], 10, 10, BLUE, 4, (40, 64))
   assert points == [{'x': 10, 'y': 10, 'color': BLUE, 'radius': 4.0}]
