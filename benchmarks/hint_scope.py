@@ -101,7 +101,9 @@ def main(argv):
     rows[sigma] = {k: np.mean(v, axis=0) for k, v in scores.items()}
   print(f'# python benchmarks/hint_scope.py --num={FLAGS.num} '
         f'--size={FLAGS.size} --sigma={",".join(FLAGS.sigma)} '
-        f'({len(paths)} paintings of {FLAGS.dataset}; {platform.machine()}, '
+        f'({len(paths)} paintings of '
+        f'{os.path.normpath(os.path.abspath(FLAGS.dataset))}; '
+        f'{platform.machine()}, '
         f'{os.cpu_count()} CPUs, {time.strftime("%Y-%m-%d")}, '
         f'{time.time() - start:.0f} s)')
   print('| colour error | answer | Delta-E00 | colourfulness ratio |')
