@@ -38,7 +38,8 @@ from colorjax.hints import simulation
 from colorjax.inference.colorizer import Colorizer
 from colorjax.inference.colorizer import generator_of
 
-__all__ = ['at_size', 'AUTO', 'full_resolution', 'HINT_MODEL', 'LEVIN',
+__all__ = ['at_size', 'AUTO', 'count_axes', 'finish_figure',
+           'full_resolution', 'HINT_MODEL', 'LEVIN',
            'METHODS', 'plot', 'score_hint_free', 'score_run', 'simulate_fixed',
            'table', 'work_hints']
 
@@ -271,14 +272,28 @@ def plot(results_by_size: Dict[str, Dict[int, Dict[str, Dict[str, float]]]],
         ax.plot(counts, [results[n][m][metric] for n in counts],
                 styles[m], label=m, alpha=0.6 if m in ('grey', 'prior')
                 else 1.0)
-    ax.set_xscale('symlog', linthresh=1)
-    ax.set_xticks(counts)
-    ax.set_xticklabels([str(n) for n in counts])
-    ax.set_xlabel('hints per painting')
-    ax.set_ylabel(metric.replace('delta_e', 'Delta-E00 (lower is better)'))
-    ax.set_title(label)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    count_axes(ax, counts, 'hints per painting',
+               metric.replace('delta_e', 'Delta-E00 (lower is better)'),
+               label)
+  finish_figure(plt, fig, title, path)
+
+
+def count_axes(ax, counts: Sequence[int], xlabel: str, ylabel: str,
+               title: str) -> None:
+  """A panel of a metric against a count (hints, clicks): symlog x with a
+  tick at each count, labels, grid and legend."""
+  ax.set_xscale('symlog', linthresh=1)
+  ax.set_xticks(counts)
+  ax.set_xticklabels([str(n) for n in counts])
+  ax.set_xlabel(xlabel)
+  ax.set_ylabel(ylabel)
+  ax.set_title(title)
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8)
+
+
+def finish_figure(plt, fig, title: str, path: str) -> None:
+  """Titles, lays out, writes (whole) and closes a figure."""
   fig.suptitle(title, fontsize=9)
   fig.tight_layout()
   files.save_figure(fig, path, dpi=110)

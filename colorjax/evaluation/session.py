@@ -24,9 +24,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from colorjax import extras
-from colorjax import files
 from colorjax.colour import metrics
 from colorjax.colour import spaces
+from colorjax.evaluation import hint_eval
+from colorjax.inference import colorize
 
 __all__ = ['Answer', 'clicks_to_reach', 'error_map', 'next_click',
            'patch_mean', 'Person', 'plot', 'run', 'score', 'Session',
@@ -247,18 +248,11 @@ def plot(results: Dict[str, Dict[str, object]], path: str, title: str
                                 strict=False):
       counts = [int(n) for n in s['delta_e']]
       ax.plot(counts, list(s['delta_e'].values()), style, label=name)
-    ax.set_xscale('symlog', linthresh=1)
-    ax.set_xticks(counts)
-    ax.set_xticklabels([str(n) for n in counts])
-    ax.set_xlabel('clicks (each where the result is most wrong)')
-    ax.set_ylabel('Delta-E00 (lower is better)')
-    ax.set_title(f'colour error {sigma}')
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-  fig.suptitle(title, fontsize=9)
-  fig.tight_layout()
-  files.save_figure(fig, path, dpi=110)
-  plt.close(fig)
+    hint_eval.count_axes(ax, counts,
+                         'clicks (each where the result is most wrong)',
+                         'Delta-E00 (lower is better)',
+                         f'colour error {sigma}')
+  hint_eval.finish_figure(plt, fig, title, path)
 
 
 def strip(rgb: np.ndarray, result: Session, ab_scale: float,
@@ -283,8 +277,4 @@ def strip(rgb: np.ndarray, result: Session, ab_scale: float,
                 (0, 0, 0), 1, cv2.LINE_AA)
     panels.append(big)
   panels.append(np.repeat(np.repeat(rgb, zoom, 0), zoom, 1))
-  gutter = np.full((panels[0].shape[0], 4, 3), 255, np.uint8)
-  out = [panels[0]]
-  for p in panels[1:]:
-    out += [gutter, p]
-  return np.concatenate(out, axis=1)
+  return colorize.side_by_side(panels, gutter=4)

@@ -113,9 +113,11 @@ def _write_png(path: str, rgb: np.ndarray, replace: bool) -> Optional[str]:
     return getattr(e, 'strerror', None) or str(e).splitlines()[0]
 
 
-def side_by_side(panels: Sequence[np.ndarray]) -> np.ndarray:
-  """Concatenates RGB uint8 panels of equal height with a white gutter."""
-  gutter = np.full((panels[0].shape[0], 8, 3), 255, np.uint8)
+def side_by_side(panels: Sequence[np.ndarray], gutter: int = 8
+                 ) -> np.ndarray:
+  """Concatenates RGB uint8 panels of equal height with a white gutter of
+  `gutter` pixels."""
+  gutter = np.full((panels[0].shape[0], gutter, 3), 255, np.uint8)
   out = [panels[0]]
   for p in panels[1:]:
     out += [gutter, p]
