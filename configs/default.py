@@ -74,6 +74,11 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
   # dull also speak for the painting's overall cast and travel beyond it,
   # fully below lo, not at all above hi (the most colourful hint decides;
   # hints.gate); (0, 0) turns it off.
+  # `p_worst`: the share of training images whose hints fall where the
+  # network's own answer without hints is most wrong (one more forward pass,
+  # no gradient), as a person correcting it clicks. `colour_sigma`, a, b
+  # units: each image's hint colours are off by a Gaussian error of a
+  # standard deviation drawn in [0, colour_sigma], as a person's colour is.
   # `far_guard` > 0: a loss term of that weight on the colourful-patch
   # images, whenever their hints make the far field (12 px from every hint
   # at 32 px) worse than the automatic answer (losses.far_field_guard).
@@ -81,7 +86,7 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
       enabled=False, p_none=0.125, max_points=32, prior_ab=(0.0, 0.0),
       propagation_iterations=150, reach=0.0, p_salient=0.0,
       gate=(0.0, 0.0, 1.0), cast_chroma=(0.0, 0.0), learned_gate=False,
-      salient_points=0, far_guard=0.0))
+      salient_points=0, far_guard=0.0, p_worst=0.0, colour_sigma=0.0))
   c.conv_impl = 'auto'  # 'auto', 'xla', 'fast' or 'matmul': see colorjax/nets/layers.py.
   c.compute_dtype = 'float32'  # 'bfloat16' on GPU/TPU.
 

@@ -20,7 +20,9 @@ patches in training, docs/hints.md). Training is as before.
 Variants: ``:cpu`` trains in about 25 minutes on 2 CPU cores (the README's
 figures come from it); ``:bundled`` is the model that ships in the package
 (half the widths, the same CPU time); the full variant trains longer, for a
-GPU; ``:demo`` runs on the embedded samples.
+GPU; ``:session`` is ``:bundled`` trained for a person's correcting session
+(hints where its own answer is most wrong, colours off by a person's
+error); ``:demo`` runs on the embedded samples.
 """
 
 import ml_collections
@@ -37,12 +39,12 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
   c.vibrance = 1.0  # Hints bring the colour; no gain at inference.
   c.num_epochs = 150
   c.lr_decay_steps = 8_000
-  if arg in ('cpu', 'bundled'):
+  if arg in ('cpu', 'bundled', 'session'):
     c.num_epochs = 40
     c.lr_decay_steps = 2_000
     c.log_every_steps = 20
     c.keep_checkpoints = 1
-    if arg == 'bundled':
+    if arg in ('bundled', 'session'):
       # The model that ships in the package (colorjax/pretrained, under
       # 10 MB as float16): half the widths, trained on the same CPU budget
       # as :cpu (more epochs, the same schedule stretched); it scored within
@@ -59,5 +61,13 @@ def get_config(arg: str = '') -> ml_collections.ConfigDict:
       # (docs/hints.md#a-hint-colours-its-region).
       c.hints.p_salient = 0.5
       c.hints.reach = 0.2
+    if arg == 'session':
+      # For a person's correcting session (docs/hints.md#a-model-for-the-
+      # session): half the images get their hints where the network's own
+      # answer without hints is most wrong, a quarter on colourful
+      # patches, and every hint's colour is off by up to a person's error.
+      c.hints.p_salient = 0.25
+      c.hints.p_worst = 0.5
+      c.hints.colour_sigma = 5.0
     return c
   return default.apply_variant(c, arg)

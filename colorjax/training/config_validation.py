@@ -156,6 +156,15 @@ def validate_config(config: ml_collections.ConfigDict,
     _require(isinstance(h.p_salient, (int, float)) and 0 <= h.p_salient <= 1,
              f'config.hints.p_salient={h.p_salient} must be in [0, 1] (the '
              'share of training images with hints on colourful patches).')
+    _require(isinstance(h.p_worst, (int, float)) and 0 <= h.p_worst <= 1
+             and h.p_salient + h.p_worst <= 1,
+             f'config.hints.p_worst={h.p_worst} must be in [0, 1 - p_salient='
+             f'{1 - h.p_salient:g}] (the share of training images with hints '
+             'where the answer without hints is most wrong).')
+    _require(isinstance(h.colour_sigma, (int, float)) and
+             0 <= h.colour_sigma <= 50,
+             f'config.hints.colour_sigma={h.colour_sigma} must be a number of '
+             'a, b units in [0, 50] (a person\'s colour error; 0: exact).')
     _require(valid_gate(h.gate),
              f'config.hints.gate={tuple(h.gate)} must be (reach, low, high) '
              f'{GATE_RULE}.')

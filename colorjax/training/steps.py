@@ -137,7 +137,16 @@ def train_step(state: TrainState, batch: Batch, rng: jax.Array,
   hint_kwargs = {}
   if hint_simulation is not None:
     rng, hint_rng = jax.random.split(rng)
-    hint_ab, hint_mask, salient = hint_simulation.draw(hint_rng, ab)
+    answer_ab = None
+    if hint_simulation.p_worst:
+      # Where the current network is most wrong without hints, as a person
+      # correcting it would see: the same dropout; no gradient, no kept
+      # statistics.
+      answer_ab, _ = g.apply_fn(g.variables(), l, train=True,
+                                rngs={'dropout': rng}, mutable=['batch_stats'])
+      answer_ab = jax.lax.stop_gradient(answer_ab)
+    hint_ab, hint_mask, salient = hint_simulation.draw(hint_rng, ab,
+                                                       answer_ab)
     hint_kwargs = dict(hint_ab=hint_ab, hint_mask=hint_mask)
 
   def g_loss_fn(params):

@@ -59,6 +59,54 @@ def test_simulated_hints_reveal_patch_means_and_counts():
                              [[0.2, -0.3]] * int(np.sum(m)), atol=1e-4)
 
 
+def test_worst_hints_go_where_the_answer_is_wrong_and_colours_can_be_off():
+  # A mid-tone painting whose answer is right everywhere but in one 6x6
+  # square: every point of a `worst` image lands on that square, the other
+  # images' points spread over the whole painting.
+  ab = jnp.broadcast_to(jnp.asarray([0.21, -0.13]), (4, 32, 32, 2))
+  answer = np.asarray(ab).copy()
+  answer[:, 20:26, 5:11] += [0.3, 0.2]
+  worst = jnp.asarray([True, True, False, False])
+  counts = jnp.asarray([12, 12, 12, 12])
+  _, mask = hint_simulation.simulate(
+      jax.random.PRNGKey(4), ab, counts, 12, (1, 2, 3), worst=worst,
+      answer_ab=jnp.asarray(answer))
+  given = np.asarray(mask[..., 0]) > 0
+  inside = np.zeros((32, 32), bool)
+  inside[18:28, 3:13] = True  # The square, with a patch's reach around it.
+  for i in (0, 1):
+    assert given[i].sum() >= 6 and not (given[i] & ~inside).any()
+  assert sum((given[i] & ~inside).sum() for i in (2, 3)) >= 10
+  # A person's colour error: per-channel noise of the asked deviation, the
+  # same positions; none for an image whose sigma is 0.
+  sigma = jnp.asarray([0.05, 0.05, 0.05, 0.0])
+  exact, m0 = hint_simulation.simulate(jax.random.PRNGKey(5), ab, counts, 12,
+                                       (1,))
+  noisy, m1 = hint_simulation.simulate(jax.random.PRNGKey(5), ab, counts, 12,
+                                       (1,), colour_sigma=sigma)
+  np.testing.assert_array_equal(np.asarray(m0), np.asarray(m1))
+  keep = np.asarray(m0[..., 0]) > 0
+  off = (np.asarray(noisy) - np.asarray(exact))[:3][keep[:3]]
+  assert 0.03 < off.std() < 0.07 and abs(off.mean()) < 0.02
+  np.testing.assert_allclose(np.asarray(noisy[3])[keep[3]],
+                             np.asarray(exact[3])[keep[3]], atol=1e-6)
+
+
+def test_the_session_recipe_draws_worst_hints_from_its_answer():
+  sim = hint_simulation.Simulation(p_none=0.01, max_points=8,
+                                   patch_sizes=(1, 2, 3), p_salient=0.0,
+                                   p_worst=1.0, colour_sigma=0.0)
+  ab = jnp.broadcast_to(jnp.asarray([0.21, -0.13]), (2, 32, 32, 2))
+  with pytest.raises(ValueError, match='pass answer_ab'):
+    sim.draw(jax.random.PRNGKey(0), ab)
+  answer = np.asarray(ab).copy()
+  answer[:, :8, -8:] = 0.0  # Wrong (grey) only in the top-right corner.
+  _, mask, salient = sim.draw(jax.random.PRNGKey(0), ab, jnp.asarray(answer))
+  given = np.asarray(mask[..., 0]) > 0
+  assert given.any() and not given[:, 12:, :].any()
+  assert not given[:, :, :20].any() and not np.asarray(salient).any()
+
+
 def test_training_counts_are_geometric():
   n = np.asarray(hint_simulation.training_counts(jax.random.PRNGKey(0), 20_000,
                                                  0.125,
