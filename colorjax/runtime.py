@@ -267,6 +267,15 @@ def run_tool(main: Callable[[List[str]], None], extra_help: str = '',
     app.run(wrapped, flags_parser=flags_parser)
 
 
+_STOP_ASKED = [False]
+
+
+def stop_asked() -> bool:
+  """Whether this process was asked to stop (SIGTERM / SIGINT) while it
+  trained: a program training several runs stops after the current one."""
+  return _STOP_ASKED[0]
+
+
 class PreemptionSignals:
   """Turns SIGTERM / SIGINT into a request to stop after the current step."""
 
@@ -280,6 +289,7 @@ class PreemptionSignals:
       logging.warning('Received %s: finishing this step, then saving.',
                       signal.Signals(signum).name)
     self.requested = True
+    _STOP_ASKED[0] = True
 
   def __enter__(self):
     if threading.current_thread() is threading.main_thread():

@@ -104,3 +104,33 @@ def test_system_malloc_is_asked_by_a_yes_not_by_any_text(monkeypatch, value,
                                                           asked):
   monkeypatch.setenv('COLORJAX_SYSTEM_MALLOC', value)
   assert runtime.system_malloc_asked() is asked
+
+
+def test_a_stop_asked_while_training_ends_compare_after_that_run(
+    tmp_path, monkeypatch):
+  # compare --train trains its recipes one after another: SIGINT during the
+  # first saves it and leaves the others for the next call, rather than
+  # going on to the next recipe.
+  import signal  # pylint: disable=g-import-not-at-top
+  from colorjax.benchmark import compare  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(runtime, '_STOP_ASKED', [False])
+  trained = []
+
+  def fake_train(config, run_dir):
+    del config
+    trained.append(os.path.basename(run_dir))
+    os.makedirs(run_dir, exist_ok=True)
+    with runtime.PreemptionSignals() as signals:
+      os.kill(os.getpid(), signal.SIGINT)  # A person's Ctrl-C, mid-run.
+      assert signals.requested
+
+  monkeypatch.setattr(compare.train, 'train_and_evaluate', fake_train)
+  assert compare.train_all(str(tmp_path), {'bn': None, 'sn': None}) is None
+  assert trained == ['bn'] and runtime.stop_asked()
+  monkeypatch.setattr(runtime, '_STOP_ASKED', [False])
+  trained.clear()
+  monkeypatch.setattr(compare.train, 'train_and_evaluate',
+                      lambda c, d: (trained.append(os.path.basename(d)),
+                                    os.makedirs(d, exist_ok=True)))
+  assert len(compare.train_all(str(tmp_path), {'bn': None, 'sn': None})) == 2
+  assert trained == ['bn', 'sn']

@@ -93,8 +93,11 @@ def recipe_configs(size: str = '', recipes=RECIPES,
   return configs
 
 
-def train_all(workdir: str, configs: Dict[str, object]) -> List[str]:
-  """Trains each config into workdir/NAME (resuming); returns the run dirs.
+def train_all(workdir: str, configs: Dict[str, object]
+              ) -> Optional[List[str]]:
+  """Trains each config into workdir/NAME (resuming); returns the run dirs,
+  or None when the process was asked to stop (SIGINT / SIGTERM): the run
+  being trained is saved and the later ones are left for the next call.
 
   A run whose training diverges is recorded (NAME/diverged.json; its last
   good checkpoint is kept and scored) and the others still train. The wall
@@ -115,6 +118,10 @@ def train_all(workdir: str, configs: Dict[str, object]) -> List[str]:
     files.write_json(os.path.join(run_dir, names.WALL_TIME),
                      {'seconds': time.perf_counter() - start})
     run_dirs.append(run_dir)
+    if runtime.stop_asked():
+      logging.warning('Stopped as asked while training %s; run the same '
+                      'command again to continue every run.', name)
+      return None
   return run_dirs
 
 
@@ -245,6 +252,10 @@ def main(argv):
                              eval_subset=FLAGS.eval_subset)
     runtime.setup(configs['bn'].compilation_cache_dir)
     run_dirs = train_all(FLAGS.workdir, configs)
+    if run_dirs is None:
+      print('stopped as asked: every run is saved; run the same command '
+            'again to continue.')
+      return
     output = FLAGS.output or FLAGS.workdir
   else:
     run_dirs = argv[1:]
