@@ -112,6 +112,7 @@ def test_a_stop_asked_while_training_ends_compare_after_that_run(
   # first saves it and leaves the others for the next call, rather than
   # going on to the next recipe.
   import signal  # pylint: disable=g-import-not-at-top
+
   from colorjax.benchmark import compare  # pylint: disable=g-import-not-at-top
   monkeypatch.setattr(runtime, '_STOP_ASKED', [False])
   trained = []

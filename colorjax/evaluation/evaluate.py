@@ -6,7 +6,7 @@
       [--hints=0,1,2,5,10,20 [--auto_workdir=DIR] [--plot=FILE.png]]
       [--person_hints=1,3] [--hint_gate=R,LO,HI] [--cast_chroma=LO,HI]
       [--session=20 [--session_sigma=0,5] [--session_radius=1]
-       [--session_plot=FILE.png]]
+       [--session_guide=error,unsure,random] [--session_plot=FILE.png]]
 
 `--split` is the run's own validation split, every image of a folder, or the
 split that the folder's MANIFEST.tsv names (e.g. `test`). Every report scores,
@@ -29,7 +29,9 @@ them and far from them beside the same model without hints: a hint should
 colour its region and leave the rest alone (`colorjax.hints.locality`).
 `--session=N` simulates a person correcting each painting with N clicks,
 each where the result looks most wrong, for the model, Levin et al. and the
-model with its gate off (`colorjax.evaluation.session`).
+model with its gate off (`colorjax.evaluation.session`); `--session_guide`
+adds the hint model with a person who clicks where it is least sure (the
+marks the page draws) or at random.
 """
 
 import dataclasses
@@ -60,6 +62,7 @@ from colorjax.evaluation import tables
 from colorjax.hints import locality
 from colorjax.hints import propagation as hints_lib
 from colorjax.inference import runs
+from colorjax.inference import uncertainty
 from colorjax.inference.colorizer import Colorizer
 from colorjax.inference.colorizer import generator_of
 from colorjax.inference.colorizer import recipe_vibrance
@@ -185,6 +188,10 @@ class Settings:
     session_plot: write the session's curves there (.png) and, beside it as
       `<name>_strip.png`, the first painting after 0, 1, 2, 5 and 10 clicks
       of the hint model with the clicks drawn.
+    session_guides: where the person clicks (`session.GUIDES`): every
+      method is scored with 'error' (where the result is most wrong); the
+      hint model also with each other guide named ('unsure': where the page
+      marks the model least sure, the error unknown; 'random').
   """
   epoch: Optional[int] = None
   dataset: Optional[str] = None
@@ -204,6 +211,11 @@ class Settings:
   session_sigmas: Sequence[float] = (0.0, 5.0)
   session_radius: int = 1
   session_plot: Optional[str] = None
+  session_guides: Sequence[str] = ('error',)
+
+
+# How the report names a session guide's person.
+GUIDE_NAMES = {'unsure': 'where unsure', 'random': 'at random'}
 
 
 def strip_path(session_plot: str) -> str:
@@ -327,6 +339,24 @@ def _score_sessions(config, state, images: np.ndarray, vibrance: float,
   out = {'clicks': settings.session_clicks, 'radius': settings.session_radius,
          'results': session.score(images, methods, persons, config.ab_scale,
                                   counts)}
+  model = methods[hint_eval.HINT_MODEL]
+
+  def unsure(l, h, m):
+    return uncertainty.spread(
+        lambda *x: np.asarray(predict(state, *x)), l[None], h[None],
+        m[None])[0]
+
+  for guide in settings.session_guides:
+    if guide == 'error':
+      continue
+    for person in persons:
+      guided = dataclasses.replace(person, guide=guide)
+      out['results'][f'sigma {person.colour_sigma:g}'][
+          f'{hint_eval.HINT_MODEL}, clicks {GUIDE_NAMES[guide]}'] = (
+              session.summarize([session.run(rgb, model, guided,
+                                             config.ab_scale, i,
+                                             unsure=unsure)
+                                 for i, rgb in enumerate(images)], counts))
   if settings.session_plot:
     session.plot(out['results'], settings.session_plot,
                  f'colorjax evaluate --session={settings.session_clicks} '
@@ -386,6 +416,10 @@ def _define_flags() -> None:
   flags.DEFINE_string('session_plot', None, 'With --session: its curves '
                       '(.png), and the first painting\'s clicks as '
                       '<name>_strip.png.')
+  flags.DEFINE_list('session_guide', ['error'], 'With --session: where the '
+                    'person clicks: error (where the result is most wrong; '
+                    'every method), and for the hint model also unsure '
+                    '(where the page marks it least sure) or random.')
   flags.DEFINE_integer('session_radius', 1, 'With --session: a click\'s '
                        'patch radius in pixels.')
   flags.DEFINE_list('hint_gate', None, 'A hint model\'s gate as reach,low,'
@@ -495,6 +529,10 @@ def main(argv):
   person = parse_counts('person_hints', FLAGS.person_hints, 1, 100, '1,3')
   check_outputs(FLAGS.output, FLAGS.plot, FLAGS.dataset)
   sigmas = _session_flags()
+  guides = tuple(FLAGS.session_guide)
+  if not guides or not set(guides) <= set(session.GUIDES):
+    raise DataError(f'--session_guide={",".join(guides)} must name guides '
+                    f'among {",".join(session.GUIDES)}, e.g. error,unsure.')
   gate = (None if FLAGS.hint_gate is None else
           config_validation.parse_gate(FLAGS.hint_gate))
   cast = (None if FLAGS.cast_chroma is None else
@@ -510,7 +548,8 @@ def main(argv):
       hint_counts=counts, auto_workdir=FLAGS.auto_workdir,
       hint_seed=FLAGS.hint_seed, person_counts=person, hint_gate=gate,
       cast_chroma=cast, session_clicks=FLAGS.session, session_sigmas=sigmas,
-      session_radius=FLAGS.session_radius, session_plot=FLAGS.session_plot))
+      session_radius=FLAGS.session_radius, session_plot=FLAGS.session_plot,
+      session_guides=guides))
   print(tables.format_report(report))
   if 'session' in report:
     print(session.table(report['session']['results']))

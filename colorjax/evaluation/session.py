@@ -28,14 +28,17 @@ from colorjax.colour import metrics
 from colorjax.colour import spaces
 from colorjax.evaluation import hint_eval
 from colorjax.inference import colorize
+from colorjax.inference import uncertainty
 
-__all__ = ['Answer', 'clicks_to_reach', 'error_map', 'next_click',
+__all__ = ['Answer', 'clicks_to_reach', 'error_map', 'GUIDES', 'next_click',
            'patch_mean', 'Person', 'plot', 'run', 'score', 'Session',
            'strip', 'summarize', 'table']
 
 # (l (H, W, 1), hint_ab (H, W, 2), hint_mask (H, W, 1)), all in the model
 # range -> a, b (H, W, 2) in the model range.
 Answer = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+GUIDES = ('error', 'unsure', 'random')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +53,11 @@ class Person:
     min_gap: no click within this many pixels of an earlier one.
     blur_sigma: the error map is blurred first (a person sees regions, not
       pixels).
-    seed: fixes the colour errors.
+    seed: fixes the colour errors (and a random guide's clicks).
+    guide: where the person clicks: 'error', where the result is most wrong
+      (they see it); 'unsure', where the model's answer is least sure
+      (`colorjax.inference.uncertainty`, as the page marks it; the error
+      unknown); 'random', anywhere not near an earlier click.
   """
   clicks: int = 20
   colour_sigma: float = 0.0
@@ -58,8 +65,12 @@ class Person:
   min_gap: float = 3.0
   blur_sigma: float = 1.0
   seed: int = 0
+  guide: str = 'error'
 
   def __post_init__(self):
+    if self.guide not in GUIDES:
+      raise ValueError(f'guide={self.guide!r} is unknown; use one of '
+                       f'{GUIDES}.')
     if not (isinstance(self.clicks, int) and 0 <= self.clicks <= 1000):
       raise ValueError(f'clicks={self.clicks!r} must be a whole number in '
                        '[0, 1000].')
@@ -107,16 +118,8 @@ def next_click(error: np.ndarray, earlier: Sequence[Tuple[int, int]],
                ) -> Optional[Tuple[int, int]]:
   """(y, x) where the blurred `error` (H, W) is largest, at least `min_gap`
   pixels (more than it) from every earlier click; None if nowhere is."""
-  blurred = (cv2.GaussianBlur(error.astype(np.float32), (0, 0), blur_sigma)
-             if blur_sigma > 0 else error.astype(np.float32))
-  yy, xx = np.mgrid[:error.shape[0], :error.shape[1]]
-  allowed = np.ones(error.shape, bool)
-  for y, x in earlier:
-    allowed &= (yy - y) ** 2 + (xx - x) ** 2 > min_gap ** 2
-  if not allowed.any():
-    return None
-  flat = np.where(allowed, blurred, -np.inf).argmax()
-  return tuple(int(v) for v in np.unravel_index(flat, error.shape))
+  found = uncertainty.peaks(error, 1, min_gap, blur_sigma, earlier)
+  return found[0] if found else None
 
 
 def patch_mean(true_ab: np.ndarray, y: int, x: int, radius: int
@@ -130,13 +133,20 @@ def patch_mean(true_ab: np.ndarray, y: int, x: int, radius: int
 
 
 def run(rgb: np.ndarray, answer: Answer, person: Person, ab_scale: float,
-        index: int = 0, keep: Sequence[int] = ()) -> Session:
+        index: int = 0, keep: Sequence[int] = (),
+        unsure: Optional[Callable[[np.ndarray, np.ndarray, np.ndarray],
+                                  np.ndarray]] = None) -> Session:
   """The session on one uint8 painting (H, W, 3) for one method.
 
   `index` picks the painting's own colour errors (the same for every
   method given the same person and index); the answers after the click
-  counts in `keep` are kept as `frames`.
+  counts in `keep` are kept as `frames`. A person guided by 'unsure' clicks
+  where `unsure(l, hint_ab, mask)` (H, W) is largest.
   """
+  if person.guide == 'unsure' and unsure is None:
+    raise ValueError("a person guided by 'unsure' needs the method's unsure "
+                     'map (unsure=...).')
+  pick = np.random.default_rng([person.seed, index, 1])
   l, true_ab = (np.asarray(x)[0] for x in
                 spaces.rgb_uint8_to_model(rgb[None], ab_scale))
   hint_ab = np.zeros(true_ab.shape, np.float32)
@@ -153,7 +163,13 @@ def run(rgb: np.ndarray, answer: Answer, person: Person, ab_scale: float,
     curve.append(float(error.mean()))
     if k == person.clicks:
       break
-    click = next_click(error, clicks, person.min_gap, person.blur_sigma)
+    guide = error
+    if person.guide == 'unsure':
+      guide = np.asarray(unsure(l, hint_ab, mask), np.float32)
+    elif person.guide == 'random':
+      guide = pick.random(error.shape).astype(np.float32)
+    click = next_click(guide, clicks, person.min_gap,
+                       person.blur_sigma if person.guide != 'random' else 0)
     if click is None:  # Every pixel is near a click: the person stops.
       curve += [curve[-1]] * (person.clicks - k)
       frames.update({n: ab for n in keep if n > k})

@@ -24,6 +24,7 @@ The page (`colorjax.page.app`), `evaluate`, `gallery` and the `colorize` command
 
 import copy
 import dataclasses
+import functools
 import numbers
 import os
 from typing import Any, Callable, List, Optional, Sequence, Tuple
@@ -40,6 +41,7 @@ from colorjax.datasets import image_io
 from colorjax.errors import DataError
 from colorjax.hints import hint_files
 from colorjax.inference import runs
+from colorjax.inference import uncertainty
 from colorjax.training.config_validation import downsampling_factor
 
 __all__ = ['checked_vibrance', 'Colorizer', 'GAMUTS', 'Generator',
@@ -423,6 +425,39 @@ class Colorizer:
     l = _bucketed(_lightness, _checked_image(image, 0))
     ab_full = np.broadcast_to(np.asarray(ab, np.float32), l.shape + (2,))
     return _bucketed(_compose, l, np.ascontiguousarray(ab_full))
+
+  def _batched(self, predict, l: np.ndarray, hint_ab: np.ndarray,
+               mask: np.ndarray) -> np.ndarray:
+    """`predict` over any number of work-size inputs, in this colorizer's
+    compiled batch size."""
+    out = []
+    b = self.batch_size
+    for start in range(0, len(l), b):
+      n = len(l[start:start + b])
+      pad = ((0, b - n), (0, 0), (0, 0), (0, 0))
+      out.append(np.asarray(predict(
+          self._variables, np.pad(l[start:start + b], pad),
+          np.pad(hint_ab[start:start + b], pad),
+          np.pad(mask[start:start + b], pad)))[:n])
+    return np.concatenate(out)
+
+  def unsure(self, image: np.ndarray, hints: object = None) -> np.ndarray:
+    """Where the model is least sure of its colours for `image` with
+    `hints` (as `colorize` takes them): (H, W) float32 at the image's size,
+    the spread of its a, b (CIELAB units) under a mirror and one-pixel moves
+    of its input (`colorjax.inference.uncertainty`). Large where a click
+    would help most."""
+    l_full = self.lightness(_checked_image(image, 0))
+    hint_ab, mask, whole = self._resolve(hints, l_full.shape)
+    x, (nh, nw) = self._work_input(l_full)
+    predict = (self._predict_ungated if whole and self._predict_ungated
+               is not None else self._predict)
+    spread = uncertainty.spread(
+        functools.partial(self._batched, predict), x[None], hint_ab[None],
+        mask[None])[0, :nh, :nw] * self.ab_scale * self.vibrance
+    return cv2.resize(spread.astype(np.float32),
+                      (l_full.shape[1], l_full.shape[0]),
+                      interpolation=cv2.INTER_LINEAR)
 
   def colorize(self, image: np.ndarray, hints: object = None) -> np.ndarray:
     """Colourises one image (uint8 HxW or HxWx3 in, uint8 HxWx3 RGB out),

@@ -108,9 +108,35 @@ def test_worse_clicks_are_counted_and_never_reaching_is_not_averaged():
       (good.delta_e[2] + bad.delta_e[2]) / 2)
 
 
+def test_a_person_can_click_where_the_model_is_unsure_or_at_random():
+  rgb = _halves()
+  unsure_at = (3, 20)  # The model's own doubt, not the error, guides it.
+  asked = []
+
+  def unsure(l, hint_ab, mask):
+    asked.append(int(mask.sum()))
+    out = np.zeros(l.shape[:2], np.float32)
+    out[unsure_at] = 1.0
+    return out
+
+  s = session.run(rgb, _by_region, session.Person(clicks=2, guide='unsure'),
+                  SCALE, unsure=unsure)
+  assert s.clicks[0] == unsure_at and asked[0] == 0
+  assert np.hypot(*np.subtract(s.clicks[1], unsure_at)) > 3  # Not twice.
+  with pytest.raises(ValueError, match='unsure map'):
+    session.run(rgb, _by_region, session.Person(guide='unsure'), SCALE)
+  # At random: different paintings (index) click in different places, the
+  # same painting in the same ones.
+  person = session.Person(clicks=3, guide='random')
+  a, b, c = (session.run(rgb, _by_region, person, SCALE, i).clicks
+             for i in (0, 1, 0))
+  assert a == c and a != b
+
+
 @pytest.mark.parametrize('field,value', [('clicks', -1), ('clicks', 2.5),
                                          ('radius', -1), ('colour_sigma', -5),
-                                         ('min_gap', float('nan'))])
+                                         ('min_gap', float('nan')),
+                                         ('guide', 'mouse')])
 def test_a_bad_person_is_one_line(field, value):
   with pytest.raises(ValueError, match=field):
     session.Person(**{field: value})
@@ -125,14 +151,16 @@ def test_evaluate_runs_the_session_for_each_method(tmp_path):
       [sys.executable, '-m', 'colorjax', 'evaluate', '--workdir=colorjax:hints',
        f'--dataset={folder}', '--split=all', '--session=2',
        '--session_sigma=0,5', f'--output={report}',
+       '--session_guide=error,unsure,random',
        f'--session_plot={tmp_path / "s.png"}'],
       capture_output=True, text=True, timeout=600, env=subprocess_env())
   assert result.returncode == 0, result.stderr[-2000:]
   assert 'Session, colour error sigma 5' in result.stdout
   results = json.loads(report.read_text())['session']['results']
   assert set(results) == {'sigma 0', 'sigma 5'}
-  assert set(results['sigma 0']) == {'hint model', 'Levin et al. 2004',
-                                     'hint model, ungated'}
+  assert set(results['sigma 0']) == {
+      'hint model', 'Levin et al. 2004', 'hint model, ungated',
+      'hint model, clicks where unsure', 'hint model, clicks at random'}
   for by_method in results.values():
     for s in by_method.values():
       assert set(s['delta_e']) == {'0', '1', '2'}
