@@ -13,7 +13,9 @@ colourisation appears at once. Click the painting to place a hint of the
 picked colour (a model trained with `configs/hints.py`); with "Stroke" on,
 each click paints a line of hints from the last one; with "For the whole
 painting" on, a click's colour is the painting's overall tone and reaches
-everywhere (`"scope": "painting"`). Every change
+everywhere (`"scope": "painting"`). Rings on the result mark where the
+model is least sure of its colours (`colorjax.page.marks`), where a click
+may help most; the switch beside them hides them. Every change
 colourises again. Undo takes back the last click, Clear all hints; the
 vibrance slider is `colorize --vibrance`. Every click and Undo counts, in
 the order made, however fast; the page shows the latest state. The
@@ -149,13 +151,13 @@ def _guarded(gr: Any, fn: Callable) -> Callable:
 
 
 def _on_upload(gr: Any, page_fns: logic.Page, path: Optional[str],
-               vibrance: float) -> tuple:
+               vibrance: float, marks: bool = True) -> tuple:
   """A dropped painting: (the upload cleared, state, preview, and the old
   outputs cleared); an unreadable one is a warning and changes nothing."""
   if not path:
     return (gr.skip(),) * 7
   try:
-    state, grey = page_fns.upload(path, vibrance)
+    state, grey = page_fns.upload(path, vibrance, marks)
   except ColorjaxError as e:
     gr.Warning(str(e).replace(os.path.dirname(path) + os.sep, ''))
     return (None,) + (gr.skip(),) * 6
@@ -211,6 +213,9 @@ def build(colorizer: Colorizer, workdir: str,
         whole = gr.Checkbox(False, label='For the whole painting: the '
                             'colour is its overall tone and reaches '
                             'everywhere (drawn as a square)', elem_id='whole')
+        unsure = gr.Checkbox(True, label='Ring where the model is least sure '
+                             '(a click there may help most)',
+                             elem_id='marks', visible=colorizer.takes_hints)
         vibrance = gr.Slider(0, 2, colorizer.vibrance, step=0.05,
                              label='Vibrance', elem_id='vibrance')
         with gr.Row():
@@ -248,12 +253,13 @@ def build(colorizer: Colorizer, workdir: str,
                        [state, click_at, colour, radius, stroke, whole],
                        **edit),
         vibrance.release(guarded(page_fns.vibrance), [state, vibrance],
-                         **edit)]
+                         **edit),
+        unsure.input(guarded(page_fns.marks), [state, unsure], **edit)]
     followed = [e.then(**render, trigger_mode='always_last').then(**trim)
                 for e in edits]
     # A new upload cancels the edits of the last one still waiting, so their
     # hints never land on the new painting.
-    upload.upload(on_upload, [upload, vibrance],
+    upload.upload(on_upload, [upload, vibrance, unsure],
                   [upload, state, shown] + rendered,
                   cancels=edits + followed, api_visibility='private',
                   concurrency_id='upload', concurrency_limit=renders).then(

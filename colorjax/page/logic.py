@@ -22,6 +22,7 @@ from colorjax.errors import ColorjaxError
 from colorjax.hints import hint_files
 from colorjax.inference.colorizer import Colorizer
 from colorjax.inference.colorizer import checked_vibrance
+from colorjax.page import marks
 
 __all__ = ['add_point', 'add_stroke', 'api_points', 'checked_vibrance',
            'colorize_command', 'colourise', 'encode_png', 'grey_preview',
@@ -194,7 +195,7 @@ class Paintings:
     self._lock = threading.Lock()
     self._records: Dict[str, Dict[str, Any]] = {}
 
-  def new(self, data: bytes, name: str, vibrance: float
+  def new(self, data: bytes, name: str, vibrance: float, marks: bool = True
           ) -> Tuple[str, np.ndarray]:
     """A record for an uploaded painting (its file's bytes): (its id, its
     greyscale). The record keeps the file as sent, not its pixels (a
@@ -211,6 +212,7 @@ class Paintings:
               'scale': scale, 'name': name,
               'stem': os.path.splitext(name)[0] or 'painting',
               'points': [], 'clicks': [], 'vibrance': vibrance,
+              'marks': marks,
               'version': 0, 'claimed': -1, 'shown': -1,
               'time': time.monotonic(), 'next': None}
     with self._lock:
@@ -312,11 +314,13 @@ class Page:
     self.paintings = Paintings(folder)
     self.renders = threading.BoundedSemaphore(renders)
 
-  def upload(self, path: Optional[str], vibrance: float):
-    """A new painting: (its state, its greyscale), or a ColorjaxError."""
+  def upload(self, path: Optional[str], vibrance: float, marks: bool = True):
+    """A new painting: (its state, its greyscale), or a ColorjaxError;
+    `marks`: whether its results ring where the model is least sure."""
     data = image_io.read_encoded(path)
     name = os.path.basename(path)
-    pid, grey = self.paintings.new(data, name, checked_vibrance(vibrance))
+    pid, grey = self.paintings.new(data, name, checked_vibrance(vibrance),
+                                   bool(marks))
     return {'id': pid}, grey
 
   def sequenced(self, state, log: str, colour: str, radius: float,
@@ -382,6 +386,10 @@ class Page:
   def clear(self, state) -> np.ndarray:
     return self._edit(state, self._clear)
 
+  def marks(self, state, on: bool) -> np.ndarray:
+    """Whether the shown result marks where the model is least sure."""
+    return self._edit(state, lambda r: {'marks': bool(on)})
+
   def vibrance(self, state, vibrance: float) -> np.ndarray:
     v = checked_vibrance(vibrance)
     return self._edit(state, lambda r: {'vibrance': v})
@@ -403,6 +411,8 @@ class Page:
     with self.renders:
       rgb = image_io.decode_image(r['data'], r['name'])
       result = colourise(self.colorizer, rgb, r['points'], r['vibrance'])
+      found = (marks.find(self.colorizer, rgb, r['points'], r['vibrance'])
+               if r.get('marks') and self.colorizer.takes_hints else [])
       del rgb
     session = os.path.join(self.folder, state['id'])
     os.makedirs(session, exist_ok=True)
@@ -411,8 +421,9 @@ class Page:
     js = os.path.join(session, f'{r["stem"]}.json')
     files.write_text(js, hints_json(r['points']))
     shown = r['grey'].shape
-    small = cv2.resize(result, (shown[1], shown[0]),
-                       interpolation=cv2.INTER_AREA)
+    small = marks.draw(cv2.resize(result, (shown[1], shown[0]),
+                                  interpolation=cv2.INTER_AREA), found,
+                       r['scale'])
     if not self.paintings.show(state['id'], r['version']):
       return None
     return small, png, js, colorize_command(self.workdir, self.work_size,

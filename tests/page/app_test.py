@@ -150,6 +150,41 @@ def test_a_record_keeps_the_file_not_its_pixels(tmp_path):
     store.new(b'not a painting', 'x.png', 1.0)
 
 
+def test_the_result_shown_rings_where_the_model_is_least_sure(tmp_path):
+  # The bundled model on a mid-tone painting of odd size: the shown result
+  # carries rings, away from the hints; with the switch off, or in the PNG
+  # to download, it is the colourisation alone.
+  from colorjax.page import marks  # pylint: disable=g-import-not-at-top
+  colorizer = colorize.Colorizer.pretrained()
+  fns = page.Page(colorizer, names.BUNDLED, str(tmp_path))
+  rng = np.random.default_rng(1)
+  rgb = cv2.resize(rng.integers(60, 200, (5, 7, 3), np.uint8), (97, 71),
+                   interpolation=cv2.INTER_CUBIC)
+  path = str(tmp_path / 'p.png')
+  cv2.imwrite(path, rgb[..., ::-1])
+  state, _ = fns.upload(path, 1.0)
+  fns.click(state, 20.0, 30.0, BLUE, 4, False)
+  shown, png, _, _ = fns.render(state)
+  plain = cv2.resize(_rgb(open(png, 'rb').read()), shown.shape[1::-1],
+                     interpolation=cv2.INTER_AREA)
+  found = marks.find(colorizer, rgb,
+                     page.add_point([], 20.0, 30.0, BLUE, 4, (71, 97)), 1.0)
+  assert len(found) == marks.COUNT
+  for y, x, _ in found:
+    assert np.hypot(y - 30, x - 20) > 97 / 8  # Not on the hint.
+  differ = np.abs(shown.astype(int) - plain).max(-1) > 0
+  yy, xx = np.mgrid[:shown.shape[0], :shown.shape[1]]
+  near = np.zeros(differ.shape, bool)
+  for y, x, r in found:  # Every change is a ring around a mark.
+    d = np.hypot(yy - y, xx - x)
+    near |= (d > r - 5) & (d < r + 5)  # Its two rings, smoothed.
+  assert differ.sum() > 50 and not (differ & ~near).any()
+  fns.marks(state, False)
+  shown_off, png_off, _, _ = fns.render(state)
+  np.testing.assert_array_equal(shown_off, plain)
+  assert open(png_off, 'rb').read() == open(png, 'rb').read()
+
+
 def test_a_long_stroke_is_a_short_edit(tmp_path):
   shape = (3000, 3000)
   points = page.add_stroke([], 0, 0, BLUE, 1, shape)
@@ -331,8 +366,15 @@ def test_a_blue_hint_colours_its_region_blue_in_the_browser(server, tmp_path):
       if hints:
         break
       time.sleep(0.5)
-    hinted = cv2.imdecode(np.frombuffer(_download(page, '#png'), np.uint8),
+    hinted_png = _download(page, '#png')
+    hinted = cv2.imdecode(np.frombuffer(hinted_png, np.uint8),
                           cv2.IMREAD_COLOR)[..., ::-1]
+    # The rings of where the model is least sure: the switch hides them
+    # (a new shown image), and the PNG to download never had them.
+    ringed_src = page.get_attribute('#result img', 'src')
+    page.locator('#marks input[type=checkbox]').uncheck()
+    _wait_for_new(page, '#result img', ringed_src)
+    assert _download(page, '#png') == hinted_png
     browser.close()
   assert proc.poll() is None  # The server is still up.
   assert len(hints) == 1 and hints[0]['color'] == BLUE
