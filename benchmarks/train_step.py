@@ -44,8 +44,8 @@ import timing
 
 from colorjax import configs as configs_lib
 from colorjax import runtime
-from colorjax.benchmark import stats
 from colorjax.errors import ConfigError
+from colorjax.evaluation import stats
 from colorjax.training import steps as steps_lib
 from colorjax.training.config_validation import validate_config
 

@@ -31,8 +31,8 @@ from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
 import numpy as np
 
 from colorjax import names
-from colorjax.benchmark import stats
 from colorjax.errors import DataError
+from colorjax.evaluation import stats
 from colorjax.training import plots
 from colorjax.training import workdir as workdir_lib
 

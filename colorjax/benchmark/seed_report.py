@@ -8,7 +8,7 @@ run on the same images and writes report.md, report.json and seeds.png:
   `tables.COLUMNS`, beside the grey and constant-prior answers;
 * for each comparison (A, B), the paired per-image difference A - B with a
   bootstrap interval over images and seeds and a t interval over seeds
-  (`colorjax.benchmark.stats`); significant where both exclude zero;
+  (`colorjax.evaluation.stats`); significant where both exclude zero;
 * training stability: seeds whose training diverged or collapsed, the spread
   of the final losses, and the discriminator's accuracy over the epochs;
 * one line starting with 'verdict:';
@@ -29,11 +29,11 @@ from colorjax import files
 from colorjax import names
 from colorjax.benchmark import curve_figures
 from colorjax.benchmark import learning_curves
-from colorjax.benchmark import stats
 from colorjax.colour import baselines
 from colorjax.colour import spaces as color
 from colorjax.errors import CheckpointError
 from colorjax.evaluation import evaluate
+from colorjax.evaluation import stats
 from colorjax.evaluation import tables
 from colorjax.training import plots
 from colorjax.training import steps as steps_lib

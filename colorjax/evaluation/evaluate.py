@@ -336,9 +336,10 @@ def _score_sessions(config, state, images: np.ndarray, vibrance: float,
              for s in settings.session_sigmas]
   counts = [n for n in (0, 1, 2, 5, 10, 20, 50, 100)
             if n <= settings.session_clicks]
+  kept = {}
   out = {'clicks': settings.session_clicks, 'radius': settings.session_radius,
          'results': session.score(images, methods, persons, config.ab_scale,
-                                  counts)}
+                                  counts, kept)}
   model = methods[hint_eval.HINT_MODEL]
 
   def unsure(l, h, m):
@@ -351,12 +352,14 @@ def _score_sessions(config, state, images: np.ndarray, vibrance: float,
       continue
     for person in persons:
       guided = dataclasses.replace(person, guide=guide)
-      out['results'][f'sigma {person.colour_sigma:g}'][
-          f'{hint_eval.HINT_MODEL}, clicks {GUIDE_NAMES[guide]}'] = (
-              session.summarize([session.run(rgb, model, guided,
-                                             config.ab_scale, i,
-                                             unsure=unsure)
-                                 for i, rgb in enumerate(images)], counts))
+      own = [session.run(rgb, model, guided, config.ab_scale, i,
+                         unsure=unsure) for i, rgb in enumerate(images)]
+      key = f'sigma {person.colour_sigma:g}'
+      summary = session.summarize(own, counts)
+      summary['first_minus_this'] = session.gap(
+          kept[key][hint_eval.HINT_MODEL], own, counts)
+      out['results'][key][
+          f'{hint_eval.HINT_MODEL}, clicks {GUIDE_NAMES[guide]}'] = summary
   if settings.session_plot:
     session.plot(out['results'], settings.session_plot,
                  f'colorjax evaluate --session={settings.session_clicks} '

@@ -27,10 +27,12 @@ from colorjax import extras
 from colorjax.colour import metrics
 from colorjax.colour import spaces
 from colorjax.evaluation import hint_eval
+from colorjax.evaluation import stats
 from colorjax.inference import colorize
 from colorjax.inference import uncertainty
 
-__all__ = ['Answer', 'clicks_to_reach', 'error_map', 'GUIDES', 'next_click',
+__all__ = ['Answer', 'clicks_to_reach', 'error_map', 'gap', 'GUIDES',
+           'next_click',
            'patch_mean', 'Person', 'plot', 'run', 'score', 'Session',
            'strip', 'summarize', 'table']
 
@@ -203,25 +205,54 @@ def summarize(sessions: Sequence[Session], counts: Sequence[int],
         'median_clicks': float(np.median(needed)),  # inf if half never do.
         'never': int(np.isinf(needed).sum()), 'paintings': len(sessions)}
   worse = np.concatenate([s.worse for s in sessions])
+  cis = {int(n): stats.mean_ci(curves[:, n]) for n in counts
+         if n < curves.shape[1]}
   return {'delta_e': {int(n): float(curves[:, n].mean()) for n in counts
                       if n < curves.shape[1]},
+          'delta_e_ci': {n: [m - h, m + h] for n, (m, h) in cis.items()},
           'clicks_to_reach': reach,
           'worse_click_share': float(worse.mean()) if worse.size else 0.0}
 
 
+def gap(first: Sequence[Session], other: Sequence[Session],
+        counts: Sequence[int]) -> Dict[int, List[float]]:
+  """{n: [mean, low, high]}: the first method's Delta-E00 minus the other's
+  after n clicks, the mean over paintings of their paired differences with
+  its 95% t interval (negative: the first is better)."""
+  a = np.stack([s.delta_e for s in first])
+  b = np.stack([s.delta_e for s in other])
+  out = {}
+  for n in counts:
+    if n < a.shape[1]:
+      mean, half = stats.mean_ci(a[:, n] - b[:, n])
+      out[int(n)] = [mean, mean - half, mean + half]
+  return out
+
+
 def score(images: np.ndarray, methods: Dict[str, Answer],
           persons: Sequence[Person], ab_scale: float,
-          counts: Sequence[int] = (0, 1, 2, 5, 10, 20)
+          counts: Sequence[int] = (0, 1, 2, 5, 10, 20),
+          kept: Optional[Dict[str, Dict[str, List[Session]]]] = None
           ) -> Dict[str, Dict[str, object]]:
   """{'sigma S': {method: `summarize` of its sessions}} over uint8 images
   (B, H, W, 3), one session per image, person and method; every method
-  meets the same colour errors (the person's seed and the image's index)."""
+  meets the same colour errors (the person's seed and the image's index).
+  Each method after the first also has 'first_minus_this', the `gap` of
+  the first method (the model) to it. `kept`, if given, receives the
+  sessions themselves, by the same keys."""
   out = {}
   for person in persons:
-    out[f'sigma {person.colour_sigma:g}'] = {
-        name: summarize([run(rgb, answer, person, ab_scale, i)
-                         for i, rgb in enumerate(images)], counts)
-        for name, answer in methods.items()}
+    sessions = {name: [run(rgb, answer, person, ab_scale, i)
+                       for i, rgb in enumerate(images)]
+                for name, answer in methods.items()}
+    first = next(iter(sessions.values()))
+    out[f'sigma {person.colour_sigma:g}'] = by_method = {}
+    if kept is not None:
+      kept[f'sigma {person.colour_sigma:g}'] = sessions
+    for k, (name, own) in enumerate(sessions.items()):
+      by_method[name] = summarize(own, counts)
+      if k:
+        by_method[name]['first_minus_this'] = gap(first, own, counts)
   return out
 
 
@@ -248,6 +279,14 @@ def table(results: Dict[str, Dict[str, object]]) -> str:
           f'{v:.2f}' for v in s['delta_e'].values()) + ' | ' +
                    ' | '.join(reach) +
                    f" | {100 * s['worse_click_share']:.0f}% |")
+    lines.append('')
+    first_name = next(iter(by_method))
+    for name, s in by_method.items():
+      if 'first_minus_this' in s:
+        lines.append(f'{first_name} minus {name} (mean of paired '
+                     'differences [95% interval]): ' + '; '.join(
+                         f'{n}: {m:+.2f} [{lo:+.2f}, {hi:+.2f}]' for n, (
+                             m, lo, hi) in s['first_minus_this'].items()))
     lines.append('')
   return '\n'.join(lines)
 

@@ -12,7 +12,7 @@ from tiny import manifest_folder
 from colorjax import names
 from colorjax.benchmark import learning_curves
 from colorjax.benchmark import seed_report
-from colorjax.benchmark import stats
+from colorjax.evaluation import stats
 from colorjax.training import train
 
 

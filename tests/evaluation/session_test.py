@@ -108,6 +108,20 @@ def test_worse_clicks_are_counted_and_never_reaching_is_not_averaged():
       (good.delta_e[2] + bad.delta_e[2]) / 2)
 
 
+def test_the_gap_between_two_methods_is_one_estimand_with_its_interval():
+  # Paired paintings: the model 1.0 below the other after 1 click on every
+  # painting but one: the mean of the differences, inside its interval.
+  first = [session.Session(np.asarray([9.0, 5.0 + d]), []) for d in
+           (0.0, 0.1, -0.1, 0.05, 2.0)]
+  other = [session.Session(np.asarray([9.0, 6.0]), []) for _ in range(5)]
+  g = session.gap(first, other, (0, 1, 5))
+  assert set(g) == {0, 1}  # No 5th click in these sessions.
+  mean, low, high = g[1]
+  assert mean == pytest.approx(np.mean([-1, -0.9, -1.1, -0.95, 1.0]))
+  assert low < mean < high
+  assert g[0][0] == 0.0
+
+
 def test_a_person_can_click_where_the_model_is_unsure_or_at_random():
   rgb = _halves()
   unsure_at = (3, 20)  # The model's own doubt, not the error, guides it.
@@ -162,9 +176,14 @@ def test_evaluate_runs_the_session_for_each_method(tmp_path):
       'hint model', 'Levin et al. 2004', 'hint model, ungated',
       'hint model, clicks where unsure', 'hint model, clicks at random'}
   for by_method in results.values():
-    for s in by_method.values():
+    for name, s in by_method.items():
       assert set(s['delta_e']) == {'0', '1', '2'}
       assert s['delta_e']['2'] < s['delta_e']['0']  # Two clicks help here.
+      # One painting: no interval; the model's gap to itself is 0.
+      assert s['delta_e_ci']['2'] == [None, None] or all(
+          v != v for v in s['delta_e_ci']['2'])
+      if name != 'hint model':
+        assert len(s['first_minus_this']['2']) == 3
   assert cv2.imread(str(tmp_path / 's.png')) is not None  # The curves.
   strip = cv2.imread(str(tmp_path / 's_strip.png'))
   # At the model's 32 px (centre crops): after 0, 1 and 2 clicks, and the
