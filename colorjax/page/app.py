@@ -13,9 +13,10 @@ colourisation appears at once. Click the painting to place a hint of the
 picked colour (a model trained with `configs/hints.py`); with "Stroke" on,
 each click paints a line of hints from the last one; with "For the whole
 painting" on, a click's colour is the painting's overall tone and reaches
-everywhere (`"scope": "painting"`). Rings on the result mark where the
-model is least sure of its colours (`colorjax.page.marks`), where a click
-may help most; the switch beside them hides them. Every change
+everywhere (`"scope": "painting"`). A switch rings, on the result, where
+the model is least sure of its colours (`colorjax.page.marks`; off by
+default: clicking there did worse than clicking where the result looks
+wrong). Every change
 colourises again. Undo takes back the last click, Clear all hints; the
 vibrance slider is `colorize --vibrance`. Every click and Undo counts, in
 the order made, however fast; the page shows the latest state. The
@@ -151,7 +152,7 @@ def _guarded(gr: Any, fn: Callable) -> Callable:
 
 
 def _on_upload(gr: Any, page_fns: logic.Page, path: Optional[str],
-               vibrance: float, marks: bool = True) -> tuple:
+               vibrance: float, marks: bool = False) -> tuple:
   """A dropped painting: (the upload cleared, state, preview, and the old
   outputs cleared); an unreadable one is a warning and changes nothing."""
   if not path:
@@ -213,9 +214,13 @@ def build(colorizer: Colorizer, workdir: str,
         whole = gr.Checkbox(False, label='For the whole painting: the '
                             'colour is its overall tone and reaches '
                             'everywhere (drawn as a square)', elem_id='whole')
-        unsure = gr.Checkbox(True, label='Ring where the model is least sure '
-                             '(a click there may help most)',
-                             elem_id='marks', visible=colorizer.takes_hints)
+        # Off by default: in the simulated session, clicks at these rings
+        # did worse than clicks where the result looks wrong, and than
+        # random ones (docs/hints.md#where-the-model-is-unsure).
+        unsure = gr.Checkbox(False, label='Ring where the model is least '
+                             'sure (its answer under a mirror and one-pixel '
+                             'moves)', elem_id='marks',
+                             visible=colorizer.takes_hints)
         vibrance = gr.Slider(0, 2, colorizer.vibrance, step=0.05,
                              label='Vibrance', elem_id='vibrance')
         with gr.Row():

@@ -195,7 +195,7 @@ class Paintings:
     self._lock = threading.Lock()
     self._records: Dict[str, Dict[str, Any]] = {}
 
-  def new(self, data: bytes, name: str, vibrance: float, marks: bool = True
+  def new(self, data: bytes, name: str, vibrance: float, marks: bool = False
           ) -> Tuple[str, np.ndarray]:
     """A record for an uploaded painting (its file's bytes): (its id, its
     greyscale). The record keeps the file as sent, not its pixels (a
@@ -314,7 +314,8 @@ class Page:
     self.paintings = Paintings(folder)
     self.renders = threading.BoundedSemaphore(renders)
 
-  def upload(self, path: Optional[str], vibrance: float, marks: bool = True):
+  def upload(self, path: Optional[str], vibrance: float,
+             marks: bool = False):
     """A new painting: (its state, its greyscale), or a ColorjaxError;
     `marks`: whether its results ring where the model is least sure."""
     data = image_io.read_encoded(path)

@@ -1,7 +1,10 @@
 """The page's marks of where the model is least sure of its colours: rings
-on the shown result where a click may help most
-(`colorjax.inference.uncertainty`). Only the shown image carries them; the
-PNG to download is the colourisation alone."""
+on the shown result (`colorjax.inference.uncertainty`), behind a switch
+that is off by default: in the simulated session a person who clicked at
+them did worse than one who clicked where the result looked wrong, and
+than one who clicked at random (docs/hints.md#where-the-model-is-unsure).
+Only the shown image carries them; the PNG to download is the
+colourisation alone."""
 
 from typing import List, Sequence, Tuple
 

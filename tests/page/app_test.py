@@ -162,7 +162,7 @@ def test_the_result_shown_rings_where_the_model_is_least_sure(tmp_path):
                    interpolation=cv2.INTER_CUBIC)
   path = str(tmp_path / 'p.png')
   cv2.imwrite(path, rgb[..., ::-1])
-  state, _ = fns.upload(path, 1.0)
+  state, _ = fns.upload(path, 1.0, marks=True)
   fns.click(state, 20.0, 30.0, BLUE, 4, False)
   shown, png, _, _ = fns.render(state)
   plain = cv2.resize(_rgb(open(png, 'rb').read()), shown.shape[1::-1],
@@ -369,11 +369,12 @@ def test_a_blue_hint_colours_its_region_blue_in_the_browser(server, tmp_path):
     hinted_png = _download(page, '#png')
     hinted = cv2.imdecode(np.frombuffer(hinted_png, np.uint8),
                           cv2.IMREAD_COLOR)[..., ::-1]
-    # The rings of where the model is least sure: the switch hides them
-    # (a new shown image), and the PNG to download never had them.
-    ringed_src = page.get_attribute('#result img', 'src')
-    page.locator('#marks input[type=checkbox]').uncheck()
-    _wait_for_new(page, '#result img', ringed_src)
+    # The rings of where the model is least sure: the switch (off at
+    # first) shows them on a new shown image; the PNG to download never
+    # has them.
+    plain_src = page.get_attribute('#result img', 'src')
+    page.locator('#marks input[type=checkbox]').check()
+    _wait_for_new(page, '#result img', plain_src)
     assert _download(page, '#png') == hinted_png
     browser.close()
   assert proc.poll() is None  # The server is still up.
