@@ -83,12 +83,15 @@ def test_conv_layers_prints_every_layer_and_the_total():
       sum(float(t) for _, t in rows[:-1]), abs=0.1 * len(rows))
 
 
-def test_colorize_prints_seconds_per_image():
-  result = _run('colorize.py', '--size=64', '--repeats=2')
+def test_colorize_prints_seconds_per_image_for_each_form():
+  result = _run('colorize.py', '--size=64', '--repeats=2',
+                '--conv_impl=matmul,fast')
   assert result.returncode == 0, result.stderr[-3000:]
-  assert re.search(r'^64x64 at work size 32: [\d.]+ s/image \(median of 2, '
-                   r'min [\d.]+, max [\d.]+\); first call [\d.]+ s$',
-                   result.stdout, re.M), result.stdout
+  rows = re.findall(r'^64x64 at work size 32, (\w+): [\d.]+ s/image \(median '
+                    r'of 2, min [\d.]+, max [\d.]+; ([\d.]+)x the first '
+                    r'form\); first call [\d.]+ s$', result.stdout, re.M)
+  assert [f for f, _ in rows] == ['matmul', 'fast'], result.stdout
+  assert rows[0][1] == '1.00' and float(rows[1][1]) > 0
 
 
 def test_pretrained_prints_cold_start_and_per_painting_seconds():

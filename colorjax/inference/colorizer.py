@@ -224,6 +224,7 @@ class Colorizer:
     self.batch_size = batch_size
     self.vibrance = checked_vibrance(vibrance)
     self.ab_scale = float(ab_scale)
+    self.generator = generator  # What it runs (another form: a clone).
     self._variables = variables
     self.takes_hints = takes_hints
     self.description = 'a generator'  # What the tools name it as.
