@@ -53,16 +53,14 @@ from colorjax.colour import baselines
 from colorjax.colour import full_res as full_res_metrics
 from colorjax.colour import metrics
 from colorjax.colour import spaces
-from colorjax.datasets import image_io
 from colorjax.datasets import sources
 from colorjax.errors import DataError
 from colorjax.evaluation import hint_eval
 from colorjax.evaluation import session
+from colorjax.evaluation import session_eval
 from colorjax.evaluation import tables
 from colorjax.hints import locality
-from colorjax.hints import propagation as hints_lib
 from colorjax.inference import runs
-from colorjax.inference import uncertainty
 from colorjax.inference.colorizer import Colorizer
 from colorjax.inference.colorizer import generator_of
 from colorjax.inference.colorizer import recipe_vibrance
@@ -72,7 +70,7 @@ from colorjax.training.config_validation import downsampling_factor
 
 __all__ = ['check_outputs', 'cli', 'evaluate', 'image_paths', 'load_images',
            'main', 'parse_counts', 'PLOT_FORMATS', 'score_full_resolution',
-           'Settings', 'strip_path', 'training_prior']
+           'Settings', 'training_prior']
 
 
 def _missing_folder(dataset: str) -> DataError:
@@ -214,15 +212,6 @@ class Settings:
   session_guides: Sequence[str] = ('error',)
 
 
-# How the report names a session guide's person.
-GUIDE_NAMES = {'unsure': 'where unsure', 'random': 'at random'}
-
-
-def strip_path(session_plot: str) -> str:
-  """Where `--session_plot=X.png` puts its strip: X_strip.png."""
-  return os.path.splitext(session_plot)[0] + '_strip.png'
-
-
 def evaluate(workdir: str, settings: Settings = Settings()
              ) -> Dict[str, object]:
   """Scores the checkpoint of `epoch` and the trivial answers.
@@ -294,8 +283,11 @@ def evaluate(workdir: str, settings: Settings = Settings()
                     'trained with hints; this one was not (train one: python '
                     'launch.py --config=configs/hints.py:cpu --workdir=...).')
   if settings.session_clicks:
-    report['session'] = _score_sessions(config, state, images, vibrance,
-                                        settings)
+    report['session'] = session_eval.score_run(
+        config, state, images, vibrance, session_eval.Settings(
+            settings.session_clicks, tuple(settings.session_sigmas),
+            settings.session_radius, settings.hint_seed,
+            tuple(settings.session_guides), settings.session_plot))
   if person_counts:
     predict_hints = jax.jit(lambda st, l, h, m: steps.predict_ab(st, l, h, m)
                             * vibrance)
@@ -310,70 +302,6 @@ def evaluate(workdir: str, settings: Settings = Settings()
         settings.hint_seed,
         image_paths(dataset, split) if full_res else None)
   return report
-
-
-def _score_sessions(config, state, images: np.ndarray, vibrance: float,
-                    settings: Settings) -> Dict[str, object]:
-  """`evaluate --session`: the hint model, Levin et al.'s propagation and
-  the model with its gate off, each through the same simulated sessions."""
-  predict = jax.jit(lambda st, l, h, m: steps.predict_ab(st, l, h, m)
-                    * vibrance)
-
-  def answer_of(st):
-    return lambda l, h, m: np.asarray(predict(st, l[None], h[None],
-                                              m[None]))[0]
-
-  prior = np.asarray(config.hints.prior_ab, np.float32)
-  methods = {hint_eval.HINT_MODEL: answer_of(state),
-             hint_eval.LEVIN: lambda l, h, m: hints_lib.levin(l, h, m, prior)}
-  if not config.hints.learned_gate and config.hints.gate[0] > 0:
-    ungated = state.g.apply_fn.__self__.clone(gate=(0.0, 0.0, 1.0))
-    methods['hint model, ungated'] = answer_of(
-        state.replace(g=state.g.replace(apply_fn=ungated.apply)))
-  persons = [session.Person(clicks=settings.session_clicks, colour_sigma=s,
-                            radius=settings.session_radius,
-                            seed=settings.hint_seed)
-             for s in settings.session_sigmas]
-  counts = [n for n in (0, 1, 2, 5, 10, 20, 50, 100)
-            if n <= settings.session_clicks]
-  kept = {}
-  out = {'clicks': settings.session_clicks, 'radius': settings.session_radius,
-         'results': session.score(images, methods, persons, config.ab_scale,
-                                  counts, kept)}
-  model = methods[hint_eval.HINT_MODEL]
-
-  def unsure(l, h, m):
-    return uncertainty.spread(
-        lambda *x: np.asarray(predict(state, *x)), l[None], h[None],
-        m[None])[0]
-
-  for guide in settings.session_guides:
-    if guide == 'error':
-      continue
-    for person in persons:
-      guided = dataclasses.replace(person, guide=guide)
-      own = [session.run(rgb, model, guided, config.ab_scale, i,
-                         unsure=unsure) for i, rgb in enumerate(images)]
-      key = f'sigma {person.colour_sigma:g}'
-      summary = session.summarize(own, counts)
-      summary['first_minus_this'] = session.gap(
-          kept[key][hint_eval.HINT_MODEL], own, counts)
-      out['results'][key][
-          f'{hint_eval.HINT_MODEL}, clicks {GUIDE_NAMES[guide]}'] = summary
-  if settings.session_plot:
-    session.plot(out['results'], settings.session_plot,
-                 f'colorjax evaluate --session={settings.session_clicks} '
-                 f'({len(images)} paintings, {config.image_size} px)')
-    first = session.run(images[0], methods[hint_eval.HINT_MODEL], persons[0],
-                        config.ab_scale, 0,
-                        keep=[n for n in (0, 1, 2, 5, 10)
-                              if n <= settings.session_clicks])
-    files.write_atomically(
-        strip_path(settings.session_plot),
-        image_io.encode_png(session.strip(images[0], first, config.ab_scale)))
-    out['figures'] = [settings.session_plot,
-                      strip_path(settings.session_plot)]
-  return out
 
 
 FLAGS = flags.FLAGS
@@ -517,7 +445,8 @@ def _session_flags() -> Tuple[float, ...]:
     files.check_output('session_plot', FLAGS.session_plot, ('.png',),
                        not_inside=FLAGS.dataset)
     taken = {os.path.realpath(p) for p in (FLAGS.output, FLAGS.plot) if p}
-    for path in (FLAGS.session_plot, strip_path(FLAGS.session_plot)):
+    for path in (FLAGS.session_plot,
+                 session_eval.strip_path(FLAGS.session_plot)):
       if os.path.realpath(path) in taken:
         raise DataError(f'--session_plot would write {path}, which another '
                         'flag names; name another file.')
