@@ -393,3 +393,35 @@ def test_the_far_field_guard_joins_the_hint_generators_loss(tiny_config,
                        match=r'far_guard=7.0 guards the images whose hints '
                              r'sit on colourful patches'):
       config_validation.validate_config(config, 1)
+
+
+def test_the_session_recipe_trains_and_its_settings_are_checked(tiny_config):
+  """`hints.p_worst` / `hints.colour_sigma` (configs/hints.py:session): the
+  train step places hints where its own answer is wrong, and learns; bad
+  values are one line each."""
+  from colorjax.configs import hints as hints_config
+  from colorjax.datasets import sources
+  from colorjax.training import config_validation
+  from colorjax.training import steps as steps_lib
+  session = hints_config.get_config('session')
+  config_validation.validate_config(session, 1)
+  assert session.hints.p_worst == 0.5 and session.hints.colour_sigma == 5.0
+  for field, value, rule in (('p_worst', 0.9, r'\[0, 1 - p_salient=0.75\]'),
+                             ('colour_sigma', -1.0, r'in \[0, 50\]')):
+    bad = hints_config.get_config('session')
+    bad.hints[field] = value
+    with pytest.raises(config_validation.ConfigError,
+                       match=f'config.hints.{field}={value} must be .*{rule}'):
+      config_validation.validate_config(bad, 1)
+  config = tiny_config(model='unet', **{
+      'hints.enabled': True, 'hints.p_worst': 1.0,
+      'hints.colour_sigma': 5.0, 'hints.propagation_iterations': 10})
+  config_validation.validate_config(config, 1)
+  steps = steps_lib.Steps(config, steps_lib.default_mesh())
+  state = steps.init()
+  train_ds, _ = sources.create_datasets(config)
+  losses = []
+  for batch in list(train_ds.train_batches(8, config.seed, 0))[:4]:
+    state, m = steps.train_step(state, batch)
+    losses.append(float(m['g_loss']))
+  assert all(np.isfinite(losses)) and int(state.step) == 4
