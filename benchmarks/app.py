@@ -37,6 +37,7 @@ from colorjax import runtime  # noqa: E402
 from colorjax.inference import colorize  # noqa: E402
 from colorjax.page import app  # noqa: E402
 from colorjax.page import logic as page  # noqa: E402
+from colorjax.page import records  # noqa: E402
 
 flags.DEFINE_string('workdir', None, 'A trained run.', required=True)
 flags.DEFINE_float('megapixels', 1.0, 'Painting size.')
@@ -60,7 +61,7 @@ def in_process(side: int) -> str:
                                               work_size=FLAGS.work_size)
   rng = np.random.default_rng(0)
   rgb = _painting(side)
-  grey, scale = page.grey_preview(rgb)  # Once per upload.
+  grey, scale = records.grey_preview(rgb)  # Once per upload.
   points, times = [], []
   for i in range(FLAGS.repeats + 1):
     if colorizer.takes_hints:

@@ -1,15 +1,13 @@
 """What the colouring page does to a painting, with no Gradio: pure functions
 (hints from clicks, the preview, the colours, the command that reproduces
-them), the paintings' records (`Paintings`) and `Page`, one small method per
+them) and `Page`, one small method per
 event, which `colorjax.page.app` wires to the browser."""
 
 import json
 import os
 import re
 import shlex
-import shutil
 import threading
-import time
 from typing import Any, Dict, List, Optional, Tuple
 
 import cv2
@@ -23,23 +21,20 @@ from colorjax.hints import hint_files
 from colorjax.inference.colorizer import Colorizer
 from colorjax.inference.colorizer import checked_vibrance
 from colorjax.page import marks
+from colorjax.page import records
 
 __all__ = ['add_point', 'add_stroke', 'api_points', 'checked_vibrance',
-           'colorize_command', 'colourise', 'encode_png', 'grey_preview',
-           'hex_colour', 'hints_json', 'MAX_HINTS_TEXT', 'MAX_REQUEST_POINTS',
-           'MAX_STROKE_POINTS', 'prune_files',
-           'MAX_UPLOAD', 'Page', 'Paintings', 'Point', 'preview',
-           'PREVIEW_SIDE']
+           'colorize_command', 'colourise', 'encode_png', 'hex_colour',
+           'hints_json', 'MAX_HINTS_TEXT', 'MAX_REQUEST_POINTS',
+           'MAX_STROKE_POINTS', 'MAX_UPLOAD', 'Page', 'Point', 'preview']
 
 Point = Dict[str, Any]  # One hint as `colorize --hints` reads it.
-PREVIEW_SIDE = 1024  # The page shows paintings at most this large.
 # What one request to the HTTP endpoint may carry.
 MAX_REQUEST_POINTS = 10_000
 MAX_HINTS_TEXT = 2_000_000  # Characters of its hints JSON.
 MAX_STROKE_POINTS = 256  # The points one stroke adds, however long.
 # The largest upload: a 100-megapixel painting (image_io's cap) as a PNG.
 MAX_UPLOAD = '300mb'
-API_FOLDER = 'api'  # Where the endpoint's results wait an hour.
 _RGBA = re.compile(r'rgba?\(\s*([\d.]+)\s*,\s*([\d.]+)\s*,\s*([\d.]+)')
 
 
@@ -102,21 +97,9 @@ def hints_json(points: List[Point]) -> str:
   return json.dumps(points, indent=1) + '\n'
 
 
-def grey_preview(rgb: np.ndarray, side: int = PREVIEW_SIDE
-                 ) -> Tuple[np.ndarray, float]:
-  """The painting's greyscale (its own lightness) at most `side` large, and
-  its scale; made once per upload (shrunk first: the page shows no more)."""
-  h, w = rgb.shape[:2]
-  scale = min(1.0, side / max(h, w))
-  if scale < 1:
-    rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
-                     interpolation=cv2.INTER_AREA)
-  return Colorizer.constant(rgb, np.zeros(2)), scale
-
-
 def preview(grey: np.ndarray, scale: float, points: List[Point]
             ) -> np.ndarray:
-  """`grey_preview`'s image with the hints drawn as dots of their colour
+  """`records.grey_preview`'s image with the hints drawn as dots of their colour
   (ringed for contrast); a colour for the whole painting as a square."""
   grey = np.array(grey)  # Writable: the dots are drawn on a copy.
   for p in points:
@@ -179,127 +162,6 @@ def api_points(text: Any, shape: Tuple[int, int]) -> List[Point]:
   return points
 
 
-class Paintings:
-  """The page's paintings, one record per upload, shared by every event.
-
-  Edits (a click, Undo, Clear, the vibrance) are applied here, under one
-  lock, in the order they arrive, and each makes a new version; a render
-  draws the latest version and shows it only if no newer one has been
-  shown, so no render replaces another's hints and every click counts.
-  Records older than `max_age_s` (and their files) are dropped.
-  """
-
-  def __init__(self, folder: str, max_age_s: float = 3600):
-    self.folder = folder
-    self.max_age_s = max_age_s
-    self._lock = threading.Lock()
-    self._records: Dict[str, Dict[str, Any]] = {}
-
-  def new(self, data: bytes, name: str, vibrance: float, marks: bool = False
-          ) -> Tuple[str, np.ndarray]:
-    """A record for an uploaded painting (its file's bytes): (its id, its
-    greyscale). The record keeps the file as sent, not its pixels (a
-    9-megapixel painting is 108 MB of float32 for the hour a record lives);
-    each render decodes it again.
-
-    Raises:
-      ImageError: the file is not a usable image.
-    """
-    rgb = image_io.decode_image(data, name)
-    grey, scale = grey_preview(rgb)
-    pid = os.urandom(8).hex()
-    record = {'data': data, 'shape': rgb.shape[:2], 'grey': grey,
-              'scale': scale, 'name': name,
-              'stem': os.path.splitext(name)[0] or 'painting',
-              'points': [], 'clicks': [], 'vibrance': vibrance,
-              'marks': marks,
-              'version': 0, 'claimed': -1, 'shown': -1,
-              'time': time.monotonic(), 'next': None}
-    with self._lock:
-      self._prune()
-      self._records[pid] = record
-    return pid, grey
-
-  def edit(self, pid: str, fn) -> Dict[str, Any]:
-    """Applies `fn(record) -> changes` to the latest version of `pid`; a
-    copy of the new version."""
-    with self._lock:
-      record = self._get(pid)
-      record.update(fn(record))
-      record['version'] += 1
-      record['time'] = time.monotonic()
-      return dict(record)
-
-  def edit_log(self, pid: str, edits: List[Tuple[int, Any]]
-               ) -> Dict[str, Any]:
-    """Applies the numbered `edits` [(seq, fn)] of `pid` not applied yet,
-    in their order. The browser sends its whole log of edits with every
-    request (requests may overtake one another, or carry a log a click
-    older), so each edit is applied exactly once, in the order made."""
-    with self._lock:
-      record = self._get(pid)
-      if record['next'] is None and edits:
-        record['next'] = min(seq for seq, _ in edits)
-      for seq, fn in sorted(edits, key=lambda e: e[0]):
-        if seq >= record['next']:
-          record.update(fn(record))
-          record['next'] = seq + 1
-          record['version'] += 1
-      record['time'] = time.monotonic()
-      return dict(record)
-
-  def claim(self, pid: str) -> Optional[Dict[str, Any]]:
-    """The latest version to render, or None if it is already rendered or
-    being rendered."""
-    with self._lock:
-      record = self._get(pid)
-      if record['version'] <= record['claimed']:
-        return None
-      record['claimed'] = record['version']
-      return dict(record)
-
-  def show(self, pid: str, version: int) -> bool:
-    """Whether a render of `version` may be shown (nothing newer has)."""
-    with self._lock:
-      record = self._records.get(pid)
-      if record is None or version < record['shown']:
-        return False
-      record['shown'] = version
-      return True
-
-  def _get(self, pid: str) -> Dict[str, Any]:
-    if pid not in self._records:
-      raise ColorjaxError('this painting is no longer here (the page was '
-                          'idle for an hour); upload it again.')
-    return self._records[pid]
-
-  def _prune(self) -> None:
-    old = [k for k, r in self._records.items()
-           if time.monotonic() - r['time'] > self.max_age_s]
-    for k in old:
-      del self._records[k]
-      shutil.rmtree(os.path.join(self.folder, k), ignore_errors=True)
-    prune_files(os.path.join(self.folder, API_FOLDER), self.max_age_s)
-
-
-def prune_files(folder: str, max_age_s: float) -> int:
-  """Deletes the files of `folder` not changed for `max_age_s` seconds (the
-  endpoint's results, kept an hour); returns how many."""
-  now, count = time.time(), 0
-  try:
-    entries = list(os.scandir(folder))
-  except OSError:
-    return 0
-  for entry in entries:
-    try:
-      if entry.is_file() and now - entry.stat().st_mtime > max_age_s:
-        os.unlink(entry.path)
-        count += 1
-    except OSError:  # Gone already, or served right now: the next prune.
-      pass
-  return count
-
-
 class Page:
   """What the page does, one small method per event; `build` wires them to
   Gradio. Renders (an upload's, an edit's, the HTTP endpoint's) share one
@@ -311,7 +173,7 @@ class Page:
     self.workdir = workdir
     self.work_size = work_size
     self.folder = folder
-    self.paintings = Paintings(folder)
+    self.paintings = records.Paintings(folder)
     self.renders = threading.BoundedSemaphore(renders)
 
   def upload(self, path: Optional[str], vibrance: float,
@@ -447,9 +309,9 @@ class Page:
     except ColorjaxError as e:
       raise ColorjaxError(str(e).replace(os.path.dirname(path) + os.sep, '')
                           ) from None
-    session = os.path.join(self.folder, API_FOLDER)
+    session = os.path.join(self.folder, records.API_FOLDER)
     os.makedirs(session, exist_ok=True)
-    prune_files(session, self.paintings.max_age_s)
+    records.prune_files(session, self.paintings.max_age_s)
     out = os.path.join(session, f'{os.urandom(8).hex()}.png')
     files.write_atomically(out, encode_png(result))
     return out

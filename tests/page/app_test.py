@@ -30,6 +30,7 @@ from colorjax.errors import DataError
 from colorjax.inference import colorize
 from colorjax.page import app
 from colorjax.page import logic as page
+from colorjax.page import records
 
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
 BLUE = '#1f4e9c'
@@ -46,7 +47,7 @@ def test_points_become_the_json_colorize_reads():
     page.add_point(points, 64, 3, BLUE, 5, (40, 64))
   with pytest.raises(page.hint_files.HintError, match='not an sRGB hex'):
     page.add_point(points, 1, 3, 'blue-ish', 5, (40, 64))
-  grey, scale = page.grey_preview(np.full((40, 64, 3), 128, np.uint8),
+  grey, scale = records.grey_preview(np.full((40, 64, 3), 128, np.uint8),
                                  side=32)
   shown = page.preview(grey, scale, points)
   assert shown.shape == (20, 32, 3) and scale == 0.5
@@ -99,7 +100,7 @@ def test_the_command_the_page_shows_is_a_command(name):
 
 
 def test_edits_apply_in_order_and_an_old_render_never_shows(tmp_path):
-  store = page.Paintings(str(tmp_path))
+  store = records.Paintings(str(tmp_path))
   pid, _ = store.new(_png(np.full((20, 30, 3), 128, np.uint8)), 'p.png', 1.0)
   first = store.claim(pid)  # A render of version 0 starts...
   for i in range(5):  # ...while five clicks arrive,
@@ -140,7 +141,7 @@ def test_a_record_keeps_the_file_not_its_pixels(tmp_path):
   rng = np.random.default_rng(0)
   rgb = cv2.resize(rng.integers(0, 256, (12, 16, 3), np.uint8), (1600, 1200))
   data = _png(rgb)
-  store = page.Paintings(str(tmp_path))
+  store = records.Paintings(str(tmp_path))
   pid, grey = store.new(data, 'p.png', 1.0)
   record = store.claim(pid)
   arrays = sum(v.nbytes for v in record.values() if isinstance(v, np.ndarray))
@@ -200,13 +201,13 @@ def test_a_long_stroke_is_a_short_edit(tmp_path):
 
 
 def test_the_endpoints_results_go_after_an_hour(tmp_path):
-  api = tmp_path / page.API_FOLDER
+  api = tmp_path / records.API_FOLDER
   api.mkdir()
   old, new = api / 'old.png', api / 'new.png'
   old.write_bytes(b'x')
   new.write_bytes(b'y')
   os.utime(old, (time.time() - 3601, time.time() - 3601))
-  store = page.Paintings(str(tmp_path), max_age_s=3600)
+  store = records.Paintings(str(tmp_path), max_age_s=3600)
   store.new(_png(np.full((8, 8, 3), 90, np.uint8)), 'p.png', 1.0)  # Prunes.
   assert sorted(os.listdir(api)) == ['new.png']
 
