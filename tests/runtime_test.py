@@ -133,5 +133,54 @@ def test_a_stop_asked_while_training_ends_compare_after_that_run(
   monkeypatch.setattr(compare.train, 'train_and_evaluate',
                       lambda c, d: (trained.append(os.path.basename(d)),
                                     os.makedirs(d, exist_ok=True)))
-  assert len(compare.train_all(str(tmp_path), {'bn': None, 'sn': None})) == 2
+  assert compare.train_all(str(tmp_path), {'bn': None, 'sn': None}) == {
+      'bn': str(tmp_path / 'bn'), 'sn': str(tmp_path / 'sn')}
   assert trained == ['bn', 'sn']
+
+
+
+def test_ctrl_c_during_a_seed_comparison_stops_it_in_one_line(tmp_path):
+  # The command itself (the seeds' way): Ctrl-C while the first recipe
+  # trains saves it, trains no other, writes no report, and says how to go
+  # on; no traceback.
+  import signal  # pylint: disable=g-import-not-at-top
+  import time  # pylint: disable=g-import-not-at-top
+
+  import cv2  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from tiny import subprocess_env  # pylint: disable=g-import-not-at-top
+
+  from colorjax import names  # pylint: disable=g-import-not-at-top
+  from colorjax.benchmark import compare  # pylint: disable=g-import-not-at-top
+  folder = tmp_path / 'p'  # 48 small paintings, a batch and more; 4 test.
+  folder.mkdir()
+  rng = np.random.default_rng(0)
+  rows = ['file\tsplit']
+  for i in range(48):
+    cv2.imwrite(str(folder / f'p{i}.png'), cv2.resize(
+        rng.integers(0, 256, (4, 4, 3), np.uint8), (40, 36)))
+    rows.append(f'p{i}.png\t{"test" if i < 4 else "train"}')
+  (folder / 'MANIFEST.tsv').write_text('\n'.join(rows) + '\n')
+  log = tmp_path / 'log.txt'
+  with open(log, 'w') as out:
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'colorjax', 'compare', '--train', '--seeds=1',
+         '--size=demo', f'--dataset={folder}',
+         '--split=test',
+         '--recipes=bn,sn_matched', '--num_epochs=500',
+         f'--workdir={tmp_path / "w"}'], stdout=out, stderr=subprocess.STDOUT,
+        env=subprocess_env())
+    try:
+      for _ in range(600):  # Bounded: at most 300 s to start training.
+        if 'First step' in log.read_text() or proc.poll() is not None:
+          break
+        time.sleep(0.5)
+      proc.send_signal(signal.SIGINT)
+      assert proc.wait(timeout=300) == 0, log.read_text()[-3000:]
+    finally:
+      proc.kill()
+  text = log.read_text()
+  assert compare.STOPPED in text and 'Traceback' not in text
+  assert os.listdir(tmp_path / 'w' / 'bn' / 'checkpoints')  # Saved.
+  assert not (tmp_path / 'w' / 'sn_matched').exists()
+  assert not (tmp_path / 'w' / names.REPORT).exists()

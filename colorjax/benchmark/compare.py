@@ -56,7 +56,7 @@ from colorjax.training import workdir as workdir_lib
 
 __all__ = ['build_report', 'cli', 'COMPARISONS', 'main', 'MATCHED',
            'recipe_configs', 'RECIPES', 'SEED_RECIPES', 'SHARED_KEYS',
-           'train_all', 'wall_seconds']
+           'STOPPED', 'train_all', 'wall_seconds']
 
 RECIPES = (('bn', 'gan_bn'), ('sn', 'gan_sn'), ('cnn', 'cnn'))
 # With --seeds: also the BN recipe with a spectral-norm discriminator.
@@ -93,18 +93,23 @@ def recipe_configs(size: str = '', recipes=RECIPES,
   return configs
 
 
+STOPPED = ('stopped as asked: every run is saved; run the same command '
+           'again to continue.')
+
+
 def train_all(workdir: str, configs: Dict[str, object]
-              ) -> Optional[List[str]]:
-  """Trains each config into workdir/NAME (resuming); returns the run dirs,
-  or None when the process was asked to stop (SIGINT / SIGTERM): the run
-  being trained is saved and the later ones are left for the next call.
+              ) -> Optional[Dict[str, str]]:
+  """Trains each config into workdir/NAME (resuming); returns {NAME: run
+  dir}, or None when the process was asked to stop (SIGINT / SIGTERM): the
+  run being trained is saved and the later ones are left for the next call
+  (`STOPPED` says so).
 
   A run whose training diverges is recorded (NAME/diverged.json; its last
   good checkpoint is kept and scored) and the others still train. The wall
   time recorded adds up over resumes (a rerun with more epochs continues
   the runs, their curves and their clock).
   """
-  run_dirs = []
+  run_dirs = {}
   for name, config in configs.items():
     run_dir = os.path.join(workdir, name)
     logging.info('Training %s into %s.', name, run_dir)
@@ -117,7 +122,7 @@ def train_all(workdir: str, configs: Dict[str, object]
                        {'error': str(e)})
     files.write_json(os.path.join(run_dir, names.WALL_TIME),
                      {'seconds': time.perf_counter() - start})
-    run_dirs.append(run_dir)
+    run_dirs[name] = run_dir
     if runtime.stop_asked():
       logging.warning('Stopped as asked while training %s; run the same '
                       'command again to continue every run.', name)
@@ -251,11 +256,11 @@ def main(argv):
                              eval_every_steps=FLAGS.eval_every_steps,
                              eval_subset=FLAGS.eval_subset)
     runtime.setup(configs['bn'].compilation_cache_dir)
-    run_dirs = train_all(FLAGS.workdir, configs)
-    if run_dirs is None:
-      print('stopped as asked: every run is saved; run the same command '
-            'again to continue.')
+    trained = train_all(FLAGS.workdir, configs)
+    if trained is None:
+      print(STOPPED)
       return
+    run_dirs = list(trained.values())
     output = FLAGS.output or FLAGS.workdir
   else:
     run_dirs = argv[1:]
@@ -291,8 +296,10 @@ def _main_seeds() -> None:
   comparisons = [c for c in COMPARISONS if c[0] in chosen and c[1] in chosen]
   runtime.setup(configs['bn'].compilation_cache_dir)
   evaluate.image_paths(FLAGS.dataset, FLAGS.split)  # Fails before training.
-  run_dirs = dict(zip(configs, train_all(FLAGS.workdir, configs),
-                      strict=True))
+  run_dirs = train_all(FLAGS.workdir, configs)
+  if run_dirs is None:
+    print(STOPPED)
+    return
   output = FLAGS.output or FLAGS.workdir
   print(seed_report.build(
       run_dirs, FLAGS.dataset, FLAGS.split, comparisons, output,
