@@ -31,7 +31,7 @@ stability and a `verdict:` line.
 import json
 import os
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 from absl import app
 from absl import flags
