@@ -362,28 +362,36 @@ def test_salient_points_beyond_max_points_is_one_config_error():
     config_validation.validate_config(config, 1)
 
 
+def _train_a_few(config, n):
+  """(state, [metrics as floats]) after `n` train steps of `config` on
+  batches of 8."""
+  from colorjax.datasets import sources
+  from colorjax.training import steps as steps_lib
+  steps = steps_lib.Steps(config, steps_lib.default_mesh())
+  state = steps.init()
+  train_ds, _ = sources.create_datasets(config)
+  metrics = []
+  for batch in list(train_ds.train_batches(8, config.seed, 0))[:n]:
+    state, m = steps.train_step(state, batch)
+    metrics.append({k: float(v) for k, v in m.items()})
+  return state, metrics
+
+
 @pytest.mark.parametrize('p_salient', [1.0, 0.0])
 def test_the_far_field_guard_joins_the_hint_generators_loss(tiny_config,
                                                             p_salient):
   """`hints.far_guard`: the loss is L1 plus the weighted guard, which only
   the colourful-patch images pay; validation refuses it without them."""
   from colorjax import names
-  from colorjax.datasets import sources
   from colorjax.training import config_validation
-  from colorjax.training import steps as steps_lib
   config = tiny_config(model='unet', **{
       'hints.enabled': True, 'hints.p_salient': 1.0,
       'hints.salient_points': 1, 'hints.far_guard': 7.0,
       'hints.propagation_iterations': 10})
   config_validation.validate_config(config, 1)
   config.hints.p_salient = p_salient
-  steps = steps_lib.Steps(config, steps_lib.default_mesh())
-  state = steps.init()
-  train_ds, _ = sources.create_datasets(config)
   guards = []
-  for batch in list(train_ds.train_batches(8, config.seed, 0))[:3]:
-    state, m = steps.train_step(state, batch)
-    m = {k: float(v) for k, v in m.items()}
+  for m in _train_a_few(config, 3)[1]:
     np.testing.assert_allclose(
         m[names.G_LOSS], m[names.G_L1] + 7.0 * m[names.G_GUARD], rtol=1e-5)
     guards.append(m[names.G_GUARD])
@@ -399,10 +407,9 @@ def test_the_session_recipe_trains_and_its_settings_are_checked(tiny_config):
   """`hints.p_worst` / `hints.colour_sigma` (configs/hints.py:session): the
   train step places hints where its own answer is wrong, and learns; bad
   values are one line each."""
+  from colorjax import names
   from colorjax.configs import hints as hints_config
-  from colorjax.datasets import sources
   from colorjax.training import config_validation
-  from colorjax.training import steps as steps_lib
   session = hints_config.get_config('session')
   config_validation.validate_config(session, 1)
   assert session.hints.p_worst == 0.5 and session.hints.colour_sigma == 5.0
@@ -417,11 +424,6 @@ def test_the_session_recipe_trains_and_its_settings_are_checked(tiny_config):
       'hints.enabled': True, 'hints.p_worst': 1.0,
       'hints.colour_sigma': 5.0, 'hints.propagation_iterations': 10})
   config_validation.validate_config(config, 1)
-  steps = steps_lib.Steps(config, steps_lib.default_mesh())
-  state = steps.init()
-  train_ds, _ = sources.create_datasets(config)
-  losses = []
-  for batch in list(train_ds.train_batches(8, config.seed, 0))[:4]:
-    state, m = steps.train_step(state, batch)
-    losses.append(float(m['g_loss']))
+  state, metrics = _train_a_few(config, 4)
+  losses = [m[names.G_LOSS] for m in metrics]
   assert all(np.isfinite(losses)) and int(state.step) == 4
