@@ -31,12 +31,23 @@ import tempfile
 import jax
 import pytest
 
-# Tests build the same tiny programs many times: share compilations within a
-# session (one cache per pytest process, removed when it exits).
-_CACHE_DIR = tempfile.mkdtemp(prefix='colorjax_test_xla_cache_')
-atexit.register(shutil.rmtree, _CACHE_DIR, ignore_errors=True)
-jax.config.update('jax_compilation_cache_dir', _CACHE_DIR)
-jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.5)
+# Tests build the same tiny programs many times, in both pytest-xdist workers
+# and in the commands they start: one compilation cache for the whole run.
+# The first process (xdist's controller) makes it and removes it when it
+# exits; the workers and the commands inherit it through the environment
+# (JAX's cache locks its files, so processes can share it). The tools'
+# own cache (`runtime.for_users`) is this one too, not the user's.
+_CACHE_ENV = 'COLORJAX_TEST_XLA_CACHE'
+if not os.environ.get(_CACHE_ENV):
+  os.environ[_CACHE_ENV] = tempfile.mkdtemp(prefix='colorjax_test_xla_cache_')
+  atexit.register(shutil.rmtree, os.environ[_CACHE_ENV], ignore_errors=True)
+os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', os.environ[_CACHE_ENV])
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0.5')
+os.environ.setdefault('COLORJAX_CACHE_DIR', os.environ[_CACHE_ENV])
+jax.config.update('jax_compilation_cache_dir',
+                  os.environ['JAX_COMPILATION_CACHE_DIR'])
+jax.config.update('jax_persistent_cache_min_compile_time_secs',
+                  float(os.environ['JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS']))
 
 from tiny import tiny_config  # noqa: E402,I100
 
