@@ -19,7 +19,7 @@ COMMANDS: dict[str, Tuple[str, str]] = {
                  'colour greyscale paintings (the bundled model or a run)'),
     'train': ('colorjax.training.launch',
               'train a recipe (as python launch.py --config=...)'),
-    'evaluate': ('colorjax.evaluation.evaluate',
+    'evaluate': ('colorjax.evaluation.command',
                  'score a run beside the grey and prior answers'),
     'gallery': ('colorjax.evaluation.gallery',
                 'a strip of paintings: grey, automatic, hinted, original'),

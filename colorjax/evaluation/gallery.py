@@ -23,6 +23,7 @@ from colorjax import runtime
 from colorjax.colour import spaces
 from colorjax.datasets import image_io
 from colorjax.errors import DataError
+from colorjax.evaluation import command
 from colorjax.evaluation import evaluate
 from colorjax.evaluation import hint_eval
 from colorjax.hints import hint_files
@@ -176,7 +177,7 @@ def check_flags() -> List[int]:
       raise DataError(f'--{flag}={value} must be in [{low}, {high}].')
   files.check_output('output', FLAGS.output, FORMATS, make_folder=True,
                      not_inside=FLAGS.dataset)
-  return evaluate.parse_counts('hints', FLAGS.hints, 0, 10_000, '5,10')
+  return command.parse_counts('hints', FLAGS.hints, 0, 10_000, '5,10')
 
 
 def main(argv):

@@ -82,7 +82,7 @@ def test_unreachable_coordinator_fails_fast_and_clearly(tmp_path):
 def test_importing_colorjax_starts_no_backend():
   # jax.distributed.initialize must come before any backend starts.
   code = ('import colorjax.training.train, colorjax.inference.colorize, '
-          'colorjax.evaluation.evaluate, colorjax.benchmark.compare; '
+          'colorjax.evaluation.command, colorjax.benchmark.compare; '
           'from jax._src import xla_bridge; '
           'assert not xla_bridge.backends_are_initialized()')
   result = subprocess.run([sys.executable, '-c', code], capture_output=True,
