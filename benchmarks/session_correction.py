@@ -1,7 +1,8 @@
 """Does correcting the hint model's answer after it help a clicking session?
 
   python benchmarks/session_correction.py [--workdir=colorjax:hints]
-      [--num=40] [--clicks=10] [--reaches=0,0.1,0.25] [--sigma=0,5]
+      [--num=40] [--clicks=10] [--reaches=0,0.1,0.25] [--blends=0.5,0.8]
+      [--sigma=0,5]
 
 On the first `--num` paintings of the run's validation split, the simulated
 person of `colorjax evaluate --session` (`colorjax.evaluation.session`)
@@ -13,7 +14,11 @@ clicks where the current answer is most wrong, for each of:
   clicks (each click's colour minus the model's answer there), spread over
   the painting by Levin et al.'s affinities and fading over R of its longer
   side (`propagation.levin(..., reach=R)`; R = 0: not fading, Levin et
-  al.'s own system).
+  al.'s own system);
+* `blended B`: the hint model's answer moved toward Levin et al.'s by B
+  times the clicks' confidence there (`propagation.propagate_local`,
+  fading over a tenth of the longer side): Levin et al. near the clicks,
+  the model away from them.
 
 Prints the session tables with the model's paired gap to each, and the
 command and the machine.
@@ -42,6 +47,8 @@ flags.DEFINE_integer('num', 40, 'Paintings of the validation split.')
 flags.DEFINE_integer('clicks', 10, 'Clicks of each session.')
 flags.DEFINE_list('reaches', ['0', '0.1', '0.25'],
                   'Fading lengths of the correction (0: none).')
+flags.DEFINE_list('blends', ['0.5', '0.8'],
+                  'How far to move toward Levin et al. near the clicks.')
 flags.DEFINE_list('sigma', ['0', '5'], "The person's colour errors.")
 FLAGS = flags.FLAGS
 
@@ -54,6 +61,20 @@ def corrected(model, reach: float):
       return ab
     return ab + propagation.levin(l, (h - ab) * m, m,
                                   np.zeros(2, np.float32), reach)
+  return answer
+
+
+def blended(model, levin, weight: float, reach: float = 0.1):
+  """The model's answer moved toward Levin et al.'s where the clicks reach."""
+  confidence = jax.jit(lambda l, h, m: propagation.propagate_local(
+      l, h, m, np.zeros(2, np.float32), reach, 150)[1])
+
+  def answer(l, h, m):
+    ab = model(l, h, m)
+    if not m.any():
+      return ab
+    c = np.asarray(confidence(l[None], h[None], m[None]))[0]
+    return ab + weight * c * (levin(l, h, m) - ab)
   return answer
 
 
@@ -70,11 +91,15 @@ def main(argv):
     return np.asarray(predict(state, l[None], h[None], m[None]))[0]
 
   prior = np.asarray(config.hints.prior_ab, np.float32)
-  methods = {hint_eval.HINT_MODEL: model,
-             hint_eval.LEVIN: lambda l, h, m: propagation.levin(l, h, m,
-                                                                prior)}
+  def levin(l, h, m):
+    return propagation.levin(l, h, m, prior)
+
+  methods = {hint_eval.HINT_MODEL: model, hint_eval.LEVIN: levin}
   for reach in FLAGS.reaches:
     methods[f'corrected {float(reach):g}'] = corrected(model, float(reach))
+  for weight in FLAGS.blends:
+    methods[f'blended {float(weight):g}'] = blended(model, levin,
+                                                    float(weight))
   persons = [session.Person(clicks=FLAGS.clicks, colour_sigma=float(s))
              for s in FLAGS.sigma]
   counts = [n for n in (0, 1, 2, 5, 10, 20) if n <= FLAGS.clicks]
