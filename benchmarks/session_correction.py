@@ -38,9 +38,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 from colorjax.evaluation import evaluate  # noqa: E402
 from colorjax.evaluation import hint_eval  # noqa: E402
 from colorjax.evaluation import session  # noqa: E402
+from colorjax.evaluation import session_eval  # noqa: E402
 from colorjax.hints import propagation  # noqa: E402
 from colorjax.inference import runs  # noqa: E402
-from colorjax.training import steps  # noqa: E402
 
 flags.DEFINE_string('workdir', 'colorjax:hints', 'A hint run.')
 flags.DEFINE_integer('num', 40, 'Paintings of the validation split.')
@@ -84,17 +84,8 @@ def main(argv):
   vibrance = evaluate.recipe_vibrance(config, None)
   images = evaluate.load_images(config, config.dataset,
                                 'validation')[:FLAGS.num]
-  predict = jax.jit(lambda st, l, h, m: steps.predict_ab(st, l, h, m)
-                    * vibrance)
-
-  def model(l, h, m):
-    return np.asarray(predict(state, l[None], h[None], m[None]))[0]
-
-  prior = np.asarray(config.hints.prior_ab, np.float32)
-  def levin(l, h, m):
-    return propagation.levin(l, h, m, prior)
-
-  methods = {hint_eval.HINT_MODEL: model, hint_eval.LEVIN: levin}
+  methods = session_eval.answers(config, state, vibrance)
+  model, levin = methods[hint_eval.HINT_MODEL], methods[hint_eval.LEVIN]
   for reach in FLAGS.reaches:
     methods[f'corrected {float(reach):g}'] = corrected(model, float(reach))
   for weight in FLAGS.blends:

@@ -1,13 +1,6 @@
 """Scores a trained model, next to two trivial answers, on any set of images
-(`evaluate`); the `colorjax evaluate` command (`colorjax.evaluation.command`):
-
-  colorjax evaluate --workdir=DIR [--epoch=N]
-      [--dataset=samples|FOLDER] [--split=validation|all|test|...]
-      [--full_res] [--vibrance=1.0] [--image_size=S] [--output=FILE.json]
-      [--hints=0,1,2,5,10,20 [--auto_workdir=DIR] [--plot=FILE.png]]
-      [--person_hints=1,3] [--hint_gate=R,LO,HI] [--cast_chroma=LO,HI]
-      [--session=20 [--session_sigma=0,5] [--session_radius=1]
-       [--session_guide=error,unsure,random] [--session_plot=FILE.png]]
+(`evaluate`); `colorjax.evaluation.command` is the `colorjax evaluate`
+command and lists its flags, each the `Settings` field of its name.
 
 `--split` is the run's own validation split, every image of a folder, or the
 split that the folder's MANIFEST.tsv names (e.g. `test`). Every report scores,

@@ -20,7 +20,7 @@ from colorjax.hints import propagation as hints_lib
 from colorjax.inference import uncertainty
 from colorjax.training import steps
 
-__all__ = ['GUIDE_NAMES', 'score_run', 'Settings', 'strip_path']
+__all__ = ['answers', 'GUIDE_NAMES', 'score_run', 'Settings', 'strip_path']
 
 # How the report names a session guide's person.
 GUIDE_NAMES = {'unsure': 'where unsure', 'random': 'at random'}
@@ -54,14 +54,10 @@ def strip_path(session_plot: str) -> str:
   return os.path.splitext(session_plot)[0] + '_strip.png'
 
 
-def score_run(config: ml_collections.ConfigDict, state: Any,
-              images: np.ndarray, vibrance: float, settings: Settings
-              ) -> Dict[str, object]:
-  """`evaluate --session`: a run's hint model (`state`, trained with
-  `config`; its a, b times `vibrance`), Levin et al.'s propagation and the
-  model with its gate off, each through the same simulated sessions on
-  uint8 `images` (B, H, W, 3); with other guides, the model again with
-  persons who click by them."""
+def _answers(config: ml_collections.ConfigDict, state: Any,
+             vibrance: float):
+  """({hint model, Levin et al.}: `session.Answer`), the model's answer for
+  any state, and the jitted (state, L, hints, mask) -> a, b it calls."""
   predict = jax.jit(lambda st, l, h, m: steps.predict_ab(st, l, h, m)
                     * vibrance)
 
@@ -70,8 +66,27 @@ def score_run(config: ml_collections.ConfigDict, state: Any,
                                               m[None]))[0]
 
   prior = np.asarray(config.hints.prior_ab, np.float32)
-  methods = {hint_eval.HINT_MODEL: answer_of(state),
-             hint_eval.LEVIN: lambda l, h, m: hints_lib.levin(l, h, m, prior)}
+  return ({hint_eval.HINT_MODEL: answer_of(state),
+           hint_eval.LEVIN: lambda l, h, m: hints_lib.levin(l, h, m, prior)},
+          answer_of, predict)
+
+
+def answers(config: ml_collections.ConfigDict, state: Any, vibrance: float
+            ) -> Dict[str, session.Answer]:
+  """The hint model (`state`, trained with `config`; its a, b times
+  `vibrance`) and Levin et al.'s propagation, as the session's answers."""
+  return _answers(config, state, vibrance)[0]
+
+
+def score_run(config: ml_collections.ConfigDict, state: Any,
+              images: np.ndarray, vibrance: float, settings: Settings
+              ) -> Dict[str, object]:
+  """`evaluate --session`: a run's hint model (`state`, trained with
+  `config`; its a, b times `vibrance`), Levin et al.'s propagation and the
+  model with its gate off, each through the same simulated sessions on
+  uint8 `images` (B, H, W, 3); with other guides, the model again with
+  persons who click by them."""
+  methods, answer_of, predict = _answers(config, state, vibrance)
   if not config.hints.learned_gate and config.hints.gate[0] > 0:
     ungated = state.g.apply_fn.__self__.clone(gate=(0.0, 0.0, 1.0))
     methods['hint model, ungated'] = answer_of(
