@@ -345,13 +345,14 @@ def test_every_file_read_is_looked_at_first(run_dir, tmp_path):
   """A FIFO (a read would hang), a folder or an unreadable file, wherever
   colorjax reads a path: one line naming it, never a hang or a silence."""
   from colorjax import files
+  from colorjax.interop import pth_files
   from colorjax.interop import torch_weights
   from colorjax.training import workdir as workdir_lib
   fifo = tmp_path / 'fifo'
   os.mkfifo(fifo)
   with pytest.raises(torch_weights.TorchWeightsError,
                      match='fifo is not a regular file'):
-    torch_weights.load(str(fifo))  # torch.load would wait for a writer.
+    pth_files.load(str(fifo))  # torch.load would wait for a writer.
   with pytest.raises(ValueError, match='not valid JSON'):
     (tmp_path / 'torn.json').write_text('{"a": ')
     files.read_json(str(tmp_path / 'torn.json'), ValueError)

@@ -19,6 +19,7 @@ from absl import flags
 from colorjax import runtime
 from colorjax.errors import ConfigError
 from colorjax.inference import runs
+from colorjax.interop import pth_files
 from colorjax.interop import torch_weights
 
 __all__ = ['cli', 'export_weights', 'main']
@@ -41,7 +42,7 @@ def export_weights(workdir: str, output: str,
            for path, name, net in outputs]
   for path, state_dict in dicts:  # Everything converted before any write.
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    torch_weights.save(state_dict, path)
+    pth_files.save(state_dict, path)
 
 
 FLAGS = flags.FLAGS

@@ -29,6 +29,7 @@ from colorjax import runtime
 from colorjax.datasets import batching
 from colorjax.errors import CheckpointError
 from colorjax.errors import ConfigError
+from colorjax.interop import pth_files
 from colorjax.interop import torch_weights
 from colorjax.training import checkpoint
 from colorjax.training import steps as steps_lib
@@ -63,11 +64,11 @@ def import_weights(config: ml_collections.ConfigDict, generator: str,
                           'fresh --workdir.')
   steps = Steps(config, steps_lib.default_mesh())
   abstract = steps.abstract_state()
-  g = torch_weights.to_flax(torch_weights.load(generator), 'generator',
+  g = torch_weights.to_flax(pth_files.load(generator), 'generator',
                             config, _expected(abstract.g))
   d = None
   if discriminator:
-    d = torch_weights.to_flax(torch_weights.load(discriminator),
+    d = torch_weights.to_flax(pth_files.load(discriminator),
                               'discriminator', config, _expected(abstract.d))
   state = steps.init()  # Fresh optimizer states and rng; epoch 0, step 0.
   put = lambda tree: batching.global_put(tree, steps.replicated)
