@@ -41,7 +41,7 @@ from colorjax.errors import ColorjaxError
 from colorjax.errors import DataError
 from colorjax.errors import is_out_of_memory
 from colorjax.errors import one_line
-from colorjax.hints import hint_files
+from colorjax.hints import hint_lookup
 from colorjax.inference.colorizer import GAMUTS
 from colorjax.inference.colorizer import Colorizer
 
@@ -193,9 +193,9 @@ def run(colorizer: 'Colorizer', inputs: Sequence[str], output: str,
     if not colorizer.takes_hints:
       colorizer.hint_map([], (1, 1))  # Raises: the model takes no hints.
     if not os.path.isdir(hints):  # One file: for exactly one input.
-      hint_files.find_hints(hints, items[0][0] if items else '', len(items))
+      hint_lookup.find_hints(hints, items[0][0] if items else '', len(items))
   ambiguous = ({} if hints is None or not os.path.isdir(hints) else
-               hint_files.ambiguous_inputs(hints, [p for p, _ in items]))
+               hint_lookup.ambiguous_inputs(hints, [p for p, _ in items]))
   todo, errors = _plan(items, output, compare, overwrite, hints)
   errors += [ambiguous[p] for p, _ in todo if p in ambiguous]
   todo = [(p, w) for p, w in todo if p not in ambiguous]
@@ -209,7 +209,7 @@ def run(colorizer: 'Colorizer', inputs: Sequence[str], output: str,
       try:
         rgb = image_io.read_image(path)
         hints_path = (None if hints is None else
-                      hint_files.find_hints(hints, path, len(items)))
+                      hint_lookup.find_hints(hints, path, len(items)))
         result = colorizer.colorize(rgb, hints_path)
       except ColorjaxError as e:
         bar.write(one_line(f'error: {e}'), file=sys.stderr)  # Its own line.
