@@ -19,12 +19,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from colorjax.hints import propagation as hints_lib
 from colorjax.nets import ab_classes
+from colorjax.nets import hint_head
 from colorjax.nets import layers
 
-__all__ = ['check_input', 'CNNColorizer', 'Discriminator', 'hint_input',
-           'NORMS', 'refine', 'resize_plus_3', 'RESIZES', 'UNetGenerator']
+__all__ = ['check_input', 'CNNColorizer', 'Discriminator', 'NORMS',
+           'resize_plus_3', 'RESIZES', 'UNetGenerator']
 
 NORMS = ('batch', 'spectral', 'none')
 
@@ -71,97 +71,6 @@ def resize_plus_3(x: jax.Array, resize: str = 'half_pixel') -> jax.Array:
   return jnp.einsum('yh,bhwc,xw->byxc', my, x, mx)
 
 
-def hint_input(l: jax.Array, hint_ab: Optional[jax.Array],
-               hint_mask: Optional[jax.Array], prior_ab: Tuple[float, float],
-               iterations: int, reach: float = 0.0
-               ) -> Tuple[jax.Array, jax.Array]:
-  """The input of a hint generator and the propagation it refines.
-
-  Args:
-    l: model-range L (B, H, W, 1).
-    hint_ab: model-range hint a, b (B, H, W, 2), or None (no hints).
-    hint_mask: 1 where a hint was given (B, H, W, 1), or None.
-    prior_ab: the model-range colour where no hint reaches.
-    iterations: Jacobi sweeps per level of the propagation.
-    reach: 0: Levin et al.'s propagation (`hints.propagate`: one hint
-      colours the whole image); > 0: `hints.propagate_local`, whose
-      influence fades over `reach` of the longer side.
-
-  Returns:
-    The input and the propagation the head refines. With reach 0: (L, hint
-    a, b, mask, propagation), 6 channels; with reach > 0: (L, hint a, b,
-    mask, blend, the hints' colour, confidence), 9 channels, refining the
-    blend (the prior far from every hint).
-  """
-  l = l.astype(jnp.float32)
-  if hint_ab is None:
-    hint_ab = jnp.zeros(l.shape[:-1] + (2,), jnp.float32)
-    hint_mask = jnp.zeros_like(l)
-  hint_mask = hint_mask.astype(jnp.float32)
-  hint_ab = hint_ab.astype(jnp.float32) * hint_mask
-  prior = jnp.asarray(prior_ab, jnp.float32)
-  if reach <= 0:
-    base = jax.lax.stop_gradient(hints_lib.propagate(
-        l, hint_ab, hint_mask, prior, iterations))
-    return jnp.concatenate([l, hint_ab, hint_mask, base], -1), base
-  colour, confidence, base = jax.lax.stop_gradient(hints_lib.propagate_local(
-      l, hint_ab, hint_mask, prior, reach, iterations))
-  return jnp.concatenate([l, hint_ab, hint_mask, base, colour, confidence],
-                         -1), base
-
-
-def refine(base: jax.Array, features: jax.Array, dtype: Any) -> jax.Array:
-  """ab = tanh(atanh(base) + head(features)), the head zero-initialised, so a
-  hint generator starts as the propagation and learns what it gets wrong."""
-  head = nn.Dense(2, kernel_init=nn.initializers.zeros, dtype=dtype,
-                  name='head')(features)
-  return jnp.tanh(jnp.arctanh(jnp.clip(base, -0.995, 0.995)) +
-                  head.astype(jnp.float32))
-
-
-def _stacked(module, train: bool) -> bool:
-  """Whether a hint generator also computes its automatic answer (no hint),
-  stacked below the hinted one on the batch, to blend the two: always with
-  a learned gate (it trains through the blend), at inference with a fixed
-  one."""
-  return module.hints and (module.learned_gate or
-                           (not train and module.gate[0] > 0))
-
-
-def _hint_inputs(module, l, hint_ab, hint_mask, stacked):
-  """(input, base) of a hint generator; when `stacked`, for the hints and,
-  below them in the batch, for no hint (the automatic answer)."""
-  args = (module.prior_ab, module.propagation_iterations, module.reach)
-  x, base = hint_input(l, hint_ab, hint_mask, *args)
-  if stacked:
-    x_auto, base_auto = hint_input(l, None, None, *args)
-    x, base = (jnp.concatenate([x, x_auto]), jnp.concatenate([base, base_auto]))
-  return x, base
-
-
-def _hint_answer(module, features, base, l, hint_ab, hint_mask, stacked):
-  """A hint generator's ab from its last features: the refined propagation,
-  and when `stacked` the hints' answer blended with the automatic one (the
-  two halves of the batch) by the gate: with `learned_gate`, a sigmoid of a
-  1x1 head on the hinted features, trained through the blend; otherwise
-  `hints.gate`, fixed (how strongly each pixel connects to a hint)."""
-  ab = refine(base, features, module.dtype)
-  if not stacked:
-    return ab
-  hinted, auto = jnp.split(ab, 2)
-  if module.learned_gate:
-    # Zero-initialised: the blend starts half and half.
-    logit = nn.Dense(1, kernel_init=nn.initializers.zeros, dtype=module.dtype,
-                     name='gate_head')(jnp.split(features, 2)[0])
-    g = jax.nn.sigmoid(logit.astype(jnp.float32))
-  elif hint_ab is None:
-    return auto
-  else:
-    g = hints_lib.gate(l, hint_ab, hint_mask, *module.gate,
-                       module.propagation_iterations, module.cast_chroma)
-  return g * hinted + (1.0 - g) * auto
-
-
 def check_input(module: nn.Module, x: jax.Array, channels: int) -> None:
   """One error naming the rule for an input a network cannot take: checked
   on the static shape, so it is raised while tracing, never inside XLA."""
@@ -196,7 +105,7 @@ class UNetGenerator(nn.Module):
   (the default) is automatic colourisation. With `reach` > 0 the
   propagation fades away from the hints (`hint_input`). A gate (`gate`
   fixed at inference, or `learned_gate` trained) blends the hinted answer
-  with the automatic one, so a hint colours its region (`_hint_answer`).
+  with the automatic one, so a hint colours its region (`hint_head.hint_answer`).
 
   Build it from a config (`colorjax.nets.build.generator`, or
   `colorjax.load_pretrained()` for the bundled model) rather than by hand:
@@ -251,9 +160,9 @@ class UNetGenerator(nn.Module):
     conv = functools.partial(layers.Conv, impl=self.conv_impl, dtype=self.dtype)
     norm = functools.partial(_BatchNorm, use_running_average=not train,
                              dtype=self.dtype)
-    stacked = _stacked(self, train)
+    stacked = hint_head.stacked(self, train)
     if self.hints:
-      l, x, base = x, *_hint_inputs(self, x, hint_ab, hint_mask, stacked)
+      l, x, base = x, *hint_head.hint_inputs(self, x, hint_ab, hint_mask, stacked)
     elif hint_ab is not None:
       raise ValueError('this generator has no hint input (hints=False).')
     x = x.astype(self.dtype)
@@ -275,7 +184,7 @@ class UNetGenerator(nn.Module):
         x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
       x = jnp.concatenate([x, skip], axis=-1)
     if self.hints:
-      return _hint_answer(self, x, base, l, hint_ab, hint_mask, stacked)
+      return hint_head.hint_answer(self, x, base, l, hint_ab, hint_mask, stacked)
     x = conv(2, kernel_size=1, name='head')(x)
     return jnp.tanh(x.astype(jnp.float32))
 
@@ -361,7 +270,7 @@ class CNNColorizer(nn.Module):
     cast_chroma: (lo, hi) model-range chroma below which hints also travel
       beyond the gate (`hints.gate`'s `cast`; hi 0: never; hints only).
     learned_gate: blend the hinted and automatic answers by a learned gate,
-      in training too (`_hint_answer`; hints only).
+      in training too (`hint_head.hint_answer`; hints only).
     dtype: computation dtype.
   """
   features: Sequence[int] = (64, 128, 256, 512)
@@ -389,11 +298,11 @@ class CNNColorizer(nn.Module):
     conv = functools.partial(layers.Conv, impl=self.conv_impl, dtype=self.dtype)
     norm = functools.partial(_BatchNorm, use_running_average=not train,
                              dtype=self.dtype)
-    stacked = _stacked(self, train)
+    stacked = hint_head.stacked(self, train)
     if self.hints:
       if self.num_classes:
         raise ValueError('a hint generator regresses ab (num_classes=0).')
-      l, x, base = x, *_hint_inputs(self, x, hint_ab, hint_mask, stacked)
+      l, x, base = x, *hint_head.hint_inputs(self, x, hint_ab, hint_mask, stacked)
     elif hint_ab is not None:
       raise ValueError('this generator has no hint input (hints=False).')
     x = x.astype(self.dtype)
@@ -408,7 +317,7 @@ class CNNColorizer(nn.Module):
                                name=f'up{i}')(x)
       x = nn.relu(norm(name=f'up{i}_bn')(x))
     if self.hints:
-      return _hint_answer(self, x, base, l, hint_ab, hint_mask, stacked)
+      return hint_head.hint_answer(self, x, base, l, hint_ab, hint_mask, stacked)
     if not self.num_classes:
       return jnp.tanh(conv(2, kernel_size=1, name='head')(x).astype(
           jnp.float32))
